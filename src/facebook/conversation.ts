@@ -1,0 +1,118 @@
+import { DurableObject } from "cloudflare:workers";
+import { describeError, log } from "../lib/log";
+import { backoffMs } from "../lib/platform-error";
+import { conversationKey } from "../storage/keys";
+import { spaces } from "../services";
+import type { ConversationMessage } from "./messages";
+
+/** Wait this long after a change before uploading, so a burst of messages costs few writes. */
+export const UPLOAD_DELAY_MS = 200;
+
+export interface MergeInput {
+  userUuid: string;
+  pageId: string;
+  customerId: string;
+  messages: ConversationMessage[];
+}
+
+export interface MergeResult {
+  added: number;
+  total: number;
+  /** The conversation had no message before this merge. */
+  started: boolean;
+}
+
+/**
+ * One customer's conversation with one page. Webhooks and polls merge messages here; the merge is
+ * storage-only, so concurrent calls cannot lose an update, and each `mid` is kept once. The file in
+ * Spaces is written by the alarm, always from the latest state, and retried until it lands.
+ */
+export class Conversation extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS messages (mid TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, body TEXT NOT NULL)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+  }
+
+  private getMeta(name: string): string | null {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = ?", name).toArray()[0];
+    return row ? row.value : null;
+  }
+
+  private setMeta(name: string, value: string | number) {
+    this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", name, String(value));
+  }
+
+  async merge(input: MergeInput): Promise<MergeResult> {
+    const before = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
+    let added = 0;
+    for (const m of input.messages) {
+      added += this.sql.exec(
+        "INSERT OR IGNORE INTO messages (mid, timestamp, body) VALUES (?, ?, ?)",
+        m.mid,
+        m.timestamp,
+        JSON.stringify(m),
+      ).rowsWritten;
+    }
+    this.setMeta("user_uuid", input.userUuid);
+    this.setMeta("page_id", input.pageId);
+    this.setMeta("customer_id", input.customerId);
+    if (added > 0) {
+      this.setMeta("version", Number(this.getMeta("version") ?? 0) + 1);
+      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
+    }
+    return { added, total: before + added, started: before === 0 && added > 0 };
+  }
+
+  /** The conversation file as it should be in Spaces now. */
+  async snapshot() {
+    const messages = this.sql
+      .exec<{ body: string }>("SELECT body FROM messages ORDER BY timestamp, mid")
+      .toArray()
+      .map((r) => JSON.parse(r.body) as ConversationMessage);
+    return {
+      page_id: this.getMeta("page_id"),
+      sender_id: this.getMeta("customer_id"),
+      messages,
+      version: Number(this.getMeta("version") ?? 0),
+      uploaded_version: Number(this.getMeta("uploaded_version") ?? 0),
+    };
+  }
+
+  async alarm(): Promise<void> {
+    const userUuid = this.getMeta("user_uuid");
+    const pageId = this.getMeta("page_id");
+    const customerId = this.getMeta("customer_id");
+    if (!userUuid || !pageId || !customerId) return;
+    const { messages, version } = await this.snapshot();
+    if (version <= Number(this.getMeta("uploaded_version") ?? 0)) return;
+    const key = conversationKey(userUuid, pageId, customerId);
+    const body = JSON.stringify({ page_id: pageId, sender_id: customerId, messages }, null, 1);
+    try {
+      await spaces(this.env).putJson(key, body);
+      this.setMeta("uploaded_version", version);
+      this.setMeta("failures", 0);
+      log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: messages.length });
+    } catch (err) {
+      const failures = Number(this.getMeta("failures") ?? 0) + 1;
+      this.setMeta("failures", failures);
+      const delay = backoffMs(failures, 1000, 5 * 60_000);
+      log.warn(`Upload of ${key} failed (attempt ${failures}), retrying in ${delay} ms: ${describeError(err)}`, {
+        page_id: pageId,
+        sender_id: customerId,
+      });
+      await this.ctx.storage.setAlarm(Date.now() + delay);
+      return;
+    }
+    // Messages merged while the upload was in flight need one more write.
+    if (Number(this.getMeta("version")) > version) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
+  }
+}
+
+/** The Durable Object of one page's conversation with one customer. */
+export function conversationStub(env: Env, pageId: string, customerId: string) {
+  return env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(`${pageId}:${customerId}`));
+}

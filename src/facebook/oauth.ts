@@ -1,0 +1,69 @@
+import type { Config } from "../config";
+import { redact } from "../lib/log";
+import { graph } from "./graph";
+
+type FacebookConfig = Config<"facebook">;
+
+export const LOGIN_SCOPES = ["pages_show_list", "pages_messaging", "pages_read_engagement", "pages_manage_metadata"];
+
+export function dialogUrl(cfg: FacebookConfig, redirectUri: string, state: string): string {
+  const url = new URL(`${cfg.FACEBOOK_DIALOG_ORIGIN}/${cfg.FACEBOOK_GRAPH_VERSION}/dialog/oauth`);
+  url.searchParams.set("client_id", cfg.FACEBOOK_APP_ID);
+  url.searchParams.set("redirect_uri", redirectUri);
+  url.searchParams.set("state", state);
+  url.searchParams.set("scope", LOGIN_SCOPES.join(","));
+  return url.toString();
+}
+
+interface TokenAnswer {
+  access_token: string;
+  token_type?: string;
+  expires_in?: number;
+}
+
+/** code → short-lived user token → long-lived user token (~60 days). */
+export async function userTokenFromCode(cfg: FacebookConfig, code: string, redirectUri: string) {
+  const short = await graph<TokenAnswer>(cfg, "GET", "oauth/access_token", {
+    client_id: cfg.FACEBOOK_APP_ID,
+    client_secret: cfg.FACEBOOK_APP_SECRET,
+    redirect_uri: redirectUri,
+    code,
+  });
+  redact(short.access_token);
+  const long = await graph<TokenAnswer>(cfg, "GET", "oauth/access_token", {
+    grant_type: "fb_exchange_token",
+    client_id: cfg.FACEBOOK_APP_ID,
+    client_secret: cfg.FACEBOOK_APP_SECRET,
+    fb_exchange_token: short.access_token,
+  });
+  redact(long.access_token);
+  return { accessToken: long.access_token, expiresAt: long.expires_in ? Date.now() + long.expires_in * 1000 : undefined };
+}
+
+export interface GrantedPage {
+  id: string;
+  name: string;
+  category: string | null;
+  accessToken: string;
+}
+
+/** Every page of `/me/accounts`, following the cursors. Page tokens from a long-lived user token do not expire. */
+export async function grantedPages(cfg: FacebookConfig, userToken: string): Promise<GrantedPage[]> {
+  const pages: GrantedPage[] = [];
+  let after: string | undefined;
+  for (let guard = 0; guard < 100; guard++) {
+    const params: Record<string, string> = { fields: "id,name,category,access_token", limit: "100" };
+    if (after) params.after = after;
+    const answer = await graph<{
+      data: { id: string; name: string; category?: string; access_token: string }[];
+      paging?: { cursors?: { after?: string }; next?: string };
+    }>(cfg, "GET", "me/accounts", params, userToken);
+    for (const p of answer.data ?? []) {
+      redact(p.access_token);
+      pages.push({ id: String(p.id), name: p.name, category: p.category ?? null, accessToken: p.access_token });
+    }
+    after = answer.paging?.next ? answer.paging.cursors?.after : undefined;
+    if (!after) break;
+  }
+  return pages;
+}

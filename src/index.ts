@@ -1,0 +1,17 @@
+import { app } from "./app";
+import { consumeDeadJobs, consumeJobs } from "./jobs/consumer";
+import type { Job } from "./jobs/messages";
+import { runScheduled } from "./jobs/schedule";
+
+export { Conversation } from "./facebook/conversation";
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller, env) {
+    await runScheduled(controller.cron, env);
+  },
+  async queue(batch, env) {
+    if (batch.queue.endsWith("-dead")) await consumeDeadJobs(batch);
+    else await consumeJobs(batch, env);
+  },
+} satisfies ExportedHandler<Env, Job>;

@@ -1,0 +1,82 @@
+import { describeError, log } from "../lib/log";
+import { PlatformError, backoffMs } from "../lib/platform-error";
+import { shopPrefix } from "../storage/keys";
+import { shopTokenKey } from "../storage/tokens";
+import { spaces, tokenStore } from "../services";
+import { syncShop } from "../shopify/sync";
+import { jobSubject, type Job } from "./messages";
+import { facebookJob } from "../facebook/jobs";
+
+export type Decision = { action: "ack" } | { action: "retry"; delaySeconds: number };
+
+/** What to do with a failed job: wait out throttles, back off on faults, stop on dead tokens. */
+export function decide(err: unknown, attempts: number): Decision {
+  if (err instanceof PlatformError) {
+    if (err.kind === "auth" || err.kind === "rejected") return { action: "ack" };
+    if (err.kind === "throttled") {
+      return { action: "retry", delaySeconds: Math.max(1, Math.ceil((err.retryAfterMs ?? backoffMs(attempts, 2000)) / 1000)) };
+    }
+  }
+  return { action: "retry", delaySeconds: Math.max(1, Math.ceil(backoffMs(attempts, 2000, 600_000) / 1000)) };
+}
+
+async function run(env: Env, job: Job): Promise<void> {
+  switch (job.type) {
+    case "shopify.sync":
+      await syncShop(env, job.shop);
+      return;
+    case "shopify.redact": {
+      const store = spaces(env);
+      const keys = await store.listKeys(shopPrefix(job.userUuid, job.shop));
+      for (const key of keys) await store.delete(key);
+      log.info(`Shop data redacted for ${job.shop}: ${keys.length} objects deleted`, { shop: job.shop });
+      return;
+    }
+    default:
+      await facebookJob(env, job);
+  }
+}
+
+/** Marks a token as needing a new install or login, after the platform refused it for good. */
+async function onDeadToken(env: Env, job: Job) {
+  if (job.type === "shopify.sync") {
+    await (await tokenStore(env)).markNeedsReauth(shopTokenKey(job.shop));
+    log.warn(`Token for ${job.shop} needs a new install`, { shop: job.shop });
+  }
+}
+
+/** The `jobs` queue: each message acked, or retried with a delay, on its own. */
+export async function consumeJobs(batch: MessageBatch<Job>, env: Env): Promise<void> {
+  for (const message of batch.messages) {
+    const job = message.body;
+    try {
+      await run(env, job);
+      if (job.type === "shopify.sync" && job.reason === "poll") log.info(`Polled shop ${job.shop}: Success`, { shop: job.shop });
+      message.ack();
+    } catch (err) {
+      const decision = decide(err, message.attempts);
+      const reason = describeError(err);
+      if (job.type === "shopify.sync" && job.reason === "poll") {
+        log.warn(`Polled shop ${job.shop}: Failed (${reason})`, { shop: job.shop, attempt: message.attempts });
+      } else {
+        log.warn(`Job ${job.type} for ${jobSubject(job)} failed (attempt ${message.attempts}): ${reason}`, {
+          type: job.type,
+          action: decision.action,
+        });
+      }
+      if (err instanceof PlatformError && err.kind === "auth") await onDeadToken(env, job);
+      if (decision.action === "ack") message.ack();
+      else message.retry({ delaySeconds: decision.delaySeconds });
+    }
+  }
+}
+
+/** The dead-letter queue: what kept failing is logged for the operator, then dropped. */
+export async function consumeDeadJobs(batch: MessageBatch<Job>): Promise<void> {
+  for (const message of batch.messages) {
+    log.error(`Job gave up after retries: ${message.body.type} for ${jobSubject(message.body)}`, {
+      type: message.body.type,
+    });
+    message.ack();
+  }
+}

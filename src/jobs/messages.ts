@@ -1,0 +1,19 @@
+/** Messages on the `jobs` queue: work that must not hold up a webhook's answer or a cron. */
+export type Job =
+  | { type: "shopify.sync"; shop: string; reason: "webhook" | "install" | "poll" }
+  | { type: "shopify.redact"; shop: string; userUuid: string }
+  | { type: "facebook.page_metadata"; pageId: string; reason: "webhook" | "poll" }
+  | { type: "facebook.poll"; pageId: string };
+
+/** Where a job's log lines and errors point. */
+export function jobSubject(job: Job): string {
+  return "shop" in job ? job.shop : `page ${job.pageId}`;
+}
+
+/** Sends jobs in batches of at most 100 (the Queues limit per sendBatch). */
+export async function enqueueAll(queue: Queue, jobs: Job[]): Promise<number> {
+  for (let i = 0; i < jobs.length; i += 100) {
+    await queue.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+  }
+  return jobs.length;
+}

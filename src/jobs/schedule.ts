@@ -1,0 +1,18 @@
+import { log } from "../lib/log";
+import { fanOutFacebookPoll, fanOutShopifyPoll } from "./poll";
+
+/** Cron expressions of wrangler.toml `[triggers]` and what each runs (UTC, daily). */
+export const SCHEDULE: Record<string, { name: string; run: (env: Env) => Promise<unknown> }> = {
+  "0 3 * * *": { name: "shopify_daily_poll", run: fanOutShopifyPoll },
+  "30 3 * * *": { name: "facebook_daily_poll", run: fanOutFacebookPoll },
+};
+
+export async function runScheduled(cron: string, env: Env): Promise<void> {
+  const entry = SCHEDULE[cron];
+  if (!entry) {
+    log.warn(`No job for cron ${cron}`, { cron });
+    return;
+  }
+  log.info(`Cron ${entry.name} started`, { cron });
+  await entry.run(env);
+}

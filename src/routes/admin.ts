@@ -1,0 +1,20 @@
+import { Hono } from "hono";
+import type { AppEnv } from "../app";
+import { config } from "../config";
+import { unauthorized } from "../lib/errors";
+import { timingSafeEqual } from "../lib/signatures";
+import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
+
+export const adminRoutes = new Hono<AppEnv>();
+
+/** `Authorization: Bearer {ADMIN_TOKEN}` on every admin route. */
+adminRoutes.use(async (c, next) => {
+  const { ADMIN_TOKEN } = config(c.env, "admin");
+  const header = c.req.header("authorization") ?? "";
+  const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  if (!given || !timingSafeEqual(given, ADMIN_TOKEN)) throw unauthorized("Missing or wrong admin token");
+  await next();
+});
+
+adminRoutes.post("/poll/shopify", async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
+adminRoutes.post("/poll/facebook", async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));

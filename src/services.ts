@@ -1,0 +1,25 @@
+import { config } from "./config";
+import { TokenCipher } from "./lib/token-cipher";
+import { Spaces } from "./storage/spaces";
+import { SessionStore } from "./storage/sessions";
+import { TokenStore } from "./storage/tokens";
+
+/** The storage services, built from the environment on first use and reused within an isolate. */
+
+const ciphers = new Map<string, Promise<TokenCipher>>();
+
+export async function tokenStore(env: Env): Promise<TokenStore> {
+  const cfg = config(env, "crypto");
+  const previous = (cfg.TOKEN_ENCRYPTION_KEY_PREVIOUS ?? "").split(",").filter(Boolean);
+  const cacheKey = [cfg.TOKEN_ENCRYPTION_KEY, ...previous].join(",");
+  let cipher = ciphers.get(cacheKey);
+  if (!cipher) {
+    cipher = TokenCipher.create(cfg.TOKEN_ENCRYPTION_KEY, previous);
+    ciphers.set(cacheKey, cipher);
+  }
+  return new TokenStore(env.TOKENS_DB, await cipher);
+}
+
+export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);
+
+export const spaces = (env: Env) => new Spaces(config(env, "spaces"));

@@ -1,0 +1,141 @@
+import type { Config } from "../config";
+import { PlatformError, backoffMs, retryAfterMs, sleep } from "../lib/platform-error";
+import type { ShopAccess } from "./access";
+import { adminOrigin } from "./oauth";
+
+interface ThrottleStatus {
+  maximumAvailable: number;
+  currentlyAvailable: number;
+  restoreRate: number;
+}
+
+interface GraphQLResponse<T> {
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string } }[];
+  extensions?: { cost?: { requestedQueryCost?: number; throttleStatus?: ThrottleStatus } };
+}
+
+export interface AdminApiOptions {
+  /** Longest wait done in place; a longer throttle is thrown so a queue can retry later. */
+  maxInlineWaitMs?: number;
+  maxAttempts?: number;
+}
+
+/**
+ * The GraphQL Admin API of one shop. Obeys the cost throttle (waits for points before a query
+ * that would exceed them), HTTP 429 `Retry-After`, retries 5xx with backoff, and retries once
+ * after a token refresh on 401.
+ */
+export class AdminApi {
+  /** Requests sent, for the sync's figures. */
+  calls = 0;
+  private lastThrottle: ThrottleStatus | null = null;
+  private lastThrottleAt = 0;
+  private readonly maxInlineWaitMs: number;
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly cfg: Config<"shopify">,
+    private readonly access: ShopAccess,
+    opts: AdminApiOptions = {},
+  ) {
+    this.maxInlineWaitMs = opts.maxInlineWaitMs ?? 10_000;
+    this.maxAttempts = opts.maxAttempts ?? 4;
+  }
+
+  private get endpoint() {
+    return `${adminOrigin(this.cfg, this.access.shop)}/admin/api/${this.cfg.SHOPIFY_API_VERSION}/graphql.json`;
+  }
+
+  async query<T>(query: string, variables: Record<string, unknown> = {}, expectedCost = 0): Promise<T> {
+    let token = await this.access.accessToken();
+    let refreshed = false;
+    for (let attempt = 0; ; attempt++) {
+      await this.waitForPoints(expectedCost);
+      let response: Response;
+      try {
+        this.calls++;
+        response = await fetch(this.endpoint, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json", "x-shopify-access-token": token },
+          body: JSON.stringify({ query, variables }),
+        });
+      } catch (err) {
+        if (attempt + 1 >= this.maxAttempts) throw new PlatformError("shopify", "transient", `unreachable: ${String(err)}`);
+        await sleep(backoffMs(attempt));
+        continue;
+      }
+      if (response.status === 401 && !refreshed) {
+        await response.body?.cancel();
+        refreshed = true;
+        token = await this.access.afterUnauthorized();
+        continue;
+      }
+      if (response.status === 401 || response.status === 403) {
+        await response.body?.cancel();
+        throw new PlatformError("shopify", response.status === 401 ? "auth" : "rejected", `Admin API answered ${response.status}`, undefined, response.status);
+      }
+      if (response.status === 429) {
+        await response.body?.cancel();
+        const wait = retryAfterMs(response.headers.get("retry-after")) ?? backoffMs(attempt, 1000);
+        if (wait > this.maxInlineWaitMs || attempt + 1 >= this.maxAttempts) {
+          throw new PlatformError("shopify", "throttled", "Admin API answered 429", wait, 429);
+        }
+        await sleep(wait);
+        continue;
+      }
+      if (response.status >= 500) {
+        await response.body?.cancel();
+        if (attempt + 1 >= this.maxAttempts) {
+          throw new PlatformError("shopify", "transient", `Admin API answered ${response.status}`, undefined, response.status);
+        }
+        await sleep(backoffMs(attempt));
+        continue;
+      }
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new PlatformError("shopify", "rejected", `Admin API answered ${response.status}`, undefined, response.status);
+      }
+      const body = (await response.json()) as GraphQLResponse<T>;
+      this.noteThrottle(body.extensions?.cost?.throttleStatus);
+      const throttled = body.errors?.some((e) => e.extensions?.code === "THROTTLED");
+      if (throttled) {
+        const needed = body.extensions?.cost?.requestedQueryCost ?? expectedCost;
+        const wait = this.msUntilPoints(needed) ?? backoffMs(attempt, 1000);
+        if (wait > this.maxInlineWaitMs || attempt + 1 >= this.maxAttempts) {
+          throw new PlatformError("shopify", "throttled", "Admin API cost throttle", wait);
+        }
+        await sleep(wait);
+        continue;
+      }
+      if (body.errors?.length || !body.data) {
+        throw new PlatformError("shopify", "rejected", `GraphQL errors: ${body.errors?.map((e) => e.message).join("; ") ?? "no data"}`);
+      }
+      return body.data;
+    }
+  }
+
+  private noteThrottle(status: ThrottleStatus | undefined) {
+    if (!status) return;
+    this.lastThrottle = status;
+    this.lastThrottleAt = Date.now();
+  }
+
+  /** Time until the bucket holds `cost` points, from the last throttleStatus seen. */
+  private msUntilPoints(cost: number): number | undefined {
+    const t = this.lastThrottle;
+    if (!t || t.restoreRate <= 0) return undefined;
+    const elapsed = (Date.now() - this.lastThrottleAt) / 1000;
+    const available = Math.min(t.maximumAvailable, t.currentlyAvailable + elapsed * t.restoreRate);
+    if (available >= cost) return 0;
+    return Math.ceil(((cost - available) / t.restoreRate) * 1000);
+  }
+
+  private async waitForPoints(cost: number) {
+    if (cost <= 0) return;
+    const wait = this.msUntilPoints(cost);
+    if (!wait) return;
+    if (wait > this.maxInlineWaitMs) throw new PlatformError("shopify", "throttled", "Admin API cost throttle", wait);
+    await sleep(wait);
+  }
+}

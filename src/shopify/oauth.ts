@@ -1,0 +1,82 @@
+import type { Config } from "../config";
+import { PlatformError } from "../lib/platform-error";
+import { redact } from "../lib/log";
+
+type ShopifyConfig = Config<"shopify">;
+
+/** Where a shop's admin lives: SHOPIFY_ADMIN_ORIGIN with `{shop}` filled in. */
+export const adminOrigin = (cfg: ShopifyConfig, shop: string) => cfg.SHOPIFY_ADMIN_ORIGIN.replaceAll("{shop}", shop);
+
+export function authorizeUrl(cfg: ShopifyConfig, shop: string, redirectUri: string, state: string): string {
+  const url = new URL(`${adminOrigin(cfg, shop)}/admin/oauth/authorize`);
+  url.searchParams.set("client_id", cfg.SHOPIFY_API_KEY);
+  url.searchParams.set("scope", cfg.SHOPIFY_SCOPES);
+  url.searchParams.set("redirect_uri", redirectUri);
+  url.searchParams.set("state", state);
+  return url.toString();
+}
+
+export interface ShopifyTokenGrant {
+  accessToken: string;
+  scope?: string;
+  expiresAt?: number;
+  refreshToken?: string;
+  refreshExpiresAt?: number;
+}
+
+/**
+ * POST /admin/oauth/access_token, for a code (`expiring: "1"`: an expiring offline token with a
+ * refresh token) or a refresh token (the answer carries a new refresh token).
+ */
+export async function requestToken(
+  cfg: ShopifyConfig,
+  shop: string,
+  grant: { code: string } | { refreshToken: string },
+): Promise<ShopifyTokenGrant> {
+  const body =
+    "code" in grant
+      ? { client_id: cfg.SHOPIFY_API_KEY, client_secret: cfg.SHOPIFY_API_SECRET, code: grant.code, expiring: "1" }
+      : {
+          client_id: cfg.SHOPIFY_API_KEY,
+          client_secret: cfg.SHOPIFY_API_SECRET,
+          refresh_token: grant.refreshToken,
+          grant_type: "refresh_token",
+        };
+  let response: Response;
+  try {
+    response = await fetch(`${adminOrigin(cfg, shop)}/admin/oauth/access_token`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new PlatformError("shopify", "transient", `token endpoint unreachable for ${shop}: ${String(err)}`);
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    const kind = response.status >= 500 ? "transient" : response.status === 429 ? "throttled" : "rejected";
+    throw new PlatformError("shopify", kind, `token endpoint answered ${response.status} for ${shop}`, undefined, response.status);
+  }
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new PlatformError("shopify", "transient", `token endpoint answered non-JSON for ${shop}`);
+  }
+  const accessToken = json.access_token;
+  if (typeof accessToken !== "string" || !accessToken) {
+    throw new PlatformError("shopify", "rejected", `token endpoint answered without access_token for ${shop}`);
+  }
+  redact(accessToken);
+  const now = Date.now();
+  const seconds = (v: unknown) => (typeof v === "number" && v > 0 ? now + v * 1000 : undefined);
+  const refreshToken = typeof json.refresh_token === "string" ? json.refresh_token : undefined;
+  redact(refreshToken);
+  return {
+    accessToken,
+    scope: typeof json.scope === "string" ? json.scope : undefined,
+    expiresAt: seconds(json.expires_in),
+    refreshToken,
+    refreshExpiresAt: seconds(json.refresh_token_expires_in),
+  };
+}

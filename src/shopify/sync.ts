@@ -1,0 +1,123 @@
+import { config } from "../config";
+import { log } from "../lib/log";
+import { sha256Hex } from "../lib/signatures";
+import { JsonFileWriter } from "../storage/json-file";
+import { shopMetadataKey, shopProductsKey } from "../storage/keys";
+import { shopOwner } from "../storage/links";
+import { spaces, tokenStore } from "../services";
+import { ShopAccess } from "./access";
+import { AdminApi } from "./admin-api";
+import { PRODUCTS_QUERY, PRODUCTS_QUERY_COST, SHOP_QUERY } from "./queries";
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Node = Record<string, any>;
+
+/** Fixed key order, so the same data always gives the same bytes. */
+export function productRecord(p: Node) {
+  return {
+    id: p.id ?? null,
+    title: p.title ?? null,
+    handle: p.handle ?? null,
+    status: p.status ?? null,
+    vendor: p.vendor ?? null,
+    product_type: p.productType ?? null,
+    tags: Array.isArray(p.tags) ? p.tags : [],
+    description: p.description ?? null,
+    online_store_url: p.onlineStoreUrl ?? null,
+    total_inventory: p.totalInventory ?? null,
+    created_at: p.createdAt ?? null,
+    updated_at: p.updatedAt ?? null,
+    image: p.featuredImage ? { url: p.featuredImage.url ?? null, alt: p.featuredImage.altText ?? null } : null,
+    price_min: p.priceRangeV2?.minVariantPrice ?? null,
+    price_max: p.priceRangeV2?.maxVariantPrice ?? null,
+  };
+}
+
+export function shopMetadataRecord(shop: string, s: Node) {
+  return {
+    shop,
+    id: s.id ?? null,
+    name: s.name ?? null,
+    email: s.email ?? null,
+    contact_email: s.contactEmail ?? null,
+    domain: s.primaryDomain?.host ?? null,
+    url: s.primaryDomain?.url ?? null,
+    currency: s.currencyCode ?? null,
+    description: s.description ?? null,
+    plan: s.plan?.displayName ?? null,
+    timezone: s.ianaTimezone ?? null,
+  };
+}
+
+export interface ShopSyncResult {
+  shop: string;
+  userUuid: string;
+  metadataKey: string;
+  productsKey: string;
+  products: number;
+  apiCalls: number;
+  written: string[];
+  productsBytes: number;
+  peakBufferedBytes: number;
+}
+
+/**
+ * Fetches a shop's metadata and every product (250 a page) and writes the two Shopify files.
+ * Holds one page of products and at most one upload part in memory, whatever the catalogue size.
+ * Files whose bytes are unchanged are not uploaded again.
+ */
+export async function syncShop(env: Env, shop: string, opts: { partSize?: number } = {}): Promise<ShopSyncResult | null> {
+  const owner = await shopOwner(env.TOKENS_DB, shop);
+  if (!owner || !owner.installed) {
+    log.info(`Skipped sync for ${shop}: not installed`, { shop });
+    return null;
+  }
+  const cfg = config(env, "shopify");
+  const store = spaces(env);
+  const api = new AdminApi(cfg, new ShopAccess(cfg, await tokenStore(env), shop));
+  const metadataKey = shopMetadataKey(owner.userUuid, shop);
+  const productsKey = shopProductsKey(owner.userUuid, shop);
+
+  const { shop: shopNode } = await api.query<{ shop: Node }>(SHOP_QUERY);
+  const metadataBytes = new TextEncoder().encode(JSON.stringify(shopMetadataRecord(shop, shopNode), null, 2));
+
+  const products = new JsonFileWriter(store, productsKey, opts.partSize);
+  let count = 0;
+  try {
+    await products.write(`{"shop":${JSON.stringify(shop)},"products":[`);
+    let cursor: string | null = null;
+    do {
+      const page: { products: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: Node[] } } =
+        await api.query(PRODUCTS_QUERY, { cursor }, PRODUCTS_QUERY_COST);
+      let text = "";
+      for (const node of page.products.nodes) {
+        text += `${count === 0 ? "\n" : ",\n"}${JSON.stringify(productRecord(node))}`;
+        count++;
+      }
+      await products.write(text);
+      cursor = page.products.pageInfo.hasNextPage ? page.products.pageInfo.endCursor : null;
+    } while (cursor);
+    await products.write(`\n],"count":${count}}\n`);
+  } catch (err) {
+    await products.abort();
+    throw err;
+  }
+
+  const metadata = await store.putJsonIfChanged(metadataKey, metadataBytes, await sha256Hex(metadataBytes));
+  const productsFile = await products.finish();
+  const written = [metadata, productsFile].filter((r) => r.written).map((r) => r.key);
+  const fields = { shop, user_uuid: owner.userUuid, products: count, api_calls: api.calls };
+  if (written.length) log.info(`Uploaded data to ${metadataKey} and ${productsKey} for ${shop}`, fields);
+  else log.info(`Data unchanged at ${metadataKey} and ${productsKey} for ${shop}`, fields);
+  return {
+    shop,
+    userUuid: owner.userUuid,
+    metadataKey,
+    productsKey,
+    products: count,
+    apiCalls: api.calls,
+    written,
+    productsBytes: productsFile.bytes,
+    peakBufferedBytes: productsFile.peakBufferedBytes,
+  };
+}

@@ -1,0 +1,87 @@
+import { AppError } from "../lib/errors";
+import { describeError, log } from "../lib/log";
+import { markShopUninstalledStatement, shopOwner } from "../storage/links";
+import { shopTokenKey } from "../storage/tokens";
+import type { Job } from "../jobs/messages";
+
+export interface ShopifyDelivery {
+  shop: string;
+  topic: string;
+  webhookId: string;
+  payload: Record<string, unknown>;
+}
+
+const PRODUCT_TOPICS = new Set(["products/create", "products/update", "products/delete"]);
+const COMPLIANCE_TOPICS = new Set(["customers/data_request", "customers/redact", "shop/redact"]);
+
+/** A short, safe description of a product payload for the log. */
+export function productSummary(payload: Record<string, unknown>): string {
+  const id = typeof payload.id === "number" || typeof payload.id === "string" ? String(payload.id) : "?";
+  const title = typeof payload.title === "string" ? JSON.stringify(payload.title.slice(0, 80)) : null;
+  const updated = typeof payload.updated_at === "string" ? payload.updated_at : null;
+  return [`product ${id}`, title, updated && `updated_at ${updated}`].filter(Boolean).join(", ");
+}
+
+/**
+ * Acts on a verified delivery once per `X-Shopify-Webhook-Id`, answering without waiting on
+ * Shopify or Spaces: the slow work goes to the queue. A delivery whose work could not be queued is
+ * forgotten again and answered 503, so Shopify delivers it again.
+ */
+export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) {
+  const { shop, topic, webhookId, payload } = delivery;
+  const db = env.TOKENS_DB;
+  const first = await db
+    .prepare("INSERT OR IGNORE INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, ?2, ?3, ?4)")
+    .bind(webhookId, topic, shop, Date.now())
+    .run();
+  if (first.meta.changes === 0) {
+    log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, { shop, topic, webhook_id: webhookId });
+    return { ok: true, duplicate: true };
+  }
+  try {
+    return await act(env, delivery);
+  } catch (err) {
+    await db.prepare("DELETE FROM webhook_deliveries WHERE id = ?1").bind(webhookId).run();
+    log.error(`Webhook ${webhookId} (${topic}) from ${shop} not accepted: ${describeError(err)}`, { shop, topic });
+    throw new AppError("unavailable", "Could not accept the webhook now; deliver it again");
+  }
+
+  async function act(env: Env, { shop, topic, webhookId }: ShopifyDelivery) {
+    const fields = { shop, topic, webhook_id: webhookId };
+    if (PRODUCT_TOPICS.has(topic)) {
+      log.info(`Received ${topic} event from ${shop}: ${productSummary(payload)}`, fields);
+      const owner = await shopOwner(db, shop);
+      if (!owner?.installed) {
+        log.info(`Ignored ${topic} for ${shop}: not installed`, fields);
+        return { ok: true, ignored: "not installed" };
+      }
+      await env.JOBS.send({ type: "shopify.sync", shop, reason: "webhook" } satisfies Job, { contentType: "json" });
+      return { ok: true, queued: "sync" };
+    }
+    if (topic === "app/uninstalled") {
+      await db.batch([
+        db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)),
+        markShopUninstalledStatement(db, shop),
+      ]);
+      log.info(`App uninstalled from ${shop}: tokens removed`, fields);
+      return { ok: true, removed: "tokens" };
+    }
+    if (COMPLIANCE_TOPICS.has(topic)) {
+      log.info(`Received compliance webhook ${topic} from ${shop}`, fields);
+      if (topic === "shop/redact") {
+        const owner = await shopOwner(db, shop);
+        await db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)).run();
+        if (owner) {
+          await env.JOBS.send({ type: "shopify.redact", shop, userUuid: owner.userUuid } satisfies Job, {
+            contentType: "json",
+          });
+        }
+        return { ok: true, queued: "redact" };
+      }
+      // We keep no Shopify customer data: products and shop metadata only.
+      return { ok: true, customer_data: "none held" };
+    }
+    log.info(`Ignored webhook topic ${topic} from ${shop}`, fields);
+    return { ok: true, ignored: topic };
+  }
+}

@@ -1,0 +1,285 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  UploadPartCommand,
+} from "@aws-sdk/client-s3";
+import type { Config } from "../config";
+
+/**
+ * The Spaces writer: private JSON objects over the S3 API. Works against DigitalOcean Spaces and any
+ * S3-compatible endpoint (path-style when the host is not a Spaces host).
+ */
+
+export type SpacesConfig = Config<"spaces">;
+
+export const JSON_TYPE = "application/json";
+
+/** `x-amz-meta-sha256`: lets a writer skip an upload whose bytes have not changed. */
+const SHA_META = "sha256";
+
+export function spacesEndpoint(cfg: Pick<SpacesConfig, "SPACES_ENDPOINT" | "SPACES_REGION">): {
+  endpoint: string;
+  forcePathStyle: boolean;
+} {
+  const endpoint = (cfg.SPACES_ENDPOINT ?? `https://${cfg.SPACES_REGION}.digitaloceanspaces.com`).replace(/\/+$/, "");
+  const host = new URL(endpoint).hostname;
+  return { endpoint, forcePathStyle: !host.endsWith(".digitaloceanspaces.com") };
+}
+
+const clients = new Map<string, S3Client>();
+
+function clientFor(cfg: SpacesConfig): S3Client {
+  const { endpoint, forcePathStyle } = spacesEndpoint(cfg);
+  const cacheKey = [endpoint, cfg.SPACES_REGION, cfg.SPACES_KEY, cfg.SPACES_SECRET].join("\n");
+  let client = clients.get(cacheKey);
+  if (!client) {
+    client = new S3Client({
+      endpoint,
+      forcePathStyle,
+      region: cfg.SPACES_REGION,
+      credentials: { accessKeyId: cfg.SPACES_KEY, secretAccessKey: cfg.SPACES_SECRET },
+      // Trap 1 of toolchain.md: default flexible checksums make streamed PUTs store nothing on
+      // Spaces-like servers. Only send checksums where the operation requires them.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      maxAttempts: 3,
+    });
+    clients.set(cacheKey, client);
+  }
+  return client;
+}
+
+/** An S3 failure with the status and code the server gave, and no credentials. */
+export class SpacesError extends Error {
+  constructor(
+    readonly operation: string,
+    readonly key: string,
+    readonly status: number | undefined,
+    readonly s3Code: string | undefined,
+    detail: string,
+  ) {
+    super(`Spaces ${operation} ${key} failed${status ? ` (HTTP ${status}${s3Code ? ` ${s3Code}` : ""})` : ""}: ${detail}`);
+    this.name = "SpacesError";
+  }
+}
+
+function wrap(operation: string, key: string, err: unknown): SpacesError {
+  if (err instanceof SpacesError) return err;
+  if (err instanceof S3ServiceException) {
+    return new SpacesError(operation, key, err.$metadata?.httpStatusCode, err.name, err.message);
+  }
+  return new SpacesError(operation, key, undefined, undefined, err instanceof Error ? err.message : String(err));
+}
+
+export interface PutResult {
+  key: string;
+  /** False when the object already held these exact bytes. */
+  written: boolean;
+}
+
+export type Body = string | Uint8Array | ReadableStream<Uint8Array>;
+
+export class Spaces {
+  readonly bucket: string;
+  private readonly client: S3Client;
+
+  constructor(cfg: SpacesConfig) {
+    this.bucket = cfg.SPACES_BUCKET;
+    this.client = clientFor(cfg);
+  }
+
+  /**
+   * Writes a private JSON object. A stream needs `contentLength`. `sha256` (hex of the bytes) is
+   * stored as metadata so `putJsonIfChanged` can skip identical uploads.
+   */
+  async putJson(key: string, body: Body, opts: { contentLength?: number; sha256?: string } = {}): Promise<void> {
+    if (body instanceof ReadableStream && opts.contentLength === undefined) {
+      throw new SpacesError("put", key, undefined, undefined, "a streamed body needs its content length");
+    }
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ACL: "private",
+          ContentType: JSON_TYPE,
+          ContentLength: opts.contentLength ?? (typeof body === "string" ? new TextEncoder().encode(body).length : undefined),
+          Metadata: opts.sha256 ? { [SHA_META]: opts.sha256 } : undefined,
+        }),
+      );
+    } catch (err) {
+      throw wrap("put", key, err);
+    }
+  }
+
+  /** The sha256 metadata of an object, null when the object does not exist. */
+  async storedSha256(key: string): Promise<string | null> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return head.Metadata?.[SHA_META] ?? "";
+    } catch (err) {
+      const wrapped = wrap("head", key, err);
+      if (wrapped.status === 404) return null;
+      throw wrapped;
+    }
+  }
+
+  /** Uploads `bytes` unless the object already holds them. */
+  async putJsonIfChanged(key: string, bytes: Uint8Array, sha256: string): Promise<PutResult> {
+    if ((await this.storedSha256(key)) === sha256) return { key, written: false };
+    await this.putJson(key, bytes, { sha256, contentLength: bytes.byteLength });
+    return { key, written: true };
+  }
+
+  /** Records the sha256 of an object written in parts (a copy onto itself with new metadata). */
+  async setSha256(key: string, sha256: string): Promise<void> {
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          CopySource: `${this.bucket}/${key.split("/").map(encodeURIComponent).join("/")}`,
+          MetadataDirective: "REPLACE",
+          Metadata: { [SHA_META]: sha256 },
+          ACL: "private",
+          ContentType: JSON_TYPE,
+        }),
+      );
+    } catch (err) {
+      throw wrap("copy", key, err);
+    }
+  }
+
+  /** The object's bytes as text, or null when it does not exist. */
+  async getText(key: string): Promise<string | null> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return (await out.Body?.transformToString("utf-8")) ?? "";
+    } catch (err) {
+      const wrapped = wrap("get", key, err);
+      if (wrapped.status === 404) return null;
+      throw wrapped;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (err) {
+      throw wrap("delete", key, err);
+    }
+  }
+
+  /** Every key under `prefix`, following continuation tokens. */
+  async listKeys(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+        );
+        for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw wrap("list", prefix, err);
+    }
+    return keys;
+  }
+
+  /** Bucket reachable with these credentials (for /health). */
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      throw wrap("head-bucket", this.bucket, err);
+    }
+  }
+
+  /** Starts a multipart upload of a private JSON object (for files too big to hold in memory). */
+  async startMultipart(key: string, sha256?: string): Promise<MultipartUpload> {
+    try {
+      const out = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          ACL: "private",
+          ContentType: JSON_TYPE,
+          Metadata: sha256 ? { [SHA_META]: sha256 } : undefined,
+        }),
+      );
+      if (!out.UploadId) throw new Error("no UploadId in the answer");
+      return new MultipartUpload(this.client, this.bucket, key, out.UploadId);
+    } catch (err) {
+      throw wrap("create-multipart", key, err);
+    }
+  }
+}
+
+/** One multipart upload: parts of at least 5 MiB (but the last), then complete or abort. */
+export class MultipartUpload {
+  private readonly parts: { ETag: string; PartNumber: number }[] = [];
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    readonly key: string,
+    private readonly uploadId: string,
+  ) {}
+
+  async uploadPart(bytes: Uint8Array): Promise<void> {
+    const PartNumber = this.parts.length + 1;
+    try {
+      const out = await this.client.send(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          UploadId: this.uploadId,
+          PartNumber,
+          Body: bytes,
+          ContentLength: bytes.byteLength,
+        }),
+      );
+      this.parts.push({ ETag: out.ETag ?? "", PartNumber });
+    } catch (err) {
+      throw wrap("upload-part", this.key, err);
+    }
+  }
+
+  async complete(): Promise<void> {
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.key,
+          UploadId: this.uploadId,
+          MultipartUpload: { Parts: this.parts },
+        }),
+      );
+    } catch (err) {
+      throw wrap("complete-multipart", this.key, err);
+    }
+  }
+
+  async abort(): Promise<void> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId }),
+      );
+    } catch (err) {
+      throw wrap("abort-multipart", this.key, err);
+    }
+  }
+}

@@ -1,0 +1,14 @@
+import type { D1Migration } from "cloudflare:test";
+
+declare global {
+  namespace Cloudflare {
+    interface Env {
+      TEST_MIGRATIONS_TOKENS: D1Migration[];
+      TEST_MIGRATIONS_SESSIONS: D1Migration[];
+      /** Control origins of the platform fakes (tests only). */
+      FAKE_SHOPIFY: string;
+      FAKE_GRAPH: string;
+    }
+  }
+}
+export {};

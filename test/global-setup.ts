@@ -1,0 +1,26 @@
+import type { TestProject } from "vitest/node";
+import { startGraphFake } from "./fakes/graph";
+import { startS3Standin } from "./fakes/s3";
+import { startShopifyFake } from "./fakes/shopify";
+import { GRAPH_VERSION, TEST_BUCKET, TEST_SECRETS } from "./env";
+
+/** Starts the S3 stand-in and the platform fakes on loopback for the whole run, and stops them after. */
+export default async function setup(project: TestProject) {
+  const s3 = await startS3Standin({ bucket: TEST_BUCKET, port: Number(process.env.TEST_S3_PORT) });
+  const shopify = await startShopifyFake({ apiKey: TEST_SECRETS.SHOPIFY_API_KEY, apiSecret: TEST_SECRETS.SHOPIFY_API_SECRET, port: Number(process.env.TEST_SHOPIFY_PORT) });
+  const graph = await startGraphFake({ appId: TEST_SECRETS.FACEBOOK_APP_ID, appSecret: TEST_SECRETS.FACEBOOK_APP_SECRET, version: GRAPH_VERSION, port: Number(process.env.TEST_GRAPH_PORT) });
+  project.provide("s3Endpoint", s3.endpoint);
+  project.provide("shopifyOrigin", shopify.origin);
+  project.provide("graphOrigin", graph.origin);
+  return async () => {
+    await Promise.all([s3.close(), shopify.close(), graph.close()]);
+  };
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    s3Endpoint: string;
+    shopifyOrigin: string;
+    graphOrigin: string;
+  }
+}

@@ -1,0 +1,59 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { defineConfig } from "vitest/config";
+import { GRAPH_VERSION, TEST_BUCKET, TEST_SECRETS } from "./test/env.ts";
+
+/** A free loopback port, chosen here so the worker's bindings and the fakes agree on it. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const ports = {
+  s3: Number(process.env.TEST_S3_PORT ?? (await freePort())),
+  shopify: Number(process.env.TEST_SHOPIFY_PORT ?? (await freePort())),
+  graph: Number(process.env.TEST_GRAPH_PORT ?? (await freePort())),
+};
+process.env.TEST_S3_PORT = String(ports.s3);
+process.env.TEST_SHOPIFY_PORT = String(ports.shopify);
+process.env.TEST_GRAPH_PORT = String(ports.graph);
+
+const root = fileURLToPath(new URL(".", import.meta.url));
+const xmlBuilder = fileURLToPath(new URL("./node_modules/@aws-sdk/xml-builder/dist-cjs/index.js", import.meta.url));
+
+export default defineConfig({
+  // Trap 2 of toolchain.md: the browser build of the XML parser needs DOMParser.
+  resolve: { alias: { "@aws-sdk/xml-builder": xmlBuilder } },
+  plugins: [
+    cloudflareTest(async () => ({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ...TEST_SECRETS,
+          SPACES_BUCKET: TEST_BUCKET,
+          SPACES_ENDPOINT: `http://127.0.0.1:${ports.s3}`,
+          SHOPIFY_ADMIN_ORIGIN: `http://127.0.0.1:${ports.shopify}/{shop}`,
+          FACEBOOK_GRAPH_ORIGIN: `http://127.0.0.1:${ports.graph}`,
+          FACEBOOK_DIALOG_ORIGIN: "https://www.facebook.com",
+          PUBLIC_URL: "https://worker.test",
+          FAKE_SHOPIFY: `http://127.0.0.1:${ports.shopify}`,
+          FAKE_GRAPH: `http://127.0.0.1:${ports.graph}`,
+          TEST_MIGRATIONS_TOKENS: await readD1Migrations(`${root}/migrations/tokens`),
+          TEST_MIGRATIONS_SESSIONS: await readD1Migrations(`${root}/migrations/sessions`),
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ["./test/global-setup.ts"],
+    setupFiles: ["./test/apply-migrations.ts"],
+    include: ["test/**/*.test.ts"],
+    exclude: ["test/conformance/**"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
