@@ -2,7 +2,7 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-worker
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
-import { GRAPH_VERSION, TEST_BUCKET, TEST_SECRETS } from "./test/env.ts";
+import { TEST_BUCKET, TEST_SECRETS } from "./test/env.ts";
 
 /** A free loopback port, chosen here so the worker's bindings and the fakes agree on it. */
 async function freePort(): Promise<number> {
@@ -42,6 +42,7 @@ export default defineConfig({
           PUBLIC_URL: "https://worker.test",
           FAKE_SHOPIFY: `http://127.0.0.1:${ports.shopify}`,
           FAKE_GRAPH: `http://127.0.0.1:${ports.graph}`,
+          FAKE_SPACES: `http://127.0.0.1:${ports.s3}`,
           TEST_MIGRATIONS_TOKENS: await readD1Migrations(`${root}/migrations/tokens`),
           TEST_MIGRATIONS_SESSIONS: await readD1Migrations(`${root}/migrations/sessions`),
         },
@@ -53,6 +54,8 @@ export default defineConfig({
     setupFiles: ["./test/apply-migrations.ts"],
     include: ["test/**/*.test.ts"],
     exclude: ["test/conformance/**"],
+    // The platform fakes and the Spaces fault proxy are shared: files run one at a time.
+    fileParallelism: false,
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

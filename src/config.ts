@@ -9,7 +9,10 @@ import { redact } from "./lib/log";
  */
 
 const required = (name: string) =>
-  z.string({ error: `${name} is missing` }).trim().min(1, { error: `${name} is missing` });
+  z
+    .string({ error: `${name} is missing` })
+    .trim()
+    .min(1, { error: `${name} is missing` });
 
 const optional = z
   .string()
@@ -63,7 +66,9 @@ const schemas = {
     FACEBOOK_DIALOG_ORIGIN: httpOrigin("FACEBOOK_DIALOG_ORIGIN").transform((v) => v ?? "https://www.facebook.com"),
     PUBLIC_URL: httpOrigin("PUBLIC_URL"),
   }),
-  admin: z.object({ ADMIN_TOKEN: required("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }) }),
+  admin: z.object({
+    ADMIN_TOKEN: required("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
+  }),
 };
 
 type Schemas = typeof schemas;

@@ -8,6 +8,8 @@ declare global {
       /** Control origins of the platform fakes (tests only). */
       FAKE_SHOPIFY: string;
       FAKE_GRAPH: string;
+      /** The fault proxy in front of the S3 stand-in. */
+      FAKE_SPACES: string;
     }
   }
 }

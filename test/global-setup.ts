@@ -1,4 +1,5 @@
 import type { TestProject } from "vitest/node";
+import { startFaultProxy } from "./fakes/fault-proxy";
 import { startGraphFake } from "./fakes/graph";
 import { startS3Standin } from "./fakes/s3";
 import { startShopifyFake } from "./fakes/shopify";
@@ -6,14 +7,25 @@ import { GRAPH_VERSION, TEST_BUCKET, TEST_SECRETS } from "./env";
 
 /** Starts the S3 stand-in and the platform fakes on loopback for the whole run, and stops them after. */
 export default async function setup(project: TestProject) {
-  const s3 = await startS3Standin({ bucket: TEST_BUCKET, port: Number(process.env.TEST_S3_PORT) });
-  const shopify = await startShopifyFake({ apiKey: TEST_SECRETS.SHOPIFY_API_KEY, apiSecret: TEST_SECRETS.SHOPIFY_API_SECRET, port: Number(process.env.TEST_SHOPIFY_PORT) });
-  const graph = await startGraphFake({ appId: TEST_SECRETS.FACEBOOK_APP_ID, appSecret: TEST_SECRETS.FACEBOOK_APP_SECRET, version: GRAPH_VERSION, port: Number(process.env.TEST_GRAPH_PORT) });
-  project.provide("s3Endpoint", s3.endpoint);
+  const s3 = await startS3Standin({ bucket: TEST_BUCKET });
+  const proxy = await startFaultProxy(s3.endpoint, Number(process.env.TEST_S3_PORT));
+  const shopify = await startShopifyFake({
+    apiKey: TEST_SECRETS.SHOPIFY_API_KEY,
+    apiSecret: TEST_SECRETS.SHOPIFY_API_SECRET,
+    port: Number(process.env.TEST_SHOPIFY_PORT),
+  });
+  const graph = await startGraphFake({
+    appId: TEST_SECRETS.FACEBOOK_APP_ID,
+    appSecret: TEST_SECRETS.FACEBOOK_APP_SECRET,
+    version: GRAPH_VERSION,
+    port: Number(process.env.TEST_GRAPH_PORT),
+  });
+  project.provide("s3Endpoint", proxy.origin);
   project.provide("shopifyOrigin", shopify.origin);
   project.provide("graphOrigin", graph.origin);
   return async () => {
-    await Promise.all([s3.close(), shopify.close(), graph.close()]);
+    await Promise.all([proxy.close(), shopify.close(), graph.close()]);
+    await s3.close();
   };
 }
 

@@ -52,7 +52,8 @@ export async function graph<T>(
     const error = (body as GraphErrorBody | undefined)?.error;
     const code = error?.code;
     const message = `Graph API ${method} /${path} answered ${response.status}${code ? ` (code ${code})` : ""}: ${error?.message ?? "no error body"}`;
-    if (code === 190 || code === 102) throw new PlatformError("facebook", "auth", message, undefined, response.status, code);
+    if (code === 190 || code === 102)
+      throw new PlatformError("facebook", "auth", message, undefined, response.status, code);
     if (code !== undefined && THROTTLE_CODES.has(code)) {
       throw new PlatformError("facebook", "throttled", message, 60_000, response.status, code);
     }
@@ -61,6 +62,13 @@ export async function graph<T>(
       await sleep(backoffMs(attempt, 300));
       continue;
     }
-    throw new PlatformError("facebook", transient ? "transient" : "rejected", message, undefined, response.status, code);
+    throw new PlatformError(
+      "facebook",
+      transient ? "transient" : "rejected",
+      message,
+      undefined,
+      response.status,
+      code,
+    );
   }
 }

@@ -54,18 +54,31 @@ async function pollConversations(env: Env, pageId: string, userUuid: string) {
     if (after) params.after = after;
     const page = await graph<any>(cfg, "GET", `${pageId}/conversations`, params, token);
     for (const conv of page.data ?? []) {
-      const customer = (conv.participants?.data ?? []).map((p: any) => String(p.id)).find((id: string) => id !== pageId);
+      const customer = (conv.participants?.data ?? [])
+        .map((p: any) => String(p.id))
+        .find((id: string) => id !== pageId);
       if (!customer || !/^\d{1,32}$/.test(customer)) continue;
       const raw: any[] = [...(conv.messages?.data ?? [])];
       let msgAfter = conv.messages?.paging?.next ? conv.messages?.paging?.cursors?.after : undefined;
       while (msgAfter) {
-        const more = await graph<any>(cfg, "GET", `${conv.id}/messages`, { fields: MESSAGE_FIELDS, limit: "100", after: msgAfter }, token);
+        const more = await graph<any>(
+          cfg,
+          "GET",
+          `${conv.id}/messages`,
+          { fields: MESSAGE_FIELDS, limit: "100", after: msgAfter },
+          token,
+        );
         raw.push(...(more.data ?? []));
         msgAfter = more.paging?.next ? more.paging?.cursors?.after : undefined;
       }
       const messages = raw.map((m) => polledMessage(pageId, m)).filter((m): m is ConversationMessage => m !== null);
       if (!messages.length) continue;
-      const result = await conversationStub(env, pageId, customer).merge({ userUuid, pageId, customerId: customer, messages });
+      const result = await conversationStub(env, pageId, customer).merge({
+        userUuid,
+        pageId,
+        customerId: customer,
+        messages,
+      });
       conversations++;
       added += result.added;
     }

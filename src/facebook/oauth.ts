@@ -37,7 +37,10 @@ export async function userTokenFromCode(cfg: FacebookConfig, code: string, redir
     fb_exchange_token: short.access_token,
   });
   redact(long.access_token);
-  return { accessToken: long.access_token, expiresAt: long.expires_in ? Date.now() + long.expires_in * 1000 : undefined };
+  return {
+    accessToken: long.access_token,
+    expiresAt: long.expires_in ? Date.now() + long.expires_in * 1000 : undefined,
+  };
 }
 
 export interface GrantedPage {

@@ -38,7 +38,11 @@ export async function fetchPageMetadata(cfg: FacebookConfig, pageId: string, pag
 }
 
 /** Subscribes the app to the page's name, category and messages, unless it already is. */
-export async function ensurePageSubscription(cfg: FacebookConfig, pageId: string, pageToken: string): Promise<"exists" | "created"> {
+export async function ensurePageSubscription(
+  cfg: FacebookConfig,
+  pageId: string,
+  pageToken: string,
+): Promise<"exists" | "created"> {
   const current = await graph<{ data: { id: string; subscribed_fields?: string[] }[] }>(
     cfg,
     "GET",

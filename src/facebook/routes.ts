@@ -43,7 +43,8 @@ facebookRoutes.get("/callback", async (c) => {
   if (!code) throw badRequest("code is missing");
   const session = await currentSession(c);
   const state = await sessionStore(c.env).consumeState(q("state") ?? "", session?.id ?? null, "facebook");
-  if (!state.ok || !session) throw forbidden(`Invalid state (${state.ok ? "no session" : state.reason.replace("_", " ")})`);
+  if (!state.ok || !session)
+    throw forbidden(`Invalid state (${state.ok ? "no session" : state.reason.replace("_", " ")})`);
   const redirectUri = `${publicBase(cfg.PUBLIC_URL, c.req.url)}/facebook/callback`;
 
   // Everything from Meta first, so a failure half-way stores nothing.
@@ -71,8 +72,14 @@ facebookRoutes.get("/callback", async (c) => {
   const tokens = await tokenStore(c.env);
   const db = c.env.TOKENS_DB;
   await db.batch([
-    await tokens.putStatement({ key: facebookUserTokenKey(userUuid), accessToken: user.accessToken, expiresAt: user.expiresAt }),
-    ...(await Promise.all(pages.map((p) => tokens.putStatement({ key: pageTokenKey(p.id), accessToken: p.accessToken })))),
+    await tokens.putStatement({
+      key: facebookUserTokenKey(userUuid),
+      accessToken: user.accessToken,
+      expiresAt: user.expiresAt,
+    }),
+    ...(await Promise.all(
+      pages.map((p) => tokens.putStatement({ key: pageTokenKey(p.id), accessToken: p.accessToken })),
+    )),
     ...pages.map((p) => linkPageStatement(db, p.id, userUuid, p.name)),
   ]);
   await sessionStore(c.env).setUser(session.id, userUuid);
@@ -88,7 +95,13 @@ facebookRoutes.get("/callback", async (c) => {
       await c.env.JOBS.send({ type: "facebook.page_metadata", pageId: page.id, reason: "webhook" });
       uploaded = "queued";
     }
-    result.push({ id: page.id, name: metadata.name, category: metadata.category, subscription, metadata_uploaded: uploaded });
+    result.push({
+      id: page.id,
+      name: metadata.name,
+      category: metadata.category,
+      subscription,
+      metadata_uploaded: uploaded,
+    });
   }
   return c.json({ user_uuid: userUuid, pages: result });
 });

@@ -18,8 +18,10 @@ function entriesOf(body: any): any[] {
     if (!entry || typeof entry !== "object" || !isNumericId(String(entry.id ?? ""))) {
       throw badRequest("Every entry needs a numeric page id");
     }
-    if (entry.messaging !== undefined && !Array.isArray(entry.messaging)) throw badRequest("entry.messaging must be an array");
-    if (entry.changes !== undefined && !Array.isArray(entry.changes)) throw badRequest("entry.changes must be an array");
+    if (entry.messaging !== undefined && !Array.isArray(entry.messaging))
+      throw badRequest("entry.messaging must be an array");
+    if (entry.changes !== undefined && !Array.isArray(entry.changes))
+      throw badRequest("entry.changes must be an array");
   }
   return body.entry;
 }
@@ -31,14 +33,19 @@ function entriesOf(body: any): any[] {
  */
 export async function handleMessengerDelivery(env: Env, body: unknown) {
   const entries = entriesOf(body);
-  const conversations = new Map<string, { pageId: string; customerId: string; userUuid: string; messages: ConversationMessage[] }>();
+  const conversations = new Map<
+    string,
+    { pageId: string; customerId: string; userUuid: string; messages: ConversationMessage[] }
+  >();
   const refresh = new Set<string>();
   const owners = new Map<string, string | null>();
   let unlinked = 0;
 
   for (const entry of entries) {
     const pageId = String(entry.id);
-    log.info(`Received webhook event for page ${pageId}: ${scrub(JSON.stringify(entry)).slice(0, 1000)}`, { page_id: pageId });
+    log.info(`Received webhook event for page ${pageId}: ${scrub(JSON.stringify(entry)).slice(0, 1000)}`, {
+      page_id: pageId,
+    });
     if (!owners.has(pageId)) owners.set(pageId, (await pageOwner(env.TOKENS_DB, pageId))?.userUuid ?? null);
     const userUuid = owners.get(pageId);
     if (!userUuid) {
@@ -72,6 +79,9 @@ export async function handleMessengerDelivery(env: Env, body: unknown) {
       }
     }),
   );
-  await enqueueAll(env.JOBS, [...refresh].map((pageId): Job => ({ type: "facebook.page_metadata", pageId, reason: "webhook" })));
+  await enqueueAll(
+    env.JOBS,
+    [...refresh].map((pageId): Job => ({ type: "facebook.page_metadata", pageId, reason: "webhook" })),
+  );
   return { ok: true, entries: entries.length, messages_added: added, metadata_refresh: refresh.size, unlinked };
 }

@@ -14,7 +14,10 @@ export function decide(err: unknown, attempts: number): Decision {
   if (err instanceof PlatformError) {
     if (err.kind === "auth" || err.kind === "rejected") return { action: "ack" };
     if (err.kind === "throttled") {
-      return { action: "retry", delaySeconds: Math.max(1, Math.ceil((err.retryAfterMs ?? backoffMs(attempts, 2000)) / 1000)) };
+      return {
+        action: "retry",
+        delaySeconds: Math.max(1, Math.ceil((err.retryAfterMs ?? backoffMs(attempts, 2000)) / 1000)),
+      };
     }
   }
   return { action: "retry", delaySeconds: Math.max(1, Math.ceil(backoffMs(attempts, 2000, 600_000) / 1000)) };
@@ -51,7 +54,8 @@ export async function consumeJobs(batch: MessageBatch<Job>, env: Env): Promise<v
     const job = message.body;
     try {
       await run(env, job);
-      if (job.type === "shopify.sync" && job.reason === "poll") log.info(`Polled shop ${job.shop}: Success`, { shop: job.shop });
+      if (job.type === "shopify.sync" && job.reason === "poll")
+        log.info(`Polled shop ${job.shop}: Success`, { shop: job.shop });
       message.ack();
     } catch (err) {
       const decision = decide(err, message.attempts);

@@ -12,7 +12,10 @@ export async function fanOutShopifyPoll(env: Env): Promise<number> {
   for (;;) {
     const shops = await installedShops(env.TOKENS_DB, after, 1000);
     if (!shops.length) break;
-    total += await enqueueAll(env.JOBS, shops.map((s): Job => ({ type: "shopify.sync", shop: s.shop, reason: "poll" })));
+    total += await enqueueAll(
+      env.JOBS,
+      shops.map((s): Job => ({ type: "shopify.sync", shop: s.shop, reason: "poll" })),
+    );
     after = shops[shops.length - 1]!.shop;
   }
   log.info(`Shopify poll enqueued for ${total} shops`, { shops: total });
@@ -25,7 +28,10 @@ export async function fanOutFacebookPoll(env: Env): Promise<number> {
   for (;;) {
     const pages = await linkedPages(env.TOKENS_DB, after, 1000);
     if (!pages.length) break;
-    total += await enqueueAll(env.JOBS, pages.map((p): Job => ({ type: "facebook.poll", pageId: p.pageId })));
+    total += await enqueueAll(
+      env.JOBS,
+      pages.map((p): Job => ({ type: "facebook.poll", pageId: p.pageId })),
+    );
     after = pages[pages.length - 1]!.pageId;
   }
   log.info(`Facebook poll enqueued for ${total} pages`, { pages: total });

@@ -45,14 +45,14 @@ export function scrub(text: string): string {
 type Sink = (line: string) => void;
 let sink: Sink | null = null;
 
-/** Tests capture every line here; by default lines go to the console. */
+/** Tests capture every line here instead of the console; by default lines go to the console. */
 export function setLogSink(next: Sink | null): void {
   sink = next;
 }
 
 function write(level: Level, message: string, fields?: Fields): void {
   const line = scrub(JSON.stringify({ level, message, ...fields }));
-  if (sink) sink(line);
+  if (sink) return sink(line);
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
   else console.log(line);

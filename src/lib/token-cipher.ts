@@ -34,7 +34,11 @@ export class TokenCipher {
   async encrypt(plaintext: string, rowKey: string): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const key = this.keys.get(this.currentId)!;
-    const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: utf8(rowKey) }, key, utf8(plaintext));
+    const sealed = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: utf8(rowKey) },
+      key,
+      utf8(plaintext),
+    );
     return `v1.${this.currentId}.${toBase64Url(iv)}.${toBase64Url(sealed)}`;
   }
 

@@ -14,6 +14,8 @@ export const REFRESH_MARGIN_MS = 5 * 60 * 1000;
  */
 export class ShopAccess {
   private token: Token | null = null;
+  /** One refresh attempt per use of the token, whatever its outcome, unless the token has expired. */
+  private refreshTried = false;
 
   constructor(
     private readonly cfg: Config<"shopify">,
@@ -24,7 +26,9 @@ export class ShopAccess {
   /** A usable access token; throws `auth` when the shop has none (uninstalled, never installed). */
   async accessToken(): Promise<string> {
     const token = this.token ?? (await this.load());
-    if (token.expiresAt !== undefined && token.expiresAt - Date.now() < REFRESH_MARGIN_MS) {
+    const left = token.expiresAt === undefined ? Infinity : token.expiresAt - Date.now();
+    if (left < REFRESH_MARGIN_MS && (!this.refreshTried || left <= 0)) {
+      this.refreshTried = true;
       return (await this.refresh(token)).accessToken;
     }
     return token.accessToken;
@@ -44,7 +48,8 @@ export class ShopAccess {
   private async load(): Promise<Token> {
     const token = await this.tokens.get(shopTokenKey(this.shop));
     if (!token) throw new PlatformError("shopify", "auth", `no token stored for ${this.shop}`);
-    if (token.status !== "active") throw new PlatformError("shopify", "auth", `token for ${this.shop} needs a new install`);
+    if (token.status !== "active")
+      throw new PlatformError("shopify", "auth", `token for ${this.shop} needs a new install`);
     this.token = token;
     return token;
   }
@@ -71,6 +76,12 @@ export class ShopAccess {
       // Another worker refreshed first: use what it stored.
       return await this.load();
     } catch (err) {
+      // A concurrent refresh may have used the refresh token first: take the pair it stored.
+      const stored = await this.tokens.get(token.key);
+      if (stored && stored.refreshToken !== token.refreshToken && stored.status === "active") {
+        this.token = stored;
+        return stored;
+      }
       log.warn(`Token refresh failed for ${this.shop}: ${describeError(err)}`, { shop: this.shop });
       const stillValid = token.expiresAt === undefined || token.expiresAt > Date.now();
       if (!force && stillValid) return token;

@@ -61,7 +61,8 @@ export class AdminApi {
           body: JSON.stringify({ query, variables }),
         });
       } catch (err) {
-        if (attempt + 1 >= this.maxAttempts) throw new PlatformError("shopify", "transient", `unreachable: ${String(err)}`);
+        if (attempt + 1 >= this.maxAttempts)
+          throw new PlatformError("shopify", "transient", `unreachable: ${String(err)}`);
         await sleep(backoffMs(attempt));
         continue;
       }
@@ -73,7 +74,13 @@ export class AdminApi {
       }
       if (response.status === 401 || response.status === 403) {
         await response.body?.cancel();
-        throw new PlatformError("shopify", response.status === 401 ? "auth" : "rejected", `Admin API answered ${response.status}`, undefined, response.status);
+        throw new PlatformError(
+          "shopify",
+          response.status === 401 ? "auth" : "rejected",
+          `Admin API answered ${response.status}`,
+          undefined,
+          response.status,
+        );
       }
       if (response.status === 429) {
         await response.body?.cancel();
@@ -87,14 +94,26 @@ export class AdminApi {
       if (response.status >= 500) {
         await response.body?.cancel();
         if (attempt + 1 >= this.maxAttempts) {
-          throw new PlatformError("shopify", "transient", `Admin API answered ${response.status}`, undefined, response.status);
+          throw new PlatformError(
+            "shopify",
+            "transient",
+            `Admin API answered ${response.status}`,
+            undefined,
+            response.status,
+          );
         }
         await sleep(backoffMs(attempt));
         continue;
       }
       if (!response.ok) {
         await response.body?.cancel();
-        throw new PlatformError("shopify", "rejected", `Admin API answered ${response.status}`, undefined, response.status);
+        throw new PlatformError(
+          "shopify",
+          "rejected",
+          `Admin API answered ${response.status}`,
+          undefined,
+          response.status,
+        );
       }
       const body = (await response.json()) as GraphQLResponse<T>;
       this.noteThrottle(body.extensions?.cost?.throttleStatus);
@@ -109,7 +128,11 @@ export class AdminApi {
         continue;
       }
       if (body.errors?.length || !body.data) {
-        throw new PlatformError("shopify", "rejected", `GraphQL errors: ${body.errors?.map((e) => e.message).join("; ") ?? "no data"}`);
+        throw new PlatformError(
+          "shopify",
+          "rejected",
+          `GraphQL errors: ${body.errors?.map((e) => e.message).join("; ") ?? "no data"}`,
+        );
       }
       return body.data;
     }

@@ -7,10 +7,15 @@ export const SHOP_QUERY = /* GraphQL */ `
       name
       email
       myshopifyDomain
-      primaryDomain { url host }
+      primaryDomain {
+        url
+        host
+      }
       currencyCode
       description
-      plan { displayName }
+      plan {
+        displayName
+      }
       ianaTimezone
       contactEmail
     }
@@ -21,7 +26,10 @@ export const SHOP_QUERY = /* GraphQL */ `
 export const PRODUCTS_QUERY = /* GraphQL */ `
   query ShopProducts($cursor: String) {
     products(first: 250, after: $cursor, sortKey: ID) {
-      pageInfo { hasNextPage endCursor }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
       nodes {
         id
         title
@@ -35,10 +43,19 @@ export const PRODUCTS_QUERY = /* GraphQL */ `
         totalInventory
         createdAt
         updatedAt
-        featuredImage { url altText }
+        featuredImage {
+          url
+          altText
+        }
         priceRangeV2 {
-          minVariantPrice { amount currencyCode }
-          maxVariantPrice { amount currencyCode }
+          minVariantPrice {
+            amount
+            currencyCode
+          }
+          maxVariantPrice {
+            amount
+            currencyCode
+          }
         }
       }
     }
@@ -49,8 +66,20 @@ export const PRODUCTS_QUERY_COST = 752;
 export const WEBHOOK_SUBSCRIPTIONS_QUERY = /* GraphQL */ `
   query WebhookSubscriptions($cursor: String) {
     webhookSubscriptions(first: 100, after: $cursor) {
-      pageInfo { hasNextPage endCursor }
-      nodes { id topic endpoint { __typename ... on WebhookHttpEndpoint { callbackUrl } } }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      nodes {
+        id
+        topic
+        endpoint {
+          __typename
+          ... on WebhookHttpEndpoint {
+            callbackUrl
+          }
+        }
+      }
     }
   }
 `;
@@ -58,8 +87,14 @@ export const WEBHOOK_SUBSCRIPTIONS_QUERY = /* GraphQL */ `
 export const WEBHOOK_SUBSCRIPTION_CREATE = /* GraphQL */ `
   mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $callbackUrl: URL!) {
     webhookSubscriptionCreate(topic: $topic, webhookSubscription: { callbackUrl: $callbackUrl, format: JSON }) {
-      webhookSubscription { id topic }
-      userErrors { field message }
+      webhookSubscription {
+        id
+        topic
+      }
+      userErrors {
+        field
+        message
+      }
     }
   }
 `;

@@ -47,9 +47,9 @@ shopifyRoutes.get("/callback", async (c) => {
   const code = params.get("code");
   if (!code) throw badRequest("code is missing");
   const session = await currentSession(c);
-  const state = await sessionStore(c.env).consumeState(params.get("state") ?? "", session?.id ?? null, "shopify");
-  if (!state.ok || !session) throw forbidden(`Invalid state (${state.ok ? "no session" : state.reason.replace("_", " ")})`);
-  if (state.shop !== shop) throw forbidden("Invalid state (issued for another shop)");
+  const state = await sessionStore(c.env).consumeState(params.get("state") ?? "", session?.id ?? null, "shopify", shop);
+  if (!state.ok || !session)
+    throw forbidden(`Invalid state (${state.ok ? "no session" : state.reason.replace("_", " ")})`);
 
   let grant;
   try {
@@ -94,13 +94,19 @@ shopifyRoutes.post("/webhook", async (c) => {
     throw unauthorized("Invalid webhook signature");
   }
   const shop = normalizeShop(c.req.header("x-shopify-shop-domain"));
-  if (!shop || c.req.header("x-shopify-shop-domain") !== shop) throw badRequest("X-Shopify-Shop-Domain is missing or invalid");
+  if (!shop || c.req.header("x-shopify-shop-domain") !== shop)
+    throw badRequest("X-Shopify-Shop-Domain is missing or invalid");
   const topic = c.req.header("x-shopify-topic") ?? "";
   if (!/^[a-z_]+\/[a-z_]+$/.test(topic)) throw badRequest("X-Shopify-Topic is missing or invalid");
   const webhookId = c.req.header("x-shopify-webhook-id") ?? "";
   if (!/^[A-Za-z0-9-]{1,100}$/.test(webhookId)) throw badRequest("X-Shopify-Webhook-Id is missing or invalid");
   const payload = parseJsonBody(raw);
   if (typeof payload !== "object" || payload === null) throw badRequest("Body must be a JSON object");
-  const outcome = await handleShopifyWebhook(c.env, { shop, topic, webhookId, payload: payload as Record<string, unknown> });
+  const outcome = await handleShopifyWebhook(c.env, {
+    shop,
+    topic,
+    webhookId,
+    payload: payload as Record<string, unknown>,
+  });
   return c.json(outcome);
 });

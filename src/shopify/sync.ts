@@ -66,7 +66,11 @@ export interface ShopSyncResult {
  * Holds one page of products and at most one upload part in memory, whatever the catalogue size.
  * Files whose bytes are unchanged are not uploaded again.
  */
-export async function syncShop(env: Env, shop: string, opts: { partSize?: number } = {}): Promise<ShopSyncResult | null> {
+export async function syncShop(
+  env: Env,
+  shop: string,
+  opts: { partSize?: number } = {},
+): Promise<ShopSyncResult | null> {
   const owner = await shopOwner(env.TOKENS_DB, shop);
   if (!owner || !owner.installed) {
     log.info(`Skipped sync for ${shop}: not installed`, { shop });

@@ -46,7 +46,11 @@ export async function registerShopWebhooks(api: AdminApi, shop: string, callback
     if (userErrors.length) {
       // Shopify answers "Address for this topic has already been taken" when it exists already.
       if (userErrors.every((e) => /already been taken/i.test(e.message))) continue;
-      throw new PlatformError("shopify", "rejected", `webhookSubscriptionCreate ${topic}: ${userErrors.map((e) => e.message).join("; ")}`);
+      throw new PlatformError(
+        "shopify",
+        "rejected",
+        `webhookSubscriptionCreate ${topic}: ${userErrors.map((e) => e.message).join("; ")}`,
+      );
     }
     log.info(`Webhook registered for ${shop}: ${topic}`, { shop, topic });
     created.push(topic);

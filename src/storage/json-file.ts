@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { describeError, log } from "../lib/log";
 import type { MultipartUpload, PutResult, Spaces } from "./spaces";
 
 const encoder = new TextEncoder();
@@ -69,7 +70,7 @@ export class JsonFileWriter {
       return { ...result, ...figures, parts: result.written ? 1 : 0 };
     }
     if ((await this.spaces.storedSha256(this.key)) === sha256) {
-      await this.upload.abort();
+      await this.abort();
       return { key: this.key, written: false, ...figures, parts: 0 };
     }
     if (this.buffered > 0) await this.flushPart();
@@ -79,8 +80,13 @@ export class JsonFileWriter {
     return { key: this.key, written: true, ...figures, parts: this.parts };
   }
 
-  /** Drops a started multipart upload (after a failure), so no orphan parts are left. */
+  /**
+   * Drops a started multipart upload, so no orphan parts are kept. Best effort: the object is not
+   * touched either way, and a bucket lifecycle rule clears what an abort could not.
+   */
   async abort(): Promise<void> {
-    await this.upload?.abort().catch(() => undefined);
+    await this.upload
+      ?.abort()
+      .catch((err) => log.warn(`Abort of multipart upload ${this.key} failed: ${describeError(err)}`));
   }
 }

@@ -18,7 +18,7 @@ export interface Session {
 
 export type StateCheck =
   | { ok: true; shop: string | null }
-  | { ok: false; reason: "unknown" | "expired" | "other_session" | "wrong_provider" };
+  | { ok: false; reason: "unknown" | "expired" | "other_session" | "wrong_provider" | "other_shop" };
 
 export class SessionStore {
   constructor(private readonly db: D1Database) {}
@@ -71,23 +71,30 @@ export class SessionStore {
    * Uses up a state: it works once, for the session and provider it was made for, before it
    * expires. A state that does not match is left as it is, so a bad callback changes nothing.
    */
-  async consumeState(state: string, sessionId: string | null, provider: Provider): Promise<StateCheck> {
+  async consumeState(
+    state: string,
+    sessionId: string | null,
+    provider: Provider,
+    shop: string | null = null,
+  ): Promise<StateCheck> {
     if (!/^[0-9a-f]{64}$/.test(state)) return { ok: false, reason: "unknown" };
     const used = await this.db
       .prepare(
-        `DELETE FROM oauth_states WHERE state = ?1 AND session_id = ?2 AND provider = ?3 AND expires_at > ?4
+        `DELETE FROM oauth_states
+         WHERE state = ?1 AND session_id = ?2 AND provider = ?3 AND shop IS ?4 AND expires_at > ?5
          RETURNING shop`,
       )
-      .bind(state, sessionId ?? "", provider, Date.now())
+      .bind(state, sessionId ?? "", provider, shop, Date.now())
       .first<{ shop: string | null }>();
     if (used) return { ok: true, shop: used.shop };
     const row = await this.db
-      .prepare("SELECT session_id, provider, expires_at FROM oauth_states WHERE state = ?1")
+      .prepare("SELECT session_id, provider, shop, expires_at FROM oauth_states WHERE state = ?1")
       .bind(state)
-      .first<{ session_id: string; provider: Provider; expires_at: number }>();
+      .first<{ session_id: string; provider: Provider; shop: string | null; expires_at: number }>();
     if (!row) return { ok: false, reason: "unknown" };
     if (row.session_id !== sessionId) return { ok: false, reason: "other_session" };
     if (row.provider !== provider) return { ok: false, reason: "wrong_provider" };
+    if (row.shop !== shop) return { ok: false, reason: "other_shop" };
     return { ok: false, reason: "expired" };
   }
 }

@@ -68,7 +68,9 @@ export class SpacesError extends Error {
     readonly s3Code: string | undefined,
     detail: string,
   ) {
-    super(`Spaces ${operation} ${key} failed${status ? ` (HTTP ${status}${s3Code ? ` ${s3Code}` : ""})` : ""}: ${detail}`);
+    super(
+      `Spaces ${operation} ${key} failed${status ? ` (HTTP ${status}${s3Code ? ` ${s3Code}` : ""})` : ""}: ${detail}`,
+    );
     this.name = "SpacesError";
   }
 }
@@ -114,7 +116,8 @@ export class Spaces {
           Body: body,
           ACL: "private",
           ContentType: JSON_TYPE,
-          ContentLength: opts.contentLength ?? (typeof body === "string" ? new TextEncoder().encode(body).length : undefined),
+          ContentLength:
+            opts.contentLength ?? (typeof body === "string" ? new TextEncoder().encode(body).length : undefined),
           Metadata: opts.sha256 ? { [SHA_META]: opts.sha256 } : undefined,
         }),
       );

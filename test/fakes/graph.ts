@@ -14,7 +14,11 @@ interface FakePage {
   category: string;
   token: string;
   subscribed: string[] | null;
-  conversations: { id: string; customer: string; messages: { id: string; message: string; from: string; created_time: string }[] }[];
+  conversations: {
+    id: string;
+    customer: string;
+    messages: { id: string; message: string; from: string; created_time: string }[];
+  }[];
 }
 
 export interface GraphFakeOptions {
@@ -47,9 +51,30 @@ export async function startGraphFake(opts: GraphFakeOptions) {
     const fault = faults[0];
     if (fault) {
       if (--fault.times <= 0) faults.shift();
-      if (fault.kind === "throttle") return json({ error: { message: "(#4) Application request limit reached", type: "OAuthException", code: 4, is_transient: true, fbtrace_id: "x" } }, 400);
-      if (fault.kind === "500") return json({ error: { message: "An unknown error occurred", type: "OAuthException", code: 1, is_transient: true } }, 500);
-      if (fault.kind === "dead-token") return oauthError("Error validating access token: The session has been invalidated because the user changed their password.", 190, 460);
+      if (fault.kind === "throttle")
+        return json(
+          {
+            error: {
+              message: "(#4) Application request limit reached",
+              type: "OAuthException",
+              code: 4,
+              is_transient: true,
+              fbtrace_id: "x",
+            },
+          },
+          400,
+        );
+      if (fault.kind === "500")
+        return json(
+          { error: { message: "An unknown error occurred", type: "OAuthException", code: 1, is_transient: true } },
+          500,
+        );
+      if (fault.kind === "dead-token")
+        return oauthError(
+          "Error validating access token: The session has been invalidated because the user changed their password.",
+          190,
+          460,
+        );
       if (fault.kind === "slow") await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
     }
 
@@ -74,8 +99,10 @@ export async function startGraphFake(opts: GraphFakeOptions) {
 
     const token = q.get("access_token") ?? "";
     const proof = createHmac("sha256", opts.appSecret).update(token).digest("hex");
-    if (!token) return oauthError("An active access token must be used to query information about the current user.", 2500);
-    if (q.get("appsecret_proof") !== proof) return oauthError("Invalid appsecret_proof provided in the API argument", 100, undefined, 400);
+    if (!token)
+      return oauthError("An active access token must be used to query information about the current user.", 2500);
+    if (q.get("appsecret_proof") !== proof)
+      return oauthError("Invalid appsecret_proof provided in the API argument", 100, undefined, 400);
 
     if (path === "me/accounts") {
       const ids = userTokens.get(token);
@@ -85,17 +112,39 @@ export async function startGraphFake(opts: GraphFakeOptions) {
       const slice = ids.slice(start, start + limit).map((id) => pages.get(id)!);
       const end = start + slice.length;
       return json({
-        data: slice.map((p) => ({ id: p.id, name: p.name, category: p.category, access_token: p.token, tasks: ["MESSAGING"] })),
+        data: slice.map((p) => ({
+          id: p.id,
+          name: p.name,
+          category: p.category,
+          access_token: p.token,
+          tasks: ["MESSAGING"],
+        })),
         paging: {
-          cursors: { before: Buffer.from(String(start)).toString("base64"), after: Buffer.from(String(end)).toString("base64") },
-          ...(end < ids.length ? { next: `${url.origin}${url.pathname}?after=${Buffer.from(String(end)).toString("base64")}` } : {}),
+          cursors: {
+            before: Buffer.from(String(start)).toString("base64"),
+            after: Buffer.from(String(end)).toString("base64"),
+          },
+          ...(end < ids.length
+            ? { next: `${url.origin}${url.pathname}?after=${Buffer.from(String(end)).toString("base64")}` }
+            : {}),
         },
       });
     }
 
     const [id, edge] = path.split("/");
     const page = pages.get(id ?? "") ?? [...pages.values()].find((p) => p.conversations.some((c) => c.id === id));
-    if (!page) return json({ error: { message: `Unsupported get request. Object with ID '${id}' does not exist`, type: "GraphMethodException", code: 100, error_subcode: 33 } }, 400);
+    if (!page)
+      return json(
+        {
+          error: {
+            message: `Unsupported get request. Object with ID '${id}' does not exist`,
+            type: "GraphMethodException",
+            code: 100,
+            error_subcode: 33,
+          },
+        },
+        400,
+      );
     if (pageByToken(token) !== page) return oauthError("Invalid OAuth access token - Cannot parse access token", 190);
 
     if (edge === "subscribed_apps") {
@@ -104,7 +153,9 @@ export async function startGraphFake(opts: GraphFakeOptions) {
         page.subscribed = (q.get("subscribed_fields") ?? "").split(",");
         return json({ success: true });
       }
-      return json({ data: page.subscribed ? [{ id: opts.appId, name: "Sales Bot", subscribed_fields: page.subscribed }] : [] });
+      return json({
+        data: page.subscribed ? [{ id: opts.appId, name: "Sales Bot", subscribed_fields: page.subscribed }] : [],
+      });
     }
     if (edge === "conversations") {
       calls.conversations++;
@@ -116,7 +167,12 @@ export async function startGraphFake(opts: GraphFakeOptions) {
       return json({
         data: slice.map((c) => ({
           id: c.id,
-          participants: { data: [{ id: c.customer, name: "Customer" }, { id: page.id, name: page.name }] },
+          participants: {
+            data: [
+              { id: c.customer, name: "Customer" },
+              { id: page.id, name: page.name },
+            ],
+          },
           messages: messagesPage(c, 0, msgLimit, url.origin),
         })),
         paging: {
@@ -132,7 +188,13 @@ export async function startGraphFake(opts: GraphFakeOptions) {
     }
     if (!edge) {
       calls.metadata++;
-      return json({ id: page.id, name: page.name, category: page.category, about: `About ${page.name}`, link: `https://www.facebook.com/${page.id}` });
+      return json({
+        id: page.id,
+        name: page.name,
+        category: page.category,
+        about: `About ${page.name}`,
+        link: `https://www.facebook.com/${page.id}`,
+      });
     }
     return oauthError("Unknown path components", 2500);
   }, opts.port);
@@ -186,7 +248,12 @@ export async function startGraphFake(opts: GraphFakeOptions) {
           conv = { id: `t_${body.page}_${body.customer}`, customer: body.customer, messages: [] };
           page.conversations.push(conv);
         }
-        conv.messages.push({ id: body.mid, message: body.text, from: body.fromPage ? page.id : body.customer, created_time: new Date(body.timestamp).toISOString().replace(".000Z", "+0000") });
+        conv.messages.push({
+          id: body.mid,
+          message: body.text,
+          from: body.fromPage ? page.id : body.customer,
+          created_time: new Date(body.timestamp).toISOString().replace(".000Z", "+0000"),
+        });
         return json({ ok: true });
       }
       case "/_control/faults":

@@ -11,9 +11,14 @@ export interface FakeResponse {
   headers?: Record<string, string>;
   /** Answer after this many ms (to play a slow platform). */
   delayMs?: number;
+  /** `text` holds bytes as latin1 (a proxied answer). */
+  binary?: boolean;
 }
 
-export async function listen(handler: Handler, port = 0): Promise<{ server: Server; origin: string; close: () => Promise<void> }> {
+export async function listen(
+  handler: Handler,
+  port = 0,
+): Promise<{ server: Server; origin: string; close: () => Promise<void> }> {
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -25,7 +30,8 @@ export async function listen(handler: Handler, port = 0): Promise<{ server: Serv
       out = { status: 500, json: { errors: String(err) } };
     }
     if (out.delayMs) await new Promise((r) => setTimeout(r, out.delayMs));
-    const body = out.json !== undefined ? JSON.stringify(out.json) : (out.text ?? "");
+    const body =
+      out.json !== undefined ? JSON.stringify(out.json) : Buffer.from(out.text ?? "", out.binary ? "latin1" : "utf8");
     res.writeHead(out.status ?? 200, {
       "content-type": out.json !== undefined ? "application/json; charset=utf-8" : "text/plain",
       ...out.headers,

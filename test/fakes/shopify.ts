@@ -21,6 +21,8 @@ interface ShopState {
   webhooks: { id: string; topic: string; callbackUrl: string }[];
   available: number;
   lastRestore: number;
+  /** Points restored a second (Shopify: 100 Standard, 200 Advanced, 1000 Plus). */
+  restoreRate: number;
   name: string;
 }
 
@@ -72,6 +74,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         webhooks: [],
         available: MAX_COST,
         lastRestore: Date.now(),
+        restoreRate: RESTORE_RATE,
         name: shop.split(".")[0]!,
       };
       shops.set(shop, s);
@@ -96,12 +99,12 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
   const throttleStatus = (s: ShopState) => ({
     maximumAvailable: MAX_COST,
     currentlyAvailable: Math.floor(s.available),
-    restoreRate: RESTORE_RATE,
+    restoreRate: s.restoreRate,
   });
 
   const restore = (s: ShopState) => {
     const now = Date.now();
-    s.available = Math.min(MAX_COST, s.available + ((now - s.lastRestore) / 1000) * RESTORE_RATE);
+    s.available = Math.min(MAX_COST, s.available + ((now - s.lastRestore) / 1000) * s.restoreRate);
     s.lastRestore = now;
   };
 
@@ -111,8 +114,15 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     if (requested > s.available) {
       calls.throttled++;
       return json({
-        errors: [{ message: "Throttled", extensions: { code: "THROTTLED", documentation: "https://shopify.dev/api/usage/rate-limits" } }],
-        extensions: { cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: throttleStatus(s) } },
+        errors: [
+          {
+            message: "Throttled",
+            extensions: { code: "THROTTLED", documentation: "https://shopify.dev/api/usage/rate-limits" },
+          },
+        ],
+        extensions: {
+          cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: throttleStatus(s) },
+        },
       });
     }
     let data: unknown;
@@ -140,7 +150,10 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
       actual = 2 + nodes.length * 3;
       data = {
         products: {
-          pageInfo: { hasNextPage: end < s.products.length, endCursor: nodes.length ? Buffer.from(`cursor:${end}`).toString("base64") : null },
+          pageInfo: {
+            hasNextPage: end < s.products.length,
+            endCursor: nodes.length ? Buffer.from(`cursor:${end}`).toString("base64") : null,
+          },
           nodes,
         },
       };
@@ -161,31 +174,53 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         data = {
           webhookSubscriptionCreate: {
             webhookSubscription: null,
-            userErrors: [{ field: ["webhookSubscription", "callbackUrl"], message: taken ? "Address for this topic has already been taken" : "Address is invalid" }],
+            userErrors: [
+              {
+                field: ["webhookSubscription", "callbackUrl"],
+                message: taken ? "Address for this topic has already been taken" : "Address is invalid",
+              },
+            ],
           },
         };
       } else {
-        const hook = { id: `gid://shopify/WebhookSubscription/${s.webhooks.length + 1}`, topic: variables.topic, callbackUrl: variables.callbackUrl };
+        const hook = {
+          id: `gid://shopify/WebhookSubscription/${s.webhooks.length + 1}`,
+          topic: variables.topic,
+          callbackUrl: variables.callbackUrl,
+        };
         s.webhooks.push(hook);
-        data = { webhookSubscriptionCreate: { webhookSubscription: { id: hook.id, topic: hook.topic }, userErrors: [] } };
+        data = {
+          webhookSubscriptionCreate: { webhookSubscription: { id: hook.id, topic: hook.topic }, userErrors: [] },
+        };
       }
     } else {
       return json({ errors: [{ message: "Parse error on query" }] });
     }
     s.available -= actual;
-    return json({ data, extensions: { cost: { requestedQueryCost: requested, actualQueryCost: actual, throttleStatus: throttleStatus(s) } } });
+    return json({
+      data,
+      extensions: {
+        cost: { requestedQueryCost: requested, actualQueryCost: actual, throttleStatus: throttleStatus(s) },
+      },
+    });
   }
 
   const fake = await listen(async (req, url, body) => {
     if (url.pathname.startsWith("/_control/")) return control(url, body.length ? JSON.parse(body.toString()) : {});
-    const match = /^\/([a-z0-9][a-z0-9-]*\.myshopify\.com)\/admin\/(oauth\/access_token|api\/(\d{4}-\d{2})\/graphql\.json)$/.exec(url.pathname);
+    const match =
+      /^\/([a-z0-9][a-z0-9-]*\.myshopify\.com)\/admin\/(oauth\/access_token|api\/(\d{4}-\d{2})\/graphql\.json)$/.exec(
+        url.pathname,
+      );
     if (!match || req.method !== "POST") return json({ errors: "Not Found" }, 404);
     const shop = match[1]!;
     const s = shopState(shop);
     const fault = faults[0];
     if (fault) {
       if (--fault.times <= 0) faults.shift();
-      if (fault.kind === "429") return json({ errors: "Exceeded 2 calls per second for api client." }, 429, { "retry-after": fault.retryAfter ?? "1.0" });
+      if (fault.kind === "429")
+        return json({ errors: "Exceeded 2 calls per second for api client." }, 429, {
+          "retry-after": fault.retryAfter ?? "1.0",
+        });
       if (fault.kind === "500") return json({ errors: "Internal Server Error" }, 500);
       if (fault.kind === "slow") await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
     }
@@ -196,12 +231,18 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
       }
       if (payload.grant_type === "refresh_token") {
         calls.refresh++;
-        if (!s.refreshTokens.delete(payload.refresh_token)) return json({ error: "invalid_grant", error_description: "refresh token is invalid" }, 400);
+        if (!s.refreshTokens.delete(payload.refresh_token))
+          return json({ error: "invalid_grant", error_description: "refresh token is invalid" }, 400);
         return json(issueToken(s));
       }
       calls.token++;
-      if (!s.codes.delete(payload.code)) return json({ error: "invalid_request", error_description: "authorization code was not found or was already used" }, 400);
-      if (payload.expiring !== "1") return json({ access_token: `shpat_${randomBytes(16).toString("hex")}`, scope: "read_products" });
+      if (!s.codes.delete(payload.code))
+        return json(
+          { error: "invalid_request", error_description: "authorization code was not found or was already used" },
+          400,
+        );
+      if (payload.expiring !== "1")
+        return json({ access_token: `shpat_${randomBytes(16).toString("hex")}`, scope: "read_products" });
       return json(issueToken(s));
     }
     calls.graphql++;
@@ -223,9 +264,11 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         return json({ ok: true });
       case "/_control/shop": {
         const s = shopState(body.shop);
-        if (body.products !== undefined) s.products = Array.from({ length: body.products }, (_, i) => makeProduct(i, body.revision ?? 0));
+        if (body.products !== undefined)
+          s.products = Array.from({ length: body.products }, (_, i) => makeProduct(i, body.revision ?? 0));
         if (body.name) s.name = body.name;
         if (body.available !== undefined) s.available = body.available;
+        if (body.restoreRate !== undefined) s.restoreRate = body.restoreRate;
         return json({ ok: true });
       }
       case "/_control/code": {

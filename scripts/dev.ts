@@ -1,0 +1,83 @@
+/**
+ * `npm start`: the worker on http://localhost:8787 (PORT overrides) with local D1 (migrations
+ * applied), an S3 stand-in for Spaces (data in .local/s3), and `.dev.vars` made when missing.
+ * `npm start -- --fakes` also starts the Shopify and Graph API fakes and points the worker at them.
+ * Ctrl-C stops everything it started.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { startGraphFake } from "../test/fakes/graph.ts";
+import { startS3Standin } from "../test/fakes/s3.ts";
+import { startShopifyFake } from "../test/fakes/shopify.ts";
+import { LOCAL_BUCKET, LOCAL_DIR, applyLocalMigrations, ensureDevVars, startWorker } from "./lib/local-stack.ts";
+
+const port = Number(process.env.PORT ?? 8787);
+const s3Port = Number(process.env.S3_PORT ?? 9000);
+const withFakes = process.argv.includes("--fakes");
+
+const { vars, created } = ensureDevVars();
+console.log(created ? "Created .dev.vars with fresh development secrets" : "Using existing .dev.vars");
+
+mkdirSync(join(LOCAL_DIR, "s3"), { recursive: true });
+const s3 = await startS3Standin({
+  bucket: vars.SPACES_BUCKET ?? LOCAL_BUCKET,
+  port: s3Port,
+  directory: join(LOCAL_DIR, "s3"),
+});
+console.log(
+  `S3 stand-in for Spaces on ${s3.endpoint} (bucket ${vars.SPACES_BUCKET ?? LOCAL_BUCKET}, data in .local/s3)`,
+);
+
+console.log("Applying D1 migrations (tokens, sessions) locally");
+applyLocalMigrations();
+
+const overrides: Record<string, string> = { SPACES_ENDPOINT: s3.endpoint };
+const closers: (() => Promise<void>)[] = [s3.close];
+if (withFakes) {
+  const shopify = await startShopifyFake({
+    apiKey: vars.SHOPIFY_API_KEY!,
+    apiSecret: vars.SHOPIFY_API_SECRET!,
+    port: 9001,
+  });
+  const graph = await startGraphFake({
+    appId: vars.FACEBOOK_APP_ID!,
+    appSecret: vars.FACEBOOK_APP_SECRET!,
+    version: "v25.0",
+    port: 9002,
+  });
+  overrides.SHOPIFY_ADMIN_ORIGIN = `${shopify.origin}/{shop}`;
+  overrides.FACEBOOK_GRAPH_ORIGIN = graph.origin;
+  overrides.FACEBOOK_DIALOG_ORIGIN = graph.origin;
+  closers.push(shopify.close, graph.close);
+  console.log(`Shopify fake on ${shopify.origin}, Graph API fake on ${graph.origin}`);
+}
+
+const worker = await startWorker({ port, vars: overrides, log: (line) => console.log(`[worker] ${line}`) });
+closers.unshift(worker.stop);
+const o = `http://localhost:${port}`;
+console.log(`
+Worker ready on ${o}
+  ${o}/health                          D1 and Spaces status
+  ${o}/shopify/acme-7cu19ngr/login     Shopify install (OAuth)
+  ${o}/facebook/login                  Facebook Pages login
+  ${o}/__scheduled?cron=0+3+*+*+*      run the Shopify daily poll now
+  ${o}/__scheduled?cron=30+3+*+*+*     run the Facebook daily poll now
+  curl -X POST -H "Authorization: Bearer $ADMIN_TOKEN" ${o}/admin/poll/shopify   (ADMIN_TOKEN is in .dev.vars)
+Ctrl-C stops the worker and the S3 stand-in.`);
+
+let stopping = false;
+async function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nStopping...");
+  for (const close of closers) await close().catch(() => undefined);
+  process.exit(0);
+}
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);
+worker.child.on("exit", (code) => {
+  if (!stopping) {
+    console.error(`wrangler dev exited (${code})`);
+    void shutdown();
+  }
+});

@@ -1,0 +1,51 @@
+import { request } from "node:http";
+import { json, listen } from "./http";
+
+/**
+ * A pass-through proxy in front of the S3 stand-in that can play a Spaces outage or a slow Spaces
+ * on demand (`POST /_control/mode {"mode":"up"|"down"|"slow","delayMs"}`), and counts writes.
+ */
+export async function startFaultProxy(target: string, port?: number) {
+  let mode: { mode: "up" | "down" | "slow"; delayMs?: number } = { mode: "up" };
+  const counts = { requests: 0, writes: 0, refused: 0 };
+  const targetUrl = new URL(target);
+
+  const proxy = await listen(async (req, url, body) => {
+    if (url.pathname.startsWith("/_control/")) {
+      if (url.pathname === "/_control/mode") mode = JSON.parse(body.toString());
+      if (url.pathname === "/_control/reset-counts") Object.assign(counts, { requests: 0, writes: 0, refused: 0 });
+      return json({ ...mode, ...counts });
+    }
+    counts.requests++;
+    if (mode.mode === "down") {
+      counts.refused++;
+      return {
+        status: 503,
+        headers: { "content-type": "application/xml" },
+        text: `<?xml version="1.0" encoding="UTF-8"?><Error><Code>ServiceUnavailable</Code><Message>Spaces is down (fault proxy)</Message></Error>`,
+      };
+    }
+    if (mode.mode === "slow") await new Promise((r) => setTimeout(r, mode.delayMs ?? 2000));
+    if (req.method === "PUT" || req.method === "POST" || req.method === "DELETE") counts.writes++;
+    return new Promise((resolve) => {
+      const upstream = request(
+        { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(res.headers)) {
+              if (v !== undefined && k !== "content-length" && k !== "transfer-encoding" && k !== "connection")
+                headers[k] = String(v);
+            }
+            resolve({ status: res.statusCode, headers, text: Buffer.concat(chunks).toString("latin1"), binary: true });
+          });
+        },
+      );
+      upstream.on("error", (err) => resolve({ status: 502, text: String(err) }));
+      upstream.end(body);
+    });
+  }, port);
+  return { ...proxy, counts };
+}

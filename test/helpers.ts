@@ -1,0 +1,152 @@
+import { env, exports } from "cloudflare:workers";
+import { config } from "../src/config";
+import { toBase64, toHex } from "../src/lib/encoding";
+import { setLogSink } from "../src/lib/log";
+import { hmacSha256, signShopifyQuery } from "../src/lib/signatures";
+import { Spaces } from "../src/storage/spaces";
+import { TEST_SECRETS } from "./env";
+
+/** What the platforms, the browser and the operator do to the worker, for the integration tests. */
+
+export const ORIGIN = "https://worker.test";
+
+export function call(path: string, init?: RequestInit): Promise<Response> {
+  return exports.default.fetch(new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init }));
+}
+
+type Fake = "shopify" | "graph" | "spaces";
+const fakeOrigin = (fake: Fake) =>
+  ({ shopify: env.FAKE_SHOPIFY, graph: env.FAKE_GRAPH, spaces: env.FAKE_SPACES })[fake];
+
+export async function control(fake: Fake, path: string, body: unknown = {}) {
+  const origin = fakeOrigin(fake);
+  const res = await fetch(`${origin}/_control/${path}`, { method: "POST", body: JSON.stringify(body) });
+  return res.json<any>();
+}
+
+export async function fakeState(fake: Fake, query: string) {
+  const origin = fakeOrigin(fake);
+  return (await fetch(`${origin}/_control/state?${query}`)).json<any>();
+}
+
+export const spaces = () => new Spaces(config(env, "spaces"));
+
+export async function readJson(key: string): Promise<any | null> {
+  const text = await spaces().getText(key);
+  return text === null ? null : JSON.parse(text);
+}
+
+/** Captures every log line of the worker (same isolate) while a test runs. */
+export function captureLogs(): { lines: string[]; stop: () => void; has: (text: string) => boolean } {
+  const lines: string[] = [];
+  setLogSink((line) => lines.push(line));
+  return {
+    lines,
+    stop: () => setLogSink(null),
+    has: (text) => lines.some((l) => (JSON.parse(l) as { message: string }).message.includes(text)),
+  };
+}
+
+export const cookieOf = (res: Response) => /sid=([0-9a-f]{64})/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? null;
+
+/** A unique shop domain for a test. */
+export const uniqueShop = (prefix = "shop") => `${prefix}-${crypto.randomUUID().slice(0, 8)}.myshopify.com`;
+
+/** A unique numeric id (page or sender). */
+export const uniqueId = () => String(100000000000000 + Math.floor(Math.random() * 899999999999999));
+
+export async function signedShopifyCallback(params: Record<string, string>, secret = TEST_SECRETS.SHOPIFY_API_SECRET) {
+  const query = new URLSearchParams(params);
+  query.set("hmac", await signShopifyQuery(query, secret));
+  return `/shopify/callback?${query.toString()}`;
+}
+
+export async function shopifyWebhook(
+  shop: string,
+  topic: string,
+  payload: unknown,
+  opts: { id?: string; secret?: string; raw?: string } = {},
+): Promise<Response> {
+  const body = opts.raw ?? JSON.stringify(payload);
+  const hmac = toBase64(await hmacSha256(opts.secret ?? TEST_SECRETS.SHOPIFY_API_SECRET, body));
+  return call("/shopify/webhook", {
+    method: "POST",
+    body,
+    headers: {
+      "content-type": "application/json",
+      "x-shopify-hmac-sha256": hmac,
+      "x-shopify-topic": topic,
+      "x-shopify-shop-domain": shop,
+      "x-shopify-webhook-id": opts.id ?? crypto.randomUUID(),
+      "x-shopify-api-version": "2026-10",
+      "x-shopify-triggered-at": new Date().toISOString(),
+    },
+  });
+}
+
+/** The whole Shopify install as a browser does it: login, authorize at the fake, callback. */
+export async function installShop(shop: string, opts: { cookie?: string | null; products?: number } = {}) {
+  await control("shopify", "shop", { shop, products: opts.products ?? 3 });
+  const login = await call(`/shopify/${shop}/login`, { headers: opts.cookie ? { cookie: `sid=${opts.cookie}` } : {} });
+  const cookie = cookieOf(login) ?? opts.cookie!;
+  const location = new URL(login.headers.get("location")!);
+  const { code } = await control("shopify", "code", { shop });
+  const path = await signedShopifyCallback({
+    code,
+    shop,
+    state: location.searchParams.get("state")!,
+    timestamp: String(Math.floor(Date.now() / 1000)),
+    host: btoa(`admin.shopify.com/store/${shop.split(".")[0]}`),
+  });
+  const res = await call(path, { headers: { cookie: `sid=${cookie}` } });
+  return { res, cookie, body: (await res.json()) as any, login };
+}
+
+export async function metaSignature(body: string, secret = TEST_SECRETS.FACEBOOK_APP_SECRET) {
+  return `sha256=${toHex(await hmacSha256(secret, body))}`;
+}
+
+export async function messengerWebhook(payload: unknown, opts: { raw?: string; secret?: string } = {}) {
+  const body = opts.raw ?? JSON.stringify(payload);
+  return call("/facebook/webhook", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", "x-hub-signature-256": await metaSignature(body, opts.secret) },
+  });
+}
+
+/** The whole Facebook login: login, the dialog at the fake (a code for these pages), callback. */
+export async function loginFacebook(
+  pages: { id: string; name?: string; subscribed?: string[] }[],
+  cookie?: string | null,
+) {
+  for (const p of pages) await control("graph", "page", p);
+  const login = await call("/facebook/login", { headers: cookie ? { cookie: `sid=${cookie}` } : {} });
+  const sid = cookieOf(login) ?? cookie!;
+  const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
+  const { code } = await control("graph", "code", { pages: pages.map((p) => p.id) });
+  const res = await call(`/facebook/callback?code=${code}&state=${state}`, { headers: { cookie: `sid=${sid}` } });
+  return { res, cookie: sid, body: (await res.json()) as any, login };
+}
+
+/** Every row of both databases, to show that a rejected request changed nothing. */
+export async function databaseSnapshot(): Promise<string> {
+  const out: Record<string, unknown> = {};
+  for (const [name, db] of [
+    ["tokens", env.TOKENS_DB],
+    ["sessions", env.SESSIONS_DB],
+  ] as const) {
+    const { results } = await db
+      .prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf%' ESCAPE '\\' AND name NOT LIKE 'sqlite%' AND name != 'd1_migrations'",
+      )
+      .all<{ name: string }>();
+    for (const { name: table } of results) {
+      out[`${name}.${table}`] = (await db.prepare(`SELECT * FROM ${table} ORDER BY 1`).all()).results;
+    }
+  }
+  return JSON.stringify(out);
+}
+
+/** Every key in the bucket, to show that a rejected request wrote nothing. */
+export const spacesSnapshot = async () => (await spaces().listKeys("")).sort().join("\n");
