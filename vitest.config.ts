@@ -50,6 +50,8 @@ export default defineConfig({
     })),
   ],
   test: {
+    // .ci/run asks for a JSON report to print one "N passed, N failed" line.
+    reporters: process.env.VITEST_JSON ? ["default", ["json", { outputFile: process.env.VITEST_JSON }]] : ["default"],
     globalSetup: ["./test/global-setup.ts"],
     setupFiles: ["./test/apply-migrations.ts"],
     include: ["test/**/*.test.ts"],

@@ -91,6 +91,18 @@ export interface PutResult {
 
 export type Body = string | Uint8Array | ReadableStream<Uint8Array>;
 
+/**
+ * workerd sends a plain ReadableStream with `Transfer-Encoding: chunked`, dropping the
+ * Content-Length the request was signed with, and S3 servers refuse the signature. A
+ * FixedLengthStream keeps the length on the wire. (Node, which has no FixedLengthStream, keeps it.)
+ */
+function fixedLength(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
+  if (typeof FixedLengthStream === "undefined") return body;
+  const fixed = new FixedLengthStream(length);
+  void body.pipeTo(fixed.writable).catch(() => undefined);
+  return fixed.readable;
+}
+
 export class Spaces {
   readonly bucket: string;
   private readonly client: S3Client;
@@ -113,7 +125,7 @@ export class Spaces {
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
-          Body: body,
+          Body: body instanceof ReadableStream ? fixedLength(body, opts.contentLength!) : body,
           ACL: "private",
           ContentType: JSON_TYPE,
           ContentLength:
@@ -184,14 +196,19 @@ export class Spaces {
     }
   }
 
-  /** Every key under `prefix`, following continuation tokens. */
-  async listKeys(prefix: string): Promise<string[]> {
+  /** Every key under `prefix`, following continuation tokens (`pageSize` keys a request). */
+  async listKeys(prefix: string, pageSize?: number): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
     try {
       do {
         const page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            ContinuationToken: token,
+            MaxKeys: pageSize,
+          }),
         );
         for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
