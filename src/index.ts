@@ -7,10 +7,10 @@ export { Conversation } from "./facebook/conversation";
 
 export default {
   fetch: app.fetch,
-  async scheduled(controller, env) {
+  async scheduled(controller, env, _ctx) {
     await runScheduled(controller.cron, env);
   },
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     if (batch.queue.endsWith("-dead")) await consumeDeadJobs(batch);
     else await consumeJobs(batch, env);
   },

@@ -1,7 +1,7 @@
 import { describeError, log } from "../lib/log";
 import { PlatformError, backoffMs } from "../lib/platform-error";
 import { shopPrefix } from "../storage/keys";
-import { shopTokenKey } from "../storage/tokens";
+import { pageTokenKey, shopTokenKey } from "../storage/tokens";
 import { spaces, tokenStore } from "../services";
 import { syncShop } from "../shopify/sync";
 import { jobSubject, type Job } from "./messages";
@@ -41,10 +41,16 @@ async function run(env: Env, job: Job): Promise<void> {
 }
 
 /** Marks a token as needing a new install or login, after the platform refused it for good. */
-async function onDeadToken(env: Env, job: Job) {
+async function onDeadToken(env: Env, job: Job, err: PlatformError) {
+  // Already marked: the token was not even used this time, so there is nothing new to say.
+  if (/needs a new (install|login)/.test(err.message)) return;
+  const tokens = await tokenStore(env);
   if (job.type === "shopify.sync") {
-    await (await tokenStore(env)).markNeedsReauth(shopTokenKey(job.shop));
+    await tokens.markNeedsReauth(shopTokenKey(job.shop));
     log.warn(`Token for ${job.shop} needs a new install`, { shop: job.shop });
+  } else if (job.type === "facebook.poll" || job.type === "facebook.page_metadata") {
+    await tokens.markNeedsReauth(pageTokenKey(job.pageId));
+    log.warn(`Token for page ${job.pageId} needs a new login`, { page_id: job.pageId });
   }
 }
 
@@ -68,7 +74,7 @@ export async function consumeJobs(batch: MessageBatch<Job>, env: Env): Promise<v
           action: decision.action,
         });
       }
-      if (err instanceof PlatformError && err.kind === "auth") await onDeadToken(env, job);
+      if (err instanceof PlatformError && err.kind === "auth") await onDeadToken(env, job, err);
       if (decision.action === "ack") message.ack();
       else message.retry({ delaySeconds: decision.delaySeconds });
     }
