@@ -32,6 +32,8 @@ export default defineConfig({
     cloudflareTest(async () => ({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // A spare database for restore round trips.
+        d1Databases: { RESTORE_DB: "restore-test" },
         bindings: {
           ...TEST_SECRETS,
           SPACES_BUCKET: TEST_BUCKET,

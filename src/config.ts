@@ -66,6 +66,18 @@ const schemas = {
     FACEBOOK_DIALOG_ORIGIN: httpOrigin("FACEBOOK_DIALOG_ORIGIN").transform((v) => v ?? "https://www.facebook.com"),
     PUBLIC_URL: httpOrigin("PUBLIC_URL"),
   }),
+  backup: z.object({
+    BACKUP_RETENTION: optional
+      .transform((v) => Number(v ?? "7"))
+      .refine((v) => Number.isInteger(v) && v >= 1 && v <= 365, {
+        error: "BACKUP_RETENTION must be a whole number of backups from 1 to 365",
+      }),
+    CLOUDFLARE_ACCOUNT_ID: optional,
+    CLOUDFLARE_API_TOKEN: optional,
+    CLOUDFLARE_API_ORIGIN: httpOrigin("CLOUDFLARE_API_ORIGIN").transform((v) => v ?? "https://api.cloudflare.com"),
+    TOKENS_DATABASE_ID: optional,
+    SESSIONS_DATABASE_ID: optional,
+  }),
   admin: z.object({
     ADMIN_TOKEN: required("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
   }),
@@ -82,6 +94,7 @@ const SECRET_NAMES = [
   "TOKEN_ENCRYPTION_KEY",
   "TOKEN_ENCRYPTION_KEY_PREVIOUS",
   "ADMIN_TOKEN",
+  "CLOUDFLARE_API_TOKEN",
 ] as const;
 
 /** Reads one part of the configuration; throws a `misconfigured` error naming what is wrong. */

@@ -1,3 +1,4 @@
+import { journalRows, type JournalTable } from "./backup/journal";
 import { config } from "./config";
 import { TokenCipher } from "./lib/token-cipher";
 import { Spaces } from "./storage/spaces";
@@ -17,8 +18,17 @@ export async function tokenStore(env: Env): Promise<TokenStore> {
     cipher = TokenCipher.create(cfg.TOKEN_ENCRYPTION_KEY, previous);
     ciphers.set(cacheKey, cipher);
   }
-  return new TokenStore(env.TOKENS_DB, await cipher);
+  return new TokenStore(env.TOKENS_DB, await cipher, (keys) =>
+    journal(
+      env,
+      keys.map((key) => ({ table: "tokens", key })),
+    ),
+  );
 }
+
+/** Journals the current state of changed token and link rows (see src/backup/journal.ts). */
+export const journal = (env: Env, refs: { table: JournalTable; key: string }[]) =>
+  journalRows(env, () => spaces(env), refs);
 
 export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);
 

@@ -10,6 +10,8 @@ declare global {
       FAKE_GRAPH: string;
       /** The fault proxy in front of the S3 stand-in. */
       FAKE_SPACES: string;
+      /** A spare database for restore round trips (tests only). */
+      RESTORE_DB: D1Database;
     }
   }
 }

@@ -94,7 +94,7 @@ export class Conversation extends DurableObject<Env> {
     const key = conversationKey(userUuid, pageId, customerId);
     const body = JSON.stringify({ page_id: pageId, sender_id: customerId, messages }, null, 1);
     try {
-      await spaces(this.env).putJson(key, body);
+      await spaces(this.env).put(key, body);
       this.setMeta("uploaded_version", version);
       this.setMeta("failures", 0);
       log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: messages.length });

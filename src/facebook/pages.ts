@@ -71,7 +71,7 @@ export async function ensurePageSubscription(
 export async function uploadPageMetadata(env: Env, userUuid: string, metadata: ReturnType<typeof pageMetadataRecord>) {
   const key = pageMetadataKey(userUuid, metadata.id);
   const bytes = new TextEncoder().encode(JSON.stringify(metadata, null, 2));
-  const result = await spaces(env).putJsonIfChanged(key, bytes, await sha256Hex(bytes));
+  const result = await spaces(env).putIfChanged(key, bytes, await sha256Hex(bytes));
   if (result.written) log.info(`Uploaded ${key} to Spaces`, { page_id: metadata.id, user_uuid: userUuid, key });
   return result;
 }

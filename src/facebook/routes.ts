@@ -8,7 +8,7 @@ import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
 import { isNumericId } from "../storage/keys";
 import { linkPageStatement, pageOwner } from "../storage/links";
 import { facebookUserTokenKey, pageTokenKey } from "../storage/tokens";
-import { sessionStore, tokenStore } from "../services";
+import { journal, sessionStore, tokenStore } from "../services";
 import { currentSession, ensureSession } from "../routes/session";
 import { dialogUrl, grantedPages, userTokenFromCode } from "./oauth";
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
@@ -81,6 +81,11 @@ facebookRoutes.get("/callback", async (c) => {
       pages.map((p) => tokens.putStatement({ key: pageTokenKey(p.id), accessToken: p.accessToken })),
     )),
     ...pages.map((p) => linkPageStatement(db, p.id, userUuid, p.name)),
+  ]);
+  await journal(c.env, [
+    { table: "tokens", key: facebookUserTokenKey(userUuid) },
+    ...pages.map((p) => ({ table: "tokens" as const, key: pageTokenKey(p.id) })),
+    ...pages.map((p) => ({ table: "pages" as const, key: p.id })),
   ]);
   await sessionStore(c.env).setUser(session.id, userUuid);
   log.info(`Facebook login linked ${pages.length} pages`, { user_uuid: userUuid, pages: pages.length });

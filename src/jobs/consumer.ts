@@ -5,6 +5,7 @@ import { pageTokenKey, shopTokenKey } from "../storage/tokens";
 import { spaces, tokenStore } from "../services";
 import { syncShop } from "../shopify/sync";
 import { jobSubject, type Job } from "./messages";
+import { writeJournal } from "../backup/journal";
 import { facebookJob } from "../facebook/jobs";
 
 export type Decision = { action: "ack" } | { action: "retry"; delaySeconds: number };
@@ -27,6 +28,9 @@ async function run(env: Env, job: Job): Promise<void> {
   switch (job.type) {
     case "shopify.sync":
       await syncShop(env, job.shop);
+      return;
+    case "journal.write":
+      await writeJournal(spaces(env), job.entry);
       return;
     case "shopify.redact": {
       const store = spaces(env);

@@ -1,5 +1,8 @@
+import type { JournalEntry } from "../backup/journal";
+
 /** Messages on the `jobs` queue: work that must not hold up a webhook's answer or a cron. */
 export type Job =
+  | { type: "journal.write"; entry: JournalEntry }
   | { type: "shopify.sync"; shop: string; reason: "webhook" | "install" | "poll" }
   | { type: "shopify.redact"; shop: string; userUuid: string }
   | { type: "facebook.page_metadata"; pageId: string; reason: "webhook" | "poll" }
@@ -7,6 +10,7 @@ export type Job =
 
 /** Where a job's log lines and errors point. */
 export function jobSubject(job: Job): string {
+  if (job.type === "journal.write") return "the token journal";
   return "shop" in job ? job.shop : `page ${job.pageId}`;
 }
 

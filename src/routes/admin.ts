@@ -4,6 +4,7 @@ import { config } from "../config";
 import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
+import { runBackup } from "../backup/run";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -16,5 +17,17 @@ adminRoutes.use(async (c, next) => {
   await next();
 });
 
+adminRoutes.post("/backup", async (c) => {
+  const manifests = await runBackup(c.env);
+  return c.json({
+    backups: manifests.map((m) => ({
+      database: m.database,
+      key: m.dump_key,
+      bytes: m.bytes,
+      sha256: m.sha256,
+      tables: m.tables,
+    })),
+  });
+});
 adminRoutes.post("/poll/shopify", async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
 adminRoutes.post("/poll/facebook", async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));

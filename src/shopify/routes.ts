@@ -7,7 +7,7 @@ import { verifyShopifyQuery, verifyShopifyWebhook } from "../lib/signatures";
 import { normalizeShop } from "../storage/keys";
 import { linkShopStatement, shopOwner } from "../storage/links";
 import { shopTokenKey } from "../storage/tokens";
-import { sessionStore, tokenStore } from "../services";
+import { journal, sessionStore, tokenStore } from "../services";
 import { currentSession, ensureSession } from "../routes/session";
 import { ShopAccess } from "./access";
 import { AdminApi } from "./admin-api";
@@ -62,6 +62,10 @@ shopifyRoutes.get("/callback", async (c) => {
   await c.env.TOKENS_DB.batch([
     await tokens.putStatement({ key: shopTokenKey(shop), ...grant }),
     linkShopStatement(c.env.TOKENS_DB, shop, userUuid),
+  ]);
+  await journal(c.env, [
+    { table: "tokens", key: shopTokenKey(shop) },
+    { table: "shops", key: shop },
   ]);
   await sessionStore(c.env).setUser(session.id, userUuid);
   log.info(`Shop installed: ${shop}`, { shop, user_uuid: userUuid });

@@ -1,7 +1,7 @@
 import { config } from "../config";
 import { log } from "../lib/log";
 import { sha256Hex } from "../lib/signatures";
-import { JsonFileWriter } from "../storage/json-file";
+import { ObjectWriter } from "../storage/object-writer";
 import { shopMetadataKey, shopProductsKey } from "../storage/keys";
 import { shopOwner } from "../storage/links";
 import { spaces, tokenStore } from "../services";
@@ -85,7 +85,7 @@ export async function syncShop(
   const { shop: shopNode } = await api.query<{ shop: Node }>(SHOP_QUERY);
   const metadataBytes = new TextEncoder().encode(JSON.stringify(shopMetadataRecord(shop, shopNode), null, 2));
 
-  const products = new JsonFileWriter(store, productsKey, opts.partSize);
+  const products = new ObjectWriter(store, productsKey, opts.partSize);
   let count = 0;
   try {
     await products.write(`{"shop":${JSON.stringify(shop)},"products":[`);
@@ -107,7 +107,7 @@ export async function syncShop(
     throw err;
   }
 
-  const metadata = await store.putJsonIfChanged(metadataKey, metadataBytes, await sha256Hex(metadataBytes));
+  const metadata = await store.putIfChanged(metadataKey, metadataBytes, await sha256Hex(metadataBytes));
   const productsFile = await products.finish();
   const written = [metadata, productsFile].filter((r) => r.written).map((r) => r.key);
   const fields = { shop, user_uuid: owner.userUuid, products: count, api_calls: api.calls };

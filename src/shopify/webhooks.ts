@@ -3,6 +3,7 @@ import { describeError, log } from "../lib/log";
 import { markShopUninstalledStatement, shopOwner } from "../storage/links";
 import { shopTokenKey } from "../storage/tokens";
 import type { Job } from "../jobs/messages";
+import { journal } from "../services";
 
 export interface ShopifyDelivery {
   shop: string;
@@ -63,6 +64,10 @@ export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) 
         db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)),
         markShopUninstalledStatement(db, shop),
       ]);
+      await journal(env, [
+        { table: "tokens", key: shopTokenKey(shop) },
+        { table: "shops", key: shop },
+      ]);
       log.info(`App uninstalled from ${shop}: tokens removed`, fields);
       return { ok: true, removed: "tokens" };
     }
@@ -71,6 +76,7 @@ export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) 
       if (topic === "shop/redact") {
         const owner = await shopOwner(db, shop);
         await db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)).run();
+        await journal(env, [{ table: "tokens", key: shopTokenKey(shop) }]);
         if (owner) {
           await env.JOBS.send({ type: "shopify.redact", shop, userUuid: owner.userUuid } satisfies Job, {
             contentType: "json",

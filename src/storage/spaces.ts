@@ -113,10 +113,14 @@ export class Spaces {
   }
 
   /**
-   * Writes a private JSON object. A stream needs `contentLength`. `sha256` (hex of the bytes) is
-   * stored as metadata so `putJsonIfChanged` can skip identical uploads.
+   * Writes a private object (JSON unless `contentType` says otherwise). A stream needs `contentLength`. `sha256` (hex of the bytes) is
+   * stored as metadata so `putIfChanged` can skip identical uploads.
    */
-  async putJson(key: string, body: Body, opts: { contentLength?: number; sha256?: string } = {}): Promise<void> {
+  async put(
+    key: string,
+    body: Body,
+    opts: { contentLength?: number; sha256?: string; contentType?: string } = {},
+  ): Promise<void> {
     if (body instanceof ReadableStream && opts.contentLength === undefined) {
       throw new SpacesError("put", key, undefined, undefined, "a streamed body needs its content length");
     }
@@ -151,14 +155,14 @@ export class Spaces {
   }
 
   /** Uploads `bytes` unless the object already holds them. */
-  async putJsonIfChanged(key: string, bytes: Uint8Array, sha256: string): Promise<PutResult> {
+  async putIfChanged(key: string, bytes: Uint8Array, sha256: string, contentType = JSON_TYPE): Promise<PutResult> {
     if ((await this.storedSha256(key)) === sha256) return { key, written: false };
-    await this.putJson(key, bytes, { sha256, contentLength: bytes.byteLength });
+    await this.put(key, bytes, { sha256, contentLength: bytes.byteLength, contentType });
     return { key, written: true };
   }
 
   /** Records the sha256 of an object written in parts (a copy onto itself with new metadata). */
-  async setSha256(key: string, sha256: string): Promise<void> {
+  async setSha256(key: string, sha256: string, contentType = JSON_TYPE): Promise<void> {
     try {
       await this.client.send(
         new CopyObjectCommand({
@@ -168,7 +172,7 @@ export class Spaces {
           MetadataDirective: "REPLACE",
           Metadata: { [SHA_META]: sha256 },
           ACL: "private",
-          ContentType: JSON_TYPE,
+          ContentType: contentType,
         }),
       );
     } catch (err) {
@@ -228,16 +232,15 @@ export class Spaces {
     }
   }
 
-  /** Starts a multipart upload of a private JSON object (for files too big to hold in memory). */
-  async startMultipart(key: string, sha256?: string): Promise<MultipartUpload> {
+  /** Starts a multipart upload of a private object (for files too big to hold in memory). */
+  async startMultipart(key: string, contentType = JSON_TYPE): Promise<MultipartUpload> {
     try {
       const out = await this.client.send(
         new CreateMultipartUploadCommand({
           Bucket: this.bucket,
           Key: key,
           ACL: "private",
-          ContentType: JSON_TYPE,
-          Metadata: sha256 ? { [SHA_META]: sha256 } : undefined,
+          ContentType: contentType,
         }),
       );
       if (!out.UploadId) throw new Error("no UploadId in the answer");

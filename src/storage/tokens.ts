@@ -31,16 +31,21 @@ interface Row {
   status: TokenStatus;
 }
 
+/** Called with the keys of rows that changed (the backup journal listens here). */
+export type TokenChangeListener = (keys: string[]) => Promise<void>;
+
 /** Tokens in D1, encrypted with AES-GCM; plaintext exists only in memory. */
 export class TokenStore {
   constructor(
     private readonly db: D1Database,
     private readonly cipher: TokenCipher,
+    private readonly onChange: TokenChangeListener = async () => undefined,
   ) {}
 
   /** Stores (or replaces) a token; the new value is active. */
   async put(token: TokenInput): Promise<void> {
     await this.putStatement(token).then((s) => s.run());
+    await this.onChange([token.key]);
   }
 
   /** The statement of `put`, for batching with other writes in one transaction. */
@@ -103,7 +108,9 @@ export class TokenStore {
         current.refresh_token,
       )
       .run();
-    return result.meta.changes === 1;
+    if (result.meta.changes !== 1) return false;
+    await this.onChange([next.key]);
+    return true;
   }
 
   async markNeedsReauth(key: string): Promise<void> {
@@ -111,10 +118,12 @@ export class TokenStore {
       .prepare("UPDATE tokens SET status = 'needs_reauth', updated_at = ?2 WHERE key = ?1")
       .bind(key, Date.now())
       .run();
+    await this.onChange([key]);
   }
 
   async delete(key: string): Promise<boolean> {
     const result = await this.db.prepare("DELETE FROM tokens WHERE key = ?1").bind(key).run();
+    await this.onChange([key]);
     return result.meta.changes > 0;
   }
 

@@ -2,7 +2,7 @@ import { GetObjectAclCommand, HeadObjectCommand, S3Client } from "@aws-sdk/clien
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { config } from "../../src/config";
-import { JsonFileWriter } from "../../src/storage/json-file";
+import { ObjectWriter } from "../../src/storage/object-writer";
 import { Spaces, SpacesError, spacesEndpoint } from "../../src/storage/spaces";
 
 /** The Spaces writer against radosgw: signatures checked, ACLs enforced, bytes kept. */
@@ -44,7 +44,7 @@ describe("Spaces writer on radosgw", () => {
   it("stores a JSON string byte for byte, private, as application/json", async () => {
     const key = `${prefix}facebook/1/page_metadata.json`;
     const body = jsonOfSize(64 * 1024);
-    await store().putJson(key, body);
+    await store().put(key, body);
     expect(await store().getText(key)).toBe(body);
     const head = await rawClient().send(new HeadObjectCommand({ Bucket: cfg().SPACES_BUCKET, Key: key }));
     expect(head.ContentType).toBe("application/json");
@@ -63,7 +63,7 @@ describe("Spaces writer on radosgw", () => {
         controller.close();
       },
     });
-    await store().putJson(key, stream, { contentLength: bytes.length });
+    await store().put(key, stream, { contentLength: bytes.length });
     const back = await store().getText(key);
     expect(back!.length).toBe(new TextDecoder().decode(bytes).length);
     expect(back).toBe(new TextDecoder().decode(bytes));
@@ -71,7 +71,7 @@ describe("Spaces writer on radosgw", () => {
 
   it("refuses an anonymous GET of a written object (private ACL)", async () => {
     const key = `${prefix}shopify/acme.myshopify.com/shop_metadata.json`;
-    await store().putJson(key, '{"shop":"acme.myshopify.com"}');
+    await store().put(key, '{"shop":"acme.myshopify.com"}');
     const { endpoint } = spacesEndpoint(cfg());
     const res = await fetch(`${endpoint}/${cfg().SPACES_BUCKET}/${key}`);
     expect(res.status).toBe(403);
@@ -81,7 +81,7 @@ describe("Spaces writer on radosgw", () => {
   it("a wrong secret is an error the caller sees, with the server's code parsed from XML", async () => {
     const wrong = new Spaces({ ...cfg(), SPACES_SECRET: `${cfg().SPACES_SECRET}x` });
     const key = `${prefix}wrong-secret.json`;
-    const failure = await wrong.putJson(key, "{}").catch((err: unknown) => err);
+    const failure = await wrong.put(key, "{}").catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(SpacesError);
     expect((failure as SpacesError).status).toBe(403);
     expect((failure as SpacesError).s3Code).toBe("SignatureDoesNotMatch");
@@ -92,7 +92,7 @@ describe("Spaces writer on radosgw", () => {
   it("lists keys back across pages", async () => {
     const listPrefix = `${prefix}list/`;
     const keys = Array.from({ length: 7 }, (_, i) => `${listPrefix}${i}.json`);
-    for (const key of keys) await store().putJson(key, "{}");
+    for (const key of keys) await store().put(key, "{}");
     expect((await store().listKeys(listPrefix, 3)).sort()).toEqual(keys.sort());
   });
 
@@ -100,8 +100,8 @@ describe("Spaces writer on radosgw", () => {
     const key = `${prefix}skip.json`;
     const bytes = new TextEncoder().encode('{"a":1}');
     const sha = "a".repeat(64);
-    expect((await store().putJsonIfChanged(key, bytes, sha)).written).toBe(true);
-    expect((await store().putJsonIfChanged(key, bytes, sha)).written).toBe(false);
+    expect((await store().putIfChanged(key, bytes, sha)).written).toBe(true);
+    expect((await store().putIfChanged(key, bytes, sha)).written).toBe(false);
     expect(await store().storedSha256(key)).toBe(sha);
   });
 
@@ -109,7 +109,7 @@ describe("Spaces writer on radosgw", () => {
     const key = `${prefix}shopify/big.myshopify.com/shop_products.json`;
     const chunk = `${JSON.stringify("p".repeat(1024 * 1024 - 3))},`;
     const write = async () => {
-      const writer = new JsonFileWriter(store(), key, 5 * 1024 * 1024);
+      const writer = new ObjectWriter(store(), key, 5 * 1024 * 1024);
       await writer.write("[");
       for (let i = 0; i < 12; i++) await writer.write(chunk);
       await writer.write('"end"]');
@@ -127,12 +127,12 @@ describe("Spaces writer on radosgw", () => {
 
   it("deletes, and a deleted object reads as missing", async () => {
     const key = `${prefix}gone.json`;
-    await store().putJson(key, "{}");
+    await store().put(key, "{}");
     await store().delete(key);
     expect(await store().getText(key)).toBeNull();
   });
 
   it("leaves one object for s3cmd to read back, as a person would", async () => {
-    await store().putJson("conformance/hello.json", '{"hello":"spaces"}\n');
+    await store().put("conformance/hello.json", '{"hello":"spaces"}\n');
   });
 });

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { syncShop } from "../../src/shopify/sync";
-import { JsonFileWriter } from "../../src/storage/json-file";
+import { ObjectWriter } from "../../src/storage/object-writer";
 import { captureLogs, control, fakeState, installShop, readJson, spaces, uniqueShop } from "../helpers";
 
 let logs: ReturnType<typeof captureLogs>;
@@ -94,12 +94,12 @@ describe("shop sync", () => {
   });
 });
 
-describe("JsonFileWriter (big files in parts)", () => {
+describe("ObjectWriter (big files in parts)", () => {
   it("uploads a 12 MiB file as a multipart upload, byte for byte, and skips it when unchanged", async () => {
     const key = `users/00000000-0000-4000-8000-${Date.now().toString().padStart(12, "0").slice(-12)}/shopify/big.myshopify.com/shop_products.json`;
     const chunk = `"${"x".repeat(1024 * 1024 - 3)}",`;
     const write = async () => {
-      const writer = new JsonFileWriter(spaces(), key, 5 * 1024 * 1024);
+      const writer = new ObjectWriter(spaces(), key, 5 * 1024 * 1024);
       await writer.write("[");
       for (let i = 0; i < 12; i++) await writer.write(chunk);
       await writer.write('"end"]');

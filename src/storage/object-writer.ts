@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describeError, log } from "../lib/log";
-import type { MultipartUpload, PutResult, Spaces } from "./spaces";
+import { JSON_TYPE, type MultipartUpload, type PutResult, type Spaces } from "./spaces";
 
 const encoder = new TextEncoder();
 
@@ -14,7 +14,7 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-export interface JsonFileResult extends PutResult {
+export interface ObjectWriterResult extends PutResult {
   bytes: number;
   sha256: string;
   parts: number;
@@ -23,11 +23,11 @@ export interface JsonFileResult extends PutResult {
 }
 
 /**
- * Writes a JSON file to Spaces in pieces, holding at most about one part in memory: small files go
- * up in one PUT, big ones as a multipart upload. Either way, a file whose bytes equal what Spaces
+ * Writes an object to Spaces in pieces, holding at most about one part in memory: small objects go
+ * up in one PUT, big ones as a multipart upload. Either way, an object whose bytes equal what Spaces
  * already holds (by SHA-256) is not replaced.
  */
-export class JsonFileWriter {
+export class ObjectWriter {
   private readonly hash = createHash("sha256");
   private chunks: Uint8Array[] = [];
   private buffered = 0;
@@ -41,10 +41,11 @@ export class JsonFileWriter {
     readonly key: string,
     /** S3 needs parts of at least 5 MiB, but the last. */
     private readonly partSize = 8 * 1024 * 1024,
+    private readonly contentType = JSON_TYPE,
   ) {}
 
-  async write(text: string): Promise<void> {
-    const bytes = encoder.encode(text);
+  async write(text: string | Uint8Array): Promise<void> {
+    const bytes = typeof text === "string" ? encoder.encode(text) : text;
     this.hash.update(bytes);
     this.chunks.push(bytes);
     this.buffered += bytes.byteLength;
@@ -54,7 +55,7 @@ export class JsonFileWriter {
   }
 
   private async flushPart() {
-    this.upload ??= await this.spaces.startMultipart(this.key);
+    this.upload ??= await this.spaces.startMultipart(this.key, this.contentType);
     const part = concat(this.chunks, this.buffered);
     this.chunks = [];
     this.buffered = 0;
@@ -62,11 +63,16 @@ export class JsonFileWriter {
     this.parts++;
   }
 
-  async finish(): Promise<JsonFileResult> {
+  async finish(): Promise<ObjectWriterResult> {
     const sha256 = this.hash.digest("hex");
     const figures = { bytes: this.size, sha256, peakBufferedBytes: this.peak };
     if (!this.upload) {
-      const result = await this.spaces.putJsonIfChanged(this.key, concat(this.chunks, this.buffered), sha256);
+      const result = await this.spaces.putIfChanged(
+        this.key,
+        concat(this.chunks, this.buffered),
+        sha256,
+        this.contentType,
+      );
       return { ...result, ...figures, parts: result.written ? 1 : 0 };
     }
     if ((await this.spaces.storedSha256(this.key)) === sha256) {
@@ -76,7 +82,7 @@ export class JsonFileWriter {
     if (this.buffered > 0) await this.flushPart();
     await this.upload.complete();
     // The hash is known only now; record it so the next identical sync skips the upload.
-    await this.spaces.setSha256(this.key, sha256);
+    await this.spaces.setSha256(this.key, sha256, this.contentType);
     return { key: this.key, written: true, ...figures, parts: this.parts };
   }
 
