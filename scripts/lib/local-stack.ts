@@ -135,3 +135,13 @@ export async function startWorker(opts: {
   };
   return { child, origin, stop };
 }
+
+/** A free loopback port. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -51,8 +51,9 @@ export async function backupOne(
   database: DatabaseName,
   source: AsyncIterable<string | Uint8Array>,
   sourceName: string,
+  /** When the export began, if before this call (a dump made by wrangler, say). */
+  exportedAt = Date.now(),
 ): Promise<Manifest> {
-  const exportedAt = Date.now();
   const stamp = stampOf(exportedAt);
   const writer = new ObjectWriter(store, dumpKey(database, stamp), 8 * 1024 * 1024, SQL_TYPE);
   const reader = new DumpReader();

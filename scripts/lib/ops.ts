@@ -1,0 +1,153 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { config } from "../../src/config.ts";
+import { Spaces } from "../../src/storage/spaces.ts";
+import { startS3Standin } from "../../test/fakes/s3.ts";
+import { LOCAL_BUCKET, LOCAL_DIR, ROOT, quietWrangler, readDevVars } from "./local-stack.ts";
+
+// The SDK warns on every run that Node 20 support ends in 2027 (see README, toolchain).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+
+/** What `npm run backup`, `restore` and `drill` share: where they act, and how they talk to D1 and Spaces. */
+
+export interface Target {
+  remote: boolean;
+  /** Local D1 state folder (wrangler's --persist-to); default .wrangler/state. */
+  persistTo?: string;
+}
+
+export function parseTarget(argv: string[]): Target & { args: Map<string, string> } {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith("--")) continue;
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith("--")) {
+      args.set(a.slice(2), next);
+      i++;
+    } else args.set(a.slice(2), "true");
+  }
+  if (args.has("remote") && args.has("local")) throw new Error("choose --local or --remote, not both");
+  return { remote: args.has("remote"), persistTo: args.get("persist-to"), args };
+}
+
+const wranglerBin = join(ROOT, "node_modules", ".bin", "wrangler");
+
+function whereArgs(target: Target): string[] {
+  if (target.remote) return ["--remote"];
+  return target.persistTo ? ["--local", "--persist-to", target.persistTo] : ["--local"];
+}
+
+export function runWrangler(args: string[]): string {
+  const result = spawnSync(wranglerBin, args, { cwd: ROOT, env: quietWrangler, encoding: "utf8", maxBuffer: 1 << 28 });
+  if (result.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed:\n${result.stderr || result.stdout}`);
+  return result.stdout;
+}
+
+/**
+ * `wrangler d1 export`. It has no --persist-to, so for another state folder it is run with a copy
+ * of wrangler.toml placed where that folder is its default (`<dir>/.wrangler/state`).
+ */
+export function d1Export(binding: string, output: string, target: Target) {
+  if (target.remote || !target.persistTo) {
+    runWrangler(["d1", "export", binding, target.remote ? "--remote" : "--local", "--output", output]);
+    return;
+  }
+  const stateDir = resolve(target.persistTo);
+  if (!stateDir.endsWith(join(".wrangler", "state")))
+    throw new Error("--persist-to must end with .wrangler/state for d1 export");
+  const configCopy = join(dirname(dirname(stateDir)), "wrangler.toml");
+  const text = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
+    .replace(/^main = "(.*)"$/m, (_, p: string) => `main = "${join(ROOT, p)}"`)
+    .replace(/^migrations_dir = "(.*)"$/gm, (_, p: string) => `migrations_dir = "${join(ROOT, p)}"`)
+    .replace(/= "\.\/node_modules\//g, `= "${ROOT}/node_modules/`);
+  writeFileSync(configCopy, text);
+  runWrangler(["d1", "export", binding, "--local", "-c", configCopy, "--output", output]);
+}
+
+export function d1ExecuteFile(binding: string, file: string, target: Target) {
+  runWrangler(["d1", "execute", binding, ...whereArgs(target), "--file", file, "--yes"]);
+}
+
+export function d1Query<T = Record<string, unknown>>(binding: string, sql: string, target: Target): T[] {
+  const out = runWrangler(["d1", "execute", binding, ...whereArgs(target), "--command", sql, "--json"]);
+  const parsed = JSON.parse(out) as { results: T[] }[];
+  return parsed.flatMap((r) => r.results);
+}
+
+/**
+ * Spaces for the scripts. Remote: SPACES_* from the environment. Local: `.dev.vars` and the S3
+ * stand-in of `npm start` (started here on .local/s3 when it is not running).
+ */
+export async function scriptSpaces(
+  target: Target,
+): Promise<{ spaces: Spaces; bucket: string; close: () => Promise<void> }> {
+  if (target.remote) {
+    const cfg = config(process.env, "spaces");
+    return { spaces: new Spaces(cfg), bucket: cfg.SPACES_BUCKET, close: async () => undefined };
+  }
+  const vars = {
+    ...readDevVars(),
+    ...pick(process.env, ["SPACES_ENDPOINT", "SPACES_KEY", "SPACES_SECRET", "SPACES_BUCKET"]),
+  };
+  const endpoint = vars.SPACES_ENDPOINT ?? "http://127.0.0.1:9000";
+  let close = async () => undefined as void;
+  if (!(await answers(endpoint))) {
+    mkdirSync(join(LOCAL_DIR, "s3"), { recursive: true });
+    const port = Number(new URL(endpoint).port || 9000);
+    const s3 = await startS3Standin({
+      bucket: vars.SPACES_BUCKET ?? LOCAL_BUCKET,
+      port,
+      directory: join(LOCAL_DIR, "s3"),
+    });
+    close = s3.close;
+  }
+  const cfg = config(
+    { SPACES_KEY: "S3RVER", SPACES_SECRET: "S3RVER", SPACES_BUCKET: LOCAL_BUCKET, ...vars, SPACES_ENDPOINT: endpoint },
+    "spaces",
+  );
+  return { spaces: new Spaces(cfg), bucket: cfg.SPACES_BUCKET, close };
+}
+
+function pick(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const n of names) if (env[n]) out[n] = env[n]!;
+  return out;
+}
+
+async function answers(origin: string): Promise<boolean> {
+  try {
+    const res = await fetch(origin, { signal: AbortSignal.timeout(1000) });
+    await res.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function ensureDir(dir: string) {
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** A step of a long operation: prints what it does, how long it took, and fails loudly. */
+export async function step<T>(title: string, run: () => Promise<T> | T): Promise<T> {
+  const started = Date.now();
+  process.stdout.write(`• ${title} ... `);
+  try {
+    const result = await run();
+    console.log(`ok (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    return result;
+  } catch (err) {
+    console.log(`FAILED (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    throw err;
+  }
+}
+
+export const human = (bytes: number) =>
+  bytes < 1024
+    ? `${bytes} B`
+    : bytes < 1 << 20
+      ? `${(bytes / 1024).toFixed(1)} KiB`
+      : `${(bytes / (1 << 20)).toFixed(1)} MiB`;
