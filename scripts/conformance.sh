@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Spaces conformance suite: starts a one-node radosgw on loopback, makes the bucket with
 # s3cmd, runs test/conformance inside workerd, reads an object back with s3cmd, and stops radosgw.
+# With --with-drill it also runs `npm run drill` with Spaces on that radosgw (as .ci/run does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d /tmp/radosgw.XXXXXX)
@@ -36,3 +37,9 @@ if [ "$(cat "$dir/hello.json")" != '{"hello":"spaces"}' ]; then
 fi
 s3cmd -c "$dir/s3cfg" info "s3://$RGW_BUCKET/conformance/hello.json" | grep -E 'MIME type|ACL'
 echo "== conformance: passed"
+
+if [ "${1:-}" = "--with-drill" ]; then
+  echo "== recovery drill with Spaces on radosgw (objects checked private)"
+  DRILL_SPACES_ENDPOINT=$RGW_ENDPOINT DRILL_SPACES_KEY=$RGW_ACCESS_KEY DRILL_SPACES_SECRET=$RGW_SECRET_KEY \
+    DRILL_SPACES_BUCKET=$RGW_BUCKET npm run drill
+fi
