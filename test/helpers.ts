@@ -10,8 +10,18 @@ import { TEST_SECRETS } from "./env";
 
 export const ORIGIN = "https://worker.test";
 
-export function call(path: string, init?: RequestInit): Promise<Response> {
-  return exports.default.fetch(new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init }));
+let recorded: string[] | null = null;
+
+/** From now on, keep the text of every response body (for the leak check). */
+export function recordResponses(): string[] {
+  recorded = [];
+  return recorded;
+}
+
+export async function call(path: string, init?: RequestInit): Promise<Response> {
+  const res = await exports.default.fetch(new Request(`${ORIGIN}${path}`, { redirect: "manual", ...init }));
+  if (recorded) recorded.push(`${res.status} ${await res.clone().text()}`);
+  return res;
 }
 
 type Fake = "shopify" | "graph" | "spaces";

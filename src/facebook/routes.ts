@@ -13,7 +13,7 @@ import { currentSession, ensureSession } from "../routes/session";
 import { dialogUrl, grantedPages, userTokenFromCode } from "./oauth";
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
 import { handleMessengerDelivery } from "./webhooks";
-import { parseJsonBody } from "../lib/json-body";
+import { parseJsonBody, requireJsonContentType } from "../lib/json-body";
 
 export const facebookRoutes = new Hono<AppEnv>();
 
@@ -128,6 +128,7 @@ facebookRoutes.post("/webhook", async (c) => {
   if (!(await verifyMetaSignature(raw, c.req.header("x-hub-signature-256"), cfg.FACEBOOK_APP_SECRET))) {
     throw unauthorized("Invalid X-Hub-Signature-256");
   }
+  requireJsonContentType(c.req.header("content-type"));
   const body = parseJsonBody(raw);
   return c.json(await handleMessengerDelivery(c.env, body));
 });

@@ -10,3 +10,10 @@ export function parseJsonBody(raw: Uint8Array): unknown {
     throw badRequest("Body is not valid JSON");
   }
 }
+
+/** Webhooks carry JSON: a Content-Type that says otherwise is a 400 (a missing one is tolerated). */
+export function requireJsonContentType(contentType: string | undefined): void {
+  if (contentType && !/^application\/json\s*(;|$)/i.test(contentType.trim())) {
+    throw badRequest("Content-Type must be application/json");
+  }
+}

@@ -15,7 +15,7 @@ import { authorizeUrl, requestToken } from "./oauth";
 import { syncShop } from "./sync";
 import { registerShopWebhooks } from "./webhook-registration";
 import { handleShopifyWebhook } from "./webhooks";
-import { parseJsonBody } from "../lib/json-body";
+import { parseJsonBody, requireJsonContentType } from "../lib/json-body";
 
 export const shopifyRoutes = new Hono<AppEnv>();
 
@@ -97,6 +97,7 @@ shopifyRoutes.post("/webhook", async (c) => {
   if (!(await verifyShopifyWebhook(raw, c.req.header("x-shopify-hmac-sha256"), cfg.SHOPIFY_API_SECRET))) {
     throw unauthorized("Invalid webhook signature");
   }
+  requireJsonContentType(c.req.header("content-type"));
   const shop = normalizeShop(c.req.header("x-shopify-shop-domain"));
   if (!shop || c.req.header("x-shopify-shop-domain") !== shop)
     throw badRequest("X-Shopify-Shop-Domain is missing or invalid");
@@ -105,7 +106,8 @@ shopifyRoutes.post("/webhook", async (c) => {
   const webhookId = c.req.header("x-shopify-webhook-id") ?? "";
   if (!/^[A-Za-z0-9-]{1,100}$/.test(webhookId)) throw badRequest("X-Shopify-Webhook-Id is missing or invalid");
   const payload = parseJsonBody(raw);
-  if (typeof payload !== "object" || payload === null) throw badRequest("Body must be a JSON object");
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload))
+    throw badRequest("Body must be a JSON object");
   const outcome = await handleShopifyWebhook(c.env, {
     shop,
     topic,

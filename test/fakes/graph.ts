@@ -38,6 +38,8 @@ export async function startGraphFake(opts: GraphFakeOptions) {
   const userTokens = new Map<string, string[]>();
   let faults: { kind: "throttle" | "500" | "dead-token" | "slow"; times: number; delayMs?: number }[] = [];
   const calls = { total: 0, subscribe: 0, metadata: 0, conversations: 0 };
+  /** Every token handed out, so a leak check can look for them. */
+  const issued: string[] = [];
 
   const pageByToken = (token: string) => [...pages.values()].find((p) => p.token === token);
 
@@ -87,6 +89,7 @@ export async function startGraphFake(opts: GraphFakeOptions) {
         if (!pageIds) return oauthError("Invalid OAuth access token.", 190);
         const token = `EAAlong${randomBytes(12).toString("hex")}`;
         userTokens.set(token, pageIds);
+        issued.push(token);
         return json({ access_token: token, token_type: "bearer", expires_in: 5183944 });
       }
       const pageIds = codes.get(q.get("code") ?? "");
@@ -94,6 +97,7 @@ export async function startGraphFake(opts: GraphFakeOptions) {
       codes.delete(q.get("code")!);
       const token = `EAAshort${randomBytes(12).toString("hex")}`;
       shortTokens.set(token, pageIds);
+      issued.push(token);
       return json({ access_token: token, token_type: "bearer", expires_in: 3600 });
     }
 
@@ -234,6 +238,7 @@ export async function startGraphFake(opts: GraphFakeOptions) {
         if (body.name) page.name = body.name;
         if (body.category) page.category = body.category;
         pages.set(page.id, page);
+        if (!existing) issued.push(page.token);
         return json({ ok: true });
       }
       case "/_control/code": {
@@ -256,6 +261,8 @@ export async function startGraphFake(opts: GraphFakeOptions) {
         });
         return json({ ok: true });
       }
+      case "/_control/issued":
+        return json({ tokens: issued });
       case "/_control/faults":
         faults = body.faults ?? [];
         return json({ ok: true });

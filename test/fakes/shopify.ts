@@ -62,6 +62,8 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
   let faults: { kind: "429" | "500" | "slow"; times: number; retryAfter?: string; delayMs?: number }[] = [];
   let tokenTtlSeconds = 3600;
   const calls = { graphql: 0, token: 0, refresh: 0, throttled: 0 };
+  /** Every token handed out, so a leak check can look for them. */
+  const issued: string[] = [];
 
   const shopState = (shop: string): ShopState => {
     let s = shops.get(shop);
@@ -85,6 +87,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
   const issueToken = (s: ShopState) => {
     const access = `shpua_${randomBytes(16).toString("hex")}`;
     const refresh = `shprt_${randomBytes(16).toString("hex")}`;
+    issued.push(access, refresh);
     s.accessTokens.set(access, Date.now() + tokenTtlSeconds * 1000);
     s.refreshTokens.add(refresh);
     return {
@@ -276,6 +279,8 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         shopState(body.shop).codes.add(code);
         return json({ code });
       }
+      case "/_control/issued":
+        return json({ tokens: issued });
       case "/_control/token-ttl":
         tokenTtlSeconds = body.seconds;
         return json({ ok: true });
