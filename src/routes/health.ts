@@ -14,6 +14,9 @@ async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; erro
   }
 }
 
+/** Liveness only: answers without touching D1 or Spaces (the benchmark's bare route). */
+healthRoutes.get("/ping", (c) => c.text("ok"));
+
 /** `200 {"status":"ok", d1, spaces}`; 503 with the failing part named when D1 or Spaces is not reachable. */
 healthRoutes.get("/health", async (c) => {
   const [tokens, sessions, store] = await Promise.all([

@@ -3,7 +3,7 @@ import { log } from "../lib/log";
 import { sha256Hex } from "../lib/signatures";
 import { ObjectWriter } from "../storage/object-writer";
 import { shopMetadataKey, shopProductsKey } from "../storage/keys";
-import { shopOwner } from "../storage/links";
+import { releaseSync, shopOwner } from "../storage/links";
 import { spaces, tokenStore } from "../services";
 import { ShopAccess } from "./access";
 import { AdminApi } from "./admin-api";
@@ -71,11 +71,14 @@ export async function syncShop(
   shop: string,
   opts: { partSize?: number } = {},
 ): Promise<ShopSyncResult | null> {
+  const started = Date.now();
   const owner = await shopOwner(env.TOKENS_DB, shop);
   if (!owner || !owner.installed) {
     log.info(`Skipped sync for ${shop}: not installed`, { shop });
     return null;
   }
+  // From here on, a new product webhook queues another sync (see claimSync).
+  await releaseSync(env.TOKENS_DB, shop);
   const cfg = config(env, "shopify");
   const store = spaces(env);
   const api = new AdminApi(cfg, new ShopAccess(cfg, await tokenStore(env), shop));
@@ -110,7 +113,15 @@ export async function syncShop(
   const metadata = await store.putIfChanged(metadataKey, metadataBytes, await sha256Hex(metadataBytes));
   const productsFile = await products.finish();
   const written = [metadata, productsFile].filter((r) => r.written).map((r) => r.key);
-  const fields = { shop, user_uuid: owner.userUuid, products: count, api_calls: api.calls };
+  const fields = {
+    shop,
+    user_uuid: owner.userUuid,
+    products: count,
+    api_calls: api.calls,
+    products_bytes: productsFile.bytes,
+    peak_buffered_bytes: productsFile.peakBufferedBytes,
+    ms: Date.now() - started,
+  };
   if (written.length) log.info(`Uploaded data to ${metadataKey} and ${productsKey} for ${shop}`, fields);
   else log.info(`Data unchanged at ${metadataKey} and ${productsKey} for ${shop}`, fields);
   return {

@@ -1,6 +1,6 @@
 import { AppError } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { markShopUninstalledStatement, shopOwner } from "../storage/links";
+import { claimSync, markShopUninstalledStatement, releaseSync, shopOwner } from "../storage/links";
 import { shopTokenKey } from "../storage/tokens";
 import type { Job } from "../jobs/messages";
 import { journal } from "../services";
@@ -56,7 +56,13 @@ export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) 
         log.info(`Ignored ${topic} for ${shop}: not installed`, fields);
         return { ok: true, ignored: "not installed" };
       }
-      await env.JOBS.send({ type: "shopify.sync", shop, reason: "webhook" } satisfies Job, { contentType: "json" });
+      if (!(await claimSync(db, shop))) return { ok: true, queued: "sync already queued" };
+      try {
+        await env.JOBS.send({ type: "shopify.sync", shop, reason: "webhook" } satisfies Job, { contentType: "json" });
+      } catch (err) {
+        await releaseSync(db, shop);
+        throw err;
+      }
       return { ok: true, queued: "sync" };
     }
     if (topic === "app/uninstalled") {

@@ -37,6 +37,27 @@ export async function installedShops(db: D1Database, after = "", limit = 1000): 
   return results.map((r) => ({ shop: r.shop, userUuid: r.user_uuid, installed: true }));
 }
 
+/** A queued sync older than this is taken as lost, and another is queued. */
+const SYNC_CLAIM_MS = 10 * 60 * 1000;
+
+/**
+ * Marks a re-sync of the shop as queued, unless one already is: a burst of product webhooks (a
+ * bulk edit sends hundreds) queues one sync. The sync clears the mark as it starts, so a webhook
+ * that arrives during a sync queues the next one and no change is missed.
+ */
+export async function claimSync(db: D1Database, shop: string): Promise<boolean> {
+  const now = Date.now();
+  const result = await db
+    .prepare("UPDATE shops SET sync_queued_at = ?2 WHERE shop = ?1 AND (sync_queued_at IS NULL OR sync_queued_at < ?3)")
+    .bind(shop, now, now - SYNC_CLAIM_MS)
+    .run();
+  return result.meta.changes === 1;
+}
+
+export async function releaseSync(db: D1Database, shop: string): Promise<void> {
+  await db.prepare("UPDATE shops SET sync_queued_at = NULL WHERE shop = ?1").bind(shop).run();
+}
+
 export interface PageLink {
   pageId: string;
   userUuid: string;

@@ -65,7 +65,11 @@ describe("schedule", () => {
   it("wrangler.toml's crons are exactly the jobs the worker runs", () => {
     const crons = JSON.parse(/crons = (\[.*\])/.exec(wranglerToml)![1]!);
     expect(crons.sort()).toEqual(Object.keys(SCHEDULE).sort());
-    expect(Object.values(SCHEDULE).map((s) => s.name)).toEqual(["shopify_daily_poll", "facebook_daily_poll", "d1_backup"]);
+    expect(Object.values(SCHEDULE).map((s) => s.name)).toEqual([
+      "shopify_daily_poll",
+      "facebook_daily_poll",
+      "d1_backup",
+    ]);
   });
 });
 

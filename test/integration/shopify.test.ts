@@ -211,6 +211,24 @@ describe("Shopify webhooks", () => {
     expect(rows.n).toBe(1);
   });
 
+  it("a burst of distinct product webhooks queues one sync; one after the sync started queues the next", async () => {
+    const shop = uniqueShop();
+    const { body } = await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: 7, revision: 4 });
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => shopifyWebhook(shop, "products/update", { id: 1000000 + i })),
+    );
+    const outcomes = await Promise.all(answers.map((r) => r.json<any>()));
+    expect(outcomes.filter((o) => o.queued === "sync")).toHaveLength(1);
+    expect(outcomes.filter((o) => o.queued === "sync already queued")).toHaveLength(19);
+    const productsKey = shopProductsKey(body.user_uuid, shop);
+    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(7), { timeout: 10_000, interval: 200 });
+    await control("shopify", "shop", { shop, products: 8, revision: 5 });
+    const next = await shopifyWebhook(shop, "products/update", { id: 1000007 });
+    expect(await next.json()).toMatchObject({ queued: "sync" });
+    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(8), { timeout: 10_000, interval: 200 });
+  });
+
   it.each<[string, { secret?: string; raw?: string }]>([
     ["a forged signature", { secret: "wrong" }],
     ["a truncated body", { raw: '{"id":1' }],
