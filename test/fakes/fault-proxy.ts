@@ -13,8 +13,10 @@ export async function startFaultProxy(target: string, port?: number) {
   const proxy = await listen(async (req, url, body) => {
     if (url.pathname.startsWith("/_control/")) {
       if (url.pathname === "/_control/mode") mode = JSON.parse(body.toString());
+      const answer = json({ ...mode, ...counts });
+      // Answers the counts so far, then starts counting again.
       if (url.pathname === "/_control/reset-counts") Object.assign(counts, { requests: 0, writes: 0, refused: 0 });
-      return json({ ...mode, ...counts });
+      return answer;
     }
     counts.requests++;
     if (mode.mode === "down") {

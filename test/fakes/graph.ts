@@ -225,13 +225,17 @@ export async function startGraphFake(opts: GraphFakeOptions) {
         faults = [];
         Object.assign(calls, { total: 0, subscribe: 0, metadata: 0, conversations: 0 });
         return json({ ok: true });
+      case "/_control/pages": {
+        for (const p of body.pages ?? []) control(new URL(`${url.origin}/_control/page`), p);
+        return json({ ok: true });
+      }
       case "/_control/page": {
         const existing = pages.get(body.id);
         const page: FakePage = existing ?? {
           id: body.id,
           name: body.name ?? `Page ${body.id}`,
           category: body.category ?? "Shopping & retail",
-          token: `EAApage${randomBytes(12).toString("hex")}`,
+          token: body.token ?? `EAApage${randomBytes(12).toString("hex")}`,
           subscribed: body.subscribed ?? null,
           conversations: [],
         };

@@ -279,6 +279,16 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         shopState(body.shop).codes.add(code);
         return json({ code });
       }
+      case "/_control/grant": {
+        // A token as if issued by an install long ago (for seeding many shops at once).
+        for (const { shop, access_token, products } of body.grants ?? [body]) {
+          const s = shopState(shop);
+          s.accessTokens.set(access_token, Date.now() + 365 * 24 * 3600 * 1000);
+          if (products !== undefined) s.products = Array.from({ length: products }, (_, i) => makeProduct(i));
+          if (body.restoreRate !== undefined) s.restoreRate = body.restoreRate;
+        }
+        return json({ ok: true });
+      }
       case "/_control/issued":
         return json({ tokens: issued });
       case "/_control/token-ttl":

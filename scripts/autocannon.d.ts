@@ -1,0 +1,18 @@
+/** The part of autocannon's API the benchmark uses (the package ships no types). */
+declare module "autocannon" {
+  interface Result {
+    requests: { average: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+  }
+  interface Options {
+    url: string;
+    connections?: number;
+    amount?: number;
+    timeout?: number;
+    requests?: { setupRequest?: (req: Record<string, unknown>) => Record<string, unknown> }[];
+  }
+  export default function autocannon(opts: Options): Promise<Result>;
+}
