@@ -54,7 +54,12 @@ const messages = () =>
     }
   });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | null | false | undefined> | T | null | false | undefined, timeoutMs = 120_000, everyMs = 50): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | null | false | undefined> | T | null | false | undefined,
+  timeoutMs = 120_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await Promise.resolve(probe()).catch(() => null);
@@ -73,13 +78,18 @@ const percentile = (values: number[], p: number) => {
 function workerdPeakKiB(): number {
   try {
     const pids = execFileSync("pgrep", ["-f", `workerd serve`]).toString().trim().split("\n");
-    return Math.max(...pids.map((pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0)));
+    return Math.max(
+      ...pids.map((pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0)),
+    );
   } catch {
     return NaN;
   }
 }
 
-async function load(name: string, build: () => { method: string; path: string; headers: Record<string, string>; body?: string }) {
+async function load(
+  name: string,
+  build: () => { method: string; path: string; headers: Record<string, string>; body?: string },
+) {
   const result = await autocannon({
     url: worker,
     connections: CONNECTIONS,
@@ -106,27 +116,61 @@ async function main() {
     console.log("Setting up: S3 stand-in behind a fault proxy, Shopify and Graph fakes, seeded D1, wrangler dev");
     const s3 = await startS3Standin({ bucket: "bench" });
     const proxy = await startFaultProxy(s3.endpoint);
-    const shopify = await startShopifyFake({ apiKey: secrets.SHOPIFY_API_KEY!, apiSecret: secrets.SHOPIFY_API_SECRET! });
-    const graph = await startGraphFake({ appId: secrets.FACEBOOK_APP_ID!, appSecret: secrets.FACEBOOK_APP_SECRET!, version: "v25.0" });
+    const shopify = await startShopifyFake({
+      apiKey: secrets.SHOPIFY_API_KEY!,
+      apiSecret: secrets.SHOPIFY_API_SECRET!,
+    });
+    const graph = await startGraphFake({
+      appId: secrets.FACEBOOK_APP_ID!,
+      appSecret: secrets.FACEBOOK_APP_SECRET!,
+      version: "v25.0",
+    });
     closers.push(proxy.close, s3.close, shopify.close, graph.close);
-    Object.assign(process.env, { SPACES_ENDPOINT: s3.endpoint, SPACES_KEY: "S3RVER", SPACES_SECRET: "S3RVER", SPACES_BUCKET: "bench" });
+    Object.assign(process.env, {
+      SPACES_ENDPOINT: s3.endpoint,
+      SPACES_KEY: "S3RVER",
+      SPACES_SECRET: "S3RVER",
+      SPACES_BUCKET: "bench",
+    });
     const { spaces } = await scriptSpaces(target);
     const objectCount = async () => (await spaces.listKeys("users/")).length;
 
     // Many merchants, seeded as installs would leave them (tokens encrypted with the worker's key).
-    const shops = Array.from({ length: MERCHANTS }, (_, i) => ({ shop: `bench-${String(i).padStart(5, "0")}.myshopify.com`, token: `shpua_bench${i}` }));
-    const pages = Array.from({ length: MERCHANTS }, (_, i) => ({ pageId: String(600000000000000 + i), token: `EAAbenchpage${i}` }));
-    await control(shopify.origin, "grant", { grants: shops.map((s) => ({ shop: s.shop, access_token: s.token, products: 20 })), restoreRate: 1_000_000 });
-    await control(graph.origin, "pages", { pages: pages.map((p) => ({ id: p.pageId, token: p.token, name: `Bench page ${p.pageId}` })) });
+    const shops = Array.from({ length: MERCHANTS }, (_, i) => ({
+      shop: `bench-${String(i).padStart(5, "0")}.myshopify.com`,
+      token: `shpua_bench${i}`,
+    }));
+    const pages = Array.from({ length: MERCHANTS }, (_, i) => ({
+      pageId: String(600000000000000 + i),
+      token: `EAAbenchpage${i}`,
+    }));
+    await control(shopify.origin, "grant", {
+      grants: shops.map((s) => ({ shop: s.shop, access_token: s.token, products: 20 })),
+      restoreRate: 1_000_000,
+    });
+    await control(graph.origin, "pages", {
+      pages: pages.map((p) => ({ id: p.pageId, token: p.token, name: `Bench page ${p.pageId}` })),
+    });
     for (const p of pages.slice(0, MERCHANTS)) {
-      await control(graph.origin, "message", { page: p.pageId, customer: "900000000000001", mid: `m_seed_${p.pageId}`, text: "hi", timestamp: Date.now() - 60_000 });
+      await control(graph.origin, "message", {
+        page: p.pageId,
+        customer: "900000000000001",
+        mid: `m_seed_${p.pageId}`,
+        text: "hi",
+        timestamp: Date.now() - 60_000,
+      });
     }
     applyLocalMigrations(persistTo);
     const extra = Math.max(0, 10_000 - 2 * MERCHANTS);
     const seedFile = join(dir, "seed.sql");
-    writeFileSync(seedFile, await seedSql({ encryptionKey: secrets.TOKEN_ENCRYPTION_KEY!, shops, pages, extraTokens: extra }));
+    writeFileSync(
+      seedFile,
+      await seedSql({ encryptionKey: secrets.TOKEN_ENCRYPTION_KEY!, shops, pages, extraTokens: extra }),
+    );
     d1ExecuteFile("TOKENS_DB", seedFile, target);
-    console.log(`  seeded ${MERCHANTS} shops, ${MERCHANTS} pages and ${extra} other tokens (${2 * MERCHANTS + extra} tokens)`);
+    console.log(
+      `  seeded ${MERCHANTS} shops, ${MERCHANTS} pages and ${extra} other tokens (${2 * MERCHANTS + extra} tokens)`,
+    );
 
     const port = await freePort();
     worker = `http://127.0.0.1:${port}`;
@@ -157,13 +201,35 @@ async function main() {
     let n = 0;
     const signedShopify = () => {
       const payload = { id: 1000000 + (n % 50), title: "x" };
-      const r = shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", payload, `bench-${n++}-${started}`);
-      return { method: "POST", path: "/shopify/webhook", headers: Object.fromEntries(r.headers), body: JSON.stringify(payload) };
+      const r = shopifyWebhookRequest(
+        worker,
+        secrets as any,
+        benchShop,
+        "products/update",
+        payload,
+        `bench-${n++}-${started}`,
+      );
+      return {
+        method: "POST",
+        path: "/shopify/webhook",
+        headers: Object.fromEntries(r.headers),
+        body: JSON.stringify(payload),
+      };
     };
     const signedMessenger = () => {
-      const payload = messageDelivery(benchPage, String(910000000000000 + (n % 100)), `m_bench_${n++}_${started}`, "how much is it?");
+      const payload = messageDelivery(
+        benchPage,
+        String(910000000000000 + (n % 100)),
+        `m_bench_${n++}_${started}`,
+        "how much is it?",
+      );
       const r = messengerWebhookRequest(worker, secrets as any, payload);
-      return { method: "POST", path: "/facebook/webhook", headers: Object.fromEntries(r.headers), body: JSON.stringify(payload) };
+      return {
+        method: "POST",
+        path: "/facebook/webhook",
+        headers: Object.fromEntries(r.headers),
+        body: JSON.stringify(payload),
+      };
     };
     const bare = () => ({ method: "GET", path: "/ping", headers: {} as Record<string, string> });
     const healthy = {
@@ -175,8 +241,20 @@ async function main() {
       add("ack", `${r.name} route req/s`, r.rps, "req/s");
       add("ack", `${r.name} route p50 / p99`, `${r.p50} / ${r.p99}`, "ms", r.failed ? `${r.failed} failed` : undefined);
     }
-    add("ack", "Shopify webhook throughput / bare route", healthy.shopify.rps / healthy.bare.rps, "ratio", "target >= 0.5");
-    add("ack", "Messenger webhook throughput / bare route", healthy.messenger.rps / healthy.bare.rps, "ratio", "target >= 0.5");
+    add(
+      "ack",
+      "Shopify webhook throughput / bare route",
+      healthy.shopify.rps / healthy.bare.rps,
+      "ratio",
+      "target >= 0.5",
+    );
+    add(
+      "ack",
+      "Messenger webhook throughput / bare route",
+      healthy.messenger.rps / healthy.bare.rps,
+      "ratio",
+      "target >= 0.5",
+    );
     await new Promise((r) => setTimeout(r, 3000)); // let the queued work of the runs settle
 
     // ── 2. under trouble
@@ -208,23 +286,60 @@ async function main() {
     const messengerLag: number[] = [];
     for (let i = 0; i < 30; i++) {
       const customer = String(920000000000000 + i);
-      const res = await fetch(messengerWebhookRequest(worker, secrets as any, messageDelivery(benchPage, customer, `m_lag_${i}_${started}`, "lag")));
+      const res = await fetch(
+        messengerWebhookRequest(
+          worker,
+          secrets as any,
+          messageDelivery(benchPage, customer, `m_lag_${i}_${started}`, "lag"),
+        ),
+      );
       const answered = Date.now();
       if (res.status !== 200) throw new Error(`Messenger webhook answered ${res.status}`);
-      await waitFor("conversation", async () => (await spaces.getText(conversationKey(uuid, benchPage, customer))) !== null, 30_000, 10);
+      await waitFor(
+        "conversation",
+        async () => (await spaces.getText(conversationKey(uuid, benchPage, customer))) !== null,
+        30_000,
+        10,
+      );
       messengerLag.push(Date.now() - answered);
     }
-    add("lag", "Messenger message → conversation file p50 / p99", `${percentile(messengerLag, 50)} / ${percentile(messengerLag, 99)}`, "ms", "includes the 200 ms batching delay");
+    add(
+      "lag",
+      "Messenger message → conversation file p50 / p99",
+      `${percentile(messengerLag, 50)} / ${percentile(messengerLag, 99)}`,
+      "ms",
+      "includes the 200 ms batching delay",
+    );
     const shopifyLag: number[] = [];
     for (let i = 0; i < 10; i++) {
       await control(shopify.origin, "shop", { shop: benchShop, products: 50, revision: 100 + i });
-      const res = await fetch(shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", { id: 1000001 }, `lag-${i}-${started}`));
+      const res = await fetch(
+        shopifyWebhookRequest(
+          worker,
+          secrets as any,
+          benchShop,
+          "products/update",
+          { id: 1000001 },
+          `lag-${i}-${started}`,
+        ),
+      );
       const answered = Date.now();
       if (res.status !== 200) throw new Error(`Shopify webhook answered ${res.status}`);
-      await waitFor("products file", async () => (await spaces.getText(shopProductsKey(uuid, benchShop)))?.includes(`rev ${100 + i}`), 60_000, 10);
+      await waitFor(
+        "products file",
+        async () => (await spaces.getText(shopProductsKey(uuid, benchShop)))?.includes(`rev ${100 + i}`),
+        60_000,
+        10,
+      );
       shopifyLag.push(Date.now() - answered);
     }
-    add("lag", "Shopify products/update → products file p50 / p99", `${percentile(shopifyLag, 50)} / ${percentile(shopifyLag, 99)}`, "ms", "a full catalogue sync of 50 products through the queue");
+    add(
+      "lag",
+      "Shopify products/update → products file p50 / p99",
+      `${percentile(shopifyLag, 50)} / ${percentile(shopifyLag, 99)}`,
+      "ms",
+      "a full catalogue sync of 50 products through the queue",
+    );
 
     // ── 4. writes
     console.log("\nSpaces writes");
@@ -232,12 +347,32 @@ async function main() {
     const burstCustomer = "930000000000001";
     await control(proxy.origin, "reset-counts");
     await Promise.all(
-      Array.from({ length: 100 }, (_, i) => fetch(messengerWebhookRequest(worker, secrets as any, messageDelivery(benchPage, burstCustomer, `m_burst_${i}_${started}`, `burst ${i}`, Date.now() + i)))),
+      Array.from({ length: 100 }, (_, i) =>
+        fetch(
+          messengerWebhookRequest(
+            worker,
+            secrets as any,
+            messageDelivery(benchPage, burstCustomer, `m_burst_${i}_${started}`, `burst ${i}`, Date.now() + i),
+          ),
+        ),
+      ),
     );
-    await waitFor("100 messages", async () => JSON.parse((await spaces.getText(conversationKey(uuid, benchPage, burstCustomer))) ?? "{}").messages?.length === 100, 30_000);
+    await waitFor(
+      "100 messages",
+      async () =>
+        JSON.parse((await spaces.getText(conversationKey(uuid, benchPage, burstCustomer))) ?? "{}").messages?.length ===
+        100,
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     const burstWrites = (await control(proxy.origin, "reset-counts")).writes;
-    add("writes", "burst of 100 messages to one conversation", burstWrites, "writes", `${(burstWrites / 100).toFixed(2)} per message`);
+    add(
+      "writes",
+      "burst of 100 messages to one conversation",
+      burstWrites,
+      "writes",
+      `${(burstWrites / 100).toFixed(2)} per message`,
+    );
 
     // ── 5. catalogue sync
     console.log("\nCatalogue sync (GraphQL, 250 products a page, throttle restore rate set high)");
@@ -247,12 +382,29 @@ async function main() {
       const peakBefore = workerdPeakKiB();
       const t0 = Date.now();
       await installShop(worker, shopify.origin, secrets as any, shop);
-      const line = await waitFor(`sync of ${shop}`, () => messages().find((m) => m.shop === shop && String(m.message).startsWith("Uploaded data to")), 600_000, 200);
+      const line = await waitFor(
+        `sync of ${shop}`,
+        () => messages().find((m) => m.shop === shop && String(m.message).startsWith("Uploaded data to")),
+        600_000,
+        200,
+      );
       add("sync", `${size} products: time`, Date.now() - t0, "ms", "install callback, sync included");
       add("sync", `${size} products: Admin API calls`, line.api_calls, "calls");
       add("sync", `${size} products: products file`, (line.products_bytes / 1048576).toFixed(1), "MiB");
-      add("sync", `${size} products: most bytes held at once`, (line.peak_buffered_bytes / 1048576).toFixed(1), "MiB", "upload buffer (one 8 MiB part at most)");
-      add("sync", `${size} products: workerd peak RSS growth`, ((workerdPeakKiB() - peakBefore) / 1024).toFixed(1), "MiB", "whole runtime, all isolates");
+      add(
+        "sync",
+        `${size} products: most bytes held at once`,
+        (line.peak_buffered_bytes / 1048576).toFixed(1),
+        "MiB",
+        "upload buffer (one 8 MiB part at most)",
+      );
+      add(
+        "sync",
+        `${size} products: workerd peak RSS growth`,
+        ((workerdPeakKiB() - peakBefore) / 1024).toFixed(1),
+        "MiB",
+        "whole runtime, all isolates",
+      );
     }
 
     // ── 6. poll fan-out
@@ -268,7 +420,10 @@ async function main() {
       await fetch(`${worker}/admin/poll/facebook`, { method: "POST", headers: admin });
       await waitFor(
         "all polls",
-        () => countLines(/^Polled shop bench-\d+\.myshopify\.com: /) - shopsBefore >= MERCHANTS && countLines(/^Polled conversations for page 6\d+: |^Polled metadata for page 6\d+: Failed/) - pagesBefore >= MERCHANTS,
+        () =>
+          countLines(/^Polled shop bench-\d+\.myshopify\.com: /) - shopsBefore >= MERCHANTS &&
+          countLines(/^Polled conversations for page 6\d+: |^Polled metadata for page 6\d+: Failed/) - pagesBefore >=
+            MERCHANTS,
         900_000,
         250,
       );
@@ -276,28 +431,57 @@ async function main() {
       await new Promise((r) => setTimeout(r, 1500));
       const writes = (await control(proxy.origin, "reset-counts")).writes;
       add("poll", `round ${round}: wall time, ${2 * MERCHANTS} items`, wall, "ms");
-      add("poll", `round ${round}: Spaces writes`, writes, "writes", round === 2 ? "nothing changed: target 0" : "first poll writes every file");
+      add(
+        "poll",
+        `round ${round}: Spaces writes`,
+        writes,
+        "writes",
+        round === 2 ? "nothing changed: target 0" : "first poll writes every file",
+      );
     }
     const failed = countLines(/: Failed \(/);
     add("poll", "items that failed", failed, "items", "target 0");
-    const fanout = messages().filter((m) => /^(Shopify|Facebook) poll enqueued/.test(String(m.message))).slice(-2);
-    for (const f of fanout) add("poll", `${String(f.message).split(" ")[0]} cron: subrequests per invocation`, f.subrequests, "calls", `${f.batches} sendBatch + ${f.queries} D1 queries`);
+    const fanout = messages()
+      .filter((m) => /^(Shopify|Facebook) poll enqueued/.test(String(m.message)))
+      .slice(-2);
+    for (const f of fanout)
+      add(
+        "poll",
+        `${String(f.message).split(" ")[0]} cron: subrequests per invocation`,
+        f.subrequests,
+        "calls",
+        `${f.batches} sendBatch + ${f.queries} D1 queries`,
+      );
 
     // ── 7. backup and restore
     console.log(`\nBackup and restore (${2 * MERCHANTS + extra}+ tokens)`);
     const tb = Date.now();
     const manifests = await backup(target);
-    add("backup", "backup of both databases", Date.now() - tb, "ms", `${(manifests[0]!.bytes / 1024).toFixed(0)} KiB tokens dump`);
+    add(
+      "backup",
+      "backup of both databases",
+      Date.now() - tb,
+      "ms",
+      `${(manifests[0]!.bytes / 1024).toFixed(0)} KiB tokens dump`,
+    );
     await dev.stop();
     rmSync(join(persistTo, "v3", "d1"), { recursive: true, force: true });
     const tr = Date.now();
     await restore(target);
     const restoreMs = Date.now() - tr;
     dev = await startWorker({ port, vars, persistTo, log: (l) => logLines.push(l) });
-    const res = await fetch(shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", { id: 1 }, `rto-${started}`));
+    const res = await fetch(
+      shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", { id: 1 }, `rto-${started}`),
+    );
     if (res.status !== 200) throw new Error(`first webhook after restore answered ${res.status}`);
     add("backup", "restore of both databases", restoreMs, "ms");
-    add("backup", "RTO: restore start → first webhook answered", Date.now() - tr, "ms", "includes restarting wrangler dev");
+    add(
+      "backup",
+      "RTO: restore start → first webhook answered",
+      Date.now() - tr,
+      "ms",
+      "includes restarting wrangler dev",
+    );
     add("backup", "objects in Spaces", await objectCount(), "objects");
   } finally {
     for (const close of closers) await close().catch(() => undefined);
@@ -305,13 +489,22 @@ async function main() {
   const out = join(ROOT, "bench-results");
   mkdirSync(out, { recursive: true });
   const file = join(out, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), requests: REQUESTS, merchants: MERCHANTS, rows }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify({ at: new Date().toISOString(), requests: REQUESTS, merchants: MERCHANTS, rows }, null, 2),
+  );
   console.log("\n" + table(rows));
   console.log(`\nSaved to ${file.replace(`${ROOT}/`, "")}; took ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
 
 function table(all: Row[]): string {
-  const cells = all.map((r) => [r.section, r.figure, typeof r.value === "number" ? (Number.isInteger(r.value) ? String(r.value) : r.value.toFixed(2)) : String(r.value), r.unit, r.note ?? ""]);
+  const cells = all.map((r) => [
+    r.section,
+    r.figure,
+    typeof r.value === "number" ? (Number.isInteger(r.value) ? String(r.value) : r.value.toFixed(2)) : String(r.value),
+    r.unit,
+    r.note ?? "",
+  ]);
   const header = ["section", "figure", "value", "unit", "note"];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((v, i) => (i === 2 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join(" | ");

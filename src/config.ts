@@ -97,10 +97,23 @@ const SECRET_NAMES = [
   "CLOUDFLARE_API_TOKEN",
 ] as const;
 
+// Parsed parts per environment object: the environment does not change while an isolate lives.
+const parsedParts = new WeakMap<object, Map<string, unknown>>();
+
 /** Reads one part of the configuration; throws a `misconfigured` error naming what is wrong. */
 export function config<K extends keyof Schemas>(env: object, part: K): Config<K> {
+  const cached = parsedParts.get(env)?.get(part);
+  if (cached) return cached as Config<K>;
+  const parsed = parsePart(env, part);
+  if (!parsedParts.has(env)) parsedParts.set(env, new Map());
+  parsedParts.get(env)!.set(part, parsed);
+  return parsed;
+}
+
+function parsePart<K extends keyof Schemas>(env: object, part: K): Config<K> {
   const source = env as Record<string, unknown>;
-  for (const name of SECRET_NAMES) redact(typeof source[name] === "string" ? (source[name] as string) : undefined);
+  for (const name of SECRET_NAMES)
+    redact(typeof source[name] === "string" ? (source[name] as string) : undefined, true);
   const parsed = schemas[part].safeParse(source);
   if (!parsed.success) {
     const messages = [...new Set(parsed.error.issues.map((i) => i.message))];

@@ -18,13 +18,18 @@ export async function seedSql(opts: {
     `INSERT INTO tokens (key, value, status, updated_at) VALUES (${sqlLiteral(key)}, ${sqlLiteral(await cipher.encrypt(value, key))}, 'active', ${now});`;
   for (const { shop, token: t } of opts.shops) {
     lines.push(await token(`shopify:${shop}`, t));
-    lines.push(`INSERT INTO shops (shop, user_uuid, installed_at) VALUES (${sqlLiteral(shop)}, ${sqlLiteral(crypto.randomUUID())}, ${now});`);
+    lines.push(
+      `INSERT INTO shops (shop, user_uuid, installed_at) VALUES (${sqlLiteral(shop)}, ${sqlLiteral(crypto.randomUUID())}, ${now});`,
+    );
   }
   for (const { pageId, token: t } of opts.pages) {
     lines.push(await token(`facebook:page:${pageId}`, t));
-    lines.push(`INSERT INTO pages (page_id, user_uuid, name, linked_at) VALUES (${sqlLiteral(pageId)}, ${sqlLiteral(crypto.randomUUID())}, NULL, ${now});`);
+    lines.push(
+      `INSERT INTO pages (page_id, user_uuid, name, linked_at) VALUES (${sqlLiteral(pageId)}, ${sqlLiteral(crypto.randomUUID())}, NULL, ${now});`,
+    );
   }
   // Merchants who left: tokens kept until redaction, not polled.
-  for (let i = 0; i < opts.extraTokens; i++) lines.push(await token(`facebook:user:${crypto.randomUUID()}`, `EAAold${i}`));
+  for (let i = 0; i < opts.extraTokens; i++)
+    lines.push(await token(`facebook:user:${crypto.randomUUID()}`, `EAAold${i}`));
   return `${lines.join("\n")}\n`;
 }

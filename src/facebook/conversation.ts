@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { describeError, log } from "../lib/log";
 import { backoffMs } from "../lib/platform-error";
 import { conversationKey } from "../storage/keys";
+import { pageOwner } from "../storage/links";
 import { spaces } from "../services";
 import type { ConversationMessage } from "./messages";
 
@@ -9,7 +10,6 @@ import type { ConversationMessage } from "./messages";
 export const UPLOAD_DELAY_MS = 200;
 
 export interface MergeInput {
-  userUuid: string;
   pageId: string;
   customerId: string;
   messages: ConversationMessage[];
@@ -59,7 +59,6 @@ export class Conversation extends DurableObject<Env> {
         JSON.stringify(m),
       ).rowsWritten;
     }
-    this.setMeta("user_uuid", input.userUuid);
     this.setMeta("page_id", input.pageId);
     this.setMeta("customer_id", input.customerId);
     if (added > 0) {
@@ -85,32 +84,40 @@ export class Conversation extends DurableObject<Env> {
   }
 
   async alarm(): Promise<void> {
-    const userUuid = this.getMeta("user_uuid");
     const pageId = this.getMeta("page_id");
     const customerId = this.getMeta("customer_id");
-    if (!userUuid || !pageId || !customerId) return;
-    const { messages, version } = await this.snapshot();
-    if (version <= Number(this.getMeta("uploaded_version") ?? 0)) return;
-    const key = conversationKey(userUuid, pageId, customerId);
-    const body = JSON.stringify({ page_id: pageId, sender_id: customerId, messages }, null, 1);
+    if (!pageId || !customerId) return;
     try {
+      // The page's merchant, looked up at upload time: the file follows the page's current link.
+      const owner = await pageOwner(this.env.TOKENS_DB, pageId);
+      if (!owner) {
+        log.warn(`Conversation ${customerId} on page ${pageId} not uploaded: page is not linked`, { page_id: pageId });
+        return;
+      }
+      // Read after the lookup: the state uploaded is the latest, whatever merged meanwhile.
+      const { messages, version } = await this.snapshot();
+      if (version <= Number(this.getMeta("uploaded_version") ?? 0)) return;
+      const key = conversationKey(owner.userUuid, pageId, customerId);
+      const body = JSON.stringify({ page_id: pageId, sender_id: customerId, messages }, null, 1);
       await spaces(this.env).put(key, body);
       this.setMeta("uploaded_version", version);
       this.setMeta("failures", 0);
       log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: messages.length });
+      // Messages merged while the upload was in flight need one more write.
+      if (Number(this.getMeta("version")) > version) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
     } catch (err) {
       const failures = Number(this.getMeta("failures") ?? 0) + 1;
       this.setMeta("failures", failures);
       const delay = backoffMs(failures, 1000, 5 * 60_000);
-      log.warn(`Upload of ${key} failed (attempt ${failures}), retrying in ${delay} ms: ${describeError(err)}`, {
-        page_id: pageId,
-        sender_id: customerId,
-      });
+      log.warn(
+        `Upload of conversation ${customerId} on page ${pageId} failed (attempt ${failures}), retrying in ${delay} ms: ${describeError(err)}`,
+        {
+          page_id: pageId,
+          sender_id: customerId,
+        },
+      );
       await this.ctx.storage.setAlarm(Date.now() + delay);
-      return;
     }
-    // Messages merged while the upload was in flight need one more write.
-    if (Number(this.getMeta("version")) > version) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
   }
 }
 

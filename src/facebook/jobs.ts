@@ -30,7 +30,7 @@ async function pollPage(env: Env, pageId: string) {
   }
   log.info(`Polled metadata for page ${pageId}: Success`, { page_id: pageId });
   try {
-    const merged = await pollConversations(env, pageId, owner.userUuid);
+    const merged = await pollConversations(env, pageId);
     log.info(`Polled conversations for page ${pageId}: Success`, { page_id: pageId, ...merged });
   } catch (err) {
     log.warn(`Polled conversations for page ${pageId}: Failed (${describeError(err)})`, { page_id: pageId });
@@ -39,7 +39,7 @@ async function pollPage(env: Env, pageId: string) {
 }
 
 /** Every conversation of the page (cursor paging), merged by `mid` into its Durable Object. */
-async function pollConversations(env: Env, pageId: string, userUuid: string) {
+async function pollConversations(env: Env, pageId: string) {
   const cfg = config(env, "facebook");
   const token = await pageToken(env, pageId);
   let conversations = 0;
@@ -74,7 +74,6 @@ async function pollConversations(env: Env, pageId: string, userUuid: string) {
       const messages = raw.map((m) => polledMessage(pageId, m)).filter((m): m is ConversationMessage => m !== null);
       if (!messages.length) continue;
       const result = await conversationStub(env, pageId, customer).merge({
-        userUuid,
         pageId,
         customerId: customer,
         messages,

@@ -2,6 +2,22 @@ import { badRequest } from "../lib/errors";
 import { log, scrub } from "../lib/log";
 import { isNumericId } from "../storage/keys";
 import { pageOwner } from "../storage/links";
+
+/**
+ * Pages known to be linked, so a busy page costs no D1 query per delivery. Only positive answers
+ * are kept (a page can become linked at any moment; nothing unlinks one), and only for a while.
+ */
+const linkedPages = new Map<string, number>();
+const LINKED_TTL_MS = 5 * 60 * 1000;
+
+async function isLinkedPage(db: D1Database, pageId: string): Promise<boolean> {
+  const seen = linkedPages.get(pageId);
+  if (seen !== undefined && Date.now() - seen < LINKED_TTL_MS) return true;
+  if (!(await pageOwner(db, pageId))) return false;
+  if (linkedPages.size > 10_000) linkedPages.clear();
+  linkedPages.set(pageId, Date.now());
+  return true;
+}
 import { enqueueAll, type Job } from "../jobs/messages";
 import { conversationStub } from "./conversation";
 import { messagingUpdate, type ConversationMessage } from "./messages";
@@ -33,12 +49,8 @@ function entriesOf(body: any): any[] {
  */
 export async function handleMessengerDelivery(env: Env, body: unknown) {
   const entries = entriesOf(body);
-  const conversations = new Map<
-    string,
-    { pageId: string; customerId: string; userUuid: string; messages: ConversationMessage[] }
-  >();
+  const conversations = new Map<string, { pageId: string; customerId: string; messages: ConversationMessage[] }>();
   const refresh = new Set<string>();
-  const owners = new Map<string, string | null>();
   let unlinked = 0;
 
   for (const entry of entries) {
@@ -46,9 +58,7 @@ export async function handleMessengerDelivery(env: Env, body: unknown) {
     log.info(`Received webhook event for page ${pageId}: ${scrub(JSON.stringify(entry)).slice(0, 1000)}`, {
       page_id: pageId,
     });
-    if (!owners.has(pageId)) owners.set(pageId, (await pageOwner(env.TOKENS_DB, pageId))?.userUuid ?? null);
-    const userUuid = owners.get(pageId);
-    if (!userUuid) {
+    if (!(await isLinkedPage(env.TOKENS_DB, pageId))) {
       unlinked++;
       log.info(`Ignored webhook event for page ${pageId}: page is not linked to a user`, { page_id: pageId });
       continue;
@@ -60,7 +70,7 @@ export async function handleMessengerDelivery(env: Env, body: unknown) {
       const update = messagingUpdate(pageId, event);
       if (!update) continue;
       const id = `${pageId}:${update.customerId}`;
-      const conv = conversations.get(id) ?? { pageId, customerId: update.customerId, userUuid, messages: [] };
+      const conv = conversations.get(id) ?? { pageId, customerId: update.customerId, messages: [] };
       conv.messages.push(update.message);
       conversations.set(id, conv);
     }

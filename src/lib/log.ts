@@ -8,11 +8,22 @@ type Fields = Record<string, string | number | boolean | null | undefined>;
 type Level = "info" | "warn" | "error";
 
 const MAX_REDACTIONS = 2000;
+/** Configured secrets: kept for the life of the isolate. */
+const secrets = new Set<string>();
+/** Tokens seen at work: the most recent MAX_REDACTIONS. */
 const redactions = new Set<string>();
 
-/** Registers a secret or token so that it is removed from every later log line. */
-export function redact(value: string | undefined | null): void {
-  if (!value || value.length < 6 || redactions.has(value)) return;
+/**
+ * Registers a secret or token so that it is removed from every later log line. `permanent` is for
+ * configured secrets; tokens are kept while they are among the most recent MAX_REDACTIONS.
+ */
+export function redact(value: string | undefined | null, permanent = false): void {
+  if (!value || value.length < 6) return;
+  if (permanent) {
+    secrets.add(value);
+    return;
+  }
+  if (redactions.has(value) || secrets.has(value)) return;
   if (redactions.size >= MAX_REDACTIONS) {
     const oldest = redactions.values().next().value;
     if (oldest !== undefined) redactions.delete(oldest);
@@ -35,8 +46,8 @@ const TOKEN_PATTERNS: [RegExp, string][] = [
 /** Removes registered secrets and token-shaped strings from a text. */
 export function scrub(text: string): string {
   let out = text;
-  for (const secret of redactions) {
-    if (out.includes(secret)) out = out.split(secret).join("[redacted]");
+  for (const set of [secrets, redactions]) {
+    for (const secret of set) if (out.includes(secret)) out = out.split(secret).join("[redacted]");
   }
   for (const [pattern, replacement] of TOKEN_PATTERNS) out = out.replace(pattern, replacement);
   return out;

@@ -1,8 +1,21 @@
 import { toBase64, toHex, utf8 } from "./encoding";
 
+// Imported keys, per secret: importing costs as much as signing a webhook.
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    if (hmacKeys.size > 16) hmacKeys.clear();
+    key = crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 /** HMAC-SHA256 of `data` under `secret`. */
 export async function hmacSha256(secret: string, data: Uint8Array | string): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await hmacKey(secret);
   const bytes = typeof data === "string" ? utf8(data) : data;
   return new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes));
 }

@@ -1,6 +1,6 @@
 import { AppError } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { claimSync, markShopUninstalledStatement, releaseSync, shopOwner } from "../storage/links";
+import { claimSyncStatement, markShopUninstalledStatement, releaseSync, shopOwner } from "../storage/links";
 import { shopTokenKey } from "../storage/tokens";
 import type { Job } from "../jobs/messages";
 import { journal } from "../services";
@@ -29,71 +29,82 @@ export function productSummary(payload: Record<string, unknown>): string {
  * forgotten again and answered 503, so Shopify delivers it again.
  */
 export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) {
-  const { shop, topic, webhookId, payload } = delivery;
+  const { shop, topic, webhookId } = delivery;
   const db = env.TOKENS_DB;
-  const first = await db
-    .prepare("INSERT OR IGNORE INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, ?2, ?3, ?4)")
-    .bind(webhookId, topic, shop, Date.now())
-    .run();
-  if (first.meta.changes === 0) {
-    log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, { shop, topic, webhook_id: webhookId });
+  const product = PRODUCT_TOPICS.has(topic);
+  // One round trip: record the delivery id and, for product topics, claim the shop's re-sync.
+  const [recorded, claimed] = await db.batch([
+    db
+      .prepare("INSERT OR IGNORE INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, ?2, ?3, ?4)")
+      .bind(webhookId, topic, shop, Date.now()),
+    ...(product ? [claimSyncStatement(db, shop)] : []),
+  ]);
+  const fields = { shop, topic, webhook_id: webhookId };
+  if (recorded!.meta.changes === 0) {
+    // A redelivery must not queue anything: give back a claim it took.
+    if (claimed?.meta.changes) await releaseSync(db, shop);
+    log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, fields);
     return { ok: true, duplicate: true };
   }
   try {
-    return await act(env, delivery);
-  } catch (err) {
-    await db.prepare("DELETE FROM webhook_deliveries WHERE id = ?1").bind(webhookId).run();
-    log.error(`Webhook ${webhookId} (${topic}) from ${shop} not accepted: ${describeError(err)}`, { shop, topic });
-    throw new AppError("unavailable", "Could not accept the webhook now; deliver it again");
-  }
-
-  async function act(env: Env, { shop, topic, webhookId }: ShopifyDelivery) {
-    const fields = { shop, topic, webhook_id: webhookId };
-    if (PRODUCT_TOPICS.has(topic)) {
-      log.info(`Received ${topic} event from ${shop}: ${productSummary(payload)}`, fields);
-      const owner = await shopOwner(db, shop);
-      if (!owner?.installed) {
+    if (product) {
+      log.info(`Received ${topic} event from ${shop}: ${productSummary(delivery.payload)}`, fields);
+      if (claimed!.meta.changes === 1) return await queueSync(env, shop);
+      if (!(await shopOwner(db, shop))?.installed) {
         log.info(`Ignored ${topic} for ${shop}: not installed`, fields);
         return { ok: true, ignored: "not installed" };
       }
-      if (!(await claimSync(db, shop))) return { ok: true, queued: "sync already queued" };
-      try {
-        await env.JOBS.send({ type: "shopify.sync", shop, reason: "webhook" } satisfies Job, { contentType: "json" });
-      } catch (err) {
-        await releaseSync(db, shop);
-        throw err;
-      }
-      return { ok: true, queued: "sync" };
+      return { ok: true, queued: "sync already queued" };
     }
-    if (topic === "app/uninstalled") {
-      await db.batch([
-        db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)),
-        markShopUninstalledStatement(db, shop),
-      ]);
-      await journal(env, [
-        { table: "tokens", key: shopTokenKey(shop) },
-        { table: "shops", key: shop },
-      ]);
-      log.info(`App uninstalled from ${shop}: tokens removed`, fields);
-      return { ok: true, removed: "tokens" };
-    }
-    if (COMPLIANCE_TOPICS.has(topic)) {
-      log.info(`Received compliance webhook ${topic} from ${shop}`, fields);
-      if (topic === "shop/redact") {
-        const owner = await shopOwner(db, shop);
-        await db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)).run();
-        await journal(env, [{ table: "tokens", key: shopTokenKey(shop) }]);
-        if (owner) {
-          await env.JOBS.send({ type: "shopify.redact", shop, userUuid: owner.userUuid } satisfies Job, {
-            contentType: "json",
-          });
-        }
-        return { ok: true, queued: "redact" };
-      }
-      // We keep no Shopify customer data: products and shop metadata only.
-      return { ok: true, customer_data: "none held" };
-    }
-    log.info(`Ignored webhook topic ${topic} from ${shop}`, fields);
-    return { ok: true, ignored: topic };
+    return await otherTopic(env, delivery);
+  } catch (err) {
+    await db.prepare("DELETE FROM webhook_deliveries WHERE id = ?1").bind(webhookId).run();
+    log.error(`Webhook ${webhookId} (${topic}) from ${shop} not accepted: ${describeError(err)}`, fields);
+    throw new AppError("unavailable", "Could not accept the webhook now; deliver it again");
   }
+}
+
+async function queueSync(env: Env, shop: string) {
+  try {
+    await env.JOBS.send({ type: "shopify.sync", shop, reason: "webhook" } satisfies Job, { contentType: "json" });
+  } catch (err) {
+    await releaseSync(env.TOKENS_DB, shop);
+    throw err;
+  }
+  return { ok: true, queued: "sync" };
+}
+
+async function otherTopic(env: Env, { shop, topic, webhookId }: ShopifyDelivery) {
+  const db = env.TOKENS_DB;
+  const fields = { shop, topic, webhook_id: webhookId };
+  if (topic === "app/uninstalled") {
+    await db.batch([
+      db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)),
+      markShopUninstalledStatement(db, shop),
+    ]);
+    await journal(env, [
+      { table: "tokens", key: shopTokenKey(shop) },
+      { table: "shops", key: shop },
+    ]);
+    log.info(`App uninstalled from ${shop}: tokens removed`, fields);
+    return { ok: true, removed: "tokens" };
+  }
+  if (COMPLIANCE_TOPICS.has(topic)) {
+    log.info(`Received compliance webhook ${topic} from ${shop}`, fields);
+    if (topic === "shop/redact") {
+      const owner = await shopOwner(db, shop);
+      await db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)).run();
+      await journal(env, [{ table: "tokens", key: shopTokenKey(shop) }]);
+      if (owner) {
+        await env.JOBS.send({ type: "shopify.redact", shop, userUuid: owner.userUuid } satisfies Job, {
+          contentType: "json",
+        });
+      }
+      return { ok: true, queued: "redact" };
+    }
+    // We keep no Shopify customer data: products and shop metadata only.
+    return { ok: true, customer_data: "none held" };
+  }
+  log.info(`Ignored webhook topic ${topic} from ${shop}`, fields);
+  return { ok: true, ignored: topic };
 }

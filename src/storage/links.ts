@@ -41,17 +41,19 @@ export async function installedShops(db: D1Database, after = "", limit = 1000): 
 const SYNC_CLAIM_MS = 10 * 60 * 1000;
 
 /**
- * Marks a re-sync of the shop as queued, unless one already is: a burst of product webhooks (a
- * bulk edit sends hundreds) queues one sync. The sync clears the mark as it starts, so a webhook
- * that arrives during a sync queues the next one and no change is missed.
+ * Marks a re-sync of an installed shop as queued, unless one already is: a burst of product
+ * webhooks (a bulk edit sends hundreds) queues one sync. The sync clears the mark as it starts, so
+ * a webhook that arrives during a sync queues the next one and no change is missed. The statement
+ * changes one row when the caller should queue the sync.
  */
-export async function claimSync(db: D1Database, shop: string): Promise<boolean> {
+export function claimSyncStatement(db: D1Database, shop: string): D1PreparedStatement {
   const now = Date.now();
-  const result = await db
-    .prepare("UPDATE shops SET sync_queued_at = ?2 WHERE shop = ?1 AND (sync_queued_at IS NULL OR sync_queued_at < ?3)")
-    .bind(shop, now, now - SYNC_CLAIM_MS)
-    .run();
-  return result.meta.changes === 1;
+  return db
+    .prepare(
+      `UPDATE shops SET sync_queued_at = ?2
+       WHERE shop = ?1 AND uninstalled_at IS NULL AND (sync_queued_at IS NULL OR sync_queued_at < ?3)`,
+    )
+    .bind(shop, now, now - SYNC_CLAIM_MS);
 }
 
 export async function releaseSync(db: D1Database, shop: string): Promise<void> {

@@ -135,6 +135,7 @@ describe("backups", () => {
 
   it("journals every token and link change at once, encrypted, and replays it after the dump", async () => {
     const before = new Set(await spaces().listKeys(JOURNAL_PREFIX));
+    const dumpBefore = await collect(dumpD1(env.TOKENS_DB));
     const shop = uniqueShop();
     const { body } = await installShop(shop);
     const newKeys = (await spaces().listKeys(JOURNAL_PREFIX)).filter((k) => !before.has(k));
@@ -147,14 +148,7 @@ describe("backups", () => {
     for (const key of newKeys) expect(await spaces().getText(key)).not.toMatch(/shpua_|shprt_/);
 
     // A dump without the install, plus the journal, gives the rows as they are now.
-    await execScript(
-      env.RESTORE_DB,
-      restoreSql(
-        "CREATE TABLE tokens (key TEXT PRIMARY KEY, value TEXT NOT NULL, refresh_token TEXT, expires_at INTEGER, refresh_expires_at INTEGER, scope TEXT, status TEXT NOT NULL DEFAULT 'active', updated_at INTEGER NOT NULL);\nCREATE TABLE shops (shop TEXT PRIMARY KEY, user_uuid TEXT NOT NULL, installed_at INTEGER NOT NULL, uninstalled_at INTEGER);\nCREATE TABLE pages (page_id TEXT PRIMARY KEY, user_uuid TEXT NOT NULL, name TEXT, linked_at INTEGER NOT NULL);\n",
-        await liveTables(env.RESTORE_DB),
-        entries,
-      ),
-    );
+    await execScript(env.RESTORE_DB, restoreSql(dumpBefore, await liveTables(env.RESTORE_DB), entries));
     const restored = await env.RESTORE_DB.prepare("SELECT * FROM shops WHERE shop = ?1").bind(shop).first();
     expect(restored).toEqual(await env.TOKENS_DB.prepare("SELECT * FROM shops WHERE shop = ?1").bind(shop).first());
     const token = await env.RESTORE_DB.prepare("SELECT * FROM tokens WHERE key = ?1").bind(`shopify:${shop}`).first();

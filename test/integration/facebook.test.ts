@@ -301,9 +301,7 @@ describe("Messenger webhooks", () => {
       ),
     );
     expect(answers.every((r) => r.status === 200)).toBe(true);
-    await waitFor(async () =>
-      expect(logs.has(`Upload of ${conversationKey(body.user_uuid, page, customer)} failed`)).toBe(true),
-    );
+    await waitFor(async () => expect(logs.has(`Upload of conversation ${customer} on page ${page} failed`)).toBe(true));
     await control("spaces", "mode", { mode: "up" });
     await waitFor(
       async () => expect((await readJson(conversationKey(body.user_uuid, page, customer)))?.messages).toHaveLength(20),

@@ -222,11 +222,17 @@ describe("Shopify webhooks", () => {
     expect(outcomes.filter((o) => o.queued === "sync")).toHaveLength(1);
     expect(outcomes.filter((o) => o.queued === "sync already queued")).toHaveLength(19);
     const productsKey = shopProductsKey(body.user_uuid, shop);
-    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(7), { timeout: 10_000, interval: 200 });
+    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(7), {
+      timeout: 10_000,
+      interval: 200,
+    });
     await control("shopify", "shop", { shop, products: 8, revision: 5 });
     const next = await shopifyWebhook(shop, "products/update", { id: 1000007 });
     expect(await next.json()).toMatchObject({ queued: "sync" });
-    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(8), { timeout: 10_000, interval: 200 });
+    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(8), {
+      timeout: 10_000,
+      interval: 200,
+    });
   });
 
   it.each<[string, { secret?: string; raw?: string }]>([
