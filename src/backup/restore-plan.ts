@@ -50,7 +50,8 @@ export function restoreSql(dumpText: string, liveTables: string[], journal: Jour
     .map((t) => `DROP TABLE IF EXISTS "${t}";`);
   const body = compactInserts(dumpText.replace(/^PRAGMA defer_foreign_keys=TRUE;\n/, ""));
   return (
-    ["PRAGMA defer_foreign_keys=TRUE;", ...drops, body.trimEnd(), replaySql(journal).trimEnd()].filter(Boolean).join("\n") +
-    "\n"
+    ["PRAGMA defer_foreign_keys=TRUE;", ...drops, body.trimEnd(), replaySql(journal).trimEnd()]
+      .filter(Boolean)
+      .join("\n") + "\n"
   );
 }

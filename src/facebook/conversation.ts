@@ -39,31 +39,53 @@ export class Conversation extends DurableObject<Env> {
     this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
   }
 
+  /** Meta rows, read once per object lifetime and written through. */
+  private meta: Map<string, string> | null = null;
+  /** True once an upload alarm is known to be set, to spare a storage call per merge. */
+  private alarmSet = false;
+
   private getMeta(name: string): string | null {
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE name = ?", name).toArray()[0];
-    return row ? row.value : null;
+    if (!this.meta) {
+      this.meta = new Map(
+        this.sql
+          .exec<{ name: string; value: string }>("SELECT name, value FROM meta")
+          .toArray()
+          .map((r) => [r.name, r.value]),
+      );
+    }
+    return this.meta.get(name) ?? null;
   }
 
   private setMeta(name: string, value: string | number) {
+    if (this.getMeta(name) === String(value)) return;
     this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", name, String(value));
+    this.meta!.set(name, String(value));
+  }
+
+  private count(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
   }
 
   async merge(input: MergeInput): Promise<MergeResult> {
-    const before = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
-    let added = 0;
+    // Storage only, no await until the merge is written: concurrent calls cannot interleave here.
+    const before = this.count();
     for (const m of input.messages) {
-      added += this.sql.exec(
+      this.sql.exec(
         "INSERT OR IGNORE INTO messages (mid, timestamp, body) VALUES (?, ?, ?)",
         m.mid,
         m.timestamp,
         JSON.stringify(m),
-      ).rowsWritten;
+      );
     }
+    const added = this.count() - before;
     this.setMeta("page_id", input.pageId);
     this.setMeta("customer_id", input.customerId);
     if (added > 0) {
       this.setMeta("version", Number(this.getMeta("version") ?? 0) + 1);
-      if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
+      if (!this.alarmSet) {
+        if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
+        this.alarmSet = true;
+      }
     }
     return { added, total: before + added, started: before === 0 && added > 0 };
   }
@@ -84,6 +106,8 @@ export class Conversation extends DurableObject<Env> {
   }
 
   async alarm(): Promise<void> {
+    // This alarm is running: a merge from now on schedules the next one.
+    this.alarmSet = false;
     const pageId = this.getMeta("page_id");
     const customerId = this.getMeta("customer_id");
     if (!pageId || !customerId) return;
@@ -104,7 +128,7 @@ export class Conversation extends DurableObject<Env> {
       this.setMeta("failures", 0);
       log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: messages.length });
       // Messages merged while the upload was in flight need one more write.
-      if (Number(this.getMeta("version")) > version) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
+      if (Number(this.getMeta("version")) > version) await this.schedule(UPLOAD_DELAY_MS);
     } catch (err) {
       const failures = Number(this.getMeta("failures") ?? 0) + 1;
       this.setMeta("failures", failures);
@@ -116,8 +140,13 @@ export class Conversation extends DurableObject<Env> {
           sender_id: customerId,
         },
       );
-      await this.ctx.storage.setAlarm(Date.now() + delay);
+      await this.schedule(delay);
     }
+  }
+
+  private async schedule(delayMs: number) {
+    await this.ctx.storage.setAlarm(Date.now() + delayMs);
+    this.alarmSet = true;
   }
 }
 

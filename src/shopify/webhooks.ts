@@ -33,11 +33,16 @@ export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) 
   const db = env.TOKENS_DB;
   const product = PRODUCT_TOPICS.has(topic);
   // One round trip: record the delivery id and, for product topics, claim the shop's re-sync.
-  const [recorded, claimed] = await db.batch([
+  const [recorded, claimed, installed] = await db.batch([
     db
       .prepare("INSERT OR IGNORE INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, ?2, ?3, ?4)")
       .bind(webhookId, topic, shop, Date.now()),
-    ...(product ? [claimSyncStatement(db, shop)] : []),
+    ...(product
+      ? [
+          claimSyncStatement(db, shop),
+          db.prepare("SELECT 1 FROM shops WHERE shop = ?1 AND uninstalled_at IS NULL").bind(shop),
+        ]
+      : []),
   ]);
   const fields = { shop, topic, webhook_id: webhookId };
   if (recorded!.meta.changes === 0) {
@@ -50,7 +55,7 @@ export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) 
     if (product) {
       log.info(`Received ${topic} event from ${shop}: ${productSummary(delivery.payload)}`, fields);
       if (claimed!.meta.changes === 1) return await queueSync(env, shop);
-      if (!(await shopOwner(db, shop))?.installed) {
+      if (!installed!.results.length) {
         log.info(`Ignored ${topic} for ${shop}: not installed`, fields);
         return { ok: true, ignored: "not installed" };
       }
