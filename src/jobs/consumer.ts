@@ -27,7 +27,7 @@ export function decide(err: unknown, attempts: number): Decision {
 async function run(env: Env, job: Job): Promise<void> {
   switch (job.type) {
     case "shopify.sync":
-      await syncShop(env, job.shop);
+      await syncShop(env, job.shop, { verifyFirst: job.reason === "poll" });
       return;
     case "journal.write":
       await writeJournal(spaces(env), job.entry);

@@ -1,7 +1,8 @@
 import { config } from "../config";
 import { log } from "../lib/log";
 import { sha256Hex } from "../lib/signatures";
-import { ObjectWriter } from "../storage/object-writer";
+import { ContentChanged, ObjectWriter, type ObjectWriterResult } from "../storage/object-writer";
+import { JSON_TYPE } from "../storage/spaces";
 import { shopMetadataKey, shopProductsKey } from "../storage/keys";
 import { releaseSync, shopOwner } from "../storage/links";
 import { spaces, tokenStore } from "../services";
@@ -69,7 +70,8 @@ export interface ShopSyncResult {
 export async function syncShop(
   env: Env,
   shop: string,
-  opts: { partSize?: number } = {},
+  /** `verifyFirst`: compare with what Spaces holds before writing (polls). */
+  opts: { partSize?: number; verifyFirst?: boolean } = {},
 ): Promise<ShopSyncResult | null> {
   const started = Date.now();
   const owner = await shopOwner(env.TOKENS_DB, shop);
@@ -88,35 +90,24 @@ export async function syncShop(
   const { shop: shopNode } = await api.query<{ shop: Node }>(SHOP_QUERY);
   const metadataBytes = new TextEncoder().encode(JSON.stringify(shopMetadataRecord(shop, shopNode), null, 2));
 
-  const products = new ObjectWriter(store, productsKey, opts.partSize);
-  let count = 0;
+  // A poll's catalogue is most likely unchanged: compare first, and write only if it is not.
+  let productsFile: ObjectWriterResult & { count: number };
   try {
-    await products.write(`{"shop":${JSON.stringify(shop)},"products":[`);
-    let cursor: string | null = null;
-    do {
-      const page: { products: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: Node[] } } =
-        await api.query(PRODUCTS_QUERY, { cursor }, PRODUCTS_QUERY_COST);
-      let text = "";
-      for (const node of page.products.nodes) {
-        text += `${count === 0 ? "\n" : ",\n"}${JSON.stringify(productRecord(node))}`;
-        count++;
-      }
-      await products.write(text);
-      cursor = page.products.pageInfo.hasNextPage ? page.products.pageInfo.endCursor : null;
-    } while (cursor);
-    await products.write(`\n],"count":${count}}\n`);
+    productsFile = await writeProducts(
+      api,
+      shop,
+      new ObjectWriter(store, productsKey, opts.partSize, JSON_TYPE, opts.verifyFirst ? "verify" : "write"),
+    );
   } catch (err) {
-    await products.abort();
-    throw err;
+    if (!(err instanceof ContentChanged)) throw err;
+    productsFile = await writeProducts(api, shop, new ObjectWriter(store, productsKey, opts.partSize));
   }
-
   const metadata = await store.putIfChanged(metadataKey, metadataBytes, await sha256Hex(metadataBytes));
-  const productsFile = await products.finish();
   const written = [metadata, productsFile].filter((r) => r.written).map((r) => r.key);
   const fields = {
     shop,
     user_uuid: owner.userUuid,
-    products: count,
+    products: productsFile.count,
     api_calls: api.calls,
     products_bytes: productsFile.bytes,
     peak_buffered_bytes: productsFile.peakBufferedBytes,
@@ -129,10 +120,39 @@ export async function syncShop(
     userUuid: owner.userUuid,
     metadataKey,
     productsKey,
-    products: count,
+    products: productsFile.count,
     apiCalls: api.calls,
     written,
     productsBytes: productsFile.bytes,
     peakBufferedBytes: productsFile.peakBufferedBytes,
   };
+}
+
+/** Every product, 250 a page, into the products file; returns the file's figures and the count. */
+async function writeProducts(
+  api: AdminApi,
+  shop: string,
+  file: ObjectWriter,
+): Promise<ObjectWriterResult & { count: number }> {
+  let count = 0;
+  try {
+    await file.write(`{"shop":${JSON.stringify(shop)},"products":[`);
+    let cursor: string | null = null;
+    do {
+      const page: { products: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; nodes: Node[] } } =
+        await api.query(PRODUCTS_QUERY, { cursor }, PRODUCTS_QUERY_COST);
+      let text = "";
+      for (const node of page.products.nodes) {
+        text += `${count === 0 ? "\n" : ",\n"}${JSON.stringify(productRecord(node))}`;
+        count++;
+      }
+      await file.write(text);
+      cursor = page.products.pageInfo.hasNextPage ? page.products.pageInfo.endCursor : null;
+    } while (cursor);
+    await file.write(`\n],"count":${count}}\n`);
+    return { ...(await file.finish()), count };
+  } catch (err) {
+    await file.abort();
+    throw err;
+  }
 }

@@ -22,10 +22,26 @@ export interface ObjectWriterResult extends PutResult {
   peakBufferedBytes: number;
 }
 
+/** Thrown by a writer in `verify` mode at the first part that differs from what Spaces holds. */
+export class ContentChanged extends Error {
+  constructor(readonly key: string) {
+    super(`${key} changed`);
+    this.name = "ContentChanged";
+  }
+}
+
+/** A part's hash as recorded in the object's metadata (64 bits are plenty to notice a change). */
+const partHash = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+
 /**
  * Writes an object to Spaces in pieces, holding at most about one part in memory: small objects go
- * up in one PUT, big ones as a multipart upload. Either way, an object whose bytes equal what Spaces
- * already holds (by SHA-256) is not replaced.
+ * up in one PUT, big ones as a multipart upload. An object whose bytes equal what Spaces already
+ * holds (by SHA-256) is not replaced.
+ *
+ * `verify` mode is for content that is probably unchanged (a daily poll): parts are compared with
+ * the part hashes recorded on the stored object and nothing is written; the first difference throws
+ * ContentChanged, and the caller writes again in the normal mode. An unchanged big object then
+ * costs no write at all, where the normal mode would upload its parts before finding that out.
  */
 export class ObjectWriter {
   private readonly hash = createHash("sha256");
@@ -33,8 +49,9 @@ export class ObjectWriter {
   private buffered = 0;
   private size = 0;
   private peak = 0;
-  private parts = 0;
+  private readonly partHashes: string[] = [];
   private upload: MultipartUpload | null = null;
+  private stored: { sha256: string; parts: string[] } | null | undefined;
 
   constructor(
     private readonly spaces: Spaces,
@@ -42,7 +59,14 @@ export class ObjectWriter {
     /** S3 needs parts of at least 5 MiB, but the last. */
     private readonly partSize = 8 * 1024 * 1024,
     private readonly contentType = JSON_TYPE,
+    private readonly mode: "write" | "verify" = "write",
   ) {}
+
+  /** What Spaces holds now (read once). */
+  private async storedHashes() {
+    if (this.stored === undefined) this.stored = await this.spaces.storedHashes(this.key);
+    return this.stored;
+  }
 
   async write(text: string | Uint8Array): Promise<void> {
     const bytes = typeof text === "string" ? encoder.encode(text) : text;
@@ -55,17 +79,31 @@ export class ObjectWriter {
   }
 
   private async flushPart() {
-    this.upload ??= await this.spaces.startMultipart(this.key, this.contentType);
     const part = concat(this.chunks, this.buffered);
     this.chunks = [];
     this.buffered = 0;
+    const hash = partHash(part);
+    const index = this.partHashes.push(hash) - 1;
+    if (this.mode === "verify") {
+      if ((await this.storedHashes())?.parts[index] !== hash) throw new ContentChanged(this.key);
+      return;
+    }
+    this.upload ??= await this.spaces.startMultipart(this.key, this.contentType);
     await this.upload.uploadPart(part);
-    this.parts++;
   }
 
   async finish(): Promise<ObjectWriterResult> {
     const sha256 = this.hash.digest("hex");
     const figures = { bytes: this.size, sha256, peakBufferedBytes: this.peak };
+    if (this.mode === "verify") {
+      const stored = await this.storedHashes();
+      const last = this.buffered > 0 ? [partHash(concat(this.chunks, this.buffered))] : [];
+      const sameParts = stored !== null && [...this.partHashes, ...last].length === stored.parts.length;
+      if (stored?.sha256 === sha256 && (this.partHashes.length === 0 || sameParts)) {
+        return { key: this.key, written: false, ...figures, parts: 0 };
+      }
+      throw new ContentChanged(this.key);
+    }
     if (!this.upload) {
       const result = await this.spaces.putIfChanged(
         this.key,
@@ -75,15 +113,15 @@ export class ObjectWriter {
       );
       return { ...result, ...figures, parts: result.written ? 1 : 0 };
     }
-    if ((await this.spaces.storedSha256(this.key)) === sha256) {
+    if ((await this.storedHashes())?.sha256 === sha256) {
       await this.abort();
       return { key: this.key, written: false, ...figures, parts: 0 };
     }
     if (this.buffered > 0) await this.flushPart();
     await this.upload.complete();
-    // The hash is known only now; record it so the next identical sync skips the upload.
-    await this.spaces.setSha256(this.key, sha256, this.contentType);
-    return { key: this.key, written: true, ...figures, parts: this.parts };
+    // The hashes are known only now; record them so the next writer can skip what is unchanged.
+    await this.spaces.setHashes(this.key, sha256, this.partHashes, this.contentType);
+    return { key: this.key, written: true, ...figures, parts: this.partHashes.length };
   }
 
   /**

@@ -26,6 +26,8 @@ export const JSON_TYPE = "application/json";
 
 /** `x-amz-meta-sha256`: lets a writer skip an upload whose bytes have not changed. */
 const SHA_META = "sha256";
+/** `x-amz-meta-parts`: SHA-256 prefixes of each part of an object written in parts. */
+const PARTS_META = "parts";
 
 export function spacesEndpoint(cfg: Pick<SpacesConfig, "SPACES_ENDPOINT" | "SPACES_REGION">): {
   endpoint: string;
@@ -144,9 +146,15 @@ export class Spaces {
 
   /** The sha256 metadata of an object, null when the object does not exist. */
   async storedSha256(key: string): Promise<string | null> {
+    return (await this.storedHashes(key))?.sha256 ?? null;
+  }
+
+  /** The whole-object and per-part hashes recorded on an object; null when it does not exist. */
+  async storedHashes(key: string): Promise<{ sha256: string; parts: string[] } | null> {
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return head.Metadata?.[SHA_META] ?? "";
+      const parts = head.Metadata?.[PARTS_META];
+      return { sha256: head.Metadata?.[SHA_META] ?? "", parts: parts ? parts.split(",") : [] };
     } catch (err) {
       const wrapped = wrap("head", key, err);
       if (wrapped.status === 404) return null;
@@ -161,8 +169,11 @@ export class Spaces {
     return { key, written: true };
   }
 
-  /** Records the sha256 of an object written in parts (a copy onto itself with new metadata). */
-  async setSha256(key: string, sha256: string, contentType = JSON_TYPE): Promise<void> {
+  /**
+   * Records the hashes of an object written in parts (a copy onto itself with new metadata): the
+   * whole object's, and each part's, so the next writer can tell unchanged parts as it goes.
+   */
+  async setHashes(key: string, sha256: string, parts: string[], contentType = JSON_TYPE): Promise<void> {
     try {
       await this.client.send(
         new CopyObjectCommand({
@@ -170,7 +181,7 @@ export class Spaces {
           Key: key,
           CopySource: `${this.bucket}/${key.split("/").map(encodeURIComponent).join("/")}`,
           MetadataDirective: "REPLACE",
-          Metadata: { [SHA_META]: sha256 },
+          Metadata: { [SHA_META]: sha256, [PARTS_META]: parts.join(",") },
           ACL: "private",
           ContentType: contentType,
         }),

@@ -2,7 +2,7 @@ import { GetObjectAclCommand, HeadObjectCommand, S3Client } from "@aws-sdk/clien
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { config } from "../../src/config";
-import { ObjectWriter } from "../../src/storage/object-writer";
+import { ContentChanged, ObjectWriter } from "../../src/storage/object-writer";
 import { Spaces, SpacesError, spacesEndpoint } from "../../src/storage/spaces";
 
 /** The Spaces writer against radosgw: signatures checked, ACLs enforced, bytes kept. */
@@ -123,6 +123,16 @@ describe("Spaces writer on radosgw", () => {
     const acl = await rawClient().send(new GetObjectAclCommand({ Bucket: cfg().SPACES_BUCKET, Key: key }));
     expect(acl.Grants?.map((g) => g.Permission)).toEqual(["FULL_CONTROL"]);
     expect((await write()).written).toBe(false);
+    // Compare mode reads the part hashes recorded on the object.
+    const verify = async (lastChunk: string) => {
+      const writer = new ObjectWriter(store(), key, 5 * 1024 * 1024, "application/json", "verify");
+      await writer.write("[");
+      for (let i = 0; i < 12; i++) await writer.write(i === 11 ? lastChunk : chunk);
+      await writer.write('"end"]');
+      return writer.finish();
+    };
+    expect((await verify(chunk)).written).toBe(false);
+    await expect(verify(chunk.replace("p", "q"))).rejects.toBeInstanceOf(ContentChanged);
   });
 
   it("deletes, and a deleted object reads as missing", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { syncShop } from "../../src/shopify/sync";
-import { ObjectWriter } from "../../src/storage/object-writer";
+import { ContentChanged, ObjectWriter } from "../../src/storage/object-writer";
 import { captureLogs, control, fakeState, installShop, readJson, spaces, uniqueShop } from "../helpers";
 
 let logs: ReturnType<typeof captureLogs>;
@@ -94,6 +94,31 @@ describe("shop sync", () => {
   });
 });
 
+describe("polls of a big catalogue", () => {
+  it("an unchanged catalogue written in parts costs no Spaces write; a changed one is written again", async () => {
+    const shop = uniqueShop("big");
+    await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: 10_000, restoreRate: 1_000_000 });
+    const partSize = 5 * 1024 * 1024;
+    const first = await syncShop(env, shop, { partSize });
+    expect(first!.written).toContain(first!.productsKey);
+    expect(first!.productsBytes).toBeGreaterThan(partSize);
+
+    await control("spaces", "reset-counts");
+    const unchanged = await syncShop(env, shop, { partSize, verifyFirst: true });
+    expect(unchanged!.written).toEqual([]);
+    expect((await control("spaces", "reset-counts")).writes).toBe(0);
+    expect(unchanged!.apiCalls).toBe(1 + 40);
+
+    await control("shopify", "shop", { shop, products: 10_000, revision: 9 });
+    const changed = await syncShop(env, shop, { partSize, verifyFirst: true });
+    expect(changed!.written).toContain(changed!.productsKey);
+    expect((await readJson(changed!.productsKey)).products[9999].title).toBe("Product 9999 rev 9");
+    // The first part already differs: the compare pass stopped there, then the catalogue was written.
+    expect(changed!.apiCalls).toBeLessThan(1 + 40 + 40);
+  });
+});
+
 describe("ObjectWriter (big files in parts)", () => {
   it("uploads a 12 MiB file as a multipart upload, byte for byte, and skips it when unchanged", async () => {
     const key = `users/00000000-0000-4000-8000-${Date.now().toString().padStart(12, "0").slice(-12)}/shopify/big.myshopify.com/shop_products.json`;
@@ -115,5 +140,20 @@ describe("ObjectWriter (big files in parts)", () => {
     expect(await spaces().storedSha256(key)).toBe(first.sha256);
     const second = await write();
     expect(second.written).toBe(false);
+
+    // Compare mode: no write for the same bytes; the first differing part stops it.
+    const verify = async (last: string) => {
+      const writer = new ObjectWriter(spaces(), key, 5 * 1024 * 1024, "application/json", "verify");
+      await writer.write("[");
+      for (let i = 0; i < 12; i++) await writer.write(i === 11 ? last : chunk);
+      await writer.write('"end"]');
+      return writer.finish();
+    };
+    await control("spaces", "reset-counts");
+    expect((await verify(chunk)).written).toBe(false);
+    expect((await control("spaces", "reset-counts")).writes).toBe(0);
+    await expect(verify(chunk.replace("x", "y"))).rejects.toBeInstanceOf(ContentChanged);
+    expect((await control("spaces", "reset-counts")).writes).toBe(0);
+    expect(await spaces().getText(key)).toBe(text);
   });
 });
