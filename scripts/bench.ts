@@ -8,7 +8,7 @@
  * the big catalogue; BENCH_MERCHANTS (default 1000) the shops and the pages polled.
  */
 import autocannon from "autocannon";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startFaultProxy } from "../test/fakes/fault-proxy.ts";
@@ -75,6 +75,16 @@ const percentile = (values: number[], p: number) => {
 };
 
 /** Peak resident memory (VmHWM, KiB) of the workerd processes under wrangler dev. */
+/** Runs a command without blocking this process's event loop; resolves with its stdout. */
+function run(command: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d));
+    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}`))));
+  });
+}
+
 function workerdPeakKiB(): number {
   try {
     const pids = execFileSync("pgrep", ["-f", `workerd serve`]).toString().trim().split("\n");
@@ -415,23 +425,20 @@ async function main() {
         products: size,
         restoreRate: 1_000_000,
       });
+      // Asynchronously: the fakes it talks to live in this process.
       const figures = JSON.parse(
-        execFileSync(
-          process.execPath,
-          [
-            "--max-old-space-size=128",
-            "--expose-gc",
-            "--import",
-            "tsx",
-            "scripts/lib/sync-memory.ts",
-            shopify.origin,
-            s3.endpoint,
-            "bench",
-            shop,
-            "shpua_memory",
-          ],
-          { cwd: ROOT, encoding: "utf8" },
-        ),
+        await run(process.execPath, [
+          "--max-old-space-size=128",
+          "--expose-gc",
+          "--import",
+          "tsx",
+          "scripts/lib/sync-memory.ts",
+          shopify.origin,
+          s3.endpoint,
+          "bench",
+          shop,
+          "shpua_memory",
+        ]),
       );
       add(
         "sync",
