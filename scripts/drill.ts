@@ -68,6 +68,12 @@ async function waitFor<T>(
 
 const sawLog = (text: string) => logLines.some((l) => l.includes(text));
 
+/** Sends a platform's request to the worker; anything but 200 stops the drill. */
+async function expectOk(request: Request) {
+  const res = await fetch(request);
+  if (res.status !== 200) throw new Error(`answered ${res.status}: ${await res.text()}`);
+}
+
 async function main() {
   // ── the stack
   const external = process.env.DRILL_SPACES_ENDPOINT;
@@ -140,7 +146,7 @@ async function main() {
   );
   await control(shopify.origin, "shop", { shop: shopA, products: 4, revision: 1 });
   await step("Shopify products/update webhook", async () => {
-    const res = await fetch(
+    await expectOk(
       shopifyWebhookRequest(
         origin,
         secrets as any,
@@ -150,17 +156,15 @@ async function main() {
         crypto.randomUUID(),
       ),
     );
-    if (res.status !== 200) throw new Error(`answered ${res.status}`);
   });
   await step("Messenger message from a customer", async () => {
-    const res = await fetch(
+    await expectOk(
       messengerWebhookRequest(
         origin,
         secrets as any,
         messageDelivery(pageA, customer, "m_before", "Do you ship to Lisbon?"),
       ),
     );
-    if (res.status !== 200) throw new Error(`answered ${res.status}`);
   });
   const objects = await import("../src/storage/keys.ts");
   const { spaces } = await (await import("./lib/ops.ts")).scriptSpaces(target);
@@ -185,10 +189,9 @@ async function main() {
   const uuidB: string = b.body.user_uuid;
   await step(`log page ${pageB} in with that browser`, () => loginFacebook(origin, graph.origin, [pageB], b.cookie));
   await step(`uninstall ${shopC} (app/uninstalled)`, async () => {
-    const res = await fetch(
+    await expectOk(
       shopifyWebhookRequest(origin, secrets as any, shopC, "app/uninstalled", { domain: shopC }, crypto.randomUUID()),
     );
-    if (res.status !== 200) throw new Error(`answered ${res.status}`);
   });
   const keysBefore = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
     (r) => r.key,
@@ -208,7 +211,7 @@ async function main() {
   check("journal replayed after the dump", (reports.find((r) => r.database === "tokens")?.journalEntries ?? 0) > 0);
   worker = await step("start the worker again", boot);
   const rto = await step("first webhook after the restore", async () => {
-    const res = await fetch(
+    await expectOk(
       shopifyWebhookRequest(
         origin,
         secrets as any,
@@ -218,7 +221,6 @@ async function main() {
         crypto.randomUUID(),
       ),
     );
-    if (res.status !== 200) throw new Error(`answered ${res.status}`);
     return Date.now() - restoreStarted;
   });
 
@@ -254,7 +256,7 @@ async function main() {
 
   await control(shopify.origin, "shop", { shop: shopA, products: 5, revision: 2 });
   await step("Shopify products/update webhook", async () => {
-    const res = await fetch(
+    await expectOk(
       shopifyWebhookRequest(
         origin,
         secrets as any,
@@ -264,7 +266,6 @@ async function main() {
         crypto.randomUUID(),
       ),
     );
-    if (res.status !== 200) throw new Error(`answered ${res.status}`);
     await waitFor(
       "5 products",
       async () => JSON.parse((await spaces.getText(objects.shopProductsKey(uuidA, shopA))) ?? "{}").count === 5,
@@ -272,10 +273,7 @@ async function main() {
   });
   await control(graph.origin, "page", { id: pageA, name: "Drill Shoes Renamed" });
   await step("page name change", async () => {
-    const res = await fetch(
-      messengerWebhookRequest(origin, secrets as any, nameChangeDelivery(pageA, "Drill Shoes Renamed")),
-    );
-    if (res.status !== 200) throw new Error(`answered ${res.status}`);
+    await expectOk(messengerWebhookRequest(origin, secrets as any, nameChangeDelivery(pageA, "Drill Shoes Renamed")));
     await waitFor(
       "new name",
       async () =>
@@ -284,10 +282,9 @@ async function main() {
     );
   });
   await step("Messenger message", async () => {
-    const res = await fetch(
+    await expectOk(
       messengerWebhookRequest(origin, secrets as any, messageDelivery(pageA, customer, "m_after", "And to Porto?")),
     );
-    if (res.status !== 200) throw new Error(`answered ${res.status}`);
     await waitFor(
       "2 messages",
       async () =>

@@ -1,4 +1,5 @@
 import { env, exports } from "cloudflare:workers";
+import { afterEach, beforeEach } from "vitest";
 import { config } from "../src/config";
 import { toBase64, toHex } from "../src/lib/encoding";
 import { setLogSink } from "../src/lib/log";
@@ -54,6 +55,32 @@ export function captureLogs(): { lines: string[]; stop: () => void; has: (text: 
     lines,
     stop: () => setLogSink(null),
     has: (text) => lines.some((l) => (JSON.parse(l) as { message: string }).message.includes(text)),
+  };
+}
+
+/** Puts the fakes and the Spaces proxy back to healthy: no faults, hour-long Shopify tokens. */
+export async function resetFaults() {
+  await control("shopify", "faults", { faults: [] });
+  await control("shopify", "token-ttl", { seconds: 3600 });
+  await control("graph", "faults", { faults: [] });
+  await control("spaces", "mode", { mode: "up" });
+}
+
+/** The worker's log lines of the running test; after each test the fakes are made healthy again. */
+export function logsOfEachTest(): { has: (text: string) => boolean; readonly lines: string[] } {
+  let current: ReturnType<typeof captureLogs> | null = null;
+  beforeEach(() => {
+    current = captureLogs();
+  });
+  afterEach(async () => {
+    current?.stop();
+    await resetFaults();
+  });
+  return {
+    has: (text) => current!.has(text),
+    get lines() {
+      return current!.lines;
+    },
   };
 }
 

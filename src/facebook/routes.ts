@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../app";
 import { config, publicBase } from "../config";
-import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
+import { AppError, badRequest, forbidden } from "../lib/errors";
 import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
@@ -13,7 +13,7 @@ import { currentSession, ensureSession } from "../routes/session";
 import { dialogUrl, grantedPages, userTokenFromCode } from "./oauth";
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
 import { handleMessengerDelivery } from "./webhooks";
-import { parseJsonBody, requireJsonContentType } from "../lib/json-body";
+import { readSignedJson } from "../lib/json-body";
 
 export const facebookRoutes = new Hono<AppEnv>();
 
@@ -124,11 +124,10 @@ facebookRoutes.get("/webhook", (c) => {
 
 facebookRoutes.post("/webhook", async (c) => {
   const cfg = config(c.env, "facebook");
-  const raw = new Uint8Array(await c.req.arrayBuffer());
-  if (!(await verifyMetaSignature(raw, c.req.header("x-hub-signature-256"), cfg.FACEBOOK_APP_SECRET))) {
-    throw unauthorized("Invalid X-Hub-Signature-256");
-  }
-  requireJsonContentType(c.req.header("content-type"));
-  const body = parseJsonBody(raw);
+  const body = await readSignedJson(
+    c.req,
+    (raw) => verifyMetaSignature(raw, c.req.header("x-hub-signature-256"), cfg.FACEBOOK_APP_SECRET),
+    "Invalid X-Hub-Signature-256",
+  );
   return c.json(await handleMessengerDelivery(c.env, body));
 });

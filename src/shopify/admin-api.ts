@@ -61,9 +61,7 @@ export class AdminApi {
           body: JSON.stringify({ query, variables }),
         });
       } catch (err) {
-        if (attempt + 1 >= this.maxAttempts)
-          throw new PlatformError("shopify", "transient", `unreachable: ${String(err)}`);
-        await sleep(backoffMs(attempt));
+        await this.backOffOrThrow(attempt, new PlatformError("shopify", "transient", `unreachable: ${String(err)}`));
         continue;
       }
       if (response.status === 401 && !refreshed) {
@@ -93,16 +91,14 @@ export class AdminApi {
       }
       if (response.status >= 500) {
         await response.body?.cancel();
-        if (attempt + 1 >= this.maxAttempts) {
-          throw new PlatformError(
-            "shopify",
-            "transient",
-            `Admin API answered ${response.status}`,
-            undefined,
-            response.status,
-          );
-        }
-        await sleep(backoffMs(attempt));
+        const error = new PlatformError(
+          "shopify",
+          "transient",
+          `Admin API answered ${response.status}`,
+          undefined,
+          response.status,
+        );
+        await this.backOffOrThrow(attempt, error);
         continue;
       }
       if (!response.ok) {
@@ -136,6 +132,12 @@ export class AdminApi {
       }
       return body.data;
     }
+  }
+
+  /** Waits before the next attempt, or throws `error` when the attempts are used up. */
+  private async backOffOrThrow(attempt: number, error: PlatformError): Promise<void> {
+    if (attempt + 1 >= this.maxAttempts) throw error;
+    await sleep(backoffMs(attempt));
   }
 
   private noteThrottle(status: ThrottleStatus | undefined) {

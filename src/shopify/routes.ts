@@ -15,7 +15,7 @@ import { authorizeUrl, requestToken } from "./oauth";
 import { syncShop } from "./sync";
 import { registerShopWebhooks } from "./webhook-registration";
 import { handleShopifyWebhook } from "./webhooks";
-import { parseJsonBody, requireJsonContentType } from "../lib/json-body";
+import { readSignedJson } from "../lib/json-body";
 
 export const shopifyRoutes = new Hono<AppEnv>();
 
@@ -93,11 +93,11 @@ shopifyRoutes.get("/callback", async (c) => {
 
 shopifyRoutes.post("/webhook", async (c) => {
   const cfg = config(c.env, "shopify");
-  const raw = new Uint8Array(await c.req.arrayBuffer());
-  if (!(await verifyShopifyWebhook(raw, c.req.header("x-shopify-hmac-sha256"), cfg.SHOPIFY_API_SECRET))) {
-    throw unauthorized("Invalid webhook signature");
-  }
-  requireJsonContentType(c.req.header("content-type"));
+  const payload = await readSignedJson(
+    c.req,
+    (raw) => verifyShopifyWebhook(raw, c.req.header("x-shopify-hmac-sha256"), cfg.SHOPIFY_API_SECRET),
+    "Invalid webhook signature",
+  );
   const shop = normalizeShop(c.req.header("x-shopify-shop-domain"));
   if (!shop || c.req.header("x-shopify-shop-domain") !== shop)
     throw badRequest("X-Shopify-Shop-Domain is missing or invalid");
@@ -105,7 +105,6 @@ shopifyRoutes.post("/webhook", async (c) => {
   if (!/^[a-z_]+\/[a-z_]+$/.test(topic)) throw badRequest("X-Shopify-Topic is missing or invalid");
   const webhookId = c.req.header("x-shopify-webhook-id") ?? "";
   if (!/^[A-Za-z0-9-]{1,100}$/.test(webhookId)) throw badRequest("X-Shopify-Webhook-Id is missing or invalid");
-  const payload = parseJsonBody(raw);
   if (typeof payload !== "object" || payload === null || Array.isArray(payload))
     throw badRequest("Body must be a JSON object");
   const outcome = await handleShopifyWebhook(c.env, {

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { exportViaApi } from "../../src/backup/d1-export-api";
 import { databaseOfDump, dumpD1, readDump } from "../../src/backup/dump";
 import { JOURNAL_PREFIX, parseJournal, replaySql, type JournalEntry } from "../../src/backup/journal";
@@ -9,7 +9,7 @@ import { applyRetention, backupOne } from "../../src/backup/run";
 import { sha256Hex } from "../../src/lib/signatures";
 import {
   call,
-  captureLogs,
+  logsOfEachTest,
   control,
   installShop,
   loginFacebook,
@@ -19,14 +19,9 @@ import {
   uniqueShop,
 } from "../helpers";
 
-let logs: ReturnType<typeof captureLogs>;
-beforeEach(() => {
-  logs = captureLogs();
-});
-afterEach(async () => {
-  logs.stop();
+const logs = logsOfEachTest();
+afterEach(() => {
   vi.restoreAllMocks();
-  await control("spaces", "mode", { mode: "up" });
 });
 
 const ADMIN = { authorization: "Bearer test-admin-token-0123456789" };

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { conversationKey, pageMetadataKey } from "../../src/storage/keys";
 import {
   call,
-  captureLogs,
+  logsOfEachTest,
   control,
   databaseSnapshot,
   fakeState,
@@ -16,15 +16,7 @@ import {
   uniqueShop,
 } from "../helpers";
 
-let logs: ReturnType<typeof captureLogs>;
-beforeEach(() => {
-  logs = captureLogs();
-});
-afterEach(async () => {
-  logs.stop();
-  await control("graph", "faults", { faults: [] });
-  await control("spaces", "mode", { mode: "up" });
-});
+const logs = logsOfEachTest();
 
 const waitFor = (check: () => Promise<void>, timeout = 10_000) => vi.waitFor(check, { timeout, interval: 100 });
 

@@ -6,7 +6,7 @@ import {
   waitOnExecutionContext,
 } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import type { Job } from "../../src/jobs/messages";
 import { SCHEDULE } from "../../src/jobs/schedule";
@@ -14,7 +14,7 @@ import { conversationKey, pageMetadataKey, shopProductsKey } from "../../src/sto
 import wranglerToml from "../../wrangler.toml?raw";
 import {
   call,
-  captureLogs,
+  logsOfEachTest,
   control,
   installShop,
   loginFacebook,
@@ -24,15 +24,7 @@ import {
   uniqueShop,
 } from "../helpers";
 
-let logs: ReturnType<typeof captureLogs>;
-beforeEach(() => {
-  logs = captureLogs();
-});
-afterEach(async () => {
-  logs.stop();
-  await control("shopify", "faults", { faults: [] });
-  await control("graph", "faults", { faults: [] });
-});
+const logs = logsOfEachTest();
 
 const waitFor = (check: () => Promise<void> | void, timeout = 15_000) => vi.waitFor(check, { timeout, interval: 100 });
 

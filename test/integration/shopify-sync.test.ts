@@ -1,19 +1,10 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { syncShop } from "../../src/shopify/sync";
 import { ContentChanged, ObjectWriter } from "../../src/storage/object-writer";
-import { captureLogs, control, fakeState, installShop, readJson, spaces, uniqueShop } from "../helpers";
+import { control, logsOfEachTest, fakeState, installShop, readJson, spaces, uniqueShop } from "../helpers";
 
-let logs: ReturnType<typeof captureLogs>;
-beforeEach(() => {
-  logs = captureLogs();
-});
-afterEach(async () => {
-  logs.stop();
-  await control("shopify", "faults", { faults: [] });
-  await control("shopify", "token-ttl", { seconds: 3600 });
-  await control("spaces", "mode", { mode: "up" });
-});
+const logs = logsOfEachTest();
 
 describe("shop sync", () => {
   it("pages through every product, 250 a page, and writes stable bytes", async () => {

@@ -1,9 +1,9 @@
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { shopMetadataKey, shopProductsKey } from "../../src/storage/keys";
 import {
   call,
-  captureLogs,
+  logsOfEachTest,
   control,
   cookieOf,
   databaseSnapshot,
@@ -16,15 +16,7 @@ import {
   uniqueShop,
 } from "../helpers";
 
-let logs: ReturnType<typeof captureLogs>;
-beforeEach(() => {
-  logs = captureLogs();
-});
-afterEach(async () => {
-  logs.stop();
-  await control("shopify", "faults", { faults: [] });
-  await control("spaces", "mode", { mode: "up" });
-});
+const logs = logsOfEachTest();
 
 const rawToken = (shop: string) =>
   env.TOKENS_DB.prepare("SELECT * FROM tokens WHERE key = ?1").bind(`shopify:${shop}`).first<any>();
