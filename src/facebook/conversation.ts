@@ -81,7 +81,6 @@ export class Conversation extends DurableObject<Env> {
     this.setMeta("page_id", input.pageId);
     this.setMeta("customer_id", input.customerId);
     if (added > 0) {
-      this.setMeta("version", Number(this.getMeta("version") ?? 0) + 1);
       if (!this.alarmSet) {
         if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
         this.alarmSet = true;
@@ -100,7 +99,8 @@ export class Conversation extends DurableObject<Env> {
       page_id: this.getMeta("page_id"),
       sender_id: this.getMeta("customer_id"),
       messages,
-      version: Number(this.getMeta("version") ?? 0),
+      // Messages are only ever added, so their count is the conversation's version.
+      version: messages.length,
       uploaded_version: Number(this.getMeta("uploaded_version") ?? 0),
     };
   }
@@ -128,7 +128,7 @@ export class Conversation extends DurableObject<Env> {
       this.setMeta("failures", 0);
       log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: messages.length });
       // Messages merged while the upload was in flight need one more write.
-      if (Number(this.getMeta("version")) > version) await this.schedule(UPLOAD_DELAY_MS);
+      if (this.count() > version) await this.schedule(UPLOAD_DELAY_MS);
     } catch (err) {
       const failures = Number(this.getMeta("failures") ?? 0) + 1;
       this.setMeta("failures", failures);
