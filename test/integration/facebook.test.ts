@@ -18,7 +18,7 @@ import {
 
 const logs = logsOfEachTest();
 
-const waitFor = (check: () => Promise<void>, timeout = 10_000) => vi.waitFor(check, { timeout, interval: 100 });
+const waitFor = (check: () => Promise<void>, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
 
 function messageEvent(
   pageId: string,
@@ -253,7 +253,12 @@ describe("Messenger webhooks", () => {
       entry: [{ id: page, time: 1, changes: [{ field: "name", value: "New Name" }] }],
     });
     expect(res.status).toBe(200);
-    await waitFor(async () => expect((await readJson(pageMetadataKey(body.user_uuid, page))).name).toBe("New Name"));
+    await waitFor(async () =>
+      expect((await readJson(pageMetadataKey(body.user_uuid, page))).name).toBe("New Name"),
+    ).catch((err) => {
+      console.error("DIAG", logs.lines.filter((l) => /Job|metadata|Uploaded|page_metadata/.test(l)).join("\n"));
+      throw err;
+    });
   });
 
   it("events for a page nobody linked are answered 200 and not stored", async () => {
