@@ -163,7 +163,7 @@ describe("backups", () => {
     await control("spaces", "mode", { mode: "down" });
     const shop = uniqueShop();
     const install = installShop(shop);
-    await vi.waitFor(() => expect(logs.has("Journal write failed, queued")).toBe(true), { timeout: 10_000 });
+    await vi.waitFor(() => expect(logs.has("Journal write failed, queued")).toBe(true), { timeout: 20_000 });
     await control("spaces", "mode", { mode: "up" });
     await install;
     await vi.waitFor(

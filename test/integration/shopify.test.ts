@@ -180,7 +180,7 @@ describe("Shopify webhooks", () => {
     expect(logs.has(`Received products/update event from ${shop}: product 1000001`)).toBe(true);
     const productsKey = shopProductsKey(body.user_uuid, shop);
     await vi.waitFor(async () => expect((await readJson(productsKey)).count).toBe(4), {
-      timeout: 10_000,
+      timeout: 20_000,
       interval: 200,
     });
     expect((await readJson(productsKey)).products[1].title).toBe("Product 1 rev 1");
@@ -215,14 +215,14 @@ describe("Shopify webhooks", () => {
     expect(outcomes.filter((o) => o.queued === "sync already queued")).toHaveLength(19);
     const productsKey = shopProductsKey(body.user_uuid, shop);
     await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(7), {
-      timeout: 10_000,
+      timeout: 20_000,
       interval: 200,
     });
     await control("shopify", "shop", { shop, products: 8, revision: 5 });
     const next = await shopifyWebhook(shop, "products/update", { id: 1000007 });
     expect(await next.json()).toMatchObject({ queued: "sync" });
     await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(8), {
-      timeout: 10_000,
+      timeout: 20_000,
       interval: 200,
     });
   });
@@ -269,7 +269,7 @@ describe("Shopify webhooks", () => {
     expect((await shopifyWebhook(shop, "shop/redact", { shop_domain: shop })).status).toBe(200);
     expect(await rawToken(shop)).toBeNull();
     await vi.waitFor(async () => expect(await readJson(shopProductsKey(body.user_uuid, shop))).toBeNull(), {
-      timeout: 10_000,
+      timeout: 20_000,
       interval: 200,
     });
     expect(await readJson(shopMetadataKey(body.user_uuid, shop))).toBeNull();
@@ -294,7 +294,7 @@ describe("Shopify webhooks", () => {
     const res = await shopifyWebhook(shop, "products/update", { id: 1000000 });
     expect(res.status).toBe(200);
     await vi.waitFor(() => expect(logs.has(`Job shopify.sync for ${shop} failed (attempt 1)`)).toBe(true), {
-      timeout: 10_000,
+      timeout: 20_000,
       interval: 100,
     });
     await control("spaces", "mode", { mode: "up" });
