@@ -27,8 +27,8 @@ export async function tokenStore(env: Env): Promise<TokenStore> {
 }
 
 /** Journals the current state of changed token and link rows (see src/backup/journal.ts). */
-export const journal = (env: Env, refs: { table: JournalTable; key: string }[]) =>
-  journalRows(env, () => spaces(env), refs);
+export const journal = (env: Env, refs: { table: JournalTable; key: string }[], deadlineMs?: number) =>
+  journalRows(env, () => spaces(env), refs, deadlineMs);
 
 export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);
 

@@ -61,17 +61,27 @@ export async function writeJournal(spaces: Spaces, entry: JournalEntry): Promise
 }
 
 /**
- * Journals the current state of these rows. If Spaces is down the entry goes to the queue and is
- * written from there, so it is not lost.
+ * Journals the current state of these rows. If Spaces fails, or has not answered within
+ * `deadlineMs` (a webhook's answer must not wait on Spaces), the entry goes to the queue and is
+ * written from there, so it is not lost. Writing an entry twice is harmless: replay is idempotent.
  */
 export async function journalRows(
   env: { TOKENS_DB: D1Database; JOBS: Queue },
   spaces: () => Spaces,
   refs: { table: JournalTable; key: string }[],
+  deadlineMs?: number,
 ): Promise<void> {
   const entry: JournalEntry = { format: 1, at: Date.now(), changes: await snapshotRows(env.TOKENS_DB, refs) };
   try {
-    await writeJournal(spaces(), entry);
+    const write = writeJournal(spaces(), entry);
+    if (deadlineMs === undefined) await write;
+    else {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`Spaces did not answer within ${deadlineMs} ms`)), deadlineMs);
+      });
+      await Promise.race([write, late]).finally(() => clearTimeout(timer));
+    }
   } catch (err) {
     log.warn(`Journal write failed, queued: ${describeError(err)}`, { rows: refs.length });
     await env.JOBS.send({ type: "journal.write", entry }, { contentType: "json" });

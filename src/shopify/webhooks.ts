@@ -12,6 +12,9 @@ export interface ShopifyDelivery {
   payload: Record<string, unknown>;
 }
 
+/** How long a webhook waits for its journal entry to reach Spaces before queueing it instead. */
+const JOURNAL_DEADLINE_MS = 1000;
+
 const PRODUCT_TOPICS = new Set(["products/create", "products/update", "products/delete"]);
 const COMPLIANCE_TOPICS = new Set(["customers/data_request", "customers/redact", "shop/redact"]);
 
@@ -87,10 +90,15 @@ async function otherTopic(env: Env, { shop, topic, webhookId }: ShopifyDelivery)
       db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)),
       markShopUninstalledStatement(db, shop),
     ]);
-    await journal(env, [
-      { table: "tokens", key: shopTokenKey(shop) },
-      { table: "shops", key: shop },
-    ]);
+    // Within a second, else through the queue: the answer must not wait on Spaces.
+    await journal(
+      env,
+      [
+        { table: "tokens", key: shopTokenKey(shop) },
+        { table: "shops", key: shop },
+      ],
+      JOURNAL_DEADLINE_MS,
+    );
     log.info(`App uninstalled from ${shop}: tokens removed`, fields);
     return { ok: true, removed: "tokens" };
   }
@@ -99,7 +107,7 @@ async function otherTopic(env: Env, { shop, topic, webhookId }: ShopifyDelivery)
     if (topic === "shop/redact") {
       const owner = await shopOwner(db, shop);
       await db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)).run();
-      await journal(env, [{ table: "tokens", key: shopTokenKey(shop) }]);
+      await journal(env, [{ table: "tokens", key: shopTokenKey(shop) }], JOURNAL_DEADLINE_MS);
       if (owner) {
         await env.JOBS.send({ type: "shopify.redact", shop, userUuid: owner.userUuid } satisfies Job, {
           contentType: "json",

@@ -151,11 +151,17 @@ describe("backups", () => {
       await env.TOKENS_DB.prepare("SELECT * FROM tokens WHERE key = ?1").bind(`shopify:${shop}`).first(),
     );
 
-    // A removal is journaled as a deletion.
+    // A removal is journaled as a deletion (through the queue: the webhook does not wait on Spaces).
     await shopifyWebhook(shop, "app/uninstalled", { domain: shop });
-    const all = await spaces().listKeys(JOURNAL_PREFIX);
-    const last = parseJournal((await spaces().getText(all.sort().at(-1)!))!);
-    expect(last.changes).toContainEqual({ table: "tokens", key: `shopify:${shop}`, row: null });
+    const last = await vi.waitFor(
+      async () => {
+        const all = await spaces().listKeys(JOURNAL_PREFIX);
+        const entry = parseJournal((await spaces().getText(all.sort().at(-1)!))!);
+        expect(entry.changes).toContainEqual({ table: "tokens", key: `shopify:${shop}`, row: null });
+        return entry;
+      },
+      { timeout: 20_000, interval: 200 },
+    );
     expect(replaySql([last])).toContain(`DELETE FROM tokens WHERE key = 'shopify:${shop}';`);
   });
 

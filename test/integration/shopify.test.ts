@@ -12,6 +12,7 @@ import {
   readJson,
   shopifyWebhook,
   signedShopifyCallback,
+  spaces,
   spacesSnapshot,
   uniqueShop,
 } from "../helpers";
@@ -284,6 +285,26 @@ describe("Shopify webhooks", () => {
     expect(await later.json()).toMatchObject({ ok: true, ignored: "not installed" });
     const { results } = await env.TOKENS_DB.prepare("SELECT key FROM tokens").all<{ key: string }>();
     expect(results.map((r) => r.key)).not.toContain(`shopify:${shop}`);
+  });
+
+  it("app/uninstalled answers in time while Spaces hangs; its journal entry lands later", async () => {
+    const shop = uniqueShop();
+    await installShop(shop);
+    await control("spaces", "mode", { mode: "slow", delayMs: 4000 });
+    const started = Date.now();
+    const res = await shopifyWebhook(shop, "app/uninstalled", { domain: shop });
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(logs.has("Journal write failed, queued")).toBe(true);
+    await control("spaces", "mode", { mode: "up" });
+    await vi.waitFor(
+      async () => {
+        const keys = await spaces().listKeys("backups/journal/tokens/");
+        const texts = await Promise.all(keys.map((k) => spaces().getText(k)));
+        expect(texts.some((t) => t!.includes(`"key":"shopify:${shop}","row":null`))).toBe(true);
+      },
+      { timeout: 20_000, interval: 250 },
+    );
   });
 
   it("Spaces down during a webhook loses nothing: the sync is retried and the files arrive", async () => {
