@@ -16,6 +16,7 @@ import { startGraphFake } from "../test/fakes/graph.ts";
 import { startS3Standin } from "../test/fakes/s3.ts";
 import { startShopifyFake } from "../test/fakes/shopify.ts";
 import { backup } from "./backup.ts";
+import { remoteDrill } from "./drill-remote.ts";
 import { restore } from "./restore.ts";
 import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "./lib/local-stack.ts";
 import { d1Query, step } from "./lib/ops.ts";
@@ -30,11 +31,34 @@ import {
 } from "./lib/platform-client.ts";
 
 if (process.argv.includes("--remote")) {
-  console.error(
-    "The remote drill runs against a deployed worker and real databases: see README, 'Recovery drill on Cloudflare'.\n" +
-      "Its OAuth steps need a merchant at a browser; run `npm run backup -- --remote`, `npm run restore -- --remote` and the checks listed there.",
+  const need = (name: string) => {
+    const value = process.env[name];
+    if (!value) {
+      console.error(`${name} is not set (see scripts/drill-remote.ts for what the remote drill needs)`);
+      process.exit(2);
+    }
+    return value;
+  };
+  const started = Date.now();
+  const failures = await remoteDrill(
+    { remote: true },
+    {
+      workerUrl: need("DRILL_WORKER_URL").replace(/\/+$/, ""),
+      secrets: {
+        SHOPIFY_API_SECRET: need("SHOPIFY_API_SECRET"),
+        FACEBOOK_APP_SECRET: need("FACEBOOK_APP_SECRET"),
+        ADMIN_TOKEN: need("ADMIN_TOKEN"),
+      },
+      shop: process.env.DRILL_SHOP,
+      page: process.env.DRILL_PAGE,
+      psid: process.env.DRILL_PSID,
+    },
+  ).catch((err) => [`stopped: ${err instanceof Error ? err.message : String(err)}`]);
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(
+    failures.length ? `Verdict: FAILED (${failures.join("; ")}) in ${seconds} s` : `Verdict: PASSED in ${seconds} s`,
   );
-  process.exit(2);
+  process.exit(failures.length ? 1 : 0);
 }
 
 const started = Date.now();
@@ -384,6 +408,24 @@ async function main() {
     cookieA,
   ].filter((s) => logLines.some((l) => l.includes(s)));
   check("no secret or cookie in the worker's log", leaked.length === 0);
+
+  // The operator's remote drill, rehearsed here on the local stack (only its --remote flags differ).
+  console.log("\nRehearsal of the remote drill (npm run drill -- --remote) on this stack");
+  const remoteFailures = await remoteDrill(target, {
+    workerUrl: origin,
+    secrets: secrets as any,
+    shop: shopA,
+    page: pageA,
+    psid: customer,
+    waitMs: 20_000,
+    aroundRestore: {
+      before: () => worker.stop(),
+      after: async () => {
+        worker = await boot();
+      },
+    },
+  });
+  for (const f of remoteFailures) failures.push(`remote drill rehearsal: ${f}`);
   return { rto };
 }
 
