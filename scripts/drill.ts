@@ -39,6 +39,14 @@ if (process.argv.includes("--remote")) {
     }
     return value;
   };
+  if (!process.argv.includes("--yes")) {
+    console.error(
+      "The remote drill restores over the live databases (from a backup it makes seconds before; token and link\n" +
+        "changes in between are replayed from the journal, sessions opened in those seconds are not).\n" +
+        "Run it at a quiet moment, with: npm run drill -- --remote --yes",
+    );
+    process.exit(2);
+  }
   const started = Date.now();
   const failures = await remoteDrill(
     { remote: true },
