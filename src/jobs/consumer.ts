@@ -2,6 +2,7 @@ import { describeError, log } from "../lib/log";
 import { PlatformError, backoffMs } from "../lib/platform-error";
 import { shopPrefix } from "../storage/keys";
 import { pageTokenKey, shopTokenKey } from "../storage/tokens";
+import { syncFinished } from "../storage/links";
 import { spaces, tokenStore } from "../services";
 import { syncShop } from "../shopify/sync";
 import { jobSubject, type Job } from "./messages";
@@ -28,6 +29,12 @@ async function run(env: Env, job: Job): Promise<void> {
   switch (job.type) {
     case "shopify.sync":
       await syncShop(env, job.shop, { verifyFirst: job.reason === "poll" });
+      // Webhooks came in while it ran: one more run picks up what they changed.
+      if (await syncFinished(env.TOKENS_DB, job.shop)) {
+        await env.JOBS.send({ type: "shopify.sync", shop: job.shop, reason: "webhook" } satisfies Job, {
+          contentType: "json",
+        });
+      }
       return;
     case "journal.write":
       await writeJournal(spaces(env), job.entry);

@@ -4,7 +4,7 @@ import { sha256Hex } from "../lib/signatures";
 import { ContentChanged, ObjectWriter, type ObjectWriterResult } from "../storage/object-writer";
 import { JSON_TYPE } from "../storage/spaces";
 import { shopMetadataKey, shopProductsKey } from "../storage/keys";
-import { releaseSync, shopOwner } from "../storage/links";
+import { shopOwner, syncStarting } from "../storage/links";
 import { spaces, tokenStore } from "../services";
 import { ShopAccess } from "./access";
 import { AdminApi } from "./admin-api";
@@ -79,8 +79,8 @@ export async function syncShop(
     log.info(`Skipped sync for ${shop}: not installed`, { shop });
     return null;
   }
-  // From here on, a new product webhook queues another sync (see claimSync).
-  await releaseSync(env.TOKENS_DB, shop);
+  // From here on, a product webhook marks the shop for one more run (see requestSyncStatements).
+  await syncStarting(env.TOKENS_DB, shop);
   const cfg = config(env, "shopify");
   const store = spaces(env);
   const api = new AdminApi(cfg, new ShopAccess(cfg, await tokenStore(env), shop));

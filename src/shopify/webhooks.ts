@@ -1,6 +1,6 @@
 import { AppError } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { claimSyncStatement, markShopUninstalledStatement, releaseSync, shopOwner } from "../storage/links";
+import { markShopUninstalledStatement, releaseSync, requestSyncStatement, shopOwner } from "../storage/links";
 import { shopTokenKey } from "../storage/tokens";
 import type { Job } from "../jobs/messages";
 import { journal } from "../services";
@@ -36,28 +36,26 @@ export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) 
   const db = env.TOKENS_DB;
   const product = PRODUCT_TOPICS.has(topic);
   // One round trip: record the delivery id and, for product topics, claim the shop's re-sync.
-  const [recorded, claimed, installed] = await db.batch([
+  const [recorded, requested, installed] = await db.batch([
     db
       .prepare("INSERT OR IGNORE INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, ?2, ?3, ?4)")
       .bind(webhookId, topic, shop, Date.now()),
     ...(product
       ? [
-          claimSyncStatement(db, shop),
+          requestSyncStatement(db, shop),
           db.prepare("SELECT 1 FROM shops WHERE shop = ?1 AND uninstalled_at IS NULL").bind(shop),
         ]
       : []),
   ]);
   const fields = { shop, topic, webhook_id: webhookId };
   if (recorded!.meta.changes === 0) {
-    // A redelivery must not queue anything: give back a claim it took.
-    if (claimed?.meta.changes) await releaseSync(db, shop);
     log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, fields);
     return { ok: true, duplicate: true };
   }
   try {
     if (product) {
       log.info(`Received ${topic} event from ${shop}: ${productSummary(delivery.payload)}`, fields);
-      if (claimed!.meta.changes === 1) return await queueSync(env, shop);
+      if ((requested!.results[0] as { claimed?: number } | undefined)?.claimed === 1) return await queueSync(env, shop);
       if (!installed!.results.length) {
         log.info(`Ignored ${topic} for ${shop}: not installed`, fields);
         return { ok: true, ignored: "not installed" };

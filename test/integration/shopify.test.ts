@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { shopMetadataKey, shopProductsKey } from "../../src/storage/keys";
+import { syncFinished, syncStarting } from "../../src/storage/links";
 import {
   call,
   logsOfEachTest,
@@ -285,6 +286,79 @@ describe("Shopify webhooks", () => {
     expect(await later.json()).toMatchObject({ ok: true, ignored: "not installed" });
     const { results } = await env.TOKENS_DB.prepare("SELECT key FROM tokens").all<{ key: string }>();
     expect(results.map((r) => r.key)).not.toContain(`shopify:${shop}`);
+  });
+
+  it("during an outage, later product webhooks only mark the shop: one sync retries, then one more runs", async () => {
+    const shop = uniqueShop();
+    const { body } = await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: 6, revision: 7 });
+    await control("spaces", "mode", { mode: "down" });
+    const first = await shopifyWebhook(shop, "products/update", { id: 1000000 });
+    expect(await first.json()).toMatchObject({ queued: "sync" });
+    await vi.waitFor(() => expect(logs.has(`Job shopify.sync for ${shop} failed (attempt 1)`)).toBe(true), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    // The failed sync keeps its claim: these do not queue syncs of their own.
+    for (let i = 1; i <= 5; i++) {
+      const res = await shopifyWebhook(shop, "products/update", { id: 1000000 + i });
+      expect(await res.json()).toMatchObject({ queued: "sync already queued" });
+    }
+    const row = await env.TOKENS_DB.prepare("SELECT sync_dirty FROM shops WHERE shop = ?1").bind(shop).first<any>();
+    expect(row.sync_dirty).toBe(1);
+    await control("spaces", "mode", { mode: "up" });
+    const productsKey = shopProductsKey(body.user_uuid, shop);
+    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(6), {
+      timeout: 30_000,
+      interval: 250,
+    });
+    // The retry started after those webhooks, so it read their changes: no extra run was queued.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(logs.lines.filter((l) => l.includes(shop) && /Uploaded data to|Data unchanged at/.test(l))).toHaveLength(2);
+    const after = await env.TOKENS_DB.prepare("SELECT sync_queued_at, sync_dirty FROM shops WHERE shop = ?1")
+      .bind(shop)
+      .first<any>();
+    expect(after).toEqual({ sync_queued_at: null, sync_dirty: 0 });
+  });
+
+  it("a sync that ends with the shop marked during it queues exactly one more run", async () => {
+    const shop = uniqueShop();
+    await installShop(shop);
+    const db = env.TOKENS_DB;
+    await db
+      .prepare("UPDATE shops SET sync_queued_at = ?2, sync_dirty = 0 WHERE shop = ?1")
+      .bind(shop, Date.now())
+      .run();
+    await syncStarting(db, shop);
+    await shopifyWebhook(shop, "products/update", { id: 1 }); // arrives mid-sync
+    expect(await syncFinished(db, shop)).toBe(true);
+    const kept = await db
+      .prepare("SELECT sync_queued_at, sync_dirty FROM shops WHERE shop = ?1")
+      .bind(shop)
+      .first<any>();
+    expect(kept.sync_queued_at).not.toBeNull();
+    expect(kept.sync_dirty).toBe(0);
+    await syncStarting(db, shop);
+    expect(await syncFinished(db, shop)).toBe(false);
+    expect(await db.prepare("SELECT sync_queued_at FROM shops WHERE shop = ?1").bind(shop).first()).toEqual({
+      sync_queued_at: null,
+    });
+  });
+
+  it("a redelivered id marks nothing", async () => {
+    const shop = uniqueShop();
+    await installShop(shop);
+    await env.TOKENS_DB.prepare("UPDATE shops SET sync_queued_at = ?2, sync_dirty = 0 WHERE shop = ?1")
+      .bind(shop, Date.now())
+      .run();
+    const id = crypto.randomUUID();
+    await shopifyWebhook(shop, "products/update", { id: 1 }, { id });
+    const dirty = () => env.TOKENS_DB.prepare("SELECT sync_dirty FROM shops WHERE shop = ?1").bind(shop).first<any>();
+    expect((await dirty()).sync_dirty).toBe(1);
+    await env.TOKENS_DB.prepare("UPDATE shops SET sync_dirty = 0 WHERE shop = ?1").bind(shop).run();
+    const again = await shopifyWebhook(shop, "products/update", { id: 1 }, { id });
+    expect(await again.json()).toMatchObject({ duplicate: true });
+    expect((await dirty()).sync_dirty).toBe(0);
   });
 
   it("app/uninstalled answers in time while Spaces hangs; its journal entry lands later", async () => {
