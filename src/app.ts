@@ -11,7 +11,7 @@ import { shopifyRoutes } from "./shopify/routes";
 export type AppEnv = { Bindings: Env };
 
 /** Largest request body accepted (webhook deliveries included). */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 export const app = new Hono<AppEnv>();
 

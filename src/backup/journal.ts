@@ -34,7 +34,7 @@ export interface JournalEntry {
   changes: RowChange[];
 }
 
-export const journalKey = (at: number) =>
+const journalKey = (at: number) =>
   `${JOURNAL_PREFIX}${new Date(at).toISOString().replace(/[-:.]/g, "")}-${randomHex(4)}.json`;
 
 /** The time of a journal key (from its name), or null for any other key. */
@@ -44,7 +44,7 @@ export function journalKeyTime(key: string): number | null {
 }
 
 /** Reads the current rows of these keys, as journal changes. */
-export async function snapshotRows(db: D1Database, refs: { table: JournalTable; key: string }[]): Promise<RowChange[]> {
+async function snapshotRows(db: D1Database, refs: { table: JournalTable; key: string }[]): Promise<RowChange[]> {
   const rows = await db.batch(
     refs.map(({ table, key }) =>
       db.prepare(`SELECT ${COLUMNS[table].join(", ")} FROM ${table} WHERE ${PRIMARY[table]} = ?1`).bind(key),

@@ -22,7 +22,7 @@ export interface Manifest {
 /** `2026-11-28T04:00:00.123Z` → `20261128T040000123Z`: sorts as time, safe in a key. */
 export const stampOf = (at: number) => new Date(at).toISOString().replace(/[-:.]/g, "");
 
-export const backupPrefix = (database: DatabaseName) => `backups/d1/${database}/`;
+const backupPrefix = (database: DatabaseName) => `backups/d1/${database}/`;
 export const dumpKey = (database: DatabaseName, stamp: string) => `${backupPrefix(database)}${stamp}.sql`;
 export const manifestKey = (database: DatabaseName, stamp: string) => `${backupPrefix(database)}${stamp}.manifest.json`;
 

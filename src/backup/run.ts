@@ -8,7 +8,7 @@ import { DATABASES, DumpReader, databaseOfDump, dumpD1, type DatabaseName } from
 import { JOURNAL_PREFIX, journalKeyTime } from "./journal";
 import { buildManifest, dumpKey, manifestKey, parseManifest, planRetention, stampOf, type Manifest } from "./manifest";
 
-export const SQL_TYPE = "application/sql";
+const SQL_TYPE = "application/sql";
 
 /** Journal entries are kept this far back before the oldest kept backup. */
 const JOURNAL_OVERLAP_MS = 10 * 60 * 1000;

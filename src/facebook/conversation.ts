@@ -7,7 +7,7 @@ import { spaces } from "../services";
 import type { ConversationMessage } from "./messages";
 
 /** Wait this long after a change before uploading, so a burst of messages costs few writes. */
-export const UPLOAD_DELAY_MS = 200;
+const UPLOAD_DELAY_MS = 200;
 
 export interface MergeInput {
   pageId: string;

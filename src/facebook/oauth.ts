@@ -4,7 +4,7 @@ import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
 
-export const LOGIN_SCOPES = ["pages_show_list", "pages_messaging", "pages_read_engagement", "pages_manage_metadata"];
+const LOGIN_SCOPES = ["pages_show_list", "pages_messaging", "pages_read_engagement", "pages_manage_metadata"];
 
 export function dialogUrl(cfg: FacebookConfig, redirectUri: string, state: string): string {
   const url = new URL(`${cfg.FACEBOOK_DIALOG_ORIGIN}/${cfg.FACEBOOK_GRAPH_VERSION}/dialog/oauth`);

@@ -10,14 +10,14 @@ import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
 
-export const SUBSCRIBED_FIELDS = ["name", "category", "messages"] as const;
+const SUBSCRIBED_FIELDS = ["name", "category", "messages"] as const;
 const FIELDS_TEXT = SUBSCRIBED_FIELDS.join(",");
 
-export const PAGE_FIELDS = "id,name,category,about,link,username,fan_count,website,phone,emails,location";
+const PAGE_FIELDS = "id,name,category,about,link,username,fan_count,website,phone,emails,location";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /** The page_metadata.json record, keys in a fixed order so equal data gives equal bytes. */
-export function pageMetadataRecord(p: Record<string, any>) {
+function pageMetadataRecord(p: Record<string, any>) {
   return {
     id: String(p.id),
     name: p.name ?? null,

@@ -12,7 +12,7 @@ import { facebookJob } from "../facebook/jobs";
 export type Decision = { action: "ack" } | { action: "retry"; delaySeconds: number };
 
 /** What to do with a failed job: wait out throttles, back off on faults, stop on dead tokens. */
-export function decide(err: unknown, attempts: number): Decision {
+function decide(err: unknown, attempts: number): Decision {
   if (err instanceof PlatformError) {
     if (err.kind === "auth" || err.kind === "rejected") return { action: "ack" };
     if (err.kind === "throttled") {

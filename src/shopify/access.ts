@@ -6,7 +6,7 @@ import { shopTokenKey } from "../storage/tokens";
 import { requestToken } from "./oauth";
 
 /** Refresh this long before expiry, so a token never dies in the middle of a sync. */
-export const REFRESH_MARGIN_MS = 5 * 60 * 1000;
+const REFRESH_MARGIN_MS = 5 * 60 * 1000;
 
 /**
  * A shop's access token, refreshed before it expires. The new pair is stored with a

@@ -14,7 +14,7 @@ import { PRODUCTS_QUERY, PRODUCTS_QUERY_COST, SHOP_QUERY } from "./queries";
 type Node = Record<string, any>;
 
 /** Fixed key order, so the same data always gives the same bytes. */
-export function productRecord(p: Node) {
+function productRecord(p: Node) {
   return {
     id: p.id ?? null,
     title: p.title ?? null,
@@ -34,7 +34,7 @@ export function productRecord(p: Node) {
   };
 }
 
-export function shopMetadataRecord(shop: string, s: Node) {
+function shopMetadataRecord(shop: string, s: Node) {
   return {
     shop,
     id: s.id ?? null,

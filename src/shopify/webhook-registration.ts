@@ -4,7 +4,7 @@ import type { AdminApi } from "./admin-api";
 import { WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS_QUERY } from "./queries";
 
 /** The topics each shop is subscribed to, as GraphQL enum and as webhook topic. */
-export const SHOP_WEBHOOK_TOPICS = [
+const SHOP_WEBHOOK_TOPICS = [
   ["PRODUCTS_UPDATE", "products/update"],
   ["PRODUCTS_CREATE", "products/create"],
   ["PRODUCTS_DELETE", "products/delete"],

@@ -19,7 +19,7 @@ const PRODUCT_TOPICS = new Set(["products/create", "products/update", "products/
 const COMPLIANCE_TOPICS = new Set(["customers/data_request", "customers/redact", "shop/redact"]);
 
 /** A short, safe description of a product payload for the log. */
-export function productSummary(payload: Record<string, unknown>): string {
+function productSummary(payload: Record<string, unknown>): string {
   const id = typeof payload.id === "number" || typeof payload.id === "string" ? String(payload.id) : "?";
   const title = typeof payload.title === "string" ? JSON.stringify(payload.title.slice(0, 80)) : null;
   const updated = typeof payload.updated_at === "string" ? payload.updated_at : null;

@@ -9,9 +9,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NUMERIC_ID = /^[0-9]{1,32}$/;
 const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$/;
 
-export const isUserUuid = (value: string) => UUID.test(value);
+const isUserUuid = (value: string) => UUID.test(value);
 export const isNumericId = (value: string) => NUMERIC_ID.test(value);
-export const isShopDomain = (value: string) => SHOP_DOMAIN.test(value);
+const isShopDomain = (value: string) => SHOP_DOMAIN.test(value);
 
 /**
  * `acme-7cu19ngr` or `acme-7cu19ngr.myshopify.com` (any case) to `acme-7cu19ngr.myshopify.com`;

@@ -6,7 +6,7 @@ import { redact } from "../lib/log";
 
 export const SESSION_COOKIE = "sid";
 export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
-export const STATE_TTL_MS = 10 * 60 * 1000;
+const STATE_TTL_MS = 10 * 60 * 1000;
 
 export type Provider = "shopify" | "facebook";
 
