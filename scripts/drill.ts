@@ -11,7 +11,7 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { GetObjectAclCommand, S3Client } from "@aws-sdk/client-s3";
+import { GetObjectAclCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { startGraphFake } from "../test/fakes/graph.ts";
 import { startS3Standin } from "../test/fakes/s3.ts";
 import { startShopifyFake } from "../test/fakes/shopify.ts";
@@ -382,12 +382,19 @@ async function main() {
       region: "nyc3",
       credentials: { accessKeyId: spacesKey, secretAccessKey: spacesSecret },
     });
-    for (const [key] of expected) {
+    const backups = [
+      ...(await spaces.listKeys("backups/d1/tokens/")).slice(-2),
+      ...(await spaces.listKeys("backups/journal/")).slice(-1),
+    ];
+    for (const key of [...expected.map(([k]) => k), ...backups]) {
       const acl = await client.send(new GetObjectAclCommand({ Bucket: bucket, Key: key }));
+      const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
       const anonymous = await fetch(`${s3.endpoint}/${bucket}/${key}`);
       check(
-        `${key} is private`,
-        anonymous.status === 403 && !acl.Grants?.some((g) => g.Grantee?.URI?.includes("AllUsers")),
+        `${key} is private, application/json`,
+        anonymous.status === 403 &&
+          !acl.Grants?.some((g) => g.Grantee?.URI?.includes("AllUsers")) &&
+          head.ContentType === "application/json",
       );
     }
   } else {

@@ -2,13 +2,11 @@ import { config } from "../config";
 import { describeError, log } from "../lib/log";
 import { spaces } from "../services";
 import { ObjectWriter } from "../storage/object-writer";
-import type { Spaces } from "../storage/spaces";
+import { JSON_TYPE, type Spaces } from "../storage/spaces";
 import { exportViaApi } from "./d1-export-api";
 import { DATABASES, DumpReader, databaseOfDump, dumpD1, type DatabaseName } from "./dump";
 import { JOURNAL_PREFIX, journalKeyTime } from "./journal";
 import { buildManifest, dumpKey, manifestKey, parseManifest, planRetention, stampOf, type Manifest } from "./manifest";
-
-const SQL_TYPE = "application/sql";
 
 /** Journal entries are kept this far back before the oldest kept backup. */
 const JOURNAL_OVERLAP_MS = 10 * 60 * 1000;
@@ -55,7 +53,8 @@ export async function backupOne(
   exportedAt = Date.now(),
 ): Promise<Manifest> {
   const stamp = stampOf(exportedAt);
-  const writer = new ObjectWriter(store, dumpKey(database, stamp), 8 * 1024 * 1024, SQL_TYPE);
+  // The contract gives every object in the bucket Content-Type application/json, backups included.
+  const writer = new ObjectWriter(store, dumpKey(database, stamp), 8 * 1024 * 1024, JSON_TYPE);
   const reader = new DumpReader();
   const decoder = new TextDecoder();
   try {
