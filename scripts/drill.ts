@@ -150,6 +150,9 @@ async function main() {
   let worker = await step(`start the worker (wrangler dev) on ${origin}`, boot);
   closers.unshift(() => worker.stop());
 
+  /** A signed products/update from Shopify for this shop. */
+  const productUpdate = (shop: string, payload: unknown) =>
+    shopifyWebhookRequest(origin, secrets as any, shop, "products/update", payload, crypto.randomUUID());
   const shopA = "drill-alpha.myshopify.com";
   const shopB = "drill-bravo.myshopify.com";
   const shopC = "drill-charlie.myshopify.com";
@@ -178,16 +181,7 @@ async function main() {
   );
   await control(shopify.origin, "shop", { shop: shopA, products: 4, revision: 1 });
   await step("Shopify products/update webhook", async () => {
-    await expectOk(
-      shopifyWebhookRequest(
-        origin,
-        secrets as any,
-        shopA,
-        "products/update",
-        { id: 1000001, title: "Product 1 rev 1" },
-        crypto.randomUUID(),
-      ),
-    );
+    await expectOk(productUpdate(shopA, { id: 1000001, title: "Product 1 rev 1" }));
   });
   await step("Messenger message from a customer", async () => {
     await expectOk(
@@ -243,16 +237,7 @@ async function main() {
   check("journal replayed after the dump", (reports.find((r) => r.database === "tokens")?.journalEntries ?? 0) > 0);
   worker = await step("start the worker again", boot);
   const rto = await step("first webhook after the restore", async () => {
-    await expectOk(
-      shopifyWebhookRequest(
-        origin,
-        secrets as any,
-        shopA,
-        "products/update",
-        { id: 1000002, title: "after restore" },
-        crypto.randomUUID(),
-      ),
-    );
+    await expectOk(productUpdate(shopA, { id: 1000002, title: "after restore" }));
     return Date.now() - restoreStarted;
   });
 
@@ -288,16 +273,7 @@ async function main() {
 
   await control(shopify.origin, "shop", { shop: shopA, products: 5, revision: 2 });
   await step("Shopify products/update webhook", async () => {
-    await expectOk(
-      shopifyWebhookRequest(
-        origin,
-        secrets as any,
-        shopA,
-        "products/update",
-        { id: 1000004, title: "Product 4 rev 2" },
-        crypto.randomUUID(),
-      ),
-    );
+    await expectOk(productUpdate(shopA, { id: 1000004, title: "Product 4 rev 2" }));
     await waitFor(
       "5 products",
       async () => JSON.parse((await spaces.getText(objects.shopProductsKey(uuidA, shopA))) ?? "{}").count === 5,

@@ -139,6 +139,29 @@ export async function installShop(shop: string, opts: { cookie?: string | null; 
   return { res, cookie, body: (await res.json()) as any, login };
 }
 
+/** One Messenger `messaging` event carrying a message (an echo when `echo`). */
+export function messageEvent(
+  pageId: string,
+  senderId: string,
+  mid: string,
+  text: string,
+  timestamp = Date.now(),
+  echo = false,
+) {
+  return {
+    sender: { id: echo ? pageId : senderId },
+    recipient: { id: echo ? senderId : pageId },
+    timestamp,
+    message: { mid, text, ...(echo ? { is_echo: true, app_id: 1234567890 } : {}) },
+  };
+}
+
+/** A signed-ready Messenger delivery of these events for one page. */
+export const delivery = (pageId: string, messaging: unknown[]) => ({
+  object: "page",
+  entry: [{ id: pageId, time: Date.now(), messaging }],
+});
+
 export async function metaSignature(body: string, secret = TEST_SECRETS.FACEBOOK_APP_SECRET) {
   return `sha256=${toHex(await hmacSha256(secret, body))}`;
 }

@@ -3,6 +3,8 @@ import { describe, expect, it, vi } from "vitest";
 import { conversationKey, pageMetadataKey } from "../../src/storage/keys";
 import {
   call,
+  delivery,
+  messageEvent,
   logsOfEachTest,
   control,
   databaseSnapshot,
@@ -19,27 +21,6 @@ import {
 const logs = logsOfEachTest();
 
 const waitFor = (check: () => Promise<void>, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
-
-function messageEvent(
-  pageId: string,
-  senderId: string,
-  mid: string,
-  text: string,
-  timestamp = Date.now(),
-  echo = false,
-) {
-  return {
-    sender: { id: echo ? pageId : senderId },
-    recipient: { id: echo ? senderId : pageId },
-    timestamp,
-    message: { mid, text, ...(echo ? { is_echo: true, app_id: 1234567890 } : {}) },
-  };
-}
-
-const delivery = (pageId: string, messaging: unknown[]) => ({
-  object: "page",
-  entry: [{ id: pageId, time: Date.now(), messaging }],
-});
 
 describe("Facebook login", () => {
   it("redirects to the dialog with the four page scopes and a Lax cookie", async () => {

@@ -14,6 +14,8 @@ import { conversationKey, pageMetadataKey, shopProductsKey } from "../../src/sto
 import wranglerToml from "../../wrangler.toml?raw";
 import {
   call,
+  delivery,
+  messageEvent,
   logsOfEachTest,
   control,
   installShop,
@@ -94,23 +96,7 @@ describe("daily polls", () => {
     await send("m_a", "hello", t0);
     await send("m_b", "anyone there?", t0 + 60_000);
     await send("m_c", "Yes, hi!", t0 + 120_000, true);
-    await messengerWebhook({
-      object: "page",
-      entry: [
-        {
-          id: page,
-          time: t0,
-          messaging: [
-            {
-              sender: { id: customer },
-              recipient: { id: page },
-              timestamp: t0,
-              message: { mid: "m_a", text: "hello" },
-            },
-          ],
-        },
-      ],
-    });
+    await messengerWebhook(delivery(page, [messageEvent(page, customer, "m_a", "hello", t0)]));
     await control("graph", "page", { id: page, name: "Poll Page Renamed" });
 
     const result = await consume([{ type: "facebook.poll", pageId: page }]);
@@ -137,23 +123,7 @@ describe("daily polls", () => {
     for (let i = 0; i < 10; i++)
       await control("graph", "message", { page, customer, mid: `p_${i}`, text: `p${i}`, timestamp: t0 + i * 1000 });
     const webhooks = Array.from({ length: 10 }, (_, i) =>
-      messengerWebhook({
-        object: "page",
-        entry: [
-          {
-            id: page,
-            time: t0,
-            messaging: [
-              {
-                sender: { id: customer },
-                recipient: { id: page },
-                timestamp: t0 + i * 1000 + 500,
-                message: { mid: `w_${i}`, text: `w${i}` },
-              },
-            ],
-          },
-        ],
-      }),
+      messengerWebhook(delivery(page, [messageEvent(page, customer, `w_${i}`, `w${i}`, t0 + i * 1000 + 500)])),
     );
     await Promise.all([consume([{ type: "facebook.poll", pageId: page }]), ...webhooks]);
     const key = conversationKey(body.user_uuid, page, customer);
