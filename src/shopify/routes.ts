@@ -107,11 +107,10 @@ shopifyRoutes.post("/webhook", async (c) => {
   if (!/^[A-Za-z0-9-]{1,100}$/.test(webhookId)) throw badRequest("X-Shopify-Webhook-Id is missing or invalid");
   if (typeof payload !== "object" || payload === null || Array.isArray(payload))
     throw badRequest("Body must be a JSON object");
-  const outcome = await handleShopifyWebhook(c.env, {
-    shop,
-    topic,
-    webhookId,
-    payload: payload as Record<string, unknown>,
-  });
+  const outcome = await handleShopifyWebhook(
+    c.env,
+    { shop, topic, webhookId, payload: payload as Record<string, unknown> },
+    (p) => c.executionCtx.waitUntil(p),
+  );
   return c.json(outcome);
 });

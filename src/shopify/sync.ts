@@ -79,7 +79,7 @@ export async function syncShop(
     log.info(`Skipped sync for ${shop}: not installed`, { shop });
     return null;
   }
-  // From here on, a product webhook marks the shop for one more run (see requestSyncStatements).
+  // From here on, a product webhook marks the shop for one more run (see requestSyncQuery).
   await syncStarting(env.TOKENS_DB, shop);
   const cfg = config(env, "shopify");
   const store = spaces(env);

@@ -1,6 +1,7 @@
 import { AppError } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { markShopUninstalledStatement, releaseSync, requestSyncStatement, shopOwner } from "../storage/links";
+import { markShopUninstalledStatement, releaseSync, requestSyncQuery, shopOwner } from "../storage/links";
+import { commitTogether } from "../storage/group-commit";
 import { shopTokenKey } from "../storage/tokens";
 import type { Job } from "../jobs/messages";
 import { journal } from "../services";
@@ -31,22 +32,27 @@ function productSummary(payload: Record<string, unknown>): string {
  * Shopify or Spaces: the slow work goes to the queue. A delivery whose work could not be queued is
  * forgotten again and answered 503, so Shopify delivers it again.
  */
-export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) {
+export async function handleShopifyWebhook(
+  env: Env,
+  delivery: ShopifyDelivery,
+  waitUntil?: (p: Promise<unknown>) => void,
+) {
   const { shop, topic, webhookId } = delivery;
   const db = env.TOKENS_DB;
   const product = PRODUCT_TOPICS.has(topic);
-  // One round trip: record the delivery id and, for product topics, claim the shop's re-sync.
-  const [recorded, requested, installed] = await db.batch([
-    db
-      .prepare("INSERT OR IGNORE INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, ?2, ?3, ?4)")
-      .bind(webhookId, topic, shop, Date.now()),
-    ...(product
-      ? [
-          requestSyncStatement(db, shop),
-          db.prepare("SELECT 1 FROM shops WHERE shop = ?1 AND uninstalled_at IS NULL").bind(shop),
-        ]
-      : []),
-  ]);
+  // One transaction, shared with concurrent deliveries: record the delivery id and, for product
+  // topics, claim the shop's re-sync.
+  const [recorded, requested] = await commitTogether(
+    db,
+    [
+      {
+        sql: "INSERT OR IGNORE INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, ?2, ?3, ?4)",
+        params: [webhookId, topic, shop, Date.now()],
+      },
+      ...(product ? [requestSyncQuery(shop)] : []),
+    ],
+    waitUntil,
+  );
   const fields = { shop, topic, webhook_id: webhookId };
   if (recorded!.meta.changes === 0) {
     log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, fields);
@@ -55,8 +61,10 @@ export async function handleShopifyWebhook(env: Env, delivery: ShopifyDelivery) 
   try {
     if (product) {
       log.info(`Received ${topic} event from ${shop}: ${productSummary(delivery.payload)}`, fields);
-      if ((requested!.results[0] as { claimed?: number } | undefined)?.claimed === 1) return await queueSync(env, shop);
-      if (!installed!.results.length) {
+      // A new delivery for an installed shop always updates the shop's row; no row, no install.
+      const claim = requested!.results[0] as { claimed: number } | undefined;
+      if (claim?.claimed === 1) return await queueSync(env, shop);
+      if (!claim) {
         log.info(`Ignored ${topic} for ${shop}: not installed`, fields);
         return { ok: true, ignored: "not installed" };
       }

@@ -1,3 +1,4 @@
+import type { Query } from "./group-commit";
 /** Links of shops and pages to their merchant's user UUID (in the `tokens` database). */
 
 export interface ShopLink {
@@ -48,17 +49,16 @@ const SYNC_CLAIM_MS = 10 * 60 * 1000;
  * meanwhile. A failing sync is retried by the queue and keeps its claim, so an outage does not pile
  * up syncs. Returns a row whose `claimed` is 1 when the caller should queue the sync.
  */
-export function requestSyncStatement(db: D1Database, shop: string): D1PreparedStatement {
+export function requestSyncQuery(shop: string): Query {
   const now = Date.now();
-  return db
-    .prepare(
-      `UPDATE shops SET
+  return {
+    sql: `UPDATE shops SET
          sync_dirty = CASE WHEN sync_queued_at IS NULL OR sync_queued_at < ?3 THEN 0 ELSE 1 END,
          sync_queued_at = CASE WHEN sync_queued_at IS NULL OR sync_queued_at < ?3 THEN ?2 ELSE sync_queued_at END
        WHERE shop = ?1 AND uninstalled_at IS NULL AND changes() = 1
        RETURNING sync_queued_at = ?2 AND sync_dirty = 0 AS claimed`,
-    )
-    .bind(shop, now, now - SYNC_CLAIM_MS);
+    params: [shop, now, now - SYNC_CLAIM_MS],
+  };
 }
 
 /** Gives a claim back (its job could not be queued). */
