@@ -8,6 +8,11 @@ import type { ConversationMessage } from "./messages";
 
 /** Wait this long after a change before uploading, so a burst of messages costs few writes. */
 const UPLOAD_DELAY_MS = 200;
+/**
+ * A busy conversation is written at most this often: a customer chatting with the bot would
+ * otherwise cost one write per message. A quiet conversation still lands UPLOAD_DELAY_MS after it.
+ */
+const MIN_UPLOAD_INTERVAL_MS = 1000;
 
 export interface MergeInput {
   pageId: string;
@@ -41,8 +46,17 @@ export class Conversation extends DurableObject<Env> {
 
   /** Meta rows, read once per object lifetime and written through. */
   private meta: Map<string, string> | null = null;
-  /** True once an upload alarm is known to be set, to spare a storage call per merge. */
-  private alarmSet = false;
+  /** Whether an upload alarm is pending; undefined until known, to spare a storage call per merge. */
+  private alarmPending: boolean | undefined;
+  /** The number of messages, counted once per object lifetime and kept up to date by merges. */
+  private total: number | null = null;
+  /** When the last upload started (0 after a restart, which at worst uploads a little early). */
+  private lastUploadAt = 0;
+
+  /** The next upload time: UPLOAD_DELAY_MS from now, spaced MIN_UPLOAD_INTERVAL_MS from the last. */
+  private nextUploadAt(): number {
+    return Math.max(Date.now() + UPLOAD_DELAY_MS, this.lastUploadAt + MIN_UPLOAD_INTERVAL_MS);
+  }
 
   private getMeta(name: string): string | null {
     if (!this.meta) {
@@ -63,28 +77,34 @@ export class Conversation extends DurableObject<Env> {
   }
 
   private count(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
+    this.total ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
+    return this.total;
   }
 
   async merge(input: MergeInput): Promise<MergeResult> {
     // Storage only, no await until the merge is written: concurrent calls cannot interleave here.
     const before = this.count();
+    this.total = null; // counted again if an insert below throws
+    let added = 0;
     for (const m of input.messages) {
-      this.sql.exec(
-        "INSERT OR IGNORE INTO messages (mid, timestamp, body) VALUES (?, ?, ?)",
-        m.mid,
-        m.timestamp,
-        JSON.stringify(m),
-      );
+      // RETURNING yields a row only when the message is new: no count of a long conversation.
+      added += this.sql
+        .exec(
+          "INSERT OR IGNORE INTO messages (mid, timestamp, body) VALUES (?, ?, ?) RETURNING 1",
+          m.mid,
+          m.timestamp,
+          JSON.stringify(m),
+        )
+        .toArray().length;
     }
-    const added = this.count() - before;
+    this.total = before + added;
     this.setMeta("page_id", input.pageId);
     this.setMeta("customer_id", input.customerId);
-    if (added > 0) {
-      if (!this.alarmSet) {
-        if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + UPLOAD_DELAY_MS);
-        this.alarmSet = true;
+    if (added > 0 && this.alarmPending !== true) {
+      if (this.alarmPending === false || (await this.ctx.storage.getAlarm()) === null) {
+        await this.ctx.storage.setAlarm(this.nextUploadAt());
       }
+      this.alarmPending = true;
     }
     return { added, total: before + added, started: before === 0 && added > 0 };
   }
@@ -107,7 +127,7 @@ export class Conversation extends DurableObject<Env> {
 
   async alarm(): Promise<void> {
     // This alarm is running: a merge from now on schedules the next one.
-    this.alarmSet = false;
+    this.alarmPending = false;
     const pageId = this.getMeta("page_id");
     const customerId = this.getMeta("customer_id");
     if (!pageId || !customerId) return;
@@ -123,12 +143,13 @@ export class Conversation extends DurableObject<Env> {
       if (version <= Number(this.getMeta("uploaded_version") ?? 0)) return;
       const key = conversationKey(owner.userUuid, pageId, customerId);
       const body = JSON.stringify({ page_id: pageId, sender_id: customerId, messages }, null, 1);
+      this.lastUploadAt = Date.now();
       await spaces(this.env).put(key, body);
       this.setMeta("uploaded_version", version);
       this.setMeta("failures", 0);
       log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: messages.length });
       // Messages merged while the upload was in flight need one more write.
-      if (this.count() > version) await this.schedule(UPLOAD_DELAY_MS);
+      if (this.count() > version) await this.schedule(this.nextUploadAt() - Date.now());
     } catch (err) {
       const failures = Number(this.getMeta("failures") ?? 0) + 1;
       this.setMeta("failures", failures);
@@ -146,7 +167,7 @@ export class Conversation extends DurableObject<Env> {
 
   private async schedule(delayMs: number) {
     await this.ctx.storage.setAlarm(Date.now() + delayMs);
-    this.alarmSet = true;
+    this.alarmPending = true;
   }
 }
 

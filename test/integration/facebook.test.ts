@@ -267,6 +267,34 @@ describe("Messenger webhooks", () => {
     expect((await readJson(key)).messages.map((m: any) => m.mid)).toEqual(events.map((e) => e.message.mid));
   });
 
+  it("a busy conversation is written at most once a second, a quiet one within a fraction of one", async () => {
+    const page = uniqueId();
+    const customer = uniqueId();
+    const { body } = await loginFacebook([{ id: page }]);
+    const key = conversationKey(body.user_uuid, page, customer);
+    const uploads = () => logs.lines.filter((l) => l.includes(`Uploaded ${key} to Spaces`)).length;
+    // A customer chatting for 3 s, one message every 100 ms: 30 messages.
+    const t0 = Date.now();
+    for (let i = 0; i < 30; i++) {
+      const res = await messengerWebhook(delivery(page, [messageEvent(page, customer, `m_${i}`, `msg ${i}`, t0 + i)]));
+      expect(res.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await waitFor(async () => expect((await readJson(key))?.messages).toHaveLength(30));
+    const elapsed = (Date.now() - t0) / 1000;
+    expect(uploads()).toBeGreaterThanOrEqual(2); // it was written while the chat went on, not only at the end
+    expect(uploads()).toBeLessThanOrEqual(Math.ceil(elapsed) + 1);
+    // Quiet again: the next message lands well under a second later.
+    await new Promise((r) => setTimeout(r, 1100));
+    await messengerWebhook(delivery(page, [messageEvent(page, customer, "m_late", "still there?", t0 + 100)]));
+    const answered = Date.now();
+    await vi.waitFor(async () => expect((await readJson(key))?.messages).toHaveLength(31), {
+      timeout: 5000,
+      interval: 20,
+    });
+    expect(Date.now() - answered).toBeLessThan(800);
+  });
+
   it("Spaces down during a burst loses nothing once it is back", async () => {
     const page = uniqueId();
     const customer = uniqueId();
