@@ -1,7 +1,7 @@
 /** The part of autocannon's API the benchmark uses (the package ships no types). */
 declare module "autocannon" {
   interface Result {
-    requests: { average: number };
+    requests: { average: number; total: number };
     latency: { p50: number; p99: number };
     non2xx: number;
     errors: number;
@@ -14,5 +14,9 @@ declare module "autocannon" {
     timeout?: number;
     requests?: { setupRequest?: (req: Record<string, unknown>) => Record<string, unknown> }[];
   }
-  export default function autocannon(opts: Options): Promise<Result>;
+  /** The running load: a promise of its result that also reports each response. */
+  interface Instance extends Promise<Result> {
+    on(event: "response", listener: () => void): Instance;
+  }
+  export default function autocannon(opts: Options): Instance;
 }

@@ -1,0 +1,100 @@
+/**
+ * The benchmark's load generator, run as its own process (`tsx scripts/lib/load.ts '<json>'`) so
+ * that the fakes and the S3 stand-in, busy in the benchmark's process, do not slow the load down.
+ * Sends `requests` requests over `connections` connections with autocannon and prints one JSON line:
+ * throughput from the first request to the last answer (autocannon's own figure only counts whole
+ * seconds), latency p50/p99 and failures.
+ */
+import autocannon from "autocannon";
+import { messageDelivery, messengerWebhookRequest, shopifyWebhookRequest } from "./platform-client.ts";
+
+/** `forged`: Shopify webhooks signed with a wrong secret, answered 401 before any D1 or log work. */
+export type LoadKind = "bare" | "forged" | "shopify" | "messenger";
+
+export interface LoadSpec {
+  worker: string;
+  kind: LoadKind;
+  requests: number;
+  connections: number;
+  /** Makes webhook and message ids unique across runs. */
+  tag: string;
+  shop: string;
+  page: string;
+  secrets: { SHOPIFY_API_SECRET: string; FACEBOOK_APP_SECRET: string };
+}
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  failed: number;
+  seconds: number;
+}
+
+type Built = { method: string; path: string; headers: Record<string, string>; body?: string };
+
+function builder(spec: LoadSpec): () => Built {
+  let n = 0;
+  const secrets = spec.secrets as never;
+  if (spec.kind === "bare") return () => ({ method: "GET", path: "/ping", headers: {} });
+  if (spec.kind === "shopify" || spec.kind === "forged") {
+    const signing = spec.kind === "forged" ? ({ SHOPIFY_API_SECRET: "not-the-secret" } as never) : secrets;
+    return () => {
+      // 50 products of one shop: a bulk edit as Shopify sends it.
+      const payload = { id: 1000000 + (n % 50), title: "x" };
+      const id = `${spec.tag}-${n++}`;
+      const r = shopifyWebhookRequest(spec.worker, signing, spec.shop, "products/update", payload, id);
+      return {
+        method: "POST",
+        path: "/shopify/webhook",
+        headers: Object.fromEntries(r.headers),
+        body: JSON.stringify(payload),
+      };
+    };
+  }
+  return () => {
+    // 100 customers of one page writing at once.
+    const customer = String(910000000000000 + (n % 100));
+    const payload = messageDelivery(spec.page, customer, `m_${spec.tag}_${n++}`, "how much is it?");
+    const r = messengerWebhookRequest(spec.worker, secrets, payload);
+    return {
+      method: "POST",
+      path: "/facebook/webhook",
+      headers: Object.fromEntries(r.headers),
+      body: JSON.stringify(payload),
+    };
+  };
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  // Built (and signed) before the clock starts: on a small machine the generator's own work would
+  // otherwise take CPU from the worker and weigh on the signed routes only.
+  const make = builder(spec);
+  const prepared = Array.from({ length: spec.requests }, make);
+  let next = 0;
+  const build = () => prepared[next++] ?? make();
+  const started = performance.now();
+  let last = started;
+  const instance = autocannon({
+    url: spec.worker,
+    connections: spec.connections,
+    amount: spec.requests,
+    timeout: 20,
+    requests: [{ setupRequest: (req) => ({ ...req, ...build() }) }],
+  });
+  instance.on("response", () => (last = performance.now()));
+  const result = await instance;
+  const seconds = (last - started) / 1000;
+  return {
+    rps: result.requests.total / seconds,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    failed: result.non2xx + result.errors + result.timeouts,
+    seconds,
+  };
+}
+
+if (process.argv[1]?.endsWith("load.ts") && process.argv[2]) {
+  const result = await runLoad(JSON.parse(process.argv[2]) as LoadSpec);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
