@@ -148,7 +148,6 @@ async function main() {
       SPACES_BUCKET: "bench",
     });
     const { spaces } = await scriptSpaces(target);
-    const objectCount = async () => (await spaces.listKeys("users/").catch(() => [] as string[])).length || "n/a";
 
     // Many merchants, seeded as installs would leave them (tokens encrypted with the worker's key).
     const shops = Array.from({ length: MERCHANTS }, (_, i) => ({
@@ -581,7 +580,6 @@ async function main() {
       "ms",
       "includes restarting wrangler dev",
     );
-    add("backup", "objects in Spaces", await objectCount(), "objects");
   } finally {
     for (const close of closers) await close().catch(() => undefined);
   }
