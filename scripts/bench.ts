@@ -562,7 +562,7 @@ async function main() {
     for (const f of fanout)
       add(
         "poll",
-        `${String(f.message).split(" ")[0]} cron: subrequests per invocation`,
+        `${String(f.message).split(" ")[0]} cron: fan-out subrequests per invocation`,
         f.subrequests,
         "calls",
         `${f.batches} sendBatch + ${f.queries} D1 queries`,

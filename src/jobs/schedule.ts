@@ -1,10 +1,17 @@
 import { log } from "../lib/log";
 import { runBackup } from "../backup/run";
+import { forgetOldDeliveries } from "../shopify/webhooks";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "./poll";
 
 /** Cron expressions of wrangler.toml `[triggers]` and what each runs (UTC, daily). */
 export const SCHEDULE: Record<string, { name: string; run: (env: Env) => Promise<unknown> }> = {
-  "0 3 * * *": { name: "shopify_daily_poll", run: fanOutShopifyPoll },
+  "0 3 * * *": {
+    name: "shopify_daily_poll",
+    run: async (env) => {
+      await forgetOldDeliveries(env.TOKENS_DB);
+      return fanOutShopifyPoll(env);
+    },
+  },
   "30 3 * * *": { name: "facebook_daily_poll", run: fanOutFacebookPoll },
   "0 4 * * *": { name: "d1_backup", run: runBackup },
 };

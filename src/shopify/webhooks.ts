@@ -13,6 +13,32 @@ export interface ShopifyDelivery {
   payload: Record<string, unknown>;
 }
 
+/**
+ * Shopify retries a delivery for 4 hours; an id is remembered for a week, then forgotten by the
+ * daily Shopify cron, so the table does not grow with every delivery ever received.
+ */
+const DELIVERY_MEMORY_MS = 7 * 24 * 60 * 60 * 1000;
+const FORGET_CHUNK = 10_000;
+
+/** Deletes the delivery ids older than a week, in chunks; returns how many went. */
+export async function forgetOldDeliveries(db: D1Database, now = Date.now()): Promise<number> {
+  let forgotten = 0;
+  // At most 20 chunks (200,000 ids) a day: a few of the invocation's queries, never a long one.
+  for (let chunk = 0; chunk < 20; chunk++) {
+    const { meta } = await db
+      .prepare(
+        `DELETE FROM webhook_deliveries WHERE rowid IN
+           (SELECT rowid FROM webhook_deliveries WHERE received_at < ?1 LIMIT ?2)`,
+      )
+      .bind(now - DELIVERY_MEMORY_MS, FORGET_CHUNK)
+      .run();
+    forgotten += meta.changes;
+    if (meta.changes < FORGET_CHUNK) break;
+  }
+  log.info(`Forgot ${forgotten} Shopify webhook ids older than a week`, { forgotten });
+  return forgotten;
+}
+
 /** How long a webhook waits for its journal entry to reach Spaces before queueing it instead. */
 const JOURNAL_DEADLINE_MS = 1000;
 

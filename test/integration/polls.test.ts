@@ -68,6 +68,25 @@ describe("schedule", () => {
 });
 
 describe("daily polls", () => {
+  it("the Shopify cron forgets webhook ids older than a week and keeps the recent ones", async () => {
+    const shop = uniqueShop();
+    const day = 24 * 60 * 60 * 1000;
+    const ages = { old: 8 * day, recent: 6 * day, now: 0 };
+    for (const [name, age] of Object.entries(ages)) {
+      await env.TOKENS_DB.prepare(
+        "INSERT INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, 'products/update', ?2, ?3)",
+      )
+        .bind(`${shop}-${name}`, shop, Date.now() - age)
+        .run();
+    }
+    await runCron("0 3 * * *");
+    const { results } = await env.TOKENS_DB.prepare("SELECT id FROM webhook_deliveries WHERE shop = ?1 ORDER BY id")
+      .bind(shop)
+      .all<{ id: string }>();
+    expect(results.map((r) => r.id)).toEqual([`${shop}-now`, `${shop}-recent`]);
+    expect(logs.lines.some((l) => /Forgot [1-9]\d* Shopify webhook ids older than a week/.test(l))).toBe(true);
+  });
+
   it("the Shopify cron enqueues every installed shop, and the consumer uploads what changed", async () => {
     const shops = [uniqueShop(), uniqueShop()];
     const installed = await Promise.all(shops.map((s) => installShop(s, { products: 1 })));
