@@ -395,6 +395,15 @@ async function main() {
     // ── 4. writes
     console.log("\nSpaces writes");
     await new Promise((r) => setTimeout(r, 2000));
+    /** Waits until the bench page's conversation with `customer` in Spaces holds `count` messages. */
+    const conversationHolds = (customer: string, count: number) =>
+      waitFor(
+        `${count} messages from ${customer}`,
+        async () =>
+          JSON.parse((await spaces.getText(conversationKey(uuid, benchPage, customer))) ?? "{}").messages?.length ===
+          count,
+        30_000,
+      );
     const burstCustomer = "930000000000001";
     await control(proxy.origin, "reset-counts");
     await Promise.all(
@@ -408,13 +417,7 @@ async function main() {
         ),
       ),
     );
-    await waitFor(
-      "100 messages",
-      async () =>
-        JSON.parse((await spaces.getText(conversationKey(uuid, benchPage, burstCustomer))) ?? "{}").messages?.length ===
-        100,
-      30_000,
-    );
+    await conversationHolds(burstCustomer, 100);
     await new Promise((r) => setTimeout(r, 1000));
     const burstWrites = (await control(proxy.origin, "reset-counts")).writes;
     add(
@@ -440,13 +443,7 @@ async function main() {
       );
       await new Promise((r) => setTimeout(r, Math.max(0, chatStart + (i + 1) * 100 - Date.now())));
     }
-    await waitFor(
-      "30 chat messages",
-      async () =>
-        JSON.parse((await spaces.getText(conversationKey(uuid, benchPage, chatCustomer))) ?? "{}").messages?.length ===
-        30,
-      30_000,
-    );
+    await conversationHolds(chatCustomer, 30);
     await new Promise((r) => setTimeout(r, 1500));
     const chatWrites = (await control(proxy.origin, "reset-counts")).writes;
     add(
