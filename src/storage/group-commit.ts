@@ -60,7 +60,11 @@ class CommitGroup {
       // Another request's batch carries (or will carry) these queries. The runtime forbids
       // settling one request's promises from another's I/O, so this caller polls plain data on
       // its own timer instead of awaiting the sender.
-      if (Date.now() > deadline) throw new Error("The batch carrying this write did not finish in time");
+      if (Date.now() > deadline) {
+        // Not sent yet: withdrawn, so a delivery answered 503 is not written behind its back.
+        if (!entry.taken) this.queue.splice(this.queue.indexOf(entry), 1);
+        throw new Error("The batch carrying this write did not finish in time");
+      }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     if (entry.error !== undefined) throw entry.error;
