@@ -199,7 +199,7 @@ async function main() {
       FACEBOOK_DIALOG_ORIGIN: graph.origin,
       PUBLIC_URL: worker,
     };
-    let dev = await startWorker({ port, vars, persistTo, log: (l) => logLines.push(l) });
+    let dev = await startWorker({ port, vars, persistTo, debugger: false, log: (l) => logLines.push(l) });
     closers.unshift(() => dev.stop());
 
     const benchShop = "bench-webhooks.myshopify.com";
@@ -581,7 +581,7 @@ async function main() {
     const tr = Date.now();
     await restore(target);
     const restoreMs = Date.now() - tr;
-    dev = await startWorker({ port, vars, persistTo, log: (l) => logLines.push(l) });
+    dev = await startWorker({ port, vars, persistTo, debugger: false, log: (l) => logLines.push(l) });
     const res = await fetch(
       shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", { id: 1 }, `rto-${started}`),
     );

@@ -67,13 +67,17 @@ export function applyLocalMigrations(persistTo?: string) {
   }
 }
 
-/** Starts `wrangler dev` with cron testing on; resolves when it answers. */
+/**
+ * Starts `wrangler dev` with cron testing on; resolves when it answers. `debugger: false` starts the
+ * same dev server without its DevTools inspector (scripts/lib/worker-server.ts), for the benchmark.
+ */
 export async function startWorker(opts: {
   port: number;
   vars: Record<string, string>;
   persistTo?: string;
   log?: (line: string) => void;
   envFile?: string;
+  debugger?: boolean;
 }): Promise<{ child: ChildProcess; origin: string; stop: () => Promise<void> }> {
   const args = [
     "dev",
@@ -87,7 +91,17 @@ export async function startWorker(opts: {
   if (opts.persistTo) args.push("--persist-to", opts.persistTo);
   if (opts.envFile) args.push("--env-file", opts.envFile);
   for (const [k, v] of Object.entries(opts.vars)) args.push("--var", `${k}:${v}`);
-  const child = spawn(wranglerBin, args, {
+  const [command, commandArgs] =
+    opts.debugger === false
+      ? [
+          join(ROOT, "node_modules", ".bin", "tsx"),
+          [
+            join(ROOT, "scripts", "lib", "worker-server.ts"),
+            JSON.stringify({ port: opts.port, vars: opts.vars, persistTo: opts.persistTo, envFile: opts.envFile }),
+          ],
+        ]
+      : [wranglerBin, args];
+  const child = spawn(command, commandArgs, {
     cwd: ROOT,
     env: quietWrangler,
     stdio: ["ignore", "pipe", "pipe"],

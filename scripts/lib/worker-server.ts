@@ -1,0 +1,47 @@
+/**
+ * The worker in wrangler's local dev server without a debugger attached, for the benchmark:
+ * `tsx scripts/lib/worker-server.ts '<json>'`, where the JSON is `WorkerServerSpec`.
+ *
+ * It is `wrangler dev` (the same ProxyWorker in front, the same workerd, bindings and `.dev.vars`)
+ * started through wrangler's `unstable_startWorker`, with one difference: `wrangler dev` always
+ * attaches a DevTools inspector to the worker and prints every `console.log` by way of it (a
+ * DevTools message per line, relayed through a second worker to Node and source-mapped), which on a
+ * 2-core machine costs more CPU than the webhook itself. Here the inspector is off and log lines
+ * come out as workerd's structured logs on stdout, as in production nothing debugs each isolate.
+ */
+import { unstable_startWorker } from "wrangler";
+
+export interface WorkerServerSpec {
+  port: number;
+  vars: Record<string, string>;
+  persistTo?: string;
+  envFile?: string;
+}
+
+const spec = JSON.parse(process.argv[2] ?? "{}") as WorkerServerSpec;
+const worker = await unstable_startWorker({
+  config: "wrangler.toml",
+  envFiles: spec.envFile ? [spec.envFile] : undefined,
+  bindings: Object.fromEntries(
+    Object.entries(spec.vars).map(([name, value]) => [name, { type: "secret_text" as const, value }]),
+  ),
+  dev: {
+    inspector: false,
+    server: { hostname: "127.0.0.1", port: spec.port },
+    persist: spec.persistTo,
+    testScheduled: true,
+    watch: false,
+    logLevel: "log",
+  },
+});
+await worker.ready;
+
+let stopping = false;
+async function stop() {
+  if (stopping) return;
+  stopping = true;
+  await worker.dispose().catch(() => undefined);
+  process.exit(0);
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
