@@ -109,20 +109,19 @@ export class Conversation extends DurableObject<Env> {
     return { added, total: before + added, started: before === 0 && added > 0 };
   }
 
-  /** The conversation file as it should be in Spaces now. */
-  async snapshot() {
-    const messages = this.sql
-      .exec<{ body: string }>("SELECT body FROM messages ORDER BY timestamp, mid")
-      .toArray()
-      .map((r) => JSON.parse(r.body) as ConversationMessage);
-    return {
-      page_id: this.getMeta("page_id"),
-      sender_id: this.getMeta("customer_id"),
-      messages,
-      // Messages are only ever added, so their count is the conversation's version.
-      version: messages.length,
-      uploaded_version: Number(this.getMeta("uploaded_version") ?? 0),
-    };
+  /**
+   * The conversation file as it should be in Spaces now, one message a line. Built from each
+   * message's stored JSON: parsing and re-serialising every message on every upload cost more CPU
+   * than the webhook that caused it once a conversation is a few hundred messages long.
+   */
+  private conversationFile(pageId: string, customerId: string): { body: string; version: number } {
+    const messages: string[] = [];
+    for (const [body] of this.sql.exec("SELECT body FROM messages ORDER BY timestamp, mid").raw()) {
+      messages.push(body as string);
+    }
+    const head = `{"page_id":${JSON.stringify(pageId)},"sender_id":${JSON.stringify(customerId)}`;
+    // Messages are only ever added, so their count is the conversation's version.
+    return { body: `${head},"messages":[\n${messages.join(",\n")}\n]}\n`, version: messages.length };
   }
 
   async alarm(): Promise<void> {
@@ -139,15 +138,14 @@ export class Conversation extends DurableObject<Env> {
         return;
       }
       // Read after the lookup: the state uploaded is the latest, whatever merged meanwhile.
-      const { messages, version } = await this.snapshot();
-      if (version <= Number(this.getMeta("uploaded_version") ?? 0)) return;
+      if (this.count() <= Number(this.getMeta("uploaded_version") ?? 0)) return;
+      const { body, version } = this.conversationFile(pageId, customerId);
       const key = conversationKey(owner.userUuid, pageId, customerId);
-      const body = JSON.stringify({ page_id: pageId, sender_id: customerId, messages }, null, 1);
       this.lastUploadAt = Date.now();
       await spaces(this.env).put(key, body);
       this.setMeta("uploaded_version", version);
       this.setMeta("failures", 0);
-      log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: messages.length });
+      log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: version });
       // Messages merged while the upload was in flight need one more write.
       if (this.count() > version) await this.schedule(this.nextUploadAt() - Date.now());
     } catch (err) {
