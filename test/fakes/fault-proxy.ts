@@ -1,4 +1,4 @@
-import { request } from "node:http";
+import { Agent, request } from "node:http";
 import { json, listen } from "./http";
 
 /**
@@ -9,6 +9,9 @@ export async function startFaultProxy(target: string, port?: number) {
   let mode: { mode: "up" | "down" | "slow"; delayMs?: number } = { mode: "up" };
   const counts = { requests: 0, writes: 0, refused: 0 };
   const targetUrl = new URL(target);
+  // Connections to the server behind are kept open: one TCP connection per request cost the
+  // benchmark as much CPU as the S3 server's own work.
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
 
   const proxy = await listen(async (req, url, body) => {
     if (url.pathname.startsWith("/_control/")) {
@@ -29,9 +32,10 @@ export async function startFaultProxy(target: string, port?: number) {
     }
     if (mode.mode === "slow") await new Promise((r) => setTimeout(r, mode.delayMs ?? 2000));
     if (req.method === "PUT" || req.method === "POST" || req.method === "DELETE") counts.writes++;
+    const { connection: _hop, "keep-alive": _alive, ...headers } = req.headers;
     return new Promise((resolve) => {
       const upstream = request(
-        { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers: req.headers },
+        { host: targetUrl.hostname, port: targetUrl.port, method: req.method, path: req.url, headers, agent },
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
@@ -49,5 +53,9 @@ export async function startFaultProxy(target: string, port?: number) {
       upstream.end(body);
     });
   }, port);
-  return { ...proxy, counts };
+  const close = async () => {
+    agent.destroy();
+    await proxy.close();
+  };
+  return { ...proxy, close, counts };
 }
