@@ -18,6 +18,12 @@ export interface LoadSpec {
   connections: number;
   /** Makes webhook and message ids unique across runs. */
   tag: string;
+  /**
+   * Messenger: the first of the run's 100 customer ids. A new set per run keeps every run's work the
+   * same: with one set, each conversation grows by 30 messages a run and every upload of a later
+   * round carries the whole, ever longer conversation.
+   */
+  firstCustomer?: number;
   shop: string;
   page: string;
   secrets: { SHOPIFY_API_SECRET: string; FACEBOOK_APP_SECRET: string };
@@ -54,7 +60,7 @@ function builder(spec: LoadSpec): () => Built {
   }
   return () => {
     // 100 customers of one page writing at once.
-    const customer = String(910000000000000 + (n % 100));
+    const customer = String((spec.firstCustomer ?? 910000000000000) + (n % 100));
     const payload = messageDelivery(spec.page, customer, `m_${spec.tag}_${n++}`, "how much is it?");
     const r = messengerWebhookRequest(spec.worker, secrets, payload);
     return {
