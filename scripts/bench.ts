@@ -7,7 +7,8 @@
  *
  * BENCH_REQUESTS (default 3000) sets the requests per load run, BENCH_ROUNDS (default 3) the rounds
  * of acknowledgement runs, BENCH_PRODUCTS_LARGE (default 50000) the big catalogue, BENCH_MERCHANTS
- * (default 1000) the shops and the pages polled.
+ * (default 1000) the shops and the pages polled. BENCH_STATE_DIR puts the worker's state elsewhere
+ * than in memory, BENCH_INSPECTOR=1 attaches wrangler dev's DevTools inspector (see below).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -38,8 +39,8 @@ const MERCHANTS = Number(process.env.BENCH_MERCHANTS ?? 1000);
 const CONNECTIONS = 20;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
- * Where the run's throwaway D1 and Durable Object state lives: in memory (/dev/shm) when the
- * machine has it. workerd's local SQLite syncs each commit to disk before the worker goes on, so on
+ * Where the run's throwaway state lives (the worker's D1 and Durable Objects, the S3 stand-in's
+ * objects): in memory (/dev/shm) when the machine has it. workerd's local SQLite syncs each commit to disk before the worker goes on, so on
  * disk every Messenger webhook (one conversation commit) also waits on this machine's disk, which
  * Cloudflare's storage does not make an isolate do. BENCH_STATE_DIR=.local/bench measures on disk.
  */
@@ -49,6 +50,11 @@ const STATE_DIR = process.env.BENCH_STATE_DIR
     ? `/dev/shm/messenger-bench-${process.getuid?.() ?? 0}`
     : join(LOCAL_DIR, "bench");
 const STATE_IN_MEMORY = STATE_DIR.startsWith("/dev/shm/");
+/**
+ * `wrangler dev` attaches a DevTools inspector and prints every log line through it, which costs
+ * more CPU than a webhook on a small machine; the benchmark leaves it off unless BENCH_INSPECTOR=1.
+ */
+const INSPECTOR = process.env.BENCH_INSPECTOR === "1";
 
 type Row = { section: string; figure: string; value: number | string; unit: string; note?: string };
 const rows: Row[] = [];
@@ -147,9 +153,15 @@ async function main() {
   const closers: (() => Promise<void>)[] = [];
   try {
     console.log("Setting up: S3 stand-in behind a fault proxy, Shopify and Graph fakes, seeded D1, wrangler dev");
-    add("setup", "worker", "wrangler dev", "", "its local server and workerd, without the DevTools inspector");
-    add("setup", "worker state (D1, Durable Objects)", STATE_IN_MEMORY ? "in memory" : "on disk", "", STATE_DIR);
-    const s3 = await startS3Standin({ bucket: "bench" });
+    add(
+      "setup",
+      "worker",
+      "wrangler dev",
+      "",
+      INSPECTOR ? "the CLI, DevTools inspector attached" : "its local server and workerd, DevTools inspector off",
+    );
+    add("setup", "state (D1, Durable Objects, S3 stand-in)", STATE_IN_MEMORY ? "in memory" : "on disk", "", STATE_DIR);
+    const s3 = await startS3Standin({ bucket: "bench", directory: join(dir, "s3") });
     const proxy = await startFaultProxy(s3.endpoint);
     const shopify = await startShopifyFake({
       apiKey: secrets.SHOPIFY_API_KEY!,
@@ -219,7 +231,7 @@ async function main() {
       FACEBOOK_DIALOG_ORIGIN: graph.origin,
       PUBLIC_URL: worker,
     };
-    let dev = await startWorker({ port, vars, persistTo, debugger: false, log: (l) => logLines.push(l) });
+    let dev = await startWorker({ port, vars, persistTo, debugger: INSPECTOR, log: (l) => logLines.push(l) });
     closers.unshift(() => dev.stop());
 
     const benchShop = "bench-webhooks.myshopify.com";
@@ -601,7 +613,7 @@ async function main() {
     const tr = Date.now();
     await restore(target);
     const restoreMs = Date.now() - tr;
-    dev = await startWorker({ port, vars, persistTo, debugger: false, log: (l) => logLines.push(l) });
+    dev = await startWorker({ port, vars, persistTo, debugger: INSPECTOR, log: (l) => logLines.push(l) });
     const res = await fetch(
       shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", { id: 1 }, `rto-${started}`),
     );
