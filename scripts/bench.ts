@@ -40,9 +40,10 @@ const CONNECTIONS = 20;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /**
  * Where the run's throwaway state lives (the worker's D1 and Durable Objects, the S3 stand-in's
- * objects): in memory (/dev/shm) when the machine has it. workerd's local SQLite syncs each commit to disk before the worker goes on, so on
- * disk every Messenger webhook (one conversation commit) also waits on this machine's disk, which
- * Cloudflare's storage does not make an isolate do. BENCH_STATE_DIR=.local/bench measures on disk.
+ * objects): in memory (/dev/shm) when the machine has it. workerd's local SQLite syncs each commit
+ * to disk before the worker goes on, so on disk every Messenger webhook (one conversation commit)
+ * also waits on this machine's disk, which Cloudflare's storage does not make an isolate do.
+ * BENCH_STATE_DIR=.local/bench measures on disk.
  */
 const STATE_DIR = process.env.BENCH_STATE_DIR
   ? resolve(process.env.BENCH_STATE_DIR)
@@ -52,7 +53,7 @@ const STATE_DIR = process.env.BENCH_STATE_DIR
 const STATE_IN_MEMORY = STATE_DIR.startsWith("/dev/shm/");
 /**
  * `wrangler dev` attaches a DevTools inspector and prints every log line through it, which costs
- * more CPU than a webhook on a small machine; the benchmark leaves it off unless BENCH_INSPECTOR=1.
+ * about as much CPU as the webhook itself; the benchmark leaves it off unless BENCH_INSPECTOR=1.
  */
 const INSPECTOR = process.env.BENCH_INSPECTOR === "1";
 

@@ -5,9 +5,9 @@
  * It is `wrangler dev` (the same ProxyWorker in front, the same workerd, bindings and `.dev.vars`)
  * started through wrangler's `unstable_startWorker`, with one difference: `wrangler dev` always
  * attaches a DevTools inspector to the worker and prints every `console.log` by way of it (a
- * DevTools message per line, relayed through a second worker to Node and source-mapped), which on a
- * 2-core machine costs more CPU than the webhook itself. Here the inspector is off and log lines
- * come out as workerd's structured logs on stdout, as in production nothing debugs each isolate.
+ * DevTools message per line, relayed through a second worker to Node and source-mapped), which
+ * costs about as much CPU as the webhook itself (measured: 0.87 ms of Node CPU per Shopify webhook).
+ * Here the inspector is off and log lines come out as workerd's structured logs on stdout.
  */
 import { unstable_startWorker } from "wrangler";
 

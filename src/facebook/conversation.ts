@@ -111,8 +111,8 @@ export class Conversation extends DurableObject<Env> {
 
   /**
    * The conversation file as it should be in Spaces now, one message a line. Built from each
-   * message's stored JSON: parsing and re-serialising every message on every upload cost more CPU
-   * than the webhook that caused it once a conversation is a few hundred messages long.
+   * message's stored JSON: parsing and re-serialising every message on every upload made each
+   * upload of a long conversation (hundreds of messages) cost more than it needs to.
    */
   private conversationFile(pageId: string, customerId: string): { body: string; version: number } {
     const messages: string[] = [];
