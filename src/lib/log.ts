@@ -14,21 +14,82 @@ const secrets = new Set<string>();
 const redactions = new Set<string>();
 
 /**
+ * Every registered value, found by a hash of its last WINDOW characters, so that a line is
+ * scrubbed in one pass over its characters however many values are registered. Checking each
+ * value with `includes` cost ~0.1 ms a line once a poll had registered 2,000 tokens, on every line.
+ */
+const WINDOW = 6; // the shortest value `redact` registers
+const HASH_BASE = 31;
+let HASH_DROP = 1; // HASH_BASE ** WINDOW, to drop the character leaving the window
+for (let i = 0; i < WINDOW; i++) HASH_DROP = Math.imul(HASH_DROP, HASH_BASE);
+const byTailHash = new Map<number, string[]>();
+
+function tailHash(value: string): number {
+  let h = 0;
+  for (let i = value.length - WINDOW; i < value.length; i++) h = (Math.imul(h, HASH_BASE) + value.charCodeAt(i)) | 0;
+  return h;
+}
+
+function index(value: string, add: boolean): void {
+  const h = tailHash(value);
+  const bucket = byTailHash.get(h) ?? [];
+  if (add) bucket.push(value);
+  else bucket.splice(bucket.indexOf(value), 1);
+  if (bucket.length) byTailHash.set(h, bucket);
+  else byTailHash.delete(h);
+}
+
+/**
  * Registers a secret or token so that it is removed from every later log line. `permanent` is for
  * configured secrets; tokens are kept while they are among the most recent MAX_REDACTIONS.
  */
 export function redact(value: string | undefined | null, permanent = false): void {
-  if (!value || value.length < 6) return;
+  if (!value || value.length < WINDOW || secrets.has(value)) return;
   if (permanent) {
+    if (redactions.delete(value)) index(value, false);
     secrets.add(value);
+    index(value, true);
     return;
   }
-  if (redactions.has(value) || secrets.has(value)) return;
+  if (redactions.has(value)) return;
   if (redactions.size >= MAX_REDACTIONS) {
     const oldest = redactions.values().next().value;
-    if (oldest !== undefined) redactions.delete(oldest);
+    if (oldest !== undefined) {
+      redactions.delete(oldest);
+      index(oldest, false);
+    }
   }
   redactions.add(value);
+  index(value, true);
+}
+
+/** Replaces every occurrence of every registered value (overlapping ones too) with "[redacted]". */
+function removeRegistered(text: string): string {
+  if (byTailHash.size === 0) return text;
+  let spans: [number, number][] | null = null;
+  let h = 0;
+  for (let i = 0; i < text.length; i++) {
+    h = (Math.imul(h, HASH_BASE) + text.charCodeAt(i)) | 0;
+    if (i >= WINDOW) h = (h - Math.imul(HASH_DROP, text.charCodeAt(i - WINDOW))) | 0;
+    if (i < WINDOW - 1) continue;
+    const candidates = byTailHash.get(h);
+    if (!candidates) continue;
+    for (const value of candidates) {
+      const start = i + 1 - value.length;
+      if (start >= 0 && text.startsWith(value, start)) (spans ??= []).push([start, i + 1]);
+    }
+  }
+  if (!spans) return text;
+  spans.sort((a, b) => a[0] - b[0]);
+  let out = "";
+  let at = 0;
+  for (let k = 0; k < spans.length;) {
+    let [start, end] = spans[k++]!;
+    while (k < spans.length && spans[k]![0] <= end) end = Math.max(end, spans[k++]![1]);
+    out += `${text.slice(at, start)}[redacted]`;
+    at = end;
+  }
+  return out + text.slice(at);
 }
 
 // Token shapes from Shopify (shpat_, shpua_, shprt_, ...), Meta (EAA...), and credentials in query
@@ -45,10 +106,7 @@ const TOKEN_PATTERNS: [RegExp, string][] = [
 
 /** Removes registered secrets and token-shaped strings from a text. */
 export function scrub(text: string): string {
-  let out = text;
-  for (const set of [secrets, redactions]) {
-    for (const secret of set) if (out.includes(secret)) out = out.split(secret).join("[redacted]");
-  }
+  let out = removeRegistered(text);
   for (const [pattern, replacement] of TOKEN_PATTERNS) out = out.replace(pattern, replacement);
   return out;
 }
