@@ -126,16 +126,17 @@ export class Spaces {
     if (body instanceof ReadableStream && opts.contentLength === undefined) {
       throw new SpacesError("put", key, undefined, undefined, "a streamed body needs its content length");
     }
+    // Text is encoded once here, for its length and for the request (the SDK would encode it again).
+    const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
     try {
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.bucket,
           Key: key,
-          Body: body instanceof ReadableStream ? fixedLength(body, opts.contentLength!) : body,
+          Body: bytes instanceof ReadableStream ? fixedLength(bytes, opts.contentLength!) : bytes,
           ACL: "private",
-          ContentType: JSON_TYPE,
-          ContentLength:
-            opts.contentLength ?? (typeof body === "string" ? new TextEncoder().encode(body).length : undefined),
+          ContentType: opts.contentType ?? JSON_TYPE,
+          ContentLength: opts.contentLength ?? (bytes instanceof Uint8Array ? bytes.byteLength : undefined),
           Metadata: opts.sha256 ? { [SHA_META]: opts.sha256 } : undefined,
         }),
       );

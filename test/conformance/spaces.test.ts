@@ -54,6 +54,13 @@ describe("Spaces writer on radosgw", () => {
     expect(acl.Grants?.some((g) => g.Grantee?.URI?.includes("AllUsers"))).toBe(false);
   });
 
+  it("stores the content type a writer asks for", async () => {
+    const key = `${prefix}facebook/1/notes.txt`;
+    await store().put(key, "plain text", { contentType: "text/plain" });
+    const head = await rawClient().send(new HeadObjectCommand({ Bucket: cfg().SPACES_BUCKET, Key: key }));
+    expect(head.ContentType).toBe("text/plain");
+  });
+
   it("stores a streamed body byte for byte (no aws-chunked framing, no empty object)", async () => {
     const key = `${prefix}facebook/1/conversations/2.json`;
     const bytes = new TextEncoder().encode(jsonOfSize(1024 * 1024 + 17));

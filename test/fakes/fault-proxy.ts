@@ -39,6 +39,10 @@ export async function startFaultProxy(target: string, port?: number) {
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
+          // A keep-alive connection the stand-in closed mid-answer: answer 502 (the writer retries)
+          // rather than leave the caller waiting forever.
+          res.on("error", (err) => resolve({ status: 502, text: String(err) }));
+          res.on("aborted", () => resolve({ status: 502, text: "upstream closed the connection mid-answer" }));
           res.on("end", () => {
             const headers: Record<string, string> = {};
             for (const [k, v] of Object.entries(res.headers)) {
