@@ -69,7 +69,8 @@ export function applyLocalMigrations(persistTo?: string) {
 
 /**
  * Starts `wrangler dev` with cron testing on; resolves when it answers. `debugger: false` starts the
- * same dev server without its DevTools inspector (scripts/lib/worker-server.ts), for the benchmark.
+ * same dev server without its DevTools inspector (scripts/lib/worker-server.ts), for the benchmark;
+ * `logFile: false` also skips wrangler's debug log file there.
  */
 export async function startWorker(opts: {
   port: number;
@@ -78,6 +79,7 @@ export async function startWorker(opts: {
   log?: (line: string) => void;
   envFile?: string;
   debugger?: boolean;
+  logFile?: boolean;
 }): Promise<{ child: ChildProcess; origin: string; stop: () => Promise<void> }> {
   const args = [
     "dev",
@@ -97,7 +99,13 @@ export async function startWorker(opts: {
           join(ROOT, "node_modules", ".bin", "tsx"),
           [
             join(ROOT, "scripts", "lib", "worker-server.ts"),
-            JSON.stringify({ port: opts.port, vars: opts.vars, persistTo: opts.persistTo, envFile: opts.envFile }),
+            JSON.stringify({
+              port: opts.port,
+              vars: opts.vars,
+              persistTo: opts.persistTo,
+              envFile: opts.envFile,
+              logFile: opts.logFile ?? true,
+            }),
           ],
         ]
       : [wranglerBin, args];
