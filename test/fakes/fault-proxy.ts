@@ -54,6 +54,8 @@ export async function startFaultProxy(target: string, port?: number) {
         },
       );
       upstream.on("error", (err) => resolve({ status: 502, text: String(err) }));
+      // Never longer than this for an answer from the stand-in (a "slow" delay comes before it).
+      upstream.setTimeout(10_000, () => upstream.destroy(new Error("the S3 stand-in did not answer in 10 s")));
       upstream.end(body);
     });
   }, port);
