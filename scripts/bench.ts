@@ -415,7 +415,9 @@ async function main() {
       "includes the 200 ms batching delay",
     );
     const shopifyLag: number[] = [];
-    for (let i = 0; i < 10; i++) {
+    // The first round is not counted: a sync of the bench shop left failing by the Spaces-down runs
+    // holds the shop's sync claim until its retry (seconds later), and the change waits behind it.
+    for (let i = -1; i < 10; i++) {
       await control(shopify.origin, "shop", { shop: benchShop, products: 50, revision: 100 + i });
       const res = await fetch(
         shopifyWebhookRequest(
@@ -435,7 +437,7 @@ async function main() {
         60_000,
         10,
       );
-      shopifyLag.push(Date.now() - answered);
+      if (i >= 0) shopifyLag.push(Date.now() - answered);
     }
     add(
       "lag",
