@@ -242,14 +242,10 @@ async function main() {
       FACEBOOK_DIALOG_ORIGIN: graph.origin,
       PUBLIC_URL: worker,
     };
-    let dev = await startWorker({
-      port,
-      vars,
-      persistTo,
-      debugger: INSPECTOR,
-      logFile: LOG_FILE,
-      log: (l) => logLines.push(l),
-    });
+    // The same worker again after the restore, on the same port and state.
+    const startBenchWorker = () =>
+      startWorker({ port, vars, persistTo, debugger: INSPECTOR, logFile: LOG_FILE, log: (l) => logLines.push(l) });
+    let dev = await startBenchWorker();
     closers.unshift(() => dev.stop());
 
     const benchShop = "bench-webhooks.myshopify.com";
@@ -636,14 +632,7 @@ async function main() {
     const tr = Date.now();
     await restore(target);
     const restoreMs = Date.now() - tr;
-    dev = await startWorker({
-      port,
-      vars,
-      persistTo,
-      debugger: INSPECTOR,
-      logFile: LOG_FILE,
-      log: (l) => logLines.push(l),
-    });
+    dev = await startBenchWorker();
     const res = await fetch(
       shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", { id: 1 }, `rto-${started}`),
     );

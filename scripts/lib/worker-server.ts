@@ -10,11 +10,12 @@
  * Here the inspector is off and log lines come out as workerd's structured logs on stdout.
  *
  * Unless the spec asks for it, it also skips wrangler's debug log file: wrangler appends every
- * line the worker logs to a file under ~/.wrangler/logs as well as printing it, one directory check
- * and one open-append-close per line through Node's thread pool, ~0.18 ms of Node CPU a line here
- * (measured), about what the worker spends on a Messenger message besides. Wrangler skips the file
- * when it runs under vitest, which it tells by a global `vitest`; setting that global here changes
- * nothing else in a local dev server (its other uses are the Cloudflare API client and the CLI).
+ * line the worker logs to a file under ~/.config/.wrangler/logs as well as printing it, one
+ * directory check and one open-append-close per line through Node's thread pool, ~0.18 ms of Node
+ * CPU a line here (measured), a tenth of all the CPU a Messenger message costs. Wrangler skips the
+ * file when it runs under vitest, which it tells by a global `vitest`; setting that global here
+ * changes nothing else in a local dev server (its other uses are the Cloudflare API client and the
+ * CLI).
  */
 import { unstable_startWorker } from "wrangler";
 
@@ -23,7 +24,7 @@ export interface WorkerServerSpec {
   vars: Record<string, string>;
   persistTo?: string;
   envFile?: string;
-  /** Keep wrangler's debug log file (a copy of every log line under ~/.wrangler/logs). */
+  /** Keep wrangler's debug log file (a copy of every log line under ~/.config/.wrangler/logs). */
   logFile?: boolean;
 }
 

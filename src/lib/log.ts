@@ -33,8 +33,9 @@ function tailHash(value: string): number {
 function index(value: string, add: boolean): void {
   const h = tailHash(value);
   const bucket = byTailHash.get(h) ?? [];
-  if (add) bucket.push(value);
-  else bucket.splice(bucket.indexOf(value), 1);
+  const at = bucket.indexOf(value);
+  if (add && at < 0) bucket.push(value);
+  else if (!add && at >= 0) bucket.splice(at, 1);
   if (bucket.length) byTailHash.set(h, bucket);
   else byTailHash.delete(h);
 }
