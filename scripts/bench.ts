@@ -18,6 +18,7 @@ import { startFaultProxy } from "../test/fakes/fault-proxy.ts";
 import { startGraphFake } from "../test/fakes/graph.ts";
 import { startS3Standin } from "../test/fakes/s3.ts";
 import { startShopifyFake } from "../test/fakes/shopify.ts";
+import { sleep } from "../src/lib/platform-error.ts";
 import { conversationKey, shopProductsKey } from "../src/storage/keys.ts";
 import { backup } from "./backup.ts";
 import { restore } from "./restore.ts";
@@ -93,7 +94,7 @@ async function waitFor<T>(
     const v = await Promise.resolve(probe()).catch(() => null);
     if (v) return v;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }
 
@@ -148,7 +149,7 @@ async function load(name: string, kind: LoadKind) {
 const median = (values: number[]) => percentile(values, 50);
 
 /** Long enough for the work a load run queues to finish (the Shopify lag's p99 is ~1 s). */
-const settle = () => new Promise((r) => setTimeout(r, 2000));
+const settle = () => sleep(2000);
 
 let worker = "";
 
@@ -324,12 +325,11 @@ async function main() {
       "ratio",
       `target >= 0.5; rounds: ${perRound("messenger")}`,
     );
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
 
     // ── 2. under trouble: each trouble run right after a healthy run of the same webhook, both
     // started from a quiet system, so the ratio compares like with like.
     console.log(`\nUnder trouble (${ROUNDS} pairs each: a healthy run, then the same under trouble; medians)`);
-    const quiet = () => new Promise((r) => setTimeout(r, 3000));
     const troubles: [string, () => Promise<unknown>, () => Promise<unknown>][] = [
       [
         "platforms answer after 2 s",
@@ -353,7 +353,7 @@ async function main() {
         // A p99 of one run moves with any pause of the machine: pairs, and the median of each.
         const pairs: { base: number; hit: number; failed: number }[] = [];
         for (let round = 0; round < ROUNDS; round++) {
-          await quiet();
+          await sleep(3000); // a quiet system first
           const base = await load(`${name} healthy`, name);
           await on();
           const hit = await load(`${name} (${trouble})`, name);
@@ -379,7 +379,7 @@ async function main() {
       }
     }
     console.log("  waiting for the retries of the outage to land");
-    await new Promise((r) => setTimeout(r, 8000));
+    await sleep(8000);
 
     // ── 3. webhook to Spaces
     console.log("\nWebhook to Spaces (time from the answer to the object being readable)");
@@ -445,7 +445,7 @@ async function main() {
 
     // ── 4. writes
     console.log("\nSpaces writes");
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     /** Waits until the bench page's conversation with `customer` in Spaces holds `count` messages. */
     const conversationHolds = (customer: string, count: number) =>
       waitFor(
@@ -469,7 +469,7 @@ async function main() {
       ),
     );
     await conversationHolds(burstCustomer, 100);
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     const burstWrites = (await control(proxy.origin, "reset-counts")).writes;
     add(
       "writes",
@@ -492,10 +492,10 @@ async function main() {
           messageDelivery(benchPage, chatCustomer, `m_chat_${i}_${started}`, text),
         ),
       );
-      await new Promise((r) => setTimeout(r, Math.max(0, chatStart + (i + 1) * 100 - Date.now())));
+      await sleep(Math.max(0, chatStart + (i + 1) * 100 - Date.now()));
     }
     await conversationHolds(chatCustomer, 30);
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     const chatWrites = (await control(proxy.origin, "reset-counts")).writes;
     add(
       "writes",
@@ -591,7 +591,7 @@ async function main() {
         250,
       );
       const wall = Date.now() - t0;
-      await new Promise((r) => setTimeout(r, 1500));
+      await sleep(1500);
       const writes = (await control(proxy.origin, "reset-counts")).writes;
       add("poll", `round ${round}: wall time, ${2 * MERCHANTS} items`, wall, "ms");
       add(
