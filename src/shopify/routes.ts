@@ -3,7 +3,12 @@ import type { AppEnv } from "../app";
 import { config, publicBase } from "../config";
 import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { verifyShopifyQuery, verifyShopifyWebhook } from "../lib/signatures";
+import {
+  SHOPIFY_QUERY_WINDOW_S,
+  shopifyTimestampProblem,
+  verifyShopifyQuery,
+  verifyShopifyWebhook,
+} from "../lib/signatures";
 import { normalizeShop } from "../storage/keys";
 import { linkShopStatement, shopOwner } from "../storage/links";
 import { shopTokenKey } from "../storage/tokens";
@@ -19,8 +24,16 @@ import { readSignedJson } from "../lib/json-body";
 
 export const shopifyRoutes = new Hono<AppEnv>();
 
-/** How far a callback's `timestamp` may be from now. */
-const CALLBACK_WINDOW_S = 90;
+/**
+ * A query signed by Shopify (the callback, the app URL): a valid `hmac` (else 401) and a
+ * `timestamp` of whole seconds (else 400) within 90 s of now (else 401).
+ */
+async function requireSignedQuery(params: URLSearchParams, secret: string): Promise<void> {
+  if (!(await verifyShopifyQuery(params, secret))) throw unauthorized("Invalid hmac");
+  const timestampProblem = shopifyTimestampProblem(params.get("timestamp"));
+  if (timestampProblem === "malformed") throw badRequest("timestamp is missing or not an integer");
+  if (timestampProblem === "stale") throw unauthorized(`timestamp is more than ${SHOPIFY_QUERY_WINDOW_S} s from now`);
+}
 
 // `{.+}` so that a "shop" with slashes reaches the handler and gets its 400, not a 404.
 shopifyRoutes.get("/:shop{.+}/login", async (c) => {
@@ -36,12 +49,7 @@ shopifyRoutes.get("/:shop{.+}/login", async (c) => {
 shopifyRoutes.get("/callback", async (c) => {
   const cfg = config(c.env, "shopify");
   const params = new URL(c.req.url).searchParams;
-  if (!(await verifyShopifyQuery(params, cfg.SHOPIFY_API_SECRET))) throw unauthorized("Invalid hmac");
-  const timestamp = params.get("timestamp") ?? "";
-  if (!/^\d{1,12}$/.test(timestamp)) throw badRequest("timestamp is missing or not an integer");
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > CALLBACK_WINDOW_S) {
-    throw unauthorized(`timestamp is more than ${CALLBACK_WINDOW_S} s from now`);
-  }
+  await requireSignedQuery(params, cfg.SHOPIFY_API_SECRET);
   const shop = normalizeShop(params.get("shop"));
   if (!shop || params.get("shop") !== shop) throw badRequest("shop is missing or not a *.myshopify.com domain");
   const code = params.get("code");
