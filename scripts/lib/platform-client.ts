@@ -94,6 +94,8 @@ export function shopifyWebhookRequest(
       "x-shopify-topic": topic,
       "x-shopify-shop-domain": shop,
       "x-shopify-webhook-id": id,
+      "x-shopify-event-id": crypto.randomUUID(),
+      "x-shopify-triggered-at": new Date().toISOString(),
       "x-shopify-api-version": "2026-10",
     },
   });

@@ -19,7 +19,7 @@ import { AdminApi } from "./admin-api";
 import { authorizeUrl, requestToken } from "./oauth";
 import { syncShop } from "./sync";
 import { registerShopWebhooks } from "./webhook-registration";
-import { handleShopifyWebhook } from "./webhooks";
+import { handleShopifyWebhook, parseDeliveryHeaders } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
 
 export const shopifyRoutes = new Hono<AppEnv>();
@@ -109,15 +109,12 @@ shopifyRoutes.post("/webhook", async (c) => {
   const shop = normalizeShop(c.req.header("x-shopify-shop-domain"));
   if (!shop || c.req.header("x-shopify-shop-domain") !== shop)
     throw badRequest("X-Shopify-Shop-Domain is missing or invalid");
-  const topic = c.req.header("x-shopify-topic") ?? "";
-  if (!/^[a-z_]+\/[a-z_]+$/.test(topic)) throw badRequest("X-Shopify-Topic is missing or invalid");
-  const webhookId = c.req.header("x-shopify-webhook-id") ?? "";
-  if (!/^[A-Za-z0-9-]{1,100}$/.test(webhookId)) throw badRequest("X-Shopify-Webhook-Id is missing or invalid");
+  const headers = parseDeliveryHeaders((name) => c.req.header(name));
   if (typeof payload !== "object" || payload === null || Array.isArray(payload))
     throw badRequest("Body must be a JSON object");
   const outcome = await handleShopifyWebhook(
     c.env,
-    { shop, topic, webhookId, payload: payload as Record<string, unknown> },
+    { shop, ...headers, payload: payload as Record<string, unknown> },
     (p) => c.executionCtx.waitUntil(p),
   );
   return c.json(outcome);
