@@ -108,8 +108,8 @@ export async function shopifyWebhook(
     raw?: string;
     /** X-Shopify-Event-Id (a fresh one unless given). */
     eventId?: string;
-    /** X-Shopify-Triggered-At (now unless given). */
-    triggeredAt?: Date;
+    /** X-Shopify-Triggered-At (now unless given; a string is sent as it is). */
+    triggeredAt?: Date | string;
   } = {},
 ): Promise<Response> {
   const body = opts.raw ?? JSON.stringify(payload);
@@ -125,7 +125,8 @@ export async function shopifyWebhook(
       "x-shopify-webhook-id": opts.id ?? crypto.randomUUID(),
       "x-shopify-api-version": "2026-10",
       "x-shopify-event-id": opts.eventId ?? crypto.randomUUID(),
-      "x-shopify-triggered-at": (opts.triggeredAt ?? new Date()).toISOString(),
+      "x-shopify-triggered-at":
+        typeof opts.triggeredAt === "string" ? opts.triggeredAt : (opts.triggeredAt ?? new Date()).toISOString(),
     },
   });
 }
