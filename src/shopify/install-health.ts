@@ -5,7 +5,7 @@ import type { InstallRecord } from "../storage/shop-lifecycle";
  * (`GET /shopify`) decides between the merchant's page and the authorize URL.
  */
 export type InstallHealth =
-  | { healthy: true }
+  | { healthy: true; install: InstallRecord }
   | {
       healthy: false;
       reason: "not installed" | "uninstalled" | "no token" | "needs reauth" | "token expired" | "scopes changed";
@@ -44,5 +44,5 @@ export function installHealth(install: InstallRecord | null, wantedScopes: strin
   if (!accessAlive && !refreshAlive) return { healthy: false, reason: "token expired" };
   if (token.scope === null || !sameScopes(token.scope, wantedScopes))
     return { healthy: false, reason: "scopes changed" };
-  return { healthy: true };
+  return { healthy: true, install };
 }

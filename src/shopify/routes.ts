@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app";
 import { config, publicBase } from "../config";
 import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
@@ -21,8 +21,19 @@ import { syncShop } from "./sync";
 import { registerShopWebhooks } from "./webhook-registration";
 import { handleShopifyWebhook, parseDeliveryHeaders } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
+import { ShopHome } from "../pages/shop-home";
+import { readInstall } from "../storage/shop-lifecycle";
+import { installHealth } from "./install-health";
 
 export const shopifyRoutes = new Hono<AppEnv>();
+
+/** A client that asks for JSON (and not for HTML first) gets JSON; a browser gets the page. */
+function prefersJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const json = accept.indexOf("application/json");
+  const html = accept.indexOf("text/html");
+  return json >= 0 && (html < 0 || json < html);
+}
 
 /**
  * A query signed by Shopify (the callback, the app URL): a valid `hmac` (else 401) and a
@@ -35,15 +46,54 @@ async function requireSignedQuery(params: URLSearchParams, secret: string): Prom
   if (timestampProblem === "stale") throw unauthorized(`timestamp is more than ${SHOPIFY_QUERY_WINDOW_S} s from now`);
 }
 
-// `{.+}` so that a "shop" with slashes reaches the handler and gets its 400, not a 404.
-shopifyRoutes.get("/:shop{.+}/login", async (c) => {
-  const shop = normalizeShop(c.req.param("shop"));
-  if (!shop) throw badRequest("Not a valid shop name: use acme or acme.myshopify.com");
+/** 302 to the shop's authorize URL, with a state bound to this browser's session (set if new). */
+async function redirectToAuthorize(c: Context<AppEnv>, shop: string) {
   const cfg = config(c.env, "shopify");
   const session = await ensureSession(c);
   const state = await sessionStore(c.env).createState(session.id, "shopify", shop);
   const redirectUri = `${publicBase(cfg.PUBLIC_URL, c.req.url)}/shopify/callback`;
   return c.redirect(authorizeUrl(cfg, shop, redirectUri, state), 302);
+}
+
+/**
+ * The app URL: Shopify opens it (App Store, install links, the admin's app list) with a signed
+ * `shop`, `hmac`, `timestamp`, `host`. An install that cannot serve the merchant goes straight to
+ * OAuth; a healthy one shows the merchant's page (JSON when the client asks for it).
+ */
+shopifyRoutes.get("/", async (c) => {
+  const cfg = config(c.env, "shopify");
+  const params = new URL(c.req.url).searchParams;
+  await requireSignedQuery(params, cfg.SHOPIFY_API_SECRET);
+  const shop = normalizeShop(params.get("shop"));
+  if (!shop || params.get("shop") !== shop) throw badRequest("shop is missing or not a *.myshopify.com domain");
+  const health = installHealth(await readInstall(c.env.TOKENS_DB, shop), cfg.SHOPIFY_SCOPES);
+  if (!health.healthy) {
+    log.info(`App opened for ${shop}: ${health.reason}, starting OAuth`, { shop });
+    return redirectToAuthorize(c, shop);
+  }
+  const { install } = health;
+  const page = {
+    shop,
+    userUuid: install.userUuid,
+    productCount: install.productCount,
+    lastSyncedAt: install.lastSyncedAt === null ? null : new Date(install.lastSyncedAt).toISOString(),
+  };
+  if (prefersJson(c.req.header("accept"))) {
+    return c.json({
+      shop,
+      user_uuid: page.userUuid,
+      products: page.productCount,
+      last_synced_at: page.lastSyncedAt,
+    });
+  }
+  return c.html(ShopHome(page));
+});
+
+// `{.+}` so that a "shop" with slashes reaches the handler and gets its 400, not a 404.
+shopifyRoutes.get("/:shop{.+}/login", async (c) => {
+  const shop = normalizeShop(c.req.param("shop"));
+  if (!shop) throw badRequest("Not a valid shop name: use acme or acme.myshopify.com");
+  return redirectToAuthorize(c, shop);
 });
 
 shopifyRoutes.get("/callback", async (c) => {
