@@ -140,10 +140,10 @@ describe("POST /shopify/webhook under attack", () => {
       send: async () => post(body, await headers(body, { "x-shopify-webhook-id": undefined })),
     },
     {
-      name: "body over the limit",
+      name: "body over the limit (8 MiB)",
       status: 413,
       send: async () => {
-        const big = JSON.stringify({ pad: "x".repeat(1024 * 1024) });
+        const big = JSON.stringify({ pad: "x".repeat(8 * 1024 * 1024) });
         return post(big, await headers(big));
       },
     },
