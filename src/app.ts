@@ -5,6 +5,7 @@ import { AppError } from "./lib/errors";
 import { describeError, log } from "./lib/log";
 import { adminRoutes } from "./routes/admin";
 import { healthRoutes } from "./routes/health";
+import { loginRateLimit } from "./routes/session";
 import { facebookRoutes } from "./facebook/routes";
 import { shopifyRoutes } from "./shopify/routes";
 
@@ -23,6 +24,10 @@ app.use(
     },
   }),
 );
+
+// Each login creates a session and a state: a per-client limit before any row is written.
+app.use("/shopify/:shop{.+}/login", loginRateLimit);
+app.use("/facebook/login", loginRateLimit);
 
 app.route("/", healthRoutes);
 app.route("/shopify", shopifyRoutes);

@@ -1,6 +1,6 @@
 import { randomHex } from "../lib/encoding";
 import { sha256Hex } from "../lib/signatures";
-import { redact } from "../lib/log";
+import { log, redact } from "../lib/log";
 
 /** Browser sessions and OAuth states in the `sessions` database. */
 
@@ -92,12 +92,9 @@ export class SessionStore {
       }
       return deleted;
     };
-    return { sessions: await purge("sessions"), states: await purge("oauth_states") };
-  }
-
-  /** `SELECT 1`: the sessions database answers (for /health). */
-  async ping(): Promise<void> {
-    await this.db.prepare("SELECT 1").first();
+    const purged = { sessions: await purge("sessions"), states: await purge("oauth_states") };
+    log.info(`Purged ${purged.sessions} expired sessions and ${purged.states} expired states`, purged);
+    return purged;
   }
 
   /** Row counts, for the operator's status. */
