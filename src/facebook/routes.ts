@@ -65,9 +65,14 @@ facebookRoutes.get("/callback", async (c) => {
     }
   }
 
-  let userUuid = session.userUuid;
-  for (const page of pages) userUuid ??= (await pageOwner(c.env.TOKENS_DB, page.id))?.userUuid ?? null;
-  userUuid ??= crypto.randomUUID();
+  // The session's UUID, else the one owner of the login's linked pages, else a new one: never an
+  // owner picked by the order of the pages (an agency with pages of two merchants gets its own).
+  const owners = new Set<string>();
+  for (const page of pages) {
+    const owner = await pageOwner(c.env.TOKENS_DB, page.id);
+    if (owner) owners.add(owner.userUuid);
+  }
+  const userUuid = session.userUuid ?? (owners.size === 1 ? [...owners][0]! : crypto.randomUUID());
   // Stores the tokens, links the unlinked pages, never moves a linked one, journals (H3 storage).
   const linked = await (
     await linkStore(c.env)
