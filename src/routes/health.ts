@@ -20,23 +20,25 @@ async function probe(name: keyof typeof lastProbeErrors, check: () => Promise<un
 }
 
 /**
- * How long one Spaces probe answers for every /health in this isolate: a flood of /health costs at
- * most one HeadBucket per isolate every few seconds, and Spaces never sees the flood.
+ * How long one probe answers for every /health in this isolate. A flood of /health then costs at
+ * most one `SELECT 1` per database a second and one HeadBucket every few seconds, whatever its
+ * size, and concurrent requests share the probe in flight.
  */
-const SPACES_PROBE_TTL_MS = 5000;
-let spacesProbe: { at: number; result: Promise<boolean> } | null = null;
+const PROBE_TTL_MS = { tokens: 1000, sessions: 1000, spaces: 5000 } as const;
+const probes = new Map<keyof typeof PROBE_TTL_MS, { at: number; result: Promise<boolean> }>();
 
-function spacesReachable(env: Env): Promise<boolean> {
+function cachedProbe(name: keyof typeof PROBE_TTL_MS, check: () => Promise<unknown>): Promise<boolean> {
   const now = Date.now();
-  if (!spacesProbe || now - spacesProbe.at > SPACES_PROBE_TTL_MS) {
-    spacesProbe = { at: now, result: probe("spaces", () => spaces(env).check()) };
-  }
-  return spacesProbe.result;
+  const cached = probes.get(name);
+  if (cached && now - cached.at <= PROBE_TTL_MS[name]) return cached.result;
+  const result = probe(name, check);
+  probes.set(name, { at: now, result });
+  return result;
 }
 
-/** Forgets the cached Spaces probe (tests that take Spaces down and up). */
+/** Forgets the cached probes (tests that take a dependency down and up). */
 export function resetHealthCache(): void {
-  spacesProbe = null;
+  probes.clear();
 }
 
 /** Liveness only: answers without touching D1 or Spaces (the benchmark's bare route). */
@@ -44,14 +46,14 @@ healthRoutes.get("/ping", (c) => c.text("ok"));
 
 /**
  * `200 {"status":"ok","d1":{"tokens":true,"sessions":true},"spaces":true}`, or 503 `degraded`
- * with the part that is down as false. Public: one `SELECT 1` per database, a cached Spaces probe,
- * booleans only (the errors are in /admin/status.json).
+ * with the part that is down as false. Public: a `SELECT 1` per database and a Spaces HeadBucket,
+ * each cached for a moment; booleans only (the errors are in /admin/status.json).
  */
 healthRoutes.get("/health", async (c) => {
   const [tokens, sessions, store] = await Promise.all([
-    probe("tokens", () => pingDatabase(c.env.TOKENS_DB)),
-    probe("sessions", () => pingDatabase(c.env.SESSIONS_DB)),
-    spacesReachable(c.env),
+    cachedProbe("tokens", () => pingDatabase(c.env.TOKENS_DB)),
+    cachedProbe("sessions", () => pingDatabase(c.env.SESSIONS_DB)),
+    cachedProbe("spaces", () => spaces(c.env).check()),
   ]);
   const ok = tokens && sessions && store;
   return c.json({ status: ok ? "ok" : "degraded", d1: { tokens, sessions }, spaces: store }, ok ? 200 : 503);

@@ -45,6 +45,10 @@ function linkShopWrite(db: D1Database, shop: string, candidateUuid: string): Lin
   };
 }
 
+/**
+ * The statement of an uninstall, not journaled.
+ * @deprecated Write through `LinkStore.uninstallShop`, which removes the token and journals.
+ */
 export function markShopUninstalledStatement(db: D1Database, shop: string): D1PreparedStatement {
   return db.prepare("UPDATE shops SET uninstalled_at = ?2 WHERE shop = ?1").bind(shop, Date.now());
 }
@@ -123,23 +127,15 @@ export async function pageOwner(db: D1Database, pageId: string): Promise<PageLin
 /** Links a page unless it is linked already (then only its name changes); returns the owner. */
 function linkPageWrite(db: D1Database, pageId: string, candidateUuid: string, name: string | null): LinkedWrite {
   return {
-    statement: linkPageStatement(db, pageId, candidateUuid, name),
+    statement: db
+      .prepare(
+        `INSERT INTO pages (page_id, user_uuid, name, linked_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (page_id) DO UPDATE SET name = COALESCE(excluded.name, pages.name)
+         RETURNING user_uuid`,
+      )
+      .bind(pageId, candidateUuid, name, Date.now()),
     ref: { table: "pages", key: pageId },
   };
-}
-
-/**
- * The statement of a page link that never moves an existing owner, not journaled.
- * @deprecated Write through `LinkStore.linkPages`, which stores the tokens and journals.
- */
-export function linkPageStatement(db: D1Database, pageId: string, candidateUuid: string, name: string | null) {
-  return db
-    .prepare(
-      `INSERT INTO pages (page_id, user_uuid, name, linked_at) VALUES (?1, ?2, ?3, ?4)
-       ON CONFLICT (page_id) DO UPDATE SET name = COALESCE(excluded.name, pages.name)
-       RETURNING user_uuid`,
-    )
-    .bind(pageId, candidateUuid, name, Date.now());
 }
 
 /** Linked pages, in pages of `limit`, ordered by id (for the poll's fan-out). */

@@ -91,11 +91,8 @@ export class TokenStore {
     await this.commit({ put: [token] });
   }
 
-  /**
-   * The statement of `put`, not journaled.
-   * @deprecated Storage-internal: write through `commit` (or the link store), which journals.
-   */
-  async putStatement(token: TokenInput): Promise<D1PreparedStatement> {
+  /** The statement of a put; private so that every write goes through `commit`, which journals. */
+  private async putStatement(token: TokenInput): Promise<D1PreparedStatement> {
     const value = await this.cipher.encrypt(token.accessToken, token.key);
     const refresh = token.refreshToken ? await this.cipher.encrypt(token.refreshToken, `${token.key}#refresh`) : null;
     return this.db
