@@ -5,6 +5,7 @@ import { AppError } from "./lib/errors";
 import { describeError, log } from "./lib/log";
 import { adminRoutes } from "./routes/admin";
 import { healthRoutes } from "./routes/health";
+import { loginRateLimit } from "./routes/session";
 import { facebookRoutes } from "./facebook/routes";
 import { shopifyRoutes } from "./shopify/routes";
 
@@ -22,6 +23,10 @@ const WEBHOOK_PATHS = new Set(["/shopify/webhook", "/facebook/webhook"]);
 export const app = new Hono<AppEnv>();
 
 app.use(limitBody((c) => (WEBHOOK_PATHS.has(new URL(c.req.url).pathname) ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES)));
+
+// Each login creates a session and a state: a per-client limit before any row is written.
+app.use("/shopify/:shop{.+}/login", loginRateLimit);
+app.use("/facebook/login", loginRateLimit);
 
 app.route("/", healthRoutes);
 app.route("/shopify", shopifyRoutes);
