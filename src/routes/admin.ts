@@ -1,23 +1,28 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app";
 import { config } from "../config";
 import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
+import { consoleStatus, statusJson } from "../console/read-model";
+import { listQuery } from "../console/query";
 
+/**
+ * The operator's API: `Authorization: Bearer {ADMIN_TOKEN}` on each of these routes. The
+ * console's browser pages under /admin (cookie sign-in) are in ./console.ts.
+ */
 export const adminRoutes = new Hono<AppEnv>();
 
-/** `Authorization: Bearer {ADMIN_TOKEN}` on every admin route. */
-adminRoutes.use(async (c, next) => {
+const bearer: MiddlewareHandler<AppEnv> = async (c, next) => {
   const { ADMIN_TOKEN } = config(c.env, "admin");
   const header = c.req.header("authorization") ?? "";
   const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
   if (!given || !timingSafeEqual(given, ADMIN_TOKEN)) throw unauthorized("Missing or wrong admin token");
   await next();
-});
+};
 
-adminRoutes.post("/backup", async (c) => {
+adminRoutes.post("/backup", bearer, async (c) => {
   const manifests = await runBackup(c.env);
   return c.json({
     backups: manifests.map((m) => ({
@@ -29,5 +34,10 @@ adminRoutes.post("/backup", async (c) => {
     })),
   });
 });
-adminRoutes.post("/poll/shopify", async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
-adminRoutes.post("/poll/facebook", async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));
+adminRoutes.post("/poll/shopify", bearer, async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
+adminRoutes.post("/poll/facebook", bearer, async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));
+
+/** What the console shows, for monitoring and `npm run status`: `?q=` searches, `?page=` pages. */
+adminRoutes.get("/status.json", bearer, async (c) =>
+  c.json(statusJson(await consoleStatus(c.env, listQuery(c.req.query())))),
+);
