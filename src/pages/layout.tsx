@@ -47,27 +47,30 @@ nav.pager{display:flex;gap:1rem;margin:1rem 0}
  */
 export function Layout(props: { title: string; children?: Child; nav?: Child; wide?: boolean }) {
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>{props.title}</title>
-        <style>{raw(CSS)}</style>
-      </head>
-      <body>
-        <a class="skip" href="#content">
-          Skip to content
-        </a>
-        <header>
-          <span class="brand">Messenger sales data</span>
-          {props.nav}
-        </header>
-        <main id="content" class={props.wide ? undefined : "narrow"}>
-          <h1>{props.title}</h1>
-          {props.children}
-        </main>
-      </body>
-    </html>
+    <>
+      {raw("<!DOCTYPE html>")}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <meta name="referrer" content="no-referrer" />
+          <title>{props.title}</title>
+          <style>{raw(CSS)}</style>
+        </head>
+        <body>
+          <a class="skip" href="#content">
+            Skip to content
+          </a>
+          <header>
+            <span class="brand">Messenger sales data</span>
+            {props.nav}
+          </header>
+          <main id="content" class={props.wide ? undefined : "narrow"}>
+            <h1>{props.title}</h1>
+            {props.children}
+          </main>
+        </body>
+      </html>
+    </>
   );
 }
