@@ -57,7 +57,7 @@ export default defineConfig({
     globalSetup: ["./test/global-setup.ts"],
     setupFiles: ["./test/apply-migrations.ts"],
     include: ["test/**/*.test.ts"],
-    exclude: ["test/conformance/**"],
+    exclude: ["test/conformance/**", "test/browser/**"],
     // The platform fakes and the Spaces fault proxy are shared: files run one at a time.
     fileParallelism: false,
     testTimeout: 30_000,

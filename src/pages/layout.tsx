@@ -13,7 +13,8 @@ body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif
 header,main,footer{max-width:72rem;margin:0 auto;padding:1rem 1.25rem}
 header{display:flex;gap:1rem;align-items:center;justify-content:space-between;border-bottom:1px solid var(--line)}
 header .brand{font-weight:600}
-main.narrow{max-width:40rem}
+.narrow{max-width:40rem}
+table.compact{width:auto}table.compact th,table.compact td{padding-right:2rem}
 h1{font-size:1.6rem;margin:.5rem 0 1rem}
 h2{font-size:1.2rem;margin:1.75rem 0 .5rem}
 a{color:var(--accent)}
@@ -33,6 +34,7 @@ caption{text-align:left;color:var(--muted);padding:.25rem 0}
 th,td{text-align:left;vertical-align:top;padding:.4rem .6rem;border-bottom:1px solid var(--line)}
 th{font-weight:600}
 code,.id{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;overflow-wrap:anywhere}
+td .id.whole{white-space:nowrap}
 .muted{color:var(--muted)}
 .state{font-weight:600}
 .state-ok{color:var(--ok)}.state-warn{color:var(--warn)}.state-bad{color:var(--bad)}
@@ -61,7 +63,7 @@ export function Layout(props: { title: string; children?: Child; nav?: Child; wi
           <a class="skip" href="#content">
             Skip to content
           </a>
-          <header>
+          <header class={props.wide ? undefined : "narrow"}>
             <span class="brand">Messenger sales data</span>
             {props.nav}
           </header>

@@ -121,7 +121,7 @@ export function PagesConnectedPage(props: PagesConnected) {
               <tr>
                 <td>{p.name ?? "(no name)"}</td>
                 <td>
-                  <code class="id">{p.id}</code>
+                  <code class="id whole">{p.id}</code>
                 </td>
                 <td>
                   {p.otherAccount

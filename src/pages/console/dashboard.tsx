@@ -124,7 +124,7 @@ function MerchantRows(props: { merchant: MerchantView; now: number }) {
         <td>
           {p.name ?? <span class="muted">(no name)</span>}
           <div class="muted">
-            <code class="id">{p.pageId}</code>
+            <code class="id whole">{p.pageId}</code>
           </div>
         </td>
         <td>
@@ -208,7 +208,7 @@ export function DashboardPage(props: { status: ConsoleStatus; csrf: string; noti
 
       <h2 id="health">Health</h2>
       <div class="scroll">
-        <table aria-labelledby="health">
+        <table class="compact" aria-labelledby="health">
           <tbody>
             <Health name="D1 tokens" probe={health.d1.tokens} />
             <Health name="D1 sessions" probe={health.d1.sessions} />
