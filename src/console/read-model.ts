@@ -4,7 +4,6 @@ import { parseManifest, parseManifestKey } from "../backup/manifest";
 import { describeError } from "../lib/log";
 import { spaces } from "../services";
 import {
-  lastShopWebhooks,
   merchantLinks,
   merchantPage,
   probeSessionsDb,
@@ -117,11 +116,8 @@ export async function merchantsSection(
     limit: perPage,
   });
   const links = await merchantLinks(env.TOKENS_DB, userUuids);
-  const [webhooks, shopRuns, pageRuns, shopSubs, pageSubs] = await Promise.all([
-    lastShopWebhooks(
-      env.TOKENS_DB,
-      links.shops.map((s) => s.shop),
-    ),
+  const webhooks = links.lastWebhooks;
+  const [shopRuns, pageRuns, shopSubs, pageSubs] = await Promise.all([
     sources.shopRuns(env, links.shops),
     sources.pageRuns(env, links.pages),
     sources.shopSubscriptions(env, links.shops),
@@ -179,13 +175,12 @@ export interface HealthSection {
   spaces: Probe;
 }
 
-export async function healthSection(env: Env): Promise<HealthSection> {
-  const [tokens, sessions, store] = await Promise.all([
+async function d1Health(env: Env): Promise<HealthSection["d1"]> {
+  const [tokens, sessions] = await Promise.all([
     probe(() => probeTokensDb(env.TOKENS_DB)),
     probe(() => probeSessionsDb(env.SESSIONS_DB)),
-    probe(() => spaces(env).check()),
   ]);
-  return { d1: { tokens, sessions }, spaces: store };
+  return { tokens, sessions };
 }
 
 export interface BackupView {
@@ -258,28 +253,90 @@ export async function journalSection(env: Env, now = Date.now()): Promise<Journa
 
 export interface ConsoleStatus {
   generatedAt: number;
+  /** How long each section took to read (ms), for a Server-Timing header. */
+  timings: Record<string, number>;
   health: HealthSection;
   backups: BackupsSection;
   journal: JournalSection;
+  /** When Spaces was last asked for its health, backups and journal (they are reused a little while). */
+  spacesCheckedAt: number;
   deadJobs: { total: number; items: DeadJob[] };
   merchants: MerchantsSection;
+}
+
+/**
+ * How long the Spaces side of the console (its health, the backups, the journal) is reused in an
+ * isolate. It is about ten S3 calls, each slow and costly in CPU next to the D1 reads, and backups
+ * change once a day: re-reading them on every page view would make the page several times slower.
+ */
+export const SPACES_VIEW_TTL_MS = 30_000;
+
+interface SpacesView {
+  at: number;
+  spaces: Probe;
+  backups: BackupsSection;
+  journal: JournalSection;
+}
+const spacesViews = new Map<string, Promise<SpacesView>>();
+
+async function readSpacesView(env: Env, now: number): Promise<SpacesView> {
+  const [store, backups, journal] = await Promise.all([
+    probe(() => spaces(env).check()),
+    backupsSection(env),
+    journalSection(env, now),
+  ]);
+  return { at: now, spaces: store, backups, journal };
+}
+
+/** The Spaces side, read again once it is older than SPACES_VIEW_TTL_MS (or when `fresh`). */
+async function spacesView(env: Env, now: number, fresh: boolean): Promise<SpacesView> {
+  const key = `${env.SPACES_ENDPOINT ?? ""}|${env.SPACES_BUCKET ?? ""}`;
+  const cached = spacesViews.get(key);
+  if (!fresh && cached) {
+    const view = await cached;
+    if (now - view.at < SPACES_VIEW_TTL_MS) return view;
+  }
+  const reading = readSpacesView(env, now);
+  spacesViews.set(key, reading);
+  return reading;
 }
 
 /** Every section at once: what the console's main page, status.json and `npm run status` show. */
 export async function consoleStatus(
   env: Env,
-  opts: { search?: string; page?: number; perPage?: number } = {},
+  opts: { search?: string; page?: number; perPage?: number; fresh?: boolean } = {},
 ): Promise<ConsoleStatus> {
   const now = Date.now();
-  const [health, backups, journal, deadJobs, merchants] = await Promise.all([
-    healthSection(env),
-    backupsSection(env),
-    journalSection(env, now),
-    sources.deadJobs(env, 50),
-    merchantsSection(env, { ...opts, now }),
+  const timings: Record<string, number> = {};
+  const timed = <T>(name: string, read: Promise<T>) => {
+    const started = performance.now();
+    return read.finally(() => {
+      timings[name] = performance.now() - started;
+    });
+  };
+  const [d1, fromSpaces, deadJobs, merchants] = await Promise.all([
+    timed("d1", d1Health(env)),
+    timed("spaces", spacesView(env, now, opts.fresh ?? false)),
+    timed("dead_jobs", sources.deadJobs(env, 50)),
+    timed("merchants", merchantsSection(env, { ...opts, now })),
   ]);
-  return { generatedAt: now, health, backups, journal, deadJobs, merchants };
+  return {
+    generatedAt: now,
+    timings,
+    health: { d1, spaces: fromSpaces.spaces },
+    backups: fromSpaces.backups,
+    journal: fromSpaces.journal,
+    spacesCheckedAt: fromSpaces.at,
+    deadJobs,
+    merchants,
+  };
 }
+
+/** `Server-Timing` of a status read: each section's time, shown by a browser's developer tools. */
+export const serverTiming = (status: ConsoleStatus) =>
+  Object.entries(status.timings)
+    .map(([name, ms]) => `${name};dur=${ms.toFixed(1)}`)
+    .join(", ");
 
 /** The status as the JSON of `GET /admin/status.json` (snake_case, times as ISO strings). */
 export function statusJson(status: ConsoleStatus) {
@@ -297,6 +354,7 @@ export function statusJson(status: ConsoleStatus) {
     };
   return {
     generated_at: iso(status.generatedAt),
+    spaces_checked_at: iso(status.spacesCheckedAt),
     health: status.health,
     backups: {
       tokens: backup(status.backups.newest.tokens),

@@ -5,7 +5,7 @@ import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
-import { consoleStatus, statusJson } from "../console/read-model";
+import { consoleStatus, serverTiming, statusJson } from "../console/read-model";
 import { listQuery } from "../console/query";
 
 /**
@@ -38,6 +38,8 @@ adminRoutes.post("/poll/shopify", bearer, async (c) => c.json({ enqueued: await 
 adminRoutes.post("/poll/facebook", bearer, async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));
 
 /** What the console shows, for monitoring and `npm run status`: `?q=` searches, `?page=` pages. */
-adminRoutes.get("/status.json", bearer, async (c) =>
-  c.json(statusJson(await consoleStatus(c.env, listQuery(c.req.query())))),
-);
+adminRoutes.get("/status.json", bearer, async (c) => {
+  const status = await consoleStatus(c.env, listQuery(c.req.query()));
+  c.header("server-timing", serverTiming(status));
+  return c.json(statusJson(status));
+});

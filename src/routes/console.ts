@@ -2,7 +2,7 @@ import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../app";
 import { config } from "../config";
-import { consoleStatus, sources } from "../console/read-model";
+import { consoleStatus, serverTiming, sources } from "../console/read-model";
 import { listQuery } from "../console/query";
 import { toHex, randomHex } from "../lib/encoding";
 import { AppError, badRequest, forbidden } from "../lib/errors";
@@ -120,6 +120,7 @@ consoleRoutes.get("/", async (c) => {
   const cookie = (await signedIn(c))!;
   const notice = c.req.query("notice");
   const status = await consoleStatus(c.env, listQuery(c.req.query()));
+  c.header("server-timing", serverTiming(status));
   return page(
     c,
     DashboardPage({

@@ -66,14 +66,19 @@ export async function merchantPage(
   };
 }
 
-/** The shops, pages and token states of these merchants (at most a page of them). */
+/**
+ * The shops, pages, token states and latest webhook of these merchants (at most a page of them),
+ * in one round trip.
+ */
 export async function merchantLinks(
   db: D1Database,
   userUuids: string[],
-): Promise<{ shops: ShopRow[]; pages: PageRow[]; tokens: TokenStateRow[] }> {
-  if (!userUuids.length) return { shops: [], pages: [], tokens: [] };
+): Promise<{ shops: ShopRow[]; pages: PageRow[]; tokens: TokenStateRow[]; lastWebhooks: Map<string, number> }> {
+  if (!userUuids.length) return { shops: [], pages: [], tokens: [], lastWebhooks: new Map() };
   const list = JSON.stringify(userUuids);
-  const [shops, pages] = await db.batch([
+  const theirShops = "SELECT shop FROM shops WHERE user_uuid IN (SELECT value FROM json_each(?1))";
+  const theirPages = "SELECT page_id FROM pages WHERE user_uuid IN (SELECT value FROM json_each(?1))";
+  const [shops, pages, tokens, webhooks] = await db.batch([
     db
       .prepare(
         `SELECT shop, user_uuid, installed_at, uninstalled_at, sync_queued_at FROM shops
@@ -86,35 +91,28 @@ export async function merchantLinks(
          WHERE user_uuid IN (SELECT value FROM json_each(?1)) ORDER BY page_id`,
       )
       .bind(list),
+    db
+      .prepare(
+        `SELECT key, status, expires_at, refresh_expires_at, refresh_token IS NOT NULL AS has_refresh, updated_at
+         FROM tokens WHERE key IN (
+           SELECT 'shopify:' || shop FROM (${theirShops})
+           UNION ALL SELECT 'facebook:page:' || page_id FROM (${theirPages})
+           UNION ALL SELECT 'facebook:user:' || value FROM json_each(?1))`,
+      )
+      .bind(list),
+    db
+      .prepare(
+        `SELECT shop, MAX(received_at) AS at FROM webhook_deliveries
+         WHERE shop IN (${theirShops}) GROUP BY shop`,
+      )
+      .bind(list),
   ]);
-  const shopRows = shops!.results as unknown as ShopRow[];
-  const pageRows = pages!.results as unknown as PageRow[];
-  const keys = [
-    ...shopRows.map((s) => `shopify:${s.shop}`),
-    ...pageRows.map((p) => `facebook:page:${p.page_id}`),
-    ...userUuids.map((u) => `facebook:user:${u}`),
-  ];
-  const { results } = await db
-    .prepare(
-      `SELECT key, status, expires_at, refresh_expires_at, refresh_token IS NOT NULL AS has_refresh, updated_at
-       FROM tokens WHERE key IN (SELECT value FROM json_each(?1))`,
-    )
-    .bind(JSON.stringify(keys))
-    .all<TokenStateRow>();
-  return { shops: shopRows, pages: pageRows, tokens: results };
-}
-
-/** When each of these shops' latest accepted webhook arrived (shops with none are left out). */
-export async function lastShopWebhooks(db: D1Database, shops: string[]): Promise<Map<string, number>> {
-  if (!shops.length) return new Map();
-  const { results } = await db
-    .prepare(
-      `SELECT shop, MAX(received_at) AS at FROM webhook_deliveries
-       WHERE shop IN (SELECT value FROM json_each(?1)) GROUP BY shop`,
-    )
-    .bind(JSON.stringify(shops))
-    .all<{ shop: string; at: number }>();
-  return new Map(results.map((r) => [r.shop, r.at]));
+  return {
+    shops: shops!.results as unknown as ShopRow[],
+    pages: pages!.results as unknown as PageRow[],
+    tokens: tokens!.results as unknown as TokenStateRow[],
+    lastWebhooks: new Map((webhooks!.results as { shop: string; at: number }[]).map((r) => [r.shop, r.at])),
+  };
 }
 
 /** Cheap reachability probes of both databases (no table scans). */

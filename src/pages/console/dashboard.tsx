@@ -207,6 +207,10 @@ export function DashboardPage(props: { status: ConsoleStatus; csrf: string; noti
       ) : null}
 
       <h2 id="health">Health</h2>
+      <p class="muted">
+        Spaces, backups and journal as read <When at={props.status.spacesCheckedAt} now={now} />.{" "}
+        <a href="/admin?fresh=1">Read them again</a>
+      </p>
       <div class="scroll">
         <table class="compact" aria-labelledby="health">
           <tbody>
