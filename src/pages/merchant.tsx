@@ -82,6 +82,43 @@ export function ShopConnectedPage(props: ShopConnected) {
   );
 }
 
+export interface ShopHome {
+  shop: string;
+  userUuid: string;
+  /** When the shop's files were last copied, if known. */
+  lastSyncAt: number | null;
+  /** Facebook Pages linked to the same account. */
+  pages: { id: string; name: string | null }[];
+  facebookLoginHref: string;
+}
+
+/** The merchant's page for an installed, healthy shop (the app URL opened from Shopify's admin). */
+export function ShopHomePage(props: ShopHome) {
+  return (
+    <Layout title={props.shop}>
+      <div class="card">
+        <p>The app is installed and your products are kept up to date.</p>
+        <AccountLine userUuid={props.userUuid} />
+      </div>
+      <dl>
+        <dt>Last copied</dt>
+        <dd>
+          {props.lastSyncAt === null
+            ? "not yet"
+            : `${new Date(props.lastSyncAt).toISOString().slice(0, 16).replace("T", " ")} UTC`}
+        </dd>
+        <dt>Facebook Pages</dt>
+        <dd>{props.pages.length ? props.pages.map((p) => p.name ?? p.id).join(", ") : "none connected yet"}</dd>
+      </dl>
+      <p>
+        <a class="button" href={props.facebookLoginHref}>
+          {props.pages.length ? "Connect more Facebook Pages" : "Connect your Facebook Pages"}
+        </a>
+      </p>
+    </Layout>
+  );
+}
+
 export interface PagesConnected {
   userUuid: string;
   pages: {

@@ -32,22 +32,37 @@ export function prefersHtml(accept: string | undefined): boolean {
   return html > 0 && html > quality(accept, "application/json");
 }
 
+export interface PageOptions {
+  /**
+   * Origins allowed to frame the page (Shopify's admin, for an embedded app's page: pass
+   * `https://admin.shopify.com` and `https://<shop>`). None by default.
+   */
+  frameAncestors?: string[];
+}
+
 /**
- * Headers of every page: no script can run (the pages have none), nothing is framed or cached,
- * forms post only here.
+ * Headers of every page: no script can run (the pages have none), nothing is cached, forms post
+ * only here, and nothing frames it unless `frameAncestors` says who may.
  */
-export const PAGE_HEADERS = {
-  "content-security-policy":
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
-  "cache-control": "no-store",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-} as const;
+export function pageHeaders(opts: PageOptions = {}): Record<string, string> {
+  const ancestors = opts.frameAncestors?.filter((o) => /^https:\/\/[a-z0-9.-]+$/.test(o)).join(" ") || "'none'";
+  return {
+    "content-security-policy": `default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors ${ancestors}`,
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  };
+}
 
 /** A rendered page as the response, with the page headers. */
-export async function page(c: Context, element: string | Promise<string>, status: ContentfulStatusCode = 200) {
+export async function page(
+  c: Context,
+  element: string | Promise<string>,
+  status: ContentfulStatusCode = 200,
+  opts: PageOptions = {},
+) {
   const html = await element;
-  for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
+  for (const [name, value] of Object.entries(pageHeaders(opts))) c.header(name, value);
   c.header("vary", "Accept");
   return c.html(html, status);
 }
@@ -61,8 +76,9 @@ export async function respond<T extends object>(
   json: T,
   view: () => string | Promise<string>,
   status: ContentfulStatusCode = 200,
+  opts: PageOptions = {},
 ) {
-  if (prefersHtml(c.req.header("accept"))) return page(c, view(), status);
+  if (prefersHtml(c.req.header("accept"))) return page(c, view(), status, opts);
   c.header("vary", "Accept");
   return c.json(json, status);
 }

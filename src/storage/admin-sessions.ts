@@ -62,17 +62,23 @@ export class AdminSessionStore {
   /** Counts one wrong token; a window that has passed starts again at one. */
   async recordFailure(client: string): Promise<number> {
     const now = Date.now();
-    const row = await this.db
-      .prepare(
-        `INSERT INTO admin_sign_in_failures (client, failures, window_start) VALUES (?1, 1, ?2)
-         ON CONFLICT (client) DO UPDATE SET
-           failures = CASE WHEN window_start > ?3 THEN failures + 1 ELSE 1 END,
-           window_start = CASE WHEN window_start > ?3 THEN window_start ELSE ?2 END
-         RETURNING failures`,
-      )
-      .bind(await sha256Hex(client), now, now - SIGN_IN_WINDOW_MS)
-      .first<{ failures: number }>();
-    return row?.failures ?? 1;
+    const id = await sha256Hex(client);
+    const [, counted] = await this.db.batch([
+      // Other clients' windows that have passed are forgotten.
+      this.db
+        .prepare("DELETE FROM admin_sign_in_failures WHERE window_start <= ?1 AND client != ?2")
+        .bind(now - SIGN_IN_WINDOW_MS, id),
+      this.db
+        .prepare(
+          `INSERT INTO admin_sign_in_failures (client, failures, window_start) VALUES (?1, 1, ?2)
+           ON CONFLICT (client) DO UPDATE SET
+             failures = CASE WHEN window_start > ?3 THEN failures + 1 ELSE 1 END,
+             window_start = CASE WHEN window_start > ?3 THEN window_start ELSE ?2 END
+           RETURNING failures`,
+        )
+        .bind(id, now, now - SIGN_IN_WINDOW_MS),
+    ]);
+    return (counted!.results[0] as { failures: number } | undefined)?.failures ?? 1;
   }
 
   /** A right token clears the client's count. */

@@ -5,6 +5,7 @@ import {
   PagesConnectedPage,
   ReconnectPage,
   ShopConnectedPage,
+  ShopHomePage,
   errorView,
 } from "../../src/pages/merchant.tsx";
 import { openBrowser, screenshot } from "./chromium";
@@ -87,6 +88,18 @@ describe("merchant pages in Chromium", () => {
           ],
         }),
       "3 pages are connected.",
+    ],
+    [
+      "shop-home",
+      () =>
+        ShopHomePage({
+          shop: "acme-7cu19ngr.myshopify.com",
+          userUuid: USER,
+          lastSyncAt: Date.now() - 3600_000,
+          pages: [{ id: "101234567890123", name: "Acme Shoes" }],
+          facebookLoginHref: "/facebook/login",
+        }),
+      "The app is installed",
     ],
     [
       "reconnect",

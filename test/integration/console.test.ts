@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sources } from "../../src/console/read-model";
-import { call } from "../helpers";
+import { call, control, installShop, resetFaults, spaces, uniqueShop } from "../helpers";
 import { TEST_SECRETS } from "../env";
 
 /** The operator console: sign-in, CSRF, the merchant list, status.json, and escaping. */
@@ -306,6 +306,58 @@ describe("console merchants", () => {
       expect(retried).toEqual(["job-1", "job-2"]);
     } finally {
       Object.assign(sources, original);
+    }
+  });
+});
+
+describe("console backups, journal and Spaces", () => {
+  it("shows the newest backup of each database as verified, and a dump altered since as not", async () => {
+    const backup = await call("/admin/backup", { method: "POST", headers: bearer });
+    expect(backup.status).toBe(200);
+    const { backups } = await backup.json<any>();
+    const tokensDump = backups.find((b: any) => b.database === "tokens").key;
+    const status = await (await call("/admin/status.json?fresh=1", { headers: bearer })).json<any>();
+    expect(status.backups.tokens).toMatchObject({ key: tokensDump, verified: true });
+    expect(status.backups.sessions.verified).toBe(true);
+    expect(status.backups.tokens.age_s).toBeLessThan(60);
+    const { headers } = await signIn();
+    const html = await (await call("/admin?fresh=1", { headers })).text();
+    expect(html).toContain(tokensDump);
+    expect(html).toContain(">verified<");
+
+    // The dump replaced behind the manifest's back: its checksum no longer matches.
+    await spaces().put(tokensDump, "-- not the dump\n");
+    const after = await (await call("/admin/status.json?fresh=1", { headers: bearer })).json<any>();
+    expect(after.backups.tokens.verified).toBe(false);
+    expect(await (await call("/admin?fresh=1", { headers })).text()).toContain(">not verified<");
+  });
+
+  it("shows the token journal's newest entry", async () => {
+    const shop = uniqueShop("journal");
+    await installShop(shop);
+    const keys = (await spaces().listKeys("backups/journal/tokens/")).sort();
+    const status = await (await call("/admin/status.json?fresh=1", { headers: bearer })).json<any>();
+    expect(status.journal.newest.key).toBe(keys.at(-1));
+    expect(status.journal.newest.age_s).toBeLessThan(60);
+  });
+
+  it("with Spaces down, still answers: D1 ok, Spaces down with its error, merchants listed", async () => {
+    const { headers } = await signIn();
+    await control("spaces", "mode", { mode: "down" });
+    try {
+      const res = await call("/admin/status.json?fresh=1", { headers: bearer });
+      expect(res.status).toBe(200);
+      const body = await res.json<any>();
+      expect(body.health.spaces.ok).toBe(false);
+      expect(body.health.spaces.error).toBeTruthy();
+      expect(body.health.d1.tokens.ok).toBe(true);
+      expect(body.backups.error).toBeTruthy();
+      expect(body.merchants.total).toBeGreaterThan(0);
+      const page = await call("/admin?fresh=1", { headers });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/Spaces<\/th><td class="state state-bad">down/);
+    } finally {
+      await resetFaults();
     }
   });
 });

@@ -1,8 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { tokenState } from "../../src/console/token-state";
 import { age } from "../../src/pages/console/format";
-import { ErrorPage, PagesConnectedPage, ReconnectPage, ShopConnectedPage, errorView } from "../../src/pages/merchant";
-import { prefersHtml } from "../../src/pages/respond";
+import {
+  ErrorPage,
+  PagesConnectedPage,
+  ReconnectPage,
+  ShopConnectedPage,
+  ShopHomePage,
+  errorView,
+} from "../../src/pages/merchant";
+import { pageHeaders, prefersHtml } from "../../src/pages/respond";
 
 const render = async (node: { toString(): string | Promise<string> }) => String(await node.toString());
 
@@ -21,6 +28,21 @@ describe("content negotiation", () => {
     ["text/html;q=0", false],
   ])("Accept %s → HTML %s", (accept, html) => {
     expect(prefersHtml(accept)).toBe(html);
+  });
+});
+
+describe("page headers", () => {
+  it("forbid scripts and framing, unless the page names who may frame it", () => {
+    const csp = pageHeaders()["content-security-policy"];
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).not.toContain("script-src");
+    expect(csp).toContain("frame-ancestors 'none'");
+    const embedded = pageHeaders({ frameAncestors: ["https://admin.shopify.com", "https://acme.myshopify.com"] });
+    expect(embedded["content-security-policy"]).toContain(
+      "frame-ancestors https://admin.shopify.com https://acme.myshopify.com",
+    );
+    const injected = pageHeaders({ frameAncestors: ["https://x.com; script-src *"] });
+    expect(injected["content-security-policy"]).toContain("frame-ancestors 'none'");
   });
 });
 
@@ -103,6 +125,22 @@ describe("merchant pages", () => {
     expect(html).not.toContain("<script>");
     expect(html).toContain("Belongs to another account");
     expect(html).toContain("One page was already connected to another account");
+  });
+
+  it("the shop's home page shows the account, the last copy and the linked pages", async () => {
+    const html = await render(
+      ShopHomePage({
+        shop: "acme.myshopify.com",
+        userUuid: "0b6f3a52-1111-4222-8333-444455556666",
+        lastSyncAt: Date.UTC(2026, 11, 2, 7, 30),
+        pages: [{ id: "101", name: "Acme <b>Shoes</b>" }],
+        facebookLoginHref: "/facebook/login",
+      }),
+    );
+    expect(html).toContain("<title>acme.myshopify.com</title>");
+    expect(html).toContain("2026-12-02 07:30 UTC");
+    expect(html).toContain("Acme &lt;b&gt;Shoes&lt;/b&gt;");
+    expect(html).toContain("Connect more Facebook Pages");
   });
 
   it("the reconnect page links to where OAuth starts again", async () => {
