@@ -299,7 +299,7 @@ export function DashboardPage(props: { status: ConsoleStatus; csrf: string; noti
           </table>
         </div>
       ) : (
-        <p class="muted">No dead jobs: everything that failed was retried successfully.</p>
+        <p class="muted">No dead jobs.</p>
       )}
 
       <h2 id="merchants">Merchants ({merchants.total})</h2>
