@@ -35,6 +35,7 @@ import {
 } from "./lib/platform-client.ts";
 import { seedSql } from "./lib/seed.ts";
 import { benchHealth } from "./bench/health.ts";
+import { benchConsole } from "./bench/console.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 const LARGE = Number(process.env.BENCH_PRODUCTS_LARGE ?? 50_000);
@@ -257,6 +258,7 @@ async function main() {
     const install = await installShop(worker, shopify.origin, secrets as any, benchShop);
     const uuid: string = install.body.user_uuid;
     await loginFacebook(worker, graph.origin, [benchPage], install.cookie);
+    await benchConsole(worker, secrets.ADMIN_TOKEN!, add);
 
     // ── 1. webhook acknowledgement, healthy: rounds of the four routes side by side, medians
     // reported, as the machine is shared and one run can be off by a third.
