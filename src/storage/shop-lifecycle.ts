@@ -46,10 +46,11 @@ interface InstallRow {
 export async function readInstall(db: D1Database, shop: string): Promise<InstallRecord | null> {
   const row = await db
     .prepare(
-      `SELECT s.shop, s.user_uuid, s.installed_at, s.uninstalled_at, s.last_synced_at, s.product_count,
+      `SELECT s.shop, s.user_uuid, s.installed_at, s.uninstalled_at, y.last_synced_at, y.product_count,
          t.status AS token_status, t.scope, t.expires_at, t.refresh_expires_at,
          t.refresh_token IS NOT NULL AS has_refresh
-       FROM shops s LEFT JOIN tokens t ON t.key = ?2 WHERE s.shop = ?1`,
+       FROM shops s LEFT JOIN tokens t ON t.key = ?2 LEFT JOIN shop_syncs y ON y.shop = s.shop
+       WHERE s.shop = ?1`,
     )
     .bind(shop, shopTokenKey(shop))
     .first<InstallRow>();
@@ -76,7 +77,10 @@ export async function readInstall(db: D1Database, shop: string): Promise<Install
 /** A sync wrote the shop's files: remembered for the merchant's page. */
 export async function recordShopSync(db: D1Database, shop: string, productCount: number, at = Date.now()) {
   await db
-    .prepare("UPDATE shops SET last_synced_at = ?2, product_count = ?3 WHERE shop = ?1")
+    .prepare(
+      `INSERT INTO shop_syncs (shop, last_synced_at, product_count) VALUES (?1, ?2, ?3)
+       ON CONFLICT (shop) DO UPDATE SET last_synced_at = excluded.last_synced_at, product_count = excluded.product_count`,
+    )
     .bind(shop, at, productCount)
     .run();
 }
@@ -115,17 +119,20 @@ export class ShopLifecycle {
   }
 
   /**
-   * `shop/redact` triggered at `triggeredAt`: the shop's token is deleted if the latest install came
-   * before the event. Returns whether it acted.
+   * `shop/redact` triggered at `triggeredAt`: the shop's token and sync figures are deleted if the
+   * latest install came before the event (the shop's files are the redact job's). Returns whether
+   * a token was deleted.
    */
-  async redactToken(shop: string, triggeredAt: number, journalDeadlineMs?: number): Promise<boolean> {
-    const { meta } = await this.db
-      .prepare(
-        "DELETE FROM tokens WHERE key = ?1 AND EXISTS (SELECT 1 FROM shops WHERE shop = ?2 AND installed_at < ?3)",
-      )
-      .bind(shopTokenKey(shop), shop, triggeredAt)
-      .run();
-    if (meta.changes > 0) await this.journal([{ table: "tokens", key: shopTokenKey(shop) }], journalDeadlineMs);
-    return meta.changes > 0;
+  async redact(shop: string, triggeredAt: number, journalDeadlineMs?: number): Promise<boolean> {
+    const installedBefore = "EXISTS (SELECT 1 FROM shops WHERE shop = ?2 AND installed_at < ?3)";
+    const [token] = await this.db.batch([
+      this.db
+        .prepare(`DELETE FROM tokens WHERE key = ?1 AND ${installedBefore}`)
+        .bind(shopTokenKey(shop), shop, triggeredAt),
+      this.db.prepare(`DELETE FROM shop_syncs WHERE shop = ?1 AND ${installedBefore}`).bind(shop, shop, triggeredAt),
+    ]);
+    const deleted = token!.meta.changes > 0;
+    if (deleted) await this.journal([{ table: "tokens", key: shopTokenKey(shop) }], journalDeadlineMs);
+    return deleted;
   }
 }

@@ -162,6 +162,7 @@ describe("shop/redact acts only when true", () => {
     const res = await shopifyWebhook(shop, "shop/redact", { shop_id: 1, shop_domain: shop });
     expect(await res.json()).toMatchObject({ queued: "redact" });
     expect(await tokenOf(shop)).toBeNull();
+    expect(await env.TOKENS_DB.prepare("SELECT shop FROM shop_syncs WHERE shop = ?1").bind(shop).first()).toBeNull();
     await vi.waitFor(async () => expect(await readJson(shopProductsKey(body.user_uuid, shop))).toBeNull(), {
       timeout: 20_000,
       interval: 200,
