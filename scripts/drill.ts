@@ -218,7 +218,14 @@ async function main() {
   await step(`log page ${pageB} in with that browser`, () => loginFacebook(origin, graph.origin, [pageB], b.cookie));
   await step(`uninstall ${shopC} (app/uninstalled)`, async () => {
     await expectOk(
-      shopifyWebhookRequest(origin, secrets as any, shopC, "app/uninstalled", { domain: shopC }, crypto.randomUUID()),
+      shopifyWebhookRequest(
+        origin,
+        secrets as any,
+        shopC,
+        "app/uninstalled",
+        { domain: shopC, myshopify_domain: shopC },
+        crypto.randomUUID(),
+      ),
     );
   });
   const keysBefore = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(

@@ -1,6 +1,6 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { limitBody } from "./lib/body-limit";
 import { AppError } from "./lib/errors";
 import { describeError, log } from "./lib/log";
 import { adminRoutes } from "./routes/admin";
@@ -11,22 +11,21 @@ import { shopifyRoutes } from "./shopify/routes";
 
 export type AppEnv = { Bindings: Env };
 
-/** Largest request body accepted (webhook deliveries included). */
+/** Largest request body accepted, but for webhook deliveries. */
 const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Largest signed webhook delivery: a Shopify product is a whole REST resource (up to 2,048
+ * variants, several MB) and Meta batches up to 1,000 entries in one delivery.
+ */
+const MAX_WEBHOOK_BODY_BYTES = 8 * 1024 * 1024;
+const WEBHOOK_PATHS = new Set(["/shopify/webhook", "/facebook/webhook"]);
 
 export const app = new Hono<AppEnv>();
 
-app.use(
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: () => {
-      throw new AppError("payload_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes`);
-    },
-  }),
-);
+app.use(limitBody((c) => (WEBHOOK_PATHS.has(new URL(c.req.url).pathname) ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES)));
 
-// Each login creates a session and a state: a per-client limit before any row is written.
-app.use("/shopify/:shop{.+}/login", loginRateLimit);
+// Each login creates a session and a state: a per-client limit before any row is written
+// (the Shopify redirects call limitLogin themselves, GET /shopify only when it redirects).
 app.use("/facebook/login", loginRateLimit);
 
 app.route("/", healthRoutes);

@@ -3,6 +3,7 @@ import { config } from "./config";
 import { TokenCipher } from "./lib/token-cipher";
 import { Spaces } from "./storage/spaces";
 import { SessionStore } from "./storage/sessions";
+import { ShopLifecycle } from "./storage/shop-lifecycle";
 import { TokenStore } from "./storage/tokens";
 import { LinkStore } from "./storage/links";
 
@@ -32,3 +33,7 @@ export const journal = (env: Env, refs: { table: JournalTable; key: string }[], 
 export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);
 
 export const spaces = (env: Env) => new Spaces(config(env, "spaces"));
+
+/** Installs and uninstalls of shops, journalled (see src/storage/shop-lifecycle.ts). */
+export const shopLifecycle = (env: Env) =>
+  new ShopLifecycle(env.TOKENS_DB, (refs, deadlineMs) => journal(env, refs, deadlineMs));

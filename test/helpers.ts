@@ -103,7 +103,15 @@ export async function shopifyWebhook(
   shop: string,
   topic: string,
   payload: unknown,
-  opts: { id?: string; secret?: string; raw?: string } = {},
+  opts: {
+    id?: string;
+    secret?: string;
+    raw?: string;
+    /** X-Shopify-Event-Id (a fresh one unless given). */
+    eventId?: string;
+    /** X-Shopify-Triggered-At (now unless given; a string is sent as it is). */
+    triggeredAt?: Date | string;
+  } = {},
 ): Promise<Response> {
   const body = opts.raw ?? JSON.stringify(payload);
   const hmac = toBase64(await hmacSha256(opts.secret ?? TEST_SECRETS.SHOPIFY_API_SECRET, body));
@@ -117,7 +125,9 @@ export async function shopifyWebhook(
       "x-shopify-shop-domain": shop,
       "x-shopify-webhook-id": opts.id ?? crypto.randomUUID(),
       "x-shopify-api-version": "2026-10",
-      "x-shopify-triggered-at": new Date().toISOString(),
+      "x-shopify-event-id": opts.eventId ?? crypto.randomUUID(),
+      "x-shopify-triggered-at":
+        typeof opts.triggeredAt === "string" ? opts.triggeredAt : (opts.triggeredAt ?? new Date()).toISOString(),
     },
   });
 }

@@ -28,13 +28,12 @@ async function json(res: Response) {
   }
 }
 
+/** As Shopify signs a callback query: sorted entries without hmac/signature, form-encoded. */
 export function signShopifyQuery(params: URLSearchParams, secret: string) {
-  const message = [...params.entries()]
+  const entries = [...params.entries()]
     .filter(([k]) => k !== "hmac" && k !== "signature")
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join("&");
-  return createHmac("sha256", secret).update(message).digest("hex");
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHmac("sha256", secret).update(new URLSearchParams(entries).toString()).digest("hex");
 }
 
 /** Login, the authorize step at the fake (a code), the signed callback. */
@@ -97,6 +96,8 @@ export function shopifyWebhookRequest(
       "x-shopify-topic": topic,
       "x-shopify-shop-domain": shop,
       "x-shopify-webhook-id": id,
+      "x-shopify-event-id": crypto.randomUUID(),
+      "x-shopify-triggered-at": new Date().toISOString(),
       "x-shopify-api-version": "2026-10",
     },
   });

@@ -109,9 +109,9 @@ describe("POST /facebook/webhook under attack", () => {
       send: () => post(JSON.stringify(message(page, sender))),
     })),
     {
-      name: "body over the limit",
+      name: "body over the limit (8 MiB)",
       status: 413,
-      send: () => post(JSON.stringify({ object: "page", entry: [], pad: "x".repeat(1024 * 1024) })),
+      send: () => post(JSON.stringify({ object: "page", entry: [], pad: "x".repeat(8 * 1024 * 1024) })),
     },
     {
       name: "a delivery of 1,000 entries for pages nobody linked",
