@@ -26,8 +26,8 @@ export const app = new Hono<AppEnv>();
 
 app.use(limitBody((c) => (WEBHOOK_PATHS.has(new URL(c.req.url).pathname) ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES)));
 
-// Each login creates a session and a state: a per-client limit before any row is written.
-app.use("/shopify/:shop{.+}/login", loginRateLimit);
+// Each login creates a session and a state: a per-client limit before any row is written
+// (the Shopify redirects call limitLogin themselves, GET /shopify only when it redirects).
 app.use("/facebook/login", loginRateLimit);
 
 app.route("/", healthRoutes);

@@ -11,7 +11,7 @@ import {
 } from "../lib/signatures";
 import { normalizeShop } from "../storage/keys";
 import { sessionStore, tokenStore } from "../services";
-import { bindSession, currentSession, ensureSession } from "../routes/session";
+import { bindSession, currentSession, ensureSession, limitLogin } from "../routes/session";
 import { installShop } from "./install";
 import { ShopAccess } from "./access";
 import { AdminApi } from "./admin-api";
@@ -47,6 +47,8 @@ async function requireSignedQuery(params: URLSearchParams, secret: string): Prom
 
 /** 302 to the shop's authorize URL, with a state bound to this browser's session (set if new). */
 async function redirectToAuthorize(c: Context<AppEnv>, shop: string) {
+  // Each redirect stores a session and a state: limited per client before anything is written.
+  await limitLogin(c);
   const cfg = config(c.env, "shopify");
   const session = await ensureSession(c);
   const state = await sessionStore(c.env).createState(session.id, "shopify", shop);

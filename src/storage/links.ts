@@ -45,14 +45,6 @@ function linkShopWrite(db: D1Database, shop: string, candidateUuid: string): Lin
   };
 }
 
-/**
- * The statement of an uninstall, not journaled.
- * @deprecated Write through `LinkStore.uninstallShop`, which removes the token and journals.
- */
-export function markShopUninstalledStatement(db: D1Database, shop: string): D1PreparedStatement {
-  return db.prepare("UPDATE shops SET uninstalled_at = ?2 WHERE shop = ?1").bind(shop, Date.now());
-}
-
 /** Installed shops, in pages of `limit`, ordered by domain (for the poll's fan-out). */
 export async function installedShops(db: D1Database, after = "", limit = 1000): Promise<ShopLink[]> {
   const { results } = await db
@@ -191,20 +183,6 @@ export class LinkStore {
       rows: [linkShopWrite(this.db, shop, candidateUuid)],
     });
     return ownerOf(link) ?? candidateUuid;
-  }
-
-  /** `app/uninstalled`: the shop's token removed, the shop marked uninstalled (its link stays). */
-  async uninstallShop(shop: string, deadlineMs?: number): Promise<void> {
-    await this.tokens.commit({
-      delete: [shopTokenKey(shop)],
-      rows: [{ statement: markShopUninstalledStatement(this.db, shop), ref: { table: "shops", key: shop } }],
-      deadlineMs,
-    });
-  }
-
-  /** `shop/redact`: the shop's token removed (the files go through the queue). */
-  async forgetShopToken(shop: string, deadlineMs?: number): Promise<void> {
-    await this.tokens.commit({ delete: [shopTokenKey(shop)], deadlineMs });
   }
 
   /**

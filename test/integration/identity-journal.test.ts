@@ -1,13 +1,14 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { JOURNAL_PREFIX, parseJournal, type RowChange } from "../../src/backup/journal";
-import { linkStore, tokenStore } from "../../src/services";
+import { linkStore, shopLifecycle, tokenStore } from "../../src/services";
+import { ShopLifecycle } from "../../src/storage/shop-lifecycle";
 import { LinkStore } from "../../src/storage/links";
 import { TokenStore, facebookUserTokenKey, pageTokenKey, shopTokenKey } from "../../src/storage/tokens";
 import { spaces, uniqueId, uniqueShop } from "../helpers";
 
 /**
- * Every write method of the token and link stores lands in the backup journal by itself: a caller
+ * Every write method of the token, link and shop-lifecycle stores lands in the backup journal by itself: a caller
  * cannot forget it. The list of methods is read from the classes, so a new write method without a
  * case here fails this test.
  */
@@ -29,6 +30,7 @@ describe("the stores journal every write they make", () => {
   it("each write method of TokenStore and LinkStore puts its rows in the journal", async () => {
     const tokens = await tokenStore(env);
     const links = await linkStore(env);
+    const lifecycle = shopLifecycle(env);
     const shop = uniqueShop("journal");
     const page = uniqueId();
     const uuid = crypto.randomUUID();
@@ -94,12 +96,14 @@ describe("the stores journal every write they make", () => {
         expect(await links.relinkShop(shop, other)).toBe(uuid);
         return [{ table: "shops", key: shop, row: { user_uuid: other } }];
       },
-      "LinkStore.forgetShopToken": async () => {
-        await links.forgetShopToken(shop);
+      "ShopLifecycle.redactToken": async () => {
+        await links.installShop(shop, { accessToken: "shpua_journal6" }, other);
+        expect(await lifecycle.redactToken(shop, Date.now() + 1000)).toBe(true);
         return [{ table: "tokens", key: shopTokenKey(shop), row: null }];
       },
-      "LinkStore.uninstallShop": async () => {
-        await links.uninstallShop(shop);
+      "ShopLifecycle.uninstall": async () => {
+        await links.installShop(shop, { accessToken: "shpua_journal7" }, other);
+        expect(await lifecycle.uninstall(shop, Date.now() + 1000)).toBe(true);
         return [
           { table: "tokens", key: shopTokenKey(shop), row: null },
           { table: "shops", key: shop, row: { user_uuid: other, uninstalled_at: expect.any(Number) } },
@@ -110,6 +114,7 @@ describe("the stores journal every write they make", () => {
     const methods = [
       ...Object.getOwnPropertyNames(TokenStore.prototype).map((m) => `TokenStore.${m}`),
       ...Object.getOwnPropertyNames(LinkStore.prototype).map((m) => `LinkStore.${m}`),
+      ...Object.getOwnPropertyNames(ShopLifecycle.prototype).map((m) => `ShopLifecycle.${m}`),
     ].filter((m) => !READERS.has(m.split(".")[1]!) && !["putStatement", "decode", "relink"].includes(m.split(".")[1]!));
     expect(methods.sort()).toEqual(Object.keys(cases).sort());
 

@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { app } from "../../src/app";
 import { SessionStore } from "../../src/storage/sessions";
+import { signShopifyQuery } from "../../src/lib/signatures";
+import { TEST_SECRETS } from "../env";
 import { call, cookieOf, installShop, logsOfEachTest, uniqueShop } from "../helpers";
 
 const logs = logsOfEachTest();
@@ -70,7 +72,14 @@ describe("login rate limit (Cloudflare's Rate Limiting binding, per client)", ()
     const after = await sessions().counts();
     expect(after.sessions - before.sessions).toBe(allowed);
     expect(after.states - before.states).toBe(allowed);
-    const other = await call("/facebook/login", { headers: { "cf-connecting-ip": "198.51.100.7" } });
+    // The app URL, when it redirects to OAuth, counts against the same limit.
+    const shop = uniqueShop("app-url");
+    const query = new URLSearchParams({ shop, timestamp: String(Math.floor(Date.now() / 1000)), host: btoa(shop) });
+    query.set("hmac", await signShopifyQuery(query, TEST_SECRETS.SHOPIFY_API_SECRET));
+    const appUrl = await call(`/shopify?${query}`, { headers: { "cf-connecting-ip": client } });
+    expect(appUrl.status).toBe(429);
+    expect((await sessions().counts()).sessions - before.sessions).toBe(allowed);
+    const other = await call(`/shopify?${query}`, { headers: { "cf-connecting-ip": "198.51.100.7" } });
     expect(other.status).toBe(302);
   });
 });
