@@ -84,7 +84,8 @@ export function logsOfEachTest(): { has: (text: string) => boolean; readonly lin
   };
 }
 
-export const cookieOf = (res: Response) => /sid=([0-9a-f]{64})/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? null;
+export const cookieOf = (res: Response) =>
+  /__Host-sid=([0-9a-f]{64})/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? null;
 
 /** A unique shop domain for a test. */
 export const uniqueShop = (prefix = "shop") => `${prefix}-${crypto.randomUUID().slice(0, 8)}.myshopify.com`;
@@ -134,7 +135,9 @@ export async function shopifyWebhook(
 /** The whole Shopify install as a browser does it: login, authorize at the fake, callback. */
 export async function installShop(shop: string, opts: { cookie?: string | null; products?: number } = {}) {
   await control("shopify", "shop", { shop, products: opts.products ?? 3 });
-  const login = await call(`/shopify/${shop}/login`, { headers: opts.cookie ? { cookie: `sid=${opts.cookie}` } : {} });
+  const login = await call(`/shopify/${shop}/login`, {
+    headers: opts.cookie ? { cookie: `__Host-sid=${opts.cookie}` } : {},
+  });
   const cookie = cookieOf(login) ?? opts.cookie!;
   const location = new URL(login.headers.get("location")!);
   const { code } = await control("shopify", "code", { shop });
@@ -145,8 +148,9 @@ export async function installShop(shop: string, opts: { cookie?: string | null; 
     timestamp: String(Math.floor(Date.now() / 1000)),
     host: btoa(`admin.shopify.com/store/${shop.split(".")[0]}`),
   });
-  const res = await call(path, { headers: { cookie: `sid=${cookie}` } });
-  return { res, cookie, body: (await res.json()) as any, login };
+  const res = await call(path, { headers: { cookie: `__Host-sid=${cookie}` } });
+  // A callback that binds a user replaces the session id: the browser keeps the new cookie.
+  return { res, cookie: cookieOf(res) ?? cookie, body: (await res.json()) as any, login };
 }
 
 /** One Messenger `messaging` event carrying a message (an echo when `echo`). */
@@ -191,12 +195,14 @@ export async function loginFacebook(
   cookie?: string | null,
 ) {
   for (const p of pages) await control("graph", "page", p);
-  const login = await call("/facebook/login", { headers: cookie ? { cookie: `sid=${cookie}` } : {} });
+  const login = await call("/facebook/login", { headers: cookie ? { cookie: `__Host-sid=${cookie}` } : {} });
   const sid = cookieOf(login) ?? cookie!;
   const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
   const { code } = await control("graph", "code", { pages: pages.map((p) => p.id) });
-  const res = await call(`/facebook/callback?code=${code}&state=${state}`, { headers: { cookie: `sid=${sid}` } });
-  return { res, cookie: sid, body: (await res.json()) as any, login };
+  const res = await call(`/facebook/callback?code=${code}&state=${state}`, {
+    headers: { cookie: `__Host-sid=${sid}` },
+  });
+  return { res, cookie: cookieOf(res) ?? sid, body: (await res.json()) as any, login };
 }
 
 /** Every row of both databases, to show that a rejected request changed nothing. */

@@ -6,10 +6,9 @@ import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
 import { isNumericId } from "../storage/keys";
-import { linkPageStatement, pageOwner } from "../storage/links";
-import { facebookUserTokenKey, pageTokenKey } from "../storage/tokens";
-import { journal, sessionStore, tokenStore } from "../services";
-import { currentSession, ensureSession } from "../routes/session";
+import { pageOwner } from "../storage/links";
+import { linkStore, sessionStore } from "../services";
+import { bindSession, currentSession, ensureSession } from "../routes/session";
 import { dialogUrl, grantedPages, userTokenFromCode } from "./oauth";
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
 import { handleMessengerDelivery } from "./webhooks";
@@ -66,35 +65,29 @@ facebookRoutes.get("/callback", async (c) => {
     }
   }
 
-  let userUuid = session.userUuid;
-  for (const page of pages) userUuid ??= (await pageOwner(c.env.TOKENS_DB, page.id))?.userUuid ?? null;
-  userUuid ??= crypto.randomUUID();
-  const tokens = await tokenStore(c.env);
-  const db = c.env.TOKENS_DB;
-  await db.batch([
-    await tokens.putStatement({
-      key: facebookUserTokenKey(userUuid),
-      accessToken: user.accessToken,
-      expiresAt: user.expiresAt,
-    }),
-    ...(await Promise.all(
-      pages.map((p) => tokens.putStatement({ key: pageTokenKey(p.id), accessToken: p.accessToken })),
-    )),
-    ...pages.map((p) => linkPageStatement(db, p.id, userUuid, p.name)),
-  ]);
-  await journal(c.env, [
-    { table: "tokens", key: facebookUserTokenKey(userUuid) },
-    ...pages.map((p) => ({ table: "tokens" as const, key: pageTokenKey(p.id) })),
-    ...pages.map((p) => ({ table: "pages" as const, key: p.id })),
-  ]);
-  await sessionStore(c.env).setUser(session.id, userUuid);
+  // The session's UUID, else the one owner of the login's linked pages, else a new one: never an
+  // owner picked by the order of the pages (an agency with pages of two merchants gets its own).
+  const owners = new Set<string>();
+  for (const page of pages) {
+    const owner = await pageOwner(c.env.TOKENS_DB, page.id);
+    if (owner) owners.add(owner.userUuid);
+  }
+  const userUuid = session.userUuid ?? (owners.size === 1 ? [...owners][0]! : crypto.randomUUID());
+  // Stores the tokens, links the unlinked pages, never moves a linked one, journals (H3 storage).
+  const linked = await (
+    await linkStore(c.env)
+  ).linkPages(pages, userUuid, {
+    accessToken: user.accessToken,
+    expiresAt: user.expiresAt,
+  });
+  await bindSession(c, session, userUuid);
   log.info(`Facebook login linked ${pages.length} pages`, { user_uuid: userUuid, pages: pages.length });
 
   const result = [];
   for (const { page, subscription, metadata } of details) {
     let uploaded: boolean | "queued" = true;
     try {
-      await uploadPageMetadata(c.env, userUuid, metadata);
+      await uploadPageMetadata(c.env, linked.owners[page.id] ?? userUuid, metadata);
     } catch (err) {
       log.warn(`Upload of page metadata for ${page.id} failed, queued: ${describeError(err)}`, { page_id: page.id });
       await c.env.JOBS.send({ type: "facebook.page_metadata", pageId: page.id, reason: "webhook" });
@@ -108,7 +101,7 @@ facebookRoutes.get("/callback", async (c) => {
       metadata_uploaded: uploaded,
     });
   }
-  return c.json({ user_uuid: userUuid, pages: result });
+  return c.json({ user_uuid: userUuid, pages: result, pages_of_other_accounts: linked.ownedByOthers });
 });
 
 facebookRoutes.get("/webhook", (c) => {

@@ -10,10 +10,9 @@ import {
   verifyShopifyWebhook,
 } from "../lib/signatures";
 import { normalizeShop } from "../storage/keys";
-import { linkShopStatement, shopOwner } from "../storage/links";
-import { shopTokenKey } from "../storage/tokens";
-import { journal, sessionStore, tokenStore } from "../services";
-import { currentSession, ensureSession } from "../routes/session";
+import { sessionStore, tokenStore } from "../services";
+import { bindSession, currentSession, ensureSession, limitLogin } from "../routes/session";
+import { installShop } from "./install";
 import { ShopAccess } from "./access";
 import { AdminApi } from "./admin-api";
 import { authorizeUrl, requestToken } from "./oauth";
@@ -48,6 +47,8 @@ async function requireSignedQuery(params: URLSearchParams, secret: string): Prom
 
 /** 302 to the shop's authorize URL, with a state bound to this browser's session (set if new). */
 async function redirectToAuthorize(c: Context<AppEnv>, shop: string) {
+  // Each redirect stores a session and a state: limited per client before anything is written.
+  await limitLogin(c);
   const cfg = config(c.env, "shopify");
   const session = await ensureSession(c);
   const state = await sessionStore(c.env).createState(session.id, "shopify", shop);
@@ -115,18 +116,9 @@ shopifyRoutes.get("/callback", async (c) => {
   } catch (err) {
     throw new AppError("upstream_error", `Shopify token exchange failed: ${describeError(err)}`);
   }
-  const userUuid = session?.userUuid ?? (await shopOwner(c.env.TOKENS_DB, shop))?.userUuid ?? crypto.randomUUID();
+  const install = await installShop(c.env, { shop, grant, sessionUuid: session.userUuid });
+  await bindSession(c, session, install.browserUuid);
   const tokens = await tokenStore(c.env);
-  await c.env.TOKENS_DB.batch([
-    await tokens.putStatement({ key: shopTokenKey(shop), ...grant }),
-    linkShopStatement(c.env.TOKENS_DB, shop, userUuid),
-  ]);
-  await journal(c.env, [
-    { table: "tokens", key: shopTokenKey(shop) },
-    { table: "shops", key: shop },
-  ]);
-  await sessionStore(c.env).setUser(session.id, userUuid);
-  log.info(`Shop installed: ${shop}`, { shop, user_uuid: userUuid });
 
   const api = new AdminApi(cfg, new ShopAccess(cfg, tokens, shop));
   const callbackUrl = `${publicBase(cfg.PUBLIC_URL, c.req.url)}/shopify/webhook`;
@@ -138,7 +130,12 @@ shopifyRoutes.get("/callback", async (c) => {
     },
   );
   const sync = await syncShop(c.env, shop).then(
-    (r) => ({ ok: true as const, products: r?.products ?? 0, files: [r?.metadataKey, r?.productsKey] }),
+    (r) => ({
+      ok: true as const,
+      products: r?.products ?? 0,
+      // Keys name the owner's UUID: not shown to a browser of another account.
+      files: install.otherAccount ? [] : [r?.metadataKey, r?.productsKey],
+    }),
     async (err) => {
       // The install stands; the sync is retried from the queue.
       log.warn(`Sync after install failed for ${shop}: ${describeError(err)}`, { shop });
@@ -146,7 +143,16 @@ shopifyRoutes.get("/callback", async (c) => {
       return { ok: false as const, queued: true, error: describeError(err) };
     },
   );
-  return c.json({ user_uuid: userUuid, shop, scope: grant.scope ?? null, webhooks, sync });
+  return c.json({
+    user_uuid: install.browserUuid,
+    shop,
+    scope: grant.scope ?? null,
+    // The shop stays with the account it was linked to (contract, "User identity").
+    other_account: install.otherAccount,
+    shops_of_other_accounts: install.otherAccount ? [shop] : [],
+    webhooks,
+    sync,
+  });
 });
 
 shopifyRoutes.post("/webhook", async (c) => {

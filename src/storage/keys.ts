@@ -9,7 +9,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NUMERIC_ID = /^[0-9]{1,32}$/;
 const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$/;
 
-const isUserUuid = (value: string) => UUID.test(value);
+export const isUserUuid = (value: string) => UUID.test(value);
 export const isNumericId = (value: string) => NUMERIC_ID.test(value);
 const isShopDomain = (value: string) => SHOP_DOMAIN.test(value);
 
@@ -37,6 +37,10 @@ function check(kind: string, value: string, valid: (v: string) => boolean): stri
 }
 
 const userPrefix = (uuid: string) => `users/${check("user uuid", uuid, isUserUuid)}`;
+
+/** Everything of one page under its owner: `users/<uuid>/facebook/<page_id>/`. */
+export const pagePrefix = (uuid: string, pageId: string) =>
+  `${userPrefix(uuid)}/facebook/${check("page id", pageId, isNumericId)}/`;
 
 export const pageMetadataKey = (uuid: string, pageId: string) =>
   `${userPrefix(uuid)}/facebook/${check("page id", pageId, isNumericId)}/page_metadata.json`;

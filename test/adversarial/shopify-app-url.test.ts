@@ -79,7 +79,7 @@ describe("GET /shopify for a shop that is not installed", () => {
       host: btoa(`admin.shopify.com/store/${shop.split(".")[0]}`),
     });
     const installed = await call(callback.path.replace("/shopify?", "/shopify/callback?"), {
-      headers: { cookie: `sid=${cookie}` },
+      headers: { cookie: `__Host-sid=${cookie}` },
     });
     expect(installed.status).toBe(200);
     expect(await installed.json()).toMatchObject({ shop });

@@ -122,7 +122,7 @@ describe("Shopify install (OAuth)", () => {
     async function expectRefused(path: string, cookie: string | null, status: number) {
       const db = await databaseSnapshot();
       const objects = await spacesSnapshot();
-      const res = await call(path, { headers: cookie ? { cookie: `sid=${cookie}` } : {} });
+      const res = await call(path, { headers: cookie ? { cookie: `__Host-sid=${cookie}` } : {} });
       expect(res.status).toBe(status);
       expect((await res.json<any>()).error.code).toBeTypeOf("string");
       expect(await databaseSnapshot()).toBe(db);
@@ -161,7 +161,7 @@ describe("Shopify install (OAuth)", () => {
     it("a replayed state: 403 the second time", async () => {
       const { params, cookie } = await started();
       const path = await signedShopifyCallback(params);
-      const first = await call(path, { headers: { cookie: `sid=${cookie}` } });
+      const first = await call(path, { headers: { cookie: `__Host-sid=${cookie}` } });
       expect(first.status).toBe(200);
       await expectRefused(path, cookie, 403);
     });
