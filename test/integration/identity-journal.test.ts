@@ -96,9 +96,9 @@ describe("the stores journal every write they make", () => {
         expect(await links.relinkShop(shop, other)).toBe(uuid);
         return [{ table: "shops", key: shop, row: { user_uuid: other } }];
       },
-      "ShopLifecycle.redact": async () => {
+      "ShopLifecycle.redactToken": async () => {
         await links.installShop(shop, { accessToken: "shpua_journal6" }, other);
-        expect(await lifecycle.redact(shop, Date.now() + 1000)).toBe(true);
+        expect(await lifecycle.redactToken(shop, Date.now() + 1000)).toBe(true);
         return [{ table: "tokens", key: shopTokenKey(shop), row: null }];
       },
       "ShopLifecycle.uninstall": async () => {
