@@ -86,6 +86,8 @@ interface ShopState {
   name: string;
   bulkOps: BulkOp[];
   failNextBulk: boolean;
+  /** Shopify's single-query limit; a test may lower it to see a client shrink its pages. */
+  maxQueryCost: number;
 }
 
 export interface ShopifyFakeOptions {
@@ -279,6 +281,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         name: shop.split(".")[0]!,
         bulkOps: [],
         failNextBulk: false,
+        maxQueryCost: SINGLE_QUERY_MAX_COST,
       };
       setPlan(s, "standard");
       shops.set(shop, s);
@@ -511,14 +514,14 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     const invalid = validate(schema, document);
     if (invalid.length) return answer({ errors: invalid.map(shopifyError) }, 0, 0);
     const requested = requestedQueryCost(schema, document, variables, operationName);
-    if (requested > SINGLE_QUERY_MAX_COST) {
+    if (requested > s.maxQueryCost) {
       calls.costExceeded++;
       return answer(
         {
           errors: [
             {
-              message: `Query cost is ${requested}, which exceeds the single query max cost limit (${SINGLE_QUERY_MAX_COST}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n`,
-              extensions: { code: "MAX_COST_EXCEEDED", cost: requested, maxCost: SINGLE_QUERY_MAX_COST },
+              message: `Query cost is ${requested}, which exceeds the single query max cost limit (${s.maxQueryCost}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n`,
+              extensions: { code: "MAX_COST_EXCEEDED", cost: requested, maxCost: s.maxQueryCost },
             },
           ],
         },
@@ -685,6 +688,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
           setPlan(s, (body.plan ?? s.plan) as Plan, body.restoreRate);
         if (body.available !== undefined) s.available = body.available;
         if (body.failNextBulk !== undefined) s.failNextBulk = Boolean(body.failNextBulk);
+        if (body.maxQueryCost !== undefined) s.maxQueryCost = body.maxQueryCost ?? SINGLE_QUERY_MAX_COST;
         return json({ ok: true, throttleStatus: throttleStatus(s) });
       }
       case "/_control/code": {
