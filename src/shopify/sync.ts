@@ -265,6 +265,8 @@ function bulkProducts(api: AdminApi, shop: string): ProductSource {
   };
 }
 
+const WRITE_RUN = 100;
+
 /** The products file from `source`: the same nodes always give the same bytes. */
 async function writeProducts(
   source: ProductSource,
@@ -274,15 +276,20 @@ async function writeProducts(
   let count = 0;
   try {
     await file.write(`{"shop":${JSON.stringify(shop)},"products":[`);
+    // Written in runs of a fixed number of products, whatever the source's batches: the upload
+    // parts then fall at the same places, so a poll's compare pass matches part by part.
+    let text = "";
     for await (const nodes of source()) {
-      let text = "";
       for (const node of nodes) {
         text += `${count === 0 ? "\n" : ",\n"}${JSON.stringify(productRecord(node))}`;
         count++;
+        if (count % WRITE_RUN === 0) {
+          await file.write(text);
+          text = "";
+        }
       }
-      await file.write(text);
     }
-    await file.write(`\n],"count":${count}}\n`);
+    await file.write(`${text}\n],"count":${count}}\n`);
     return { ...(await file.finish()), count };
   } catch (err) {
     await file.abort();
@@ -362,15 +369,7 @@ async function syncWith(
       return await writeProducts(source, shop, writer(false));
     }
   };
-  let productsFile: ObjectWriterResult & { count: number };
-  try {
-    productsFile = await write(mode === "bulk" ? bulkProducts(api, shop) : pagedProducts(api, shop));
-  } catch (err) {
-    // Even a page of one product over the limit: the bulk operation has no limit.
-    if (!(err instanceof QueryCostExceeded) || mode === "bulk") throw err;
-    mode = "bulk";
-    productsFile = await write(bulkProducts(api, shop));
-  }
+  const productsFile = await write(mode === "bulk" ? bulkProducts(api, shop) : pagedProducts(api, shop));
   const metadata = await store.putIfChanged(metadataKey, metadataBytes, await sha256Hex(metadataBytes));
   const written = [metadata, productsFile].filter((r) => r.written).map((r) => r.key);
   const fields = {
