@@ -248,6 +248,8 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     costExceeded: 0,
     bulkRuns: 0,
     bulkDownloads: 0,
+    /** Points taken from the buckets (actualQueryCost summed). */
+    points: 0,
   });
   const calls = freshCalls();
   /** Every token handed out, so a leak check can look for them. */
@@ -555,6 +557,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     }) as ExecutionResult;
     const actual = Math.min(requested, actualQueryCost(schema, document, result.data, variables, operationName));
     s.available = Math.min(s.maximumAvailable, s.available + (requested - actual));
+    calls.points += actual;
     const body: Record<string, unknown> = {};
     if (result.errors?.length) body.errors = result.errors.map((e) => e.toJSON());
     body.data = result.data ?? null;

@@ -192,9 +192,13 @@ describe("a whole round trip against Shopify's rules (1,000-point limit, Standar
     expect(html).toContain("<code>read_products</code>");
     const action = /<form method="get" action="([^"]+)">/.exec(html)![1]!;
     const fields = new URLSearchParams(
-      [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m): [string, string] => [m[1]!, m[2]!]),
+      [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m): [string, string] => [
+        m[1]!,
+        m[2]!,
+      ]),
     );
     const click = await fetch(`${env.FAKE_SHOPIFY}${action}?${fields}`, { redirect: "manual" });
+    await click.body?.cancel();
     const callback = new URL(click.headers.get("location")!);
     const installed = await call(`${callback.pathname}${callback.search}`, { headers: { cookie: `sid=${cookie}` } });
     expect(installed.status).toBe(200);
