@@ -65,11 +65,6 @@ export class AdminApi {
     return `${adminOrigin(this.cfg, this.access.shop)}/admin/api/${this.cfg.SHOPIFY_API_VERSION}/graphql.json`;
   }
 
-  /** The throttle status of the last answer, for the sync's figures. */
-  get throttleStatus(): ThrottleStatus | null {
-    return this.lastThrottle;
-  }
-
   async query<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
     let token = await this.access.accessToken();
     let refreshed = false;

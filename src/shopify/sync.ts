@@ -251,14 +251,21 @@ function bulkProducts(api: AdminApi, shop: string): ProductSource {
         .map((l) => JSON.parse(l) as Record<string, unknown>)
         .filter((o) => !("__parentId" in o))
         .map((o) => ProductNode.parse(o));
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      rest += value;
-      const lines = rest.split("\n");
-      rest = lines.pop()!;
-      const batch = parse(lines);
-      if (batch.length) yield batch;
+    let complete = false;
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest += value;
+        const lines = rest.split("\n");
+        rest = lines.pop()!;
+        const batch = parse(lines);
+        if (batch.length) yield batch;
+      }
+      complete = true;
+    } finally {
+      // Left early (a compare pass found a change, an upload failed): let the connection go.
+      if (!complete) await reader.cancel().catch(() => undefined);
     }
     const last = parse([rest]);
     if (last.length) yield last;
