@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { BULK_THRESHOLD, syncShop } from "../../src/shopify/sync";
-import { shopStatus } from "../../src/storage/shop-status";
+import { listShopStatus, shopStatus } from "../../src/storage/shop-status";
 import { ContentChanged, ObjectWriter } from "../../src/storage/object-writer";
 import { control, logsOfEachTest, fakeState, installShop, readJson, spaces, uniqueShop } from "../helpers";
 
@@ -175,6 +175,9 @@ describe("shop status for the operator", () => {
     expect(failed).toMatchObject({ result: "failed", reason: "shopify_unavailable", products: 4 });
     const row = await env.TOKENS_DB.prepare("SELECT * FROM shop_status WHERE shop = ?1").bind(shop).first<any>();
     expect(JSON.stringify(row)).not.toMatch(/500|Admin API|http/);
+    // The console's list holds the same row.
+    const listed = await listShopStatus(env.TOKENS_DB, shop.slice(0, -1));
+    expect(listed[0]).toEqual(await shopStatus(env.TOKENS_DB, shop));
   });
 });
 
