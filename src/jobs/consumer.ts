@@ -7,6 +7,7 @@ import { spaces, tokenStore } from "../services";
 import { syncShop } from "../shopify/sync";
 import { jobSubject, type Job } from "./messages";
 import { writeJournal } from "../backup/journal";
+import { backupAuth } from "../backup/auth";
 import { facebookJob } from "../facebook/jobs";
 
 export type Decision = { action: "ack" } | { action: "retry"; delaySeconds: number };
@@ -37,7 +38,7 @@ async function run(env: Env, job: Job): Promise<void> {
       }
       return;
     case "journal.write":
-      await writeJournal(spaces(env), job.entry);
+      await writeJournal(spaces(env), await backupAuth(env), job.entry);
       return;
     case "shopify.redact": {
       const store = spaces(env);
