@@ -9,7 +9,8 @@ import { TokenStore } from "./storage/tokens";
 
 const ciphers = new Map<string, Promise<TokenCipher>>();
 
-export async function tokenStore(env: Env): Promise<TokenStore> {
+/** The token cipher of this environment: the current key, and previous ones to read with. */
+export function tokenCipher(env: Env): Promise<TokenCipher> {
   const cfg = config(env, "crypto");
   const previous = (cfg.TOKEN_ENCRYPTION_KEY_PREVIOUS ?? "").split(",").filter(Boolean);
   const cacheKey = [cfg.TOKEN_ENCRYPTION_KEY, ...previous].join(",");
@@ -18,7 +19,11 @@ export async function tokenStore(env: Env): Promise<TokenStore> {
     cipher = TokenCipher.create(cfg.TOKEN_ENCRYPTION_KEY, previous);
     ciphers.set(cacheKey, cipher);
   }
-  return new TokenStore(env.TOKENS_DB, await cipher, (keys) =>
+  return cipher;
+}
+
+export async function tokenStore(env: Env): Promise<TokenStore> {
+  return new TokenStore(env.TOKENS_DB, await tokenCipher(env), (keys) =>
     journal(
       env,
       keys.map((key) => ({ table: "tokens", key })),

@@ -5,6 +5,10 @@ import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
+import { z } from "zod";
+import { badRequest } from "../lib/errors";
+import { journal, tokenCipher } from "../services";
+import { TokenRotation } from "../storage/token-rotation";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -31,3 +35,29 @@ adminRoutes.post("/backup", async (c) => {
 });
 adminRoutes.post("/poll/shopify", async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
 adminRoutes.post("/poll/facebook", async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));
+
+/** One chunk of `npm run rotate-key`: re-encrypts the token rows after `after` with the current key. */
+const rotateChunk = z.object({
+  after: z.string().max(512).default(""),
+  limit: z.number().int().min(1).max(500).default(200),
+});
+adminRoutes.post("/rotate-key", async (c) => {
+  const parsed = rotateChunk.safeParse(await c.req.json().catch(() => ({})));
+  if (!parsed.success) throw badRequest('Body must be {"after": string, "limit": 1..500}');
+  const rotation = new TokenRotation(c.env.TOKENS_DB, await tokenCipher(c.env), (keys) =>
+    journal(
+      c.env,
+      keys.map((key) => ({ table: "tokens", key })),
+    ),
+  );
+  const chunk = await rotation.chunk(parsed.data.after, parsed.data.limit);
+  return c.json({
+    scanned: chunk.scanned,
+    rewritten: chunk.rewritten,
+    cursor: chunk.cursor,
+    done: chunk.done,
+    remaining: chunk.remaining,
+    unreadable: chunk.unreadable,
+    key_id: chunk.keyId,
+  });
+});
