@@ -186,6 +186,7 @@ async function main() {
     });
     closers.push(proxy.close, s3.close, shopify.close, graph.close);
     Object.assign(process.env, {
+      TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
       SPACES_ENDPOINT: s3.endpoint,
       SPACES_KEY: "S3RVER",
       SPACES_SECRET: "S3RVER",

@@ -117,6 +117,8 @@ async function main() {
   const spacesKey = external ? process.env.DRILL_SPACES_KEY! : "S3RVER";
   const spacesSecret = external ? process.env.DRILL_SPACES_SECRET! : "S3RVER";
   Object.assign(process.env, {
+    // The backup and restore scripts sign and check with the drill worker's key.
+    TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
     SPACES_ENDPOINT: s3.endpoint,
     SPACES_KEY: spacesKey,
     SPACES_SECRET: spacesSecret,
@@ -214,6 +216,13 @@ async function main() {
   );
   const uuidB: string = b.body.user_uuid;
   await step(`log page ${pageB} in with that browser`, () => loginFacebook(origin, graph.origin, [pageB], b.cookie));
+  // The moment the point-in-time rehearsal goes back to: shopC still installed, shopB already there.
+  const keysAtMoment = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
+    (r) => r.key,
+  );
+  await new Promise((r) => setTimeout(r, 20));
+  const moment = Date.now();
+  await new Promise((r) => setTimeout(r, 20));
   await step(`uninstall ${shopC} (app/uninstalled)`, async () => {
     await expectOk(
       shopifyWebhookRequest(origin, secrets as any, shopC, "app/uninstalled", { domain: shopC }, crypto.randomUUID()),
@@ -399,6 +408,36 @@ async function main() {
     cookieA,
   ].filter((s) => logLines.some((l) => l.includes(s)));
   check("no secret or cookie in the worker's log", leaked.length === 0);
+
+  // ── point in time: back to the moment before shopC's uninstall, then forward to the latest again
+  console.log(`\nPoint-in-time restore (npm run restore -- --at ${new Date(moment).toISOString()})`);
+  const keysNow = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
+    (r) => r.key,
+  );
+  const [dry] = await restore(target, { at: moment, databases: ["tokens"], dryRun: true });
+  check(
+    "the dry run plans the token keys of that moment",
+    JSON.stringify(dry!.tokenKeys) === JSON.stringify(keysAtMoment),
+  );
+  await step("stop the worker", () => worker.stop());
+  await restore(target, { at: moment });
+  const keysThen = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
+    (r) => r.key,
+  );
+  check(
+    `every token key as at that moment (${shopC} still installed)`,
+    JSON.stringify(keysThen) === JSON.stringify(keysAtMoment),
+    keysThen.join(", "),
+  );
+  await restore(target);
+  const keysLatest = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
+    (r) => r.key,
+  );
+  check(
+    "restoring the latest state again gives today's token keys",
+    JSON.stringify(keysLatest) === JSON.stringify(keysNow),
+  );
+  worker = await step("start the worker again", boot);
 
   // The operator's remote drill, rehearsed here on the local stack (only its --remote flags differ).
   console.log("\nRehearsal of the remote drill (npm run drill -- --remote) on this stack");

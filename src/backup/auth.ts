@@ -29,6 +29,11 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.join(",")}}`;
 }
 
+const UNKNOWN_KEY = "which is neither TOKEN_ENCRYPTION_KEY nor a previous key";
+
+/** A refusal only because the signing key is not configured (an object from before a rotation). */
+export const isUnknownKeyReason = (reason: string) => reason.endsWith(UNKNOWN_KEY);
+
 export class BackupAuth {
   private constructor(
     private readonly keys: Map<string, CryptoKey>,
@@ -71,8 +76,7 @@ export class BackupAuth {
     const a = auth as Record<string, unknown>;
     if (!Object.hasOwn(a, "key_id") || !Object.hasOwn(a, "hmac")) return "its auth field is malformed";
     if (typeof a.key_id !== "string" || typeof a.hmac !== "string") return "its auth field is malformed";
-    if (!this.keys.has(a.key_id))
-      return `it was signed with key id ${a.key_id}, which is neither TOKEN_ENCRYPTION_KEY nor a previous key`;
+    if (!this.keys.has(a.key_id)) return `it was signed with key id ${a.key_id}, ${UNKNOWN_KEY}`;
     const expected = await this.mac(a.key_id, objectKey, payload);
     return timingSafeEqual(expected, a.hmac) ? null : "its HMAC does not match (altered, or moved from another key)";
   }

@@ -1,6 +1,6 @@
 import { sha256Hex } from "../lib/signatures";
 import type { Spaces } from "../storage/spaces";
-import type { BackupAuth } from "./auth";
+import { isUnknownKeyReason, type BackupAuth } from "./auth";
 import { DATABASES, type DatabaseName } from "./dump";
 import { BackupRefused, parseDump, type DumpState } from "./dump-parse";
 import { JOURNAL_PREFIX, journalKeyTime, parseJournal, type JournalEntry } from "./journal";
@@ -35,6 +35,8 @@ export interface RestoreChoice {
   /** A backup's stamp or key, instead of the newest. */
   from?: string;
   databases?: DatabaseName[];
+  /** False: the dump alone, without the journal (to verify a backup). */
+  journal?: boolean;
 }
 
 async function chooseManifest(store: Spaces, database: DatabaseName, choice: RestoreChoice): Promise<string> {
@@ -60,8 +62,19 @@ async function chooseManifest(store: Spaces, database: DatabaseName, choice: Res
   return chosen;
 }
 
-/** Reads and authenticates the journal entries written from `since` to `until`, 16 at a time. */
-export async function readJournalRange(store: Spaces, auth: BackupAuth, since: number, until: number) {
+/**
+ * Reads and authenticates the journal entries written from `since` to `until`, 16 at a time.
+ * Entries from before `redundantBefore` (the dump's export: their rows are in it already) that
+ * were signed with a key no longer configured are skipped, not refused: after `rotate-key` and
+ * the backup that follows it, the old key is not needed for a restore of that backup.
+ */
+export async function readJournalRange(
+  store: Spaces,
+  auth: BackupAuth,
+  since: number,
+  until: number,
+  redundantBefore = since,
+) {
   const keys = (await store.listKeys(JOURNAL_PREFIX))
     .filter((k) => {
       const at = journalKeyTime(k);
@@ -74,10 +87,16 @@ export async function readJournalRange(store: Spaces, auth: BackupAuth, since: n
       keys.slice(i, i + 16).map(async (key) => {
         const text = await store.getText(key);
         if (text === null) throw new BackupRefused(key, "it disappeared while being read");
-        return { key, entry: await parseJournal(key, text, auth) };
+        try {
+          return { key, entry: await parseJournal(key, text, auth) };
+        } catch (err) {
+          const at = journalKeyTime(key)!;
+          if (err instanceof BackupRefused && at < redundantBefore && isUnknownKeyReason(err.reason)) return null;
+          throw err;
+        }
       }),
     );
-    out.push(...batch);
+    for (const item of batch) if (item) out.push(item);
   }
   return out;
 }
@@ -100,9 +119,15 @@ export async function planRestore(
     const state = parseDump(text, database, migrations[database], manifest.dump_key);
     let journalEntries = 0;
     let journalNewest: number | null = null;
-    if (database === "tokens") {
+    if (database === "tokens" && choice.journal !== false) {
       const until = choice.at ?? Number.MAX_SAFE_INTEGER;
-      const entries = await readJournalRange(store, auth, manifest.exported_at - JOURNAL_OVERLAP_MS, until);
+      const entries = await readJournalRange(
+        store,
+        auth,
+        manifest.exported_at - JOURNAL_OVERLAP_MS,
+        until,
+        manifest.exported_at,
+      );
       journalEntries = applyJournal(state, entries, until, schemaFromMigrations(migrations.tokens));
       journalNewest = entries.reduce<number | null>((n, e) => (n === null || e.entry.at > n ? e.entry.at : n), null);
     }
