@@ -24,7 +24,14 @@ import {
   step,
   type Target,
 } from "./lib/ops.ts";
-import { compareFacts, liveTables, readBack, rehearse, writeState } from "./lib/scratch.ts";
+import { compareFacts, readBack, rehearse, writeState } from "./lib/scratch.ts";
+import { schemaFromMigrations } from "../src/backup/schema.ts";
+
+async function sequentially<T, R>(items: T[], run: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const [i, item] of items.entries()) out.push(await run(item, i));
+  return out;
+}
 
 export class RestoreRefused extends Error {}
 
@@ -72,6 +79,7 @@ export async function restore(
   const { spaces, close } = await scriptSpaces(target);
   try {
     const auth = await scriptAuth(target);
+    const migrations = scriptMigrations();
     const what =
       opts.at !== undefined
         ? `the state at ${new Date(opts.at).toISOString()}`
@@ -79,7 +87,7 @@ export async function restore(
           ? `backup ${opts.from}`
           : "the latest state";
     const plans = await step(`plan ${what}: backup, signatures, dump shapes, journal`, () =>
-      planRestore(spaces, auth, scriptMigrations(), { at: opts.at, from: opts.from, databases: opts.databases }).catch(
+      planRestore(spaces, auth, migrations, { at: opts.at, from: opts.from, databases: opts.databases }).catch(
         (err) => {
           throw err instanceof BackupRefused ? new RestoreRefused(err.message) : err;
         },
@@ -100,16 +108,18 @@ export async function restore(
     const failed = rehearsal.flatMap((problems, i) => problems.map((x) => `${plans[i]!.database} ${x}`));
     if (failed.length) throw new RestoreRefused(`the rehearsal did not give the planned state: ${failed.join("; ")}`);
     const dir = ensureDir(join(ROOT, "backups"));
-    const live = await step("list the tables now in the live databases", () =>
-      Promise.all(plans.map((p) => liveTables(p.database, target))),
-    );
+    // Every table of our schema is dropped first (no listing needed); other tables are not ours.
+    const schemaTables = (p: RestorePlan) => [
+      ...new Set([...schemaFromMigrations(migrations[p.database]).tables.keys(), ...p.state.tables.keys()]),
+    ];
+    // Local databases share one state folder, which one wrangler process at a time may open.
+    const each = <T>(run: (p: RestorePlan, i: number) => Promise<T>) =>
+      target.remote ? Promise.all(plans.map(run)) : sequentially(plans, run);
     await step(`write ${plans.map((p) => p.database).join(" and ")} (one wrangler d1 execute --file each)`, () =>
-      Promise.all(
-        plans.map((p, i) => writeState(p.database, p.state, target, live[i]!, join(dir, `restore-${p.database}.sql`))),
-      ),
+      each((p) => writeState(p.database, p.state, target, schemaTables(p), join(dir, `restore-${p.database}.sql`))),
     );
     const after = await step("read back the live databases: rows, hashes and token keys", () =>
-      Promise.all(plans.map((p) => readBack(p.database, p.state, target))),
+      each((p) => readBack(p.database, p.state, target)),
     );
     const wrong = after.flatMap((facts, i) =>
       compareFacts(plans[i]!.facts, facts).map((x) => `${plans[i]!.database} ${x}`),

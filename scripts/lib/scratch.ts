@@ -13,9 +13,6 @@ import { d1ExecuteFileAsync, d1QueryAll, ensureDir, type Target } from "./ops.ts
  * a fixed handful of process starts plus time that grows with the rows.
  */
 
-const LIST_TABLES =
-  "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'";
-
 /** Replaces the database of `database` at `target` with `state`; `live` are the tables it has now. */
 export async function writeState(
   database: DatabaseName,
@@ -26,12 +23,6 @@ export async function writeState(
 ) {
   writeFileSync(file, stateSql(state, live));
   await d1ExecuteFileAsync(DATABASES[database].binding, file, target);
-}
-
-/** The tables now in a database (one process). */
-export async function liveTables(database: DatabaseName, target: Target): Promise<string[]> {
-  const [rows] = await d1QueryAll(DATABASES[database].binding, [LIST_TABLES], target);
-  return (rows ?? []).map((r) => String(r.name));
 }
 
 /** Row counts, per-table hashes and token keys read back from a database (one process). */
