@@ -117,8 +117,12 @@ export function schemaFromMigrations(migrations: Migration[]): Schema {
       } else if (words[0] === "ALTER" && words[1] === "TABLE") {
         const table = schema.tables.get(nameOf(tokens[2]) ?? "");
         if (!table) throw new Error(`${migration.name}: ALTER TABLE of an unknown table`);
+        if (isWord(tokens[3], "RENAME")) {
+          renameIn(schema, table, tokens.slice(4), migration.name);
+          continue;
+        }
         if (!isWord(tokens[3], "ADD"))
-          throw new Error(`${migration.name}: only ALTER TABLE ... ADD COLUMN is understood`);
+          throw new Error(`${migration.name}: only ALTER TABLE ... ADD COLUMN or RENAME is understood`);
         const def = tokens.slice(isWord(tokens[4], "COLUMN") ? 5 : 4);
         const added = describeColumns([def]);
         table.columns.push(...added.columns);
@@ -135,6 +139,43 @@ export function schemaFromMigrations(migrations: Migration[]): Schema {
     }
   }
   return schema;
+}
+
+/**
+ * `ALTER TABLE t RENAME TO u` and `RENAME [COLUMN] a TO b`: SQLite rewrites the names in the stored
+ * CREATE statements, so the expected tokens change the same way.
+ */
+function renameIn(schema: Schema, table: TableSchema, rest: Token[], migration: string) {
+  const swap = (tokens: Token[], from: string, to: string) =>
+    tokens.map((t): Token => (nameOf(t)?.toLowerCase() === from.toLowerCase() ? { kind: "ident", text: to } : t));
+  if (isWord(rest[0], "TO")) {
+    const to = nameOf(rest[1]);
+    if (!to) throw new Error(`${migration}: RENAME TO without a name`);
+    schema.tables.delete(table.name);
+    const tokens: Token[] = [...table.tokens.slice(0, 2), { kind: "ident", text: to }, ...table.tokens.slice(3)];
+    schema.tables.set(to, { ...table, name: to, tokens });
+    for (const index of schema.indexes.values())
+      if (index.table === table.name) {
+        const on = index.tokens.findIndex((t) => isWord(t, "ON"));
+        index.tokens[on + 1] = { kind: "ident", text: to };
+        index.table = to;
+      }
+    return;
+  }
+  const parts = isWord(rest[0], "COLUMN") ? rest.slice(1) : rest;
+  const from = nameOf(parts[0]);
+  const to = nameOf(parts[2]);
+  if (!from || !to || !isWord(parts[1], "TO") || !table.columns.includes(from))
+    throw new Error(`${migration}: a RENAME COLUMN that does not name a column of ${table.name}`);
+  table.columns = table.columns.map((c) => (c === from ? to : c));
+  if (table.primary === from) table.primary = to;
+  if (Object.hasOwn(table.defaults, from)) {
+    table.defaults[to] = table.defaults[from]!;
+    delete table.defaults[from];
+  }
+  table.tokens = swap(table.tokens, from, to);
+  for (const index of schema.indexes.values())
+    if (index.table === table.name) index.tokens = swap(index.tokens, from, to);
 }
 
 /** Two token lists that say the same (words compared without case, quoted and bare names alike). */
