@@ -100,6 +100,16 @@ async function waitFor<T>(
 
 const sawLog = (text: string) => logLines.some((l) => l.includes(text));
 
+/**
+ * The token keys now stored. d1Query blocks the event loop while wrangler runs; the pause after it
+ * lets fetch see the keep-alive connections the worker closed meanwhile, before reusing one.
+ */
+async function tokenKeys(): Promise<string[]> {
+  const keys = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map((r) => r.key);
+  await new Promise((r) => setTimeout(r, 200));
+  return keys;
+}
+
 /** Sends a platform's request to the worker; anything but 200 stops the drill. */
 async function expectOk(request: Request) {
   const res = await fetch(request);
@@ -217,9 +227,7 @@ async function main() {
   const uuidB: string = b.body.user_uuid;
   await step(`log page ${pageB} in with that browser`, () => loginFacebook(origin, graph.origin, [pageB], b.cookie));
   // The moment the point-in-time rehearsal goes back to: shopC still installed, shopB already there.
-  const keysAtMoment = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-    (r) => r.key,
-  );
+  const keysAtMoment = await tokenKeys();
   await new Promise((r) => setTimeout(r, 20));
   const moment = Date.now();
   await new Promise((r) => setTimeout(r, 20));
@@ -228,9 +236,7 @@ async function main() {
       shopifyWebhookRequest(origin, secrets as any, shopC, "app/uninstalled", { domain: shopC }, crypto.randomUUID()),
     );
   });
-  const keysBefore = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-    (r) => r.key,
-  );
+  const keysBefore = await tokenKeys();
 
   // ── the loss
   console.log("\nThe loss");
@@ -252,9 +258,7 @@ async function main() {
 
   // ── after the restore
   console.log("\nAfter the restore");
-  const keysAfter = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-    (r) => r.key,
-  );
+  const keysAfter = await tokenKeys();
   check(
     "every token key as before the loss",
     JSON.stringify(keysAfter) === JSON.stringify(keysBefore),
@@ -411,9 +415,7 @@ async function main() {
 
   // ── point in time: back to the moment before shopC's uninstall, then forward to the latest again
   console.log(`\nPoint-in-time restore (npm run restore -- --at ${new Date(moment).toISOString()})`);
-  const keysNow = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-    (r) => r.key,
-  );
+  const keysNow = await tokenKeys();
   const [dry] = await restore(target, { at: moment, databases: ["tokens"], dryRun: true });
   check(
     "the dry run plans the token keys of that moment",
@@ -421,18 +423,14 @@ async function main() {
   );
   await step("stop the worker", () => worker.stop());
   await restore(target, { at: moment });
-  const keysThen = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-    (r) => r.key,
-  );
+  const keysThen = await tokenKeys();
   check(
     `every token key as at that moment (${shopC} still installed)`,
     JSON.stringify(keysThen) === JSON.stringify(keysAtMoment),
     keysThen.join(", "),
   );
   await restore(target);
-  const keysLatest = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-    (r) => r.key,
-  );
+  const keysLatest = await tokenKeys();
   check(
     "restoring the latest state again gives today's token keys",
     JSON.stringify(keysLatest) === JSON.stringify(keysNow),

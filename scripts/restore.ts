@@ -116,7 +116,9 @@ export async function restore(
     const each = <T>(run: (p: RestorePlan, i: number) => Promise<T>) =>
       target.remote ? Promise.all(plans.map(run)) : sequentially(plans, run);
     await step(`write ${plans.map((p) => p.database).join(" and ")} (one wrangler d1 execute --file each)`, () =>
-      each((p) => writeState(p.database, p.state, target, schemaTables(p), join(dir, `restore-${p.database}.sql`))),
+      each((p) =>
+        writeState(p.database, p.state, target, schemaTables(p), join(dir, `restore-${p.database}-${process.pid}.sql`)),
+      ),
     );
     const after = await step("read back the live databases: rows, hashes and token keys", () =>
       each((p) => readBack(p.database, p.state, target)),

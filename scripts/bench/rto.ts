@@ -64,7 +64,7 @@ export async function rtoSection(add: Add, sizes = [10_000, 100_000]): Promise<v
   });
   try {
     for (const size of sizes) {
-      const dir = join(LOCAL_DIR, "bench-rto");
+      const dir = join(LOCAL_DIR, `bench-rto-${process.pid}`);
       rmSync(dir, { recursive: true, force: true });
       const persistTo = ensureDir(join(dir, ".wrangler", "state"));
       const target = { remote: false, persistTo };

@@ -23,6 +23,7 @@ export async function writeState(
 ) {
   writeFileSync(file, stateSql(state, live));
   await d1ExecuteFileAsync(DATABASES[database].binding, file, target);
+  rmSync(file, { force: true });
 }
 
 /** Row counts, per-table hashes and token keys read back from a database (one process). */
@@ -59,7 +60,7 @@ export function compareFacts(expected: StateFacts, actual: StateFacts): string[]
  * the check made before anything live is touched, and the verification of a new backup.
  */
 export async function rehearse(database: DatabaseName, state: DumpState, expected: StateFacts): Promise<string[]> {
-  const dir = join(LOCAL_DIR, "scratch", database);
+  const dir = join(LOCAL_DIR, "scratch", `${process.pid}-${database}`);
   rmSync(dir, { recursive: true, force: true });
   const persistTo = ensureDir(join(dir, ".wrangler", "state"));
   const scratch: Target = { remote: false, persistTo };

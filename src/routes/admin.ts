@@ -42,7 +42,14 @@ const rotateChunk = z.object({
   limit: z.number().int().min(1).max(500).default(200),
 });
 adminRoutes.post("/rotate-key", async (c) => {
-  const parsed = rotateChunk.safeParse(await c.req.json().catch(() => ({})));
+  const text = await c.req.text();
+  let body: unknown = {};
+  try {
+    if (text.trim()) body = JSON.parse(text);
+  } catch {
+    throw badRequest("Body must be JSON");
+  }
+  const parsed = rotateChunk.safeParse(body);
   if (!parsed.success) throw badRequest('Body must be {"after": string, "limit": 1..500}');
   const rotation = new TokenRotation(c.env.TOKENS_DB, await tokenCipher(c.env), (keys) =>
     journal(

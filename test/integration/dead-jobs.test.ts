@@ -14,6 +14,7 @@ import { retryDeadJob, retryDueDeadJobs } from "../../src/jobs/consumer";
 import type { Job } from "../../src/jobs/messages";
 import { isCriticalJob, listDeadJobs, nextRetryDelayMs } from "../../src/storage/dead-jobs";
 import { shopPrefix } from "../../src/storage/keys";
+import wranglerToml from "../../wrangler.toml?raw";
 import { control, installShop, logsOfEachTest, spaces, uniqueShop } from "../helpers";
 
 const logs = logsOfEachTest();
@@ -102,6 +103,11 @@ describe("dead jobs", () => {
     await control("spaces", "mode", { mode: "up" });
     expect(await retryDeadJob(env, id)).toMatchObject({ status: "done", type: "shopify.redact", subject: shop });
     expect(await retryDeadJob(env, id)).toBeNull();
+  });
+
+  it("the ninth delivery is the queue's last: 1 + max_retries of wrangler.toml", () => {
+    const jobs = wranglerToml.slice(wranglerToml.indexOf('queue = "jobs"\nmax_batch_size'));
+    expect(Number(/max_retries = (\d+)/.exec(jobs)![1]) + 1).toBe(9);
   });
 
   it("backs off 1 h, 2 h, 4 h ... 20 h; compliance, deletion and journal work is never given up", () => {

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { dumpD1 } from "../../src/backup/dump";
 import { parseDump } from "../../src/backup/dump-parse";
 import { stateSql } from "../../src/backup/restore-plan";
-import { schemaFromMigrations } from "../../src/backup/schema";
-import { splitStatements } from "../../src/backup/sql-text";
+import { sameTokens, schemaFromMigrations } from "../../src/backup/schema";
+import { splitStatements, tokenize } from "../../src/backup/sql-text";
 
 const migrations = () => env.TEST_MIGRATIONS_TOKENS;
 
@@ -30,6 +30,19 @@ describe("restore plan", () => {
     expect(schema.tables.get("shops")?.defaults).toEqual({ sync_dirty: 0 });
     expect(schema.tables.get("tokens")?.primary).toBe("key");
     expect([...schema.indexes.keys()]).toContain("shops_user");
+  });
+
+  it("follows ALTER TABLE RENAME as SQLite rewrites the stored CREATE statements", () => {
+    const schema = schemaFromMigrations([
+      { name: "1.sql", queries: ["CREATE TABLE a (id TEXT PRIMARY KEY, v INTEGER)", "CREATE INDEX a_v ON a (v)"] },
+      { name: "2.sql", queries: ["ALTER TABLE a RENAME COLUMN v TO w", "ALTER TABLE a RENAME TO b"] },
+    ]);
+    expect(schema.tables.has("a")).toBe(false);
+    expect(schema.tables.get("b")?.columns).toEqual(["id", "w"]);
+    expect(schema.indexes.get("a_v")?.table).toBe("b");
+    const sameAs = (sql: string) => sameTokens(tokenize(sql), schema.tables.get("b")!.tokens);
+    expect(sameAs('CREATE TABLE "b" (id TEXT PRIMARY KEY, w INTEGER)')).toBe(true);
+    expect(sameAs('CREATE TABLE "b" (id TEXT PRIMARY KEY, w INTEGER DEFAULT 1)')).toBe(false);
   });
 
   it("writes rows in INSERTs of at most 100 rows; quotes, line breaks and unicode survive", async () => {
