@@ -47,6 +47,7 @@ if (process.argv.includes("--remote")) {
     );
     process.exit(2);
   }
+  need("TOKEN_ENCRYPTION_KEY"); // backup and restore sign and check with it
   const started = Date.now();
   const failures = await remoteDrill(
     { remote: true },

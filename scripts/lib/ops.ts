@@ -158,7 +158,8 @@ export async function scriptSpaces(
   };
   const endpoint = vars.SPACES_ENDPOINT ?? "http://127.0.0.1:9000";
   let close = async () => undefined as void;
-  if (!(await answers(endpoint))) {
+  // A stand-in is started only for npm start's own one; an endpoint that was named is used as it is.
+  if (!process.env.SPACES_ENDPOINT && !(await answers(endpoint))) {
     mkdirSync(join(LOCAL_DIR, "s3"), { recursive: true });
     const port = Number(new URL(endpoint).port || 9000);
     const s3 = await startS3Standin({
@@ -183,7 +184,7 @@ function pick(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
 
 async function answers(origin: string): Promise<boolean> {
   try {
-    const res = await fetch(origin, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(origin, { signal: AbortSignal.timeout(5000) });
     await res.body?.cancel();
     return true;
   } catch {
