@@ -1,20 +1,63 @@
 /**
- * `npm run backup [-- --remote] [--persist-to DIR]`: `wrangler d1 export` of both databases, each
- * dump uploaded to Spaces under backups/d1/<database>/<UTC timestamp>.sql with a manifest beside it,
- * a copy kept under backups/ here, then retention (BACKUP_RETENTION, default 7).
+ * `npm run backup [-- --remote] [--persist-to DIR] [--verify-pending]`: `wrangler d1 export` of both
+ * databases, each dump uploaded to Spaces under backups/d1/<database>/<UTC timestamp>.sql with a
+ * signed manifest beside it and a copy kept under backups/ here; then each new backup is verified
+ * (restored into a scratch local database, row counts and hashes compared, a signed
+ * `.verified.json` written beside it), then retention (7 daily + 4 weekly, the newest verified kept).
+ * `--verify-pending` verifies the backups the worker's cron made instead of making new ones.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { BackupAuth } from "../src/backup/auth.ts";
 import { DATABASES, type DatabaseName } from "../src/backup/dump.ts";
-import type { Manifest } from "../src/backup/manifest.ts";
-import { applyRetention, backupOne } from "../src/backup/run.ts";
+import { signedJson, stampOf, verificationKey, parseBackupKey, type Manifest } from "../src/backup/manifest.ts";
+import { planRestore } from "../src/backup/pitr.ts";
+import { applyRetention, backupOne, retentionPolicy } from "../src/backup/run.ts";
+import type { Spaces } from "../src/storage/spaces.ts";
 import { ROOT } from "./lib/local-stack.ts";
-import { d1Export, ensureDir, human, parseTarget, scriptSpaces, step, type Target } from "./lib/ops.ts";
+import {
+  d1Export,
+  ensureDir,
+  human,
+  parseTarget,
+  scriptAuth,
+  scriptMigrations,
+  scriptSpaces,
+  step,
+  type Target,
+} from "./lib/ops.ts";
+import { rehearse } from "./lib/scratch.ts";
+
+/** Restores one backup (its dump alone) into a scratch database; writes the signed sidecar if it matches. */
+export async function verifyBackup(spaces: Spaces, auth: BackupAuth, database: DatabaseName, stamp: string) {
+  const [plan] = await planRestore(spaces, auth, scriptMigrations(), {
+    from: stamp,
+    databases: [database],
+    journal: false,
+  });
+  const problems = await rehearse(database, plan!.state, plan!.facts);
+  if (problems.length) throw new Error(`backup ${plan!.manifest.dump_key} did not verify: ${problems.join("; ")}`);
+  const key = verificationKey(database, stamp);
+  await spaces.put(
+    key,
+    await signedJson(auth, key, {
+      format: 2,
+      database,
+      dump_key: plan!.manifest.dump_key,
+      verified_at: new Date().toISOString(),
+      method: "restored into a scratch local D1 database; row counts and per-table SHA-256 compared",
+      tables: plan!.facts.tables,
+      hashes: plan!.facts.hashes,
+    }),
+  );
+  return key;
+}
 
 export async function backup(target: Target, opts: { retention?: number } = {}): Promise<Manifest[]> {
   const where = target.remote ? "remote" : `local${target.persistTo ? ` (${target.persistTo})` : ""}`;
   console.log(`Backup of tokens and sessions (${where})`);
   const { spaces, bucket, close } = await scriptSpaces(target);
+  const auth = await scriptAuth(target);
   const outDir = ensureDir(join(ROOT, "backups"));
   const manifests: Manifest[] = [];
   try {
@@ -24,13 +67,14 @@ export async function backup(target: Target, opts: { retention?: number } = {}):
       await step(`wrangler d1 export ${DATABASES[database].binding} → ${file.replace(`${ROOT}/`, "")}`, () =>
         d1Export(DATABASES[database].binding, file, target),
       );
-      const manifest = await step(`upload ${database} dump and manifest to Spaces`, async () => {
+      const manifest = await step(`upload ${database} dump and signed manifest to Spaces`, async () => {
         const text = readFileSync(file);
         async function* chunks() {
           for (let i = 0; i < text.length; i += 1 << 20) yield new Uint8Array(text.subarray(i, i + (1 << 20)));
         }
         return backupOne(
           spaces,
+          auth,
           database,
           chunks(),
           `wrangler d1 export ${target.remote ? "--remote" : "--local"}`,
@@ -47,21 +91,48 @@ export async function backup(target: Target, opts: { retention?: number } = {}):
       console.log(`  → s3://${bucket}/${manifest.dump_key}`);
       manifests.push(manifest);
     }
-    const keep = opts.retention ?? Number(process.env.BACKUP_RETENTION ?? 7);
-    const { deleted } = await step(`retention: keep the newest ${keep} of each database`, () =>
-      applyRetention(spaces, keep),
+    await step("verify both backups: restore each into a scratch local database, compare rows and hashes", () =>
+      Promise.all(manifests.map((m) => verifyBackup(spaces, auth, m.database, stampOf(m.exported_at)))),
+    );
+    const policy = retentionPolicy(opts.retention ?? Number(process.env.BACKUP_RETENTION ?? 7));
+    const { deleted } = await step(
+      `retention: ${policy.daily} daily + ${policy.weekly} weekly of each database, the newest verified kept`,
+      () => applyRetention(spaces, policy),
     );
     if (deleted.length) console.log(`  deleted ${deleted.length} old objects`);
   } finally {
     await close();
   }
-  console.log(`Backup complete: ${manifests.map((m) => m.dump_key).join(", ")} (copies in backups/)`);
+  console.log(`Backup complete: ${manifests.map((m) => m.dump_key).join(", ")} (verified; copies in backups/)`);
   return manifests;
+}
+
+/** Verifies every backup in Spaces that has no sidecar yet (those the worker's cron made). */
+export async function verifyPending(target: Target): Promise<number> {
+  const { spaces, close } = await scriptSpaces(target);
+  const auth = await scriptAuth(target);
+  try {
+    const keys = await spaces.listKeys("backups/d1/");
+    const verified = new Set(
+      keys.filter((k) => k.endsWith(".verified.json")).map((k) => k.replace(".verified.json", "")),
+    );
+    let count = 0;
+    for (const key of keys.filter((k) => k.endsWith(".manifest.json")).sort()) {
+      if (verified.has(key.replace(".manifest.json", ""))) continue;
+      const { database, stamp } = parseBackupKey(key)!;
+      await step(`verify ${key.replace(".manifest.json", ".sql")}`, () => verifyBackup(spaces, auth, database, stamp));
+      count++;
+    }
+    console.log(`Verified ${count} backups`);
+    return count;
+  } finally {
+    await close();
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const target = parseTarget(process.argv.slice(2));
-  backup(target).catch((err) => {
+  (target.args.has("verify-pending") ? verifyPending(target) : backup(target)).catch((err) => {
     console.error(`Backup failed: ${err instanceof Error ? err.message : String(err)}`);
     process.exit(1);
   });

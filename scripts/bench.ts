@@ -22,6 +22,7 @@ import { sleep } from "../src/lib/platform-error.ts";
 import { conversationKey, shopProductsKey } from "../src/storage/keys.ts";
 import { backup } from "./backup.ts";
 import { restore } from "./restore.ts";
+import { rtoSection } from "./bench/rto.ts";
 import { LOCAL_DIR, ROOT, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "./lib/local-stack.ts";
 import type { LoadKind, LoadResult, LoadSpec } from "./lib/load.ts";
 import { d1ExecuteFile, scriptSpaces } from "./lib/ops.ts";
@@ -178,6 +179,7 @@ async function main() {
     });
     closers.push(proxy.close, s3.close, shopify.close, graph.close);
     Object.assign(process.env, {
+      TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
       SPACES_ENDPOINT: s3.endpoint,
       SPACES_KEY: "S3RVER",
       SPACES_SECRET: "S3RVER",
@@ -578,6 +580,7 @@ async function main() {
       "ms",
       "includes restarting wrangler dev",
     );
+    await rtoSection(add);
   } finally {
     for (const close of closers) await close().catch(() => undefined);
     if (STATE_IN_MEMORY) rmSync(dir, { recursive: true, force: true }); // hands the memory back

@@ -6,8 +6,9 @@
  * write to the same Spaces keys. OAuth needs a merchant at a browser: the drill prints the two login
  * URLs to try by hand afterwards. The local drill runs this same routine against the local stack.
  *
- * Environment: DRILL_WORKER_URL; SHOPIFY_API_SECRET, FACEBOOK_APP_SECRET, ADMIN_TOKEN (the worker's
- * secrets); SPACES_KEY, SPACES_SECRET, SPACES_BUCKET, SPACES_REGION or SPACES_ENDPOINT; wrangler
+ * Environment: DRILL_WORKER_URL; SHOPIFY_API_SECRET, FACEBOOK_APP_SECRET, ADMIN_TOKEN,
+ * TOKEN_ENCRYPTION_KEY (the worker's secrets; the last signs and checks the backups); SPACES_KEY,
+ * SPACES_SECRET, SPACES_BUCKET, SPACES_REGION or SPACES_ENDPOINT; wrangler
  * logged in (CLOUDFLARE_API_TOKEN). Optional: DRILL_SHOP (an installed shop), DRILL_PAGE and
  * DRILL_PSID (a linked page and a test user's PSID on it) for the webhook steps.
  */

@@ -47,6 +47,7 @@ if (process.argv.includes("--remote")) {
     );
     process.exit(2);
   }
+  need("TOKEN_ENCRYPTION_KEY"); // backup and restore sign and check with it
   const started = Date.now();
   const failures = await remoteDrill(
     { remote: true },
@@ -100,6 +101,16 @@ async function waitFor<T>(
 
 const sawLog = (text: string) => logLines.some((l) => l.includes(text));
 
+/**
+ * The token keys now stored. d1Query blocks the event loop while wrangler runs; the pause after it
+ * lets fetch see the keep-alive connections the worker closed meanwhile, before reusing one.
+ */
+async function tokenKeys(): Promise<string[]> {
+  const keys = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map((r) => r.key);
+  await new Promise((r) => setTimeout(r, 200));
+  return keys;
+}
+
 /** Sends a platform's request to the worker; anything but 200 stops the drill. */
 async function expectOk(request: Request) {
   const res = await fetch(request);
@@ -117,6 +128,8 @@ async function main() {
   const spacesKey = external ? process.env.DRILL_SPACES_KEY! : "S3RVER";
   const spacesSecret = external ? process.env.DRILL_SPACES_SECRET! : "S3RVER";
   Object.assign(process.env, {
+    // The backup and restore scripts sign and check with the drill worker's key.
+    TOKEN_ENCRYPTION_KEY: secrets.TOKEN_ENCRYPTION_KEY,
     SPACES_ENDPOINT: s3.endpoint,
     SPACES_KEY: spacesKey,
     SPACES_SECRET: spacesSecret,
@@ -216,6 +229,11 @@ async function main() {
   );
   const uuidB: string = b.body.user_uuid;
   await step(`log page ${pageB} in with that browser`, () => loginFacebook(origin, graph.origin, [pageB], b.cookie));
+  // The moment the point-in-time rehearsal goes back to: shopC still installed, shopB already there.
+  const keysAtMoment = await tokenKeys();
+  await new Promise((r) => setTimeout(r, 20));
+  const moment = Date.now();
+  await new Promise((r) => setTimeout(r, 20));
   await step(`uninstall ${shopC} (app/uninstalled)`, async () => {
     await expectOk(
       shopifyWebhookRequest(
@@ -228,9 +246,7 @@ async function main() {
       ),
     );
   });
-  const keysBefore = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-    (r) => r.key,
-  );
+  const keysBefore = await tokenKeys();
 
   // ── the loss
   console.log("\nThe loss");
@@ -252,9 +268,7 @@ async function main() {
 
   // ── after the restore
   console.log("\nAfter the restore");
-  const keysAfter = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-    (r) => r.key,
-  );
+  const keysAfter = await tokenKeys();
   check(
     "every token key as before the loss",
     JSON.stringify(keysAfter) === JSON.stringify(keysBefore),
@@ -409,6 +423,30 @@ async function main() {
     cookieA,
   ].filter((s) => logLines.some((l) => l.includes(s)));
   check("no secret or cookie in the worker's log", leaked.length === 0);
+
+  // ── point in time: back to the moment before shopC's uninstall, then forward to the latest again
+  console.log(`\nPoint-in-time restore (npm run restore -- --at ${new Date(moment).toISOString()})`);
+  const keysNow = await tokenKeys();
+  const [dry] = await restore(target, { at: moment, databases: ["tokens"], dryRun: true });
+  check(
+    "the dry run plans the token keys of that moment",
+    JSON.stringify(dry!.tokenKeys) === JSON.stringify(keysAtMoment),
+  );
+  await step("stop the worker", () => worker.stop());
+  await restore(target, { at: moment });
+  const keysThen = await tokenKeys();
+  check(
+    `every token key as at that moment (${shopC} still installed)`,
+    JSON.stringify(keysThen) === JSON.stringify(keysAtMoment),
+    keysThen.join(", "),
+  );
+  await restore(target);
+  const keysLatest = await tokenKeys();
+  check(
+    "restoring the latest state again gives today's token keys",
+    JSON.stringify(keysLatest) === JSON.stringify(keysNow),
+  );
+  worker = await step("start the worker again", boot);
 
   // The operator's remote drill, rehearsed here on the local stack (only its --remote flags differ).
   console.log("\nRehearsal of the remote drill (npm run drill -- --remote) on this stack");

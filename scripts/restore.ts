@@ -1,121 +1,146 @@
 /**
- * `npm run restore [-- --remote] [--from KEY|STAMP] [--database tokens|sessions] [--persist-to DIR]`:
- * fetch the latest (or the named) backup from Spaces, verify it against its manifest, and only then
- * replace the database with it (`wrangler d1 execute --file`) and replay the token journal.
+ * `npm run restore [-- --remote] [--at ISO_TIME] [--from KEY|STAMP] [--database tokens|sessions]
+ * [--dry-run] [--persist-to DIR]`: the state of the databases at a moment (the newest backup before
+ * it, then the token journal up to it), the latest state, or a named backup. Everything is checked
+ * before anything live is touched: signed manifests and journal entries, the dump's SHA-256 and
+ * statement shapes, then a rehearsal into scratch local databases whose row counts, hashes and
+ * token keys must be what the plan says. `--dry-run` stops there and shows what would change.
  */
-import { createHash } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DATABASES, isDatabaseName, type DatabaseName } from "../src/backup/dump.ts";
-import { JOURNAL_PREFIX, journalKeyTime, parseJournal, type JournalEntry } from "../src/backup/journal.ts";
-import { checkDump, parseManifest, parseManifestKey, type Manifest } from "../src/backup/manifest.ts";
-import { restoreSql } from "../src/backup/restore-plan.ts";
-import type { Spaces } from "../src/storage/spaces.ts";
+import { BackupRefused } from "../src/backup/dump-parse.ts";
+import { JOURNALED_TABLES } from "../src/backup/journal.ts";
+import type { Manifest } from "../src/backup/manifest.ts";
+import { planRestore, type RestorePlan } from "../src/backup/pitr.ts";
+import { diffState } from "../src/backup/restore-plan.ts";
 import { ROOT } from "./lib/local-stack.ts";
-import { d1ExecuteFile, d1Query, ensureDir, human, parseTarget, scriptSpaces, step, type Target } from "./lib/ops.ts";
+import {
+  d1QueryAll,
+  ensureDir,
+  parseTarget,
+  scriptAuth,
+  scriptMigrations,
+  scriptSpaces,
+  step,
+  type Target,
+} from "./lib/ops.ts";
+import { compareFacts, readBack, rehearse, writeState } from "./lib/scratch.ts";
+import { schemaFromMigrations } from "../src/backup/schema.ts";
 
-/** Journal entries this long before a dump's export are replayed too (they are idempotent). */
-const JOURNAL_OVERLAP_MS = 10 * 60 * 1000;
+async function sequentially<T, R>(items: T[], run: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const [i, item] of items.entries()) out.push(await run(item, i));
+  return out;
+}
 
 export class RestoreRefused extends Error {}
-
-async function findManifest(spaces: Spaces, database: DatabaseName, from?: string): Promise<string> {
-  const keys = (await spaces.listKeys(`backups/d1/${database}/`)).filter(
-    (k) => parseManifestKey(k)?.database === database,
-  );
-  if (from) {
-    const wanted = from.endsWith(".sql") ? from.replace(/\.sql$/, ".manifest.json") : from;
-    const match = keys.find((k) => k === wanted || parseManifestKey(k)?.stamp === from);
-    if (!match) throw new RestoreRefused(`no ${database} backup matches ${from}`);
-    return match;
-  }
-  const latest = keys.sort().at(-1);
-  if (!latest) throw new RestoreRefused(`no backup of ${database} in Spaces`);
-  return latest;
-}
-
-async function readJournal(spaces: Spaces, since: number): Promise<JournalEntry[]> {
-  const entries: JournalEntry[] = [];
-  for (const key of (await spaces.listKeys(JOURNAL_PREFIX)).sort()) {
-    const at = journalKeyTime(key);
-    if (at === null || at < since) continue;
-    try {
-      entries.push(parseJournal((await spaces.getText(key)) ?? ""));
-    } catch (err) {
-      console.warn(`  skipped ${key}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-  return entries;
-}
 
 export interface RestoreReport {
   database: DatabaseName;
   manifest: Manifest;
   journalEntries: number;
   rows: Record<string, number>;
+  tokenKeys: string[];
+}
+
+const rowsText = (rows: Record<string, number>) =>
+  Object.entries(rows)
+    .filter(([t]) => t !== "d1_migrations")
+    .map(([t, n]) => `${t} ${n}`)
+    .join(", ");
+
+const list = (keys: string[]) =>
+  keys.length > 8 ? `${keys.slice(0, 8).join(", ")} and ${keys.length - 8} more` : keys.join(", ");
+
+async function showDryRun(plan: RestorePlan, target: Target) {
+  const tables = Object.keys(JOURNALED_TABLES).filter((t) => plan.state.tables.has(t));
+  const binding = DATABASES[plan.database].binding;
+  const live = await d1QueryAll(
+    binding,
+    tables.map((t) => `SELECT * FROM "${t}"`),
+    target,
+  ).catch(() => []);
+  const rows = Object.fromEntries(tables.map((t, i) => [t, live[i] ?? []]));
+  console.log(`  ${plan.database} would become: ${rowsText(plan.facts.tables)}`);
+  for (const d of diffState(plan.state, rows)) {
+    const parts = [
+      d.added.length ? `+${d.added.length} (${list(d.added)})` : "",
+      d.removed.length ? `-${d.removed.length} (${list(d.removed)})` : "",
+      d.changed.length ? `~${d.changed.length} (${list(d.changed)})` : "",
+    ].filter(Boolean);
+    console.log(`    ${d.table}: ${parts.length ? parts.join("; ") : "unchanged"}`);
+  }
 }
 
 export async function restore(
   target: Target,
-  opts: { from?: string; databases?: DatabaseName[] } = {},
+  opts: { from?: string; at?: number; databases?: DatabaseName[]; dryRun?: boolean } = {},
 ): Promise<RestoreReport[]> {
   const { spaces, close } = await scriptSpaces(target);
-  const reports: RestoreReport[] = [];
-  const databases = opts.databases ?? (Object.keys(DATABASES) as DatabaseName[]);
   try {
-    // Verify everything first: a bad backup must not touch a live database.
-    const plans: { database: DatabaseName; manifest: Manifest; dump: Buffer }[] = [];
-    for (const database of databases) {
-      const manifestKey = await step(`find the ${opts.from ? "named" : "latest"} ${database} backup`, () =>
-        findManifest(spaces, database, opts.from),
-      );
-      const plan = await step(`download and verify ${manifestKey.replace(".manifest.json", ".sql")}`, async () => {
-        const manifest = parseManifest((await spaces.getText(manifestKey)) ?? "");
-        const text = await spaces.getText(manifest.dump_key);
-        if (text === null) throw new RestoreRefused(`the dump ${manifest.dump_key} is missing`);
-        const dump = Buffer.from(text, "utf8");
-        const sha = createHash("sha256").update(dump).digest("hex");
-        const problems = checkDump(manifest, new Uint8Array(dump), sha, database);
-        if (problems.length) throw new RestoreRefused(`refusing ${manifest.dump_key}: ${problems.join("; ")}`);
-        return { database, manifest, dump };
-      });
-      plans.push(plan);
+    const auth = await scriptAuth(target);
+    const migrations = scriptMigrations();
+    const what =
+      opts.at !== undefined
+        ? `the state at ${new Date(opts.at).toISOString()}`
+        : opts.from
+          ? `backup ${opts.from}`
+          : "the latest state";
+    const plans = await step(`plan ${what}: backup, signatures, dump shapes, journal`, () =>
+      planRestore(spaces, auth, migrations, { at: opts.at, from: opts.from, databases: opts.databases }).catch(
+        (err) => {
+          throw err instanceof BackupRefused ? new RestoreRefused(err.message) : err;
+        },
+      ),
+    );
+    for (const p of plans) {
+      const journal = p.database === "tokens" ? ` + ${p.journalEntries} journal entries` : "";
+      console.log(`  ${p.database}: ${p.manifest.dump_key}${journal} → ${rowsText(p.facts.tables)}`);
     }
-    for (const { database, manifest, dump } of plans) {
-      const binding = DATABASES[database].binding;
-      const journal =
-        database === "tokens"
-          ? await step("read the token journal written since the backup", () =>
-              readJournal(spaces, manifest.exported_at - JOURNAL_OVERLAP_MS),
-            )
-          : [];
-      const live = await step(`list the tables now in ${database}`, () =>
-        d1Query<{ name: string }>(binding, "SELECT name FROM sqlite_master WHERE type = 'table'", target).map(
-          (r) => r.name,
-        ),
-      );
-      const file = join(ensureDir(join(ROOT, "backups")), `restore-${database}.sql`);
-      writeFileSync(file, restoreSql(dump.toString("utf8"), live, journal));
-      await step(
-        `wrangler d1 execute ${binding} --file (${human(dump.length)}${journal.length ? ` + ${journal.length} journal entries` : ""})`,
-        () => d1ExecuteFile(binding, file, target),
-      );
-      const rows: Record<string, number> = {};
-      for (const table of DATABASES[database].tables) {
-        rows[table] = Number(d1Query<{ n: number }>(binding, `SELECT COUNT(*) AS n FROM ${table}`, target)[0]?.n ?? 0);
-      }
-      console.log(
-        `  ${database} restored from ${manifest.dump_key}: ${Object.entries(rows)
-          .map(([t, n]) => `${t} ${n}`)
-          .join(", ")}`,
-      );
-      reports.push({ database, manifest, journalEntries: journal.length, rows });
+    if (opts.dryRun) {
+      console.log("Dry run: nothing written. What would change:");
+      for (const p of plans) await showDryRun(p, target);
+      return plans.map((p) => report(p));
     }
+    const rehearsal = await step("rehearse in scratch local databases: rows, hashes and token keys as planned", () =>
+      Promise.all(plans.map((p) => rehearse(p.database, p.state, p.facts))),
+    );
+    const failed = rehearsal.flatMap((problems, i) => problems.map((x) => `${plans[i]!.database} ${x}`));
+    if (failed.length) throw new RestoreRefused(`the rehearsal did not give the planned state: ${failed.join("; ")}`);
+    const dir = ensureDir(join(ROOT, "backups"));
+    // Every table of our schema is dropped first (no listing needed); other tables are not ours.
+    const schemaTables = (p: RestorePlan) => [
+      ...new Set([...schemaFromMigrations(migrations[p.database]).tables.keys(), ...p.state.tables.keys()]),
+    ];
+    // Local databases share one state folder, which one wrangler process at a time may open.
+    const each = <T>(run: (p: RestorePlan, i: number) => Promise<T>) =>
+      target.remote ? Promise.all(plans.map(run)) : sequentially(plans, run);
+    await step(`write ${plans.map((p) => p.database).join(" and ")} (one wrangler d1 execute --file each)`, () =>
+      each((p) =>
+        writeState(p.database, p.state, target, schemaTables(p), join(dir, `restore-${p.database}-${process.pid}.sql`)),
+      ),
+    );
+    const after = await step("read back the live databases: rows, hashes and token keys", () =>
+      each((p) => readBack(p.database, p.state, target)),
+    );
+    const wrong = after.flatMap((facts, i) =>
+      compareFacts(plans[i]!.facts, facts).map((x) => `${plans[i]!.database} ${x}`),
+    );
+    if (wrong.length) throw new Error(`the restored databases differ from the plan: ${wrong.join("; ")}`);
+    for (const p of plans) console.log(`  ${p.database} restored: ${rowsText(p.facts.tables)}`);
+    return plans.map((p) => report(p));
   } finally {
     await close();
   }
-  return reports;
 }
+
+const report = (p: RestorePlan): RestoreReport => ({
+  database: p.database,
+  manifest: p.manifest,
+  journalEntries: p.journalEntries,
+  rows: p.facts.tables,
+  tokenKeys: p.facts.tokenKeys,
+});
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const target = parseTarget(process.argv.slice(2));
@@ -124,15 +149,32 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.error("--database must be tokens or sessions");
     process.exit(2);
   }
+  const atText = target.args.get("at");
+  const at = atText === undefined ? undefined : Date.parse(atText);
+  if (at !== undefined && (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}T/.test(atText!))) {
+    console.error(`--at must be an ISO time such as 2026-12-02T10:04:00Z, not ${JSON.stringify(atText)}`);
+    process.exit(2);
+  }
   const started = Date.now();
-  restore(target, { from: target.args.get("from"), databases: database ? [database as DatabaseName] : undefined })
+  restore(target, {
+    from: target.args.get("from"),
+    at,
+    databases: database ? [database as DatabaseName] : undefined,
+    dryRun: target.args.has("dry-run"),
+  })
     .then((reports) => {
+      const verb = target.args.has("dry-run") ? "Dry run complete" : "Restore complete";
       console.log(
-        `Restore complete in ${((Date.now() - started) / 1000).toFixed(1)} s: ${reports.map((r) => r.database).join(", ")}`,
+        `${verb} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${reports.map((r) => r.database).join(", ")}`,
       );
     })
     .catch((err) => {
-      console.error(`Restore failed: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(
+        `Restore ${err instanceof RestoreRefused ? "refused" : "failed"}: ${err instanceof Error ? err.message : String(err)}`,
+      );
+      console.error(
+        "Nothing live was changed." + (err instanceof RestoreRefused ? "" : " (unless a write step above says ok)"),
+      );
       process.exit(1);
     });
 }

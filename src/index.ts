@@ -11,7 +11,7 @@ export default {
     await runScheduled(controller.cron, env);
   },
   async queue(batch, env, _ctx) {
-    if (batch.queue.endsWith("-dead")) await consumeDeadJobs(batch);
+    if (batch.queue.endsWith("-dead")) await consumeDeadJobs(batch, env);
     else await consumeJobs(batch, env);
   },
 } satisfies ExportedHandler<Env, Job>;

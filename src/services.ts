@@ -11,7 +11,8 @@ import { LinkStore } from "./storage/links";
 
 const ciphers = new Map<string, Promise<TokenCipher>>();
 
-export async function tokenStore(env: Env): Promise<TokenStore> {
+/** The token cipher of this environment: the current key, and previous ones to read with. */
+export function tokenCipher(env: Env): Promise<TokenCipher> {
   const cfg = config(env, "crypto");
   const previous = (cfg.TOKEN_ENCRYPTION_KEY_PREVIOUS ?? "").split(",").filter(Boolean);
   const cacheKey = [cfg.TOKEN_ENCRYPTION_KEY, ...previous].join(",");
@@ -20,7 +21,11 @@ export async function tokenStore(env: Env): Promise<TokenStore> {
     cipher = TokenCipher.create(cfg.TOKEN_ENCRYPTION_KEY, previous);
     ciphers.set(cacheKey, cipher);
   }
-  return new TokenStore(env.TOKENS_DB, await cipher, (refs, deadlineMs) => journal(env, refs, deadlineMs));
+  return cipher;
+}
+
+export async function tokenStore(env: Env): Promise<TokenStore> {
+  return new TokenStore(env.TOKENS_DB, await tokenCipher(env), (refs, deadlineMs) => journal(env, refs, deadlineMs));
 }
 
 /** Shop and page links, written with their tokens and journaled (see src/storage/links.ts). */

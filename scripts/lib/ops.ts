@@ -1,6 +1,9 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { BackupAuth } from "../../src/backup/auth.ts";
+import type { DatabaseName } from "../../src/backup/dump.ts";
+import type { Migration } from "../../src/backup/schema.ts";
 import { config } from "../../src/config.ts";
 import { Spaces } from "../../src/storage/spaces.ts";
 import { startS3Standin } from "../../test/fakes/s3.ts";
@@ -70,6 +73,68 @@ export function d1ExecuteFile(binding: string, file: string, target: Target) {
   runWrangler(["d1", "execute", binding, ...whereArgs(target), "--file", file, "--yes"]);
 }
 
+/** wrangler as a child process that does not block: two databases are worked on at once. */
+export function runWranglerAsync(args: string[]): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(wranglerBin, args, { cwd: ROOT, env: quietWrangler });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const stdout = Buffer.concat(out).toString("utf8");
+      if (code === 0) resolvePromise(stdout);
+      else reject(new Error(`wrangler ${args.join(" ")} failed:\n${Buffer.concat(err).toString("utf8") || stdout}`));
+    });
+  });
+}
+
+export const d1ExecuteFileAsync = (binding: string, file: string, target: Target) =>
+  runWranglerAsync(["d1", "execute", binding, ...whereArgs(target), "--file", file, "--yes"]);
+
+/** Several queries in one wrangler process: the results of each, in order. */
+export async function d1QueryAll(
+  binding: string,
+  sqls: string[],
+  target: Target,
+): Promise<Record<string, unknown>[][]> {
+  const out = await runWranglerAsync([
+    "d1",
+    "execute",
+    binding,
+    ...whereArgs(target),
+    "--command",
+    sqls.join("; "),
+    "--json",
+  ]);
+  return (JSON.parse(out) as { results: Record<string, unknown>[] }[]).map((r) => r.results);
+}
+
+/** The migrations of each database, as the worker's bindings list them (for the dump shape check). */
+export function scriptMigrations(): Record<DatabaseName, Migration[]> {
+  const read = (dir: string): Migration[] =>
+    readdirSync(join(ROOT, "migrations", dir))
+      .filter((f) => f.endsWith(".sql"))
+      .sort()
+      .map((name) => ({ name, queries: [readFileSync(join(ROOT, "migrations", dir, name), "utf8")] }));
+  return { tokens: read("tokens"), sessions: read("sessions") };
+}
+
+/**
+ * The backup authenticator of the scripts: TOKEN_ENCRYPTION_KEY (and _PREVIOUS, comma separated)
+ * from the environment, else (locally) from `.dev.vars`: the same keys the worker has.
+ */
+export async function scriptAuth(target: Target): Promise<BackupAuth> {
+  const vars = target.remote ? {} : readDevVars();
+  const current = process.env.TOKEN_ENCRYPTION_KEY ?? vars.TOKEN_ENCRYPTION_KEY;
+  if (!current) throw new Error("TOKEN_ENCRYPTION_KEY is not set (it signs and checks backups)");
+  const previous = (process.env.TOKEN_ENCRYPTION_KEY_PREVIOUS ?? vars.TOKEN_ENCRYPTION_KEY_PREVIOUS ?? "")
+    .split(",")
+    .filter(Boolean);
+  return BackupAuth.create(current, previous);
+}
+
 export function d1Query<T = Record<string, unknown>>(binding: string, sql: string, target: Target): T[] {
   const out = runWrangler(["d1", "execute", binding, ...whereArgs(target), "--command", sql, "--json"]);
   const parsed = JSON.parse(out) as { results: T[] }[];
@@ -93,7 +158,8 @@ export async function scriptSpaces(
   };
   const endpoint = vars.SPACES_ENDPOINT ?? "http://127.0.0.1:9000";
   let close = async () => undefined as void;
-  if (!(await answers(endpoint))) {
+  // A stand-in is started only for npm start's own one; an endpoint that was named is used as it is.
+  if (!process.env.SPACES_ENDPOINT && !(await answers(endpoint))) {
     mkdirSync(join(LOCAL_DIR, "s3"), { recursive: true });
     const port = Number(new URL(endpoint).port || 9000);
     const s3 = await startS3Standin({
@@ -118,7 +184,7 @@ function pick(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
 
 async function answers(origin: string): Promise<boolean> {
   try {
-    const res = await fetch(origin, { signal: AbortSignal.timeout(1000) });
+    const res = await fetch(origin, { signal: AbortSignal.timeout(5000) });
     await res.body?.cancel();
     return true;
   } catch {

@@ -3,6 +3,10 @@
  * `INSERT INTO "table" VALUES(...)` per row), which `wrangler d1 execute --file` restores.
  */
 
+import { quoteIdent, sqlLiteral } from "./sql-text";
+
+export { sqlLiteral };
+
 export const DATABASES = {
   tokens: { binding: "TOKENS_DB", tables: ["tokens", "shops", "pages"] },
   sessions: { binding: "SESSIONS_DB", tables: ["sessions", "oauth_states"] },
@@ -70,25 +74,6 @@ export function databaseOfDump(facts: DumpFacts): DatabaseName | null {
   }
   return null;
 }
-
-/** An SQL literal for a value read from D1. */
-export function sqlLiteral(value: unknown): string {
-  if (value === null || value === undefined) return "NULL";
-  if (typeof value === "number") return Number.isFinite(value) ? String(value) : "NULL";
-  if (typeof value === "bigint") return value.toString();
-  if (typeof value === "boolean") return value ? "1" : "0";
-  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
-    const bytes =
-      value instanceof ArrayBuffer
-        ? new Uint8Array(value)
-        : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-    return `X'${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}'`;
-  }
-  if (Array.isArray(value)) return sqlLiteral(new Uint8Array(value as number[]));
-  return `'${String(value).replace(/'/g, "''")}'`;
-}
-
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 /**
  * A dump of a D1 database made from inside the worker, in the layout of `wrangler d1 export`:

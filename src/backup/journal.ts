@@ -1,41 +1,51 @@
 import { describeError, log } from "../lib/log";
 import { randomHex } from "../lib/encoding";
 import type { Spaces } from "../storage/spaces";
-import { sqlLiteral } from "./dump";
+import { backupAuth, type BackupAuth } from "./auth";
+import { BackupRefused } from "./dump-parse";
+import { stampOf } from "./manifest";
 
 /**
  * The token journal: every change to a token or to a shop or page link is written at once to
- * `backups/journal/tokens/<time>-<random>.json` as the changed rows (token values stay encrypted).
- * A restore replays it after the dump, so a token written a second before the databases are lost
- * survives.
+ * `backups/journal/tokens/<time>-<random>.json` as the changed rows (token values stay encrypted),
+ * signed (./auth.ts). A restore replays it after the dump, up to the moment asked for, so a token
+ * written a second before the databases are lost survives and any moment can be restored.
  */
 
 export const JOURNAL_PREFIX = "backups/journal/tokens/";
 
-const COLUMNS = {
-  tokens: ["key", "value", "refresh_token", "expires_at", "refresh_expires_at", "scope", "status", "updated_at"],
-  shops: ["shop", "user_uuid", "installed_at", "uninstalled_at"],
-  pages: ["page_id", "user_uuid", "name", "linked_at"],
-} as const;
+/**
+ * The journaled tables and their primary key column. Adding a journaled table is one line here;
+ * its columns come from the row itself (`SELECT *`) and are checked against the migrations on
+ * restore.
+ */
+export const JOURNALED_TABLES = {
+  tokens: "key",
+  shops: "shop",
+  pages: "page_id",
+} as const satisfies Record<string, string>;
 
-export type JournalTable = keyof typeof COLUMNS;
-const PRIMARY: Record<JournalTable, string> = { tokens: "key", shops: "shop", pages: "page_id" };
+export type JournalTable = keyof typeof JOURNALED_TABLES;
+
+export const isJournalTable = (table: unknown): table is JournalTable =>
+  typeof table === "string" && Object.hasOwn(JOURNALED_TABLES, table);
+
+export type JournalValue = string | number | null;
 
 /** One row after a change; `row: null` means it was deleted. */
 export interface RowChange {
   table: JournalTable;
   key: string;
-  row: Record<string, string | number | null> | null;
+  row: Record<string, JournalValue> | null;
 }
 
 export interface JournalEntry {
-  format: 1;
+  format: 2;
   at: number;
   changes: RowChange[];
 }
 
-const journalKey = (at: number) =>
-  `${JOURNAL_PREFIX}${new Date(at).toISOString().replace(/[-:.]/g, "")}-${randomHex(4)}.json`;
+const journalKey = (at: number) => `${JOURNAL_PREFIX}${stampOf(at)}-${randomHex(4)}.json`;
 
 /** The time of a journal key (from its name), or null for any other key. */
 export function journalKeyTime(key: string): number | null {
@@ -46,17 +56,16 @@ export function journalKeyTime(key: string): number | null {
 /** Reads the current rows of these keys, as journal changes. */
 async function snapshotRows(db: D1Database, refs: { table: JournalTable; key: string }[]): Promise<RowChange[]> {
   const rows = await db.batch(
-    refs.map(({ table, key }) =>
-      db.prepare(`SELECT ${COLUMNS[table].join(", ")} FROM ${table} WHERE ${PRIMARY[table]} = ?1`).bind(key),
-    ),
+    refs.map(({ table, key }) => db.prepare(`SELECT * FROM ${table} WHERE ${JOURNALED_TABLES[table]} = ?1`).bind(key)),
   );
   return refs.map((ref, i) => ({ ...ref, row: (rows[i]!.results[0] as RowChange["row"]) ?? null }));
 }
 
-/** Writes one journal entry; the caller decides what to do if Spaces fails. */
-export async function writeJournal(spaces: Spaces, entry: JournalEntry): Promise<string> {
+/** Writes one signed journal entry; the caller decides what to do if Spaces fails. */
+export async function writeJournal(spaces: Spaces, auth: BackupAuth, entry: JournalEntry): Promise<string> {
   const key = journalKey(entry.at);
-  await spaces.put(key, JSON.stringify(entry));
+  const payload: JournalEntry = { format: 2, at: entry.at, changes: entry.changes };
+  await spaces.put(key, JSON.stringify({ ...payload, auth: await auth.sign(key, payload) }));
   return key;
 }
 
@@ -66,14 +75,14 @@ export async function writeJournal(spaces: Spaces, entry: JournalEntry): Promise
  * written from there, so it is not lost. Writing an entry twice is harmless: replay is idempotent.
  */
 export async function journalRows(
-  env: { TOKENS_DB: D1Database; JOBS: Queue },
+  env: { TOKENS_DB: D1Database; JOBS: Queue; TOKEN_ENCRYPTION_KEY?: string },
   spaces: () => Spaces,
   refs: { table: JournalTable; key: string }[],
   deadlineMs?: number,
 ): Promise<void> {
-  const entry: JournalEntry = { format: 1, at: Date.now(), changes: await snapshotRows(env.TOKENS_DB, refs) };
+  const entry: JournalEntry = { format: 2, at: Date.now(), changes: await snapshotRows(env.TOKENS_DB, refs) };
   try {
-    const write = writeJournal(spaces(), entry);
+    const write = backupAuth(env).then((auth) => writeJournal(spaces(), auth, entry));
     if (deadlineMs === undefined) await write;
     else {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -88,42 +97,63 @@ export async function journalRows(
   }
 }
 
-function validChange(change: RowChange): boolean {
-  const columns = COLUMNS[change.table] as readonly string[] | undefined;
-  if (!columns || typeof change.key !== "string") return false;
-  if (change.row === null) return true;
-  return Object.keys(change.row).every((c) => columns.includes(c)) && change.row[PRIMARY[change.table]] === change.key;
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+const COLUMN_NAME = /^[a-z_][a-z0-9_]*$/;
+
+/** Null when `change` is a row change of a journaled table; else why it is not. */
+function changeProblem(change: unknown): string | null {
+  if (!isPlainObject(change)) return "a change that is not an object";
+  for (const field of Object.keys(change))
+    if (!["table", "key", "row"].includes(field)) return `a change with an unexpected field ${JSON.stringify(field)}`;
+  if (!Object.hasOwn(change, "table") || !isJournalTable(change.table))
+    return `table ${JSON.stringify(change.table)} is not a journaled table`;
+  if (!Object.hasOwn(change, "key") || typeof change.key !== "string") return "a change without a string key";
+  if (!Object.hasOwn(change, "row")) return "a change without a row";
+  const row = change.row;
+  if (row === null) return null;
+  if (!isPlainObject(row)) return `the row of ${change.table} ${change.key} is not an object`;
+  for (const [column, value] of Object.entries(row)) {
+    if (!COLUMN_NAME.test(column)) return `column ${JSON.stringify(column)} of ${change.table} is not a column name`;
+    if (value !== null && typeof value !== "string" && !(typeof value === "number" && Number.isFinite(value)))
+      return `column ${column} of ${change.table} ${change.key} holds a ${typeof value}, not a value D1 stores`;
+  }
+  const primary = JOURNALED_TABLES[change.table];
+  if (!Object.hasOwn(row, primary) || row[primary] !== change.key)
+    return `the row's ${primary} is not the change's key ${change.key}`;
+  return null;
 }
 
-/** Parses a journal object; throws for anything that is not a journal entry of this worker. */
-export function parseJournal(text: string): JournalEntry {
-  const entry = JSON.parse(text) as JournalEntry;
-  if (
-    entry?.format !== 1 ||
-    typeof entry.at !== "number" ||
-    !Array.isArray(entry.changes) ||
-    !entry.changes.every(validChange)
-  ) {
-    throw new Error("not a journal entry");
+/**
+ * Parses and authenticates a journal object read from `objectKey`. Throws BackupRefused naming the
+ * object and the reason for anything that is not a signed journal entry of this worker.
+ */
+export async function parseJournal(objectKey: string, text: string, auth: BackupAuth): Promise<JournalEntry> {
+  const refuse = (reason: string): never => {
+    throw new BackupRefused(objectKey, reason);
+  };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return refuse("it is not valid JSON");
   }
+  if (!isPlainObject(value)) return refuse("it is not a journal entry");
+  for (const field of Object.keys(value))
+    if (!["format", "at", "changes", "auth"].includes(field)) refuse(`unexpected field ${JSON.stringify(field)}`);
+  if (!Object.hasOwn(value, "format") || value.format !== 2)
+    return refuse(`format ${JSON.stringify(value.format)} is not a signed journal entry (format 2)`);
+  if (!Object.hasOwn(value, "at") || typeof value.at !== "number" || !Number.isFinite(value.at))
+    return refuse("it has no time");
+  if (journalKeyTime(objectKey) !== value.at) return refuse("its time is not the time in its name");
+  if (!Object.hasOwn(value, "changes") || !Array.isArray(value.changes)) return refuse("it has no list of changes");
+  value.changes.forEach((change, i) => {
+    const problem = changeProblem(change);
+    if (problem) refuse(`change ${i + 1}: ${problem}`);
+  });
+  const entry: JournalEntry = { format: 2, at: value.at, changes: value.changes as RowChange[] };
+  const problem = await auth.problem(objectKey, entry, Object.hasOwn(value, "auth") ? value.auth : undefined);
+  if (problem) refuse(problem);
   return entry;
-}
-
-/** SQL that replays journal entries in time order: each row ends as its last entry left it. */
-export function replaySql(entries: JournalEntry[]): string {
-  const lines: string[] = [];
-  for (const entry of [...entries].sort((a, b) => a.at - b.at)) {
-    for (const change of entry.changes) {
-      if (!validChange(change)) continue;
-      if (change.row === null) {
-        lines.push(`DELETE FROM ${change.table} WHERE ${PRIMARY[change.table]} = ${sqlLiteral(change.key)};`);
-      } else {
-        const columns = Object.keys(change.row);
-        lines.push(
-          `INSERT OR REPLACE INTO ${change.table} (${columns.join(", ")}) VALUES (${columns.map((c) => sqlLiteral(change.row![c])).join(", ")});`,
-        );
-      }
-    }
-  }
-  return lines.join("\n") + (lines.length ? "\n" : "");
 }

@@ -1,12 +1,15 @@
+import type { BackupAuth } from "./auth";
 import { databaseOfDump, isDatabaseName, readDump, type DatabaseName, type DumpFacts } from "./dump";
+import { BackupRefused } from "./dump-parse";
 
 /**
- * Backups in Spaces: `backups/d1/<database>/<UTC timestamp>.sql` (the dump) and
- * `backups/d1/<database>/<UTC timestamp>.manifest.json` beside it.
+ * Backups in Spaces: `backups/d1/<database>/<UTC timestamp>.sql` (the dump),
+ * `<UTC timestamp>.manifest.json` beside it (signed, ./auth.ts) and, once a script has restored it
+ * into a scratch database and compared it, `<UTC timestamp>.verified.json` (signed too).
  */
 
 export interface Manifest {
-  format: 1;
+  format: 2;
   database: DatabaseName;
   dump_key: string;
   /** When the export began (ms): journal entries from then on are replayed on restore. */
@@ -19,19 +22,47 @@ export interface Manifest {
   migration: string | null;
 }
 
+/** What a script found when it restored a backup into a scratch database. */
+export interface Verification {
+  format: 2;
+  database: DatabaseName;
+  dump_key: string;
+  verified_at: string;
+  method: string;
+  tables: Record<string, number>;
+  /** SHA-256 per table of its rows as read back from the scratch database. */
+  hashes: Record<string, string>;
+}
+
 /** `2026-11-28T04:00:00.123Z` → `20261128T040000123Z`: sorts as time, safe in a key. */
 export const stampOf = (at: number) => new Date(at).toISOString().replace(/[-:.]/g, "");
+
+/** The time of a stamp made by stampOf. */
+export function stampTime(stamp: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/.exec(stamp)!;
+  return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
+}
 
 const backupPrefix = (database: DatabaseName) => `backups/d1/${database}/`;
 export const dumpKey = (database: DatabaseName, stamp: string) => `${backupPrefix(database)}${stamp}.sql`;
 export const manifestKey = (database: DatabaseName, stamp: string) => `${backupPrefix(database)}${stamp}.manifest.json`;
+export const verificationKey = (database: DatabaseName, stamp: string) =>
+  `${backupPrefix(database)}${stamp}.verified.json`;
 
-const MANIFEST_KEY = /^backups\/d1\/(tokens|sessions)\/(\d{8}T\d{9}Z)\.manifest\.json$/;
+const BACKUP_KEY = /^backups\/d1\/(tokens|sessions)\/(\d{8}T\d{9}Z)\.(manifest\.json|verified\.json|sql)$/;
 
 /** The database and stamp of a manifest key; null for any other key. */
 export function parseManifestKey(key: string): { database: DatabaseName; stamp: string } | null {
-  const m = MANIFEST_KEY.exec(key);
-  return m ? { database: m[1] as DatabaseName, stamp: m[2]! } : null;
+  const m = BACKUP_KEY.exec(key);
+  return m && m[3] === "manifest.json" ? { database: m[1] as DatabaseName, stamp: m[2]! } : null;
+}
+
+/** The database, stamp and kind of any backup object's key; null for any other key. */
+export function parseBackupKey(key: string) {
+  const m = BACKUP_KEY.exec(key);
+  return m
+    ? { database: m[1] as DatabaseName, stamp: m[2]!, kind: m[3] as "manifest.json" | "verified.json" | "sql" }
+    : null;
 }
 
 export function buildManifest(
@@ -44,7 +75,7 @@ export function buildManifest(
   facts: DumpFacts,
 ): Manifest {
   return {
-    format: 1,
+    format: 2,
     database,
     dump_key: dumpKey(database, stamp),
     exported_at: exportedAt,
@@ -57,16 +88,34 @@ export function buildManifest(
   };
 }
 
-/** Reads a manifest's JSON; throws a clear error for anything that is not one. */
-export function parseManifest(text: string): Manifest {
-  let m: Partial<Manifest>;
+/** The JSON text of a signed backup object stored at `key`. */
+export async function signedJson(auth: BackupAuth, key: string, payload: object): Promise<string> {
+  return JSON.stringify({ ...payload, auth: await auth.sign(key, payload) }, null, 2);
+}
+
+/** Parses a signed object and checks its HMAC; returns the payload without `auth`. */
+async function readSigned(key: string, text: string | null, auth: BackupAuth): Promise<Record<string, unknown>> {
+  if (text === null) throw new BackupRefused(key, "it is missing");
+  let value: unknown;
   try {
-    m = JSON.parse(text) as Partial<Manifest>;
+    value = JSON.parse(text);
   } catch {
-    throw new Error("manifest is not valid JSON");
+    throw new BackupRefused(key, "it is not valid JSON");
   }
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw new BackupRefused(key, "it is not a JSON object");
+  const { auth: given, ...payload } = value as Record<string, unknown>;
+  const problem = await auth.problem(key, payload, Object.hasOwn(value, "auth") ? given : undefined);
+  if (problem) throw new BackupRefused(key, problem);
+  return payload;
+}
+
+/** Reads and authenticates the manifest stored at `key`; throws BackupRefused naming it. */
+export async function readManifest(key: string, text: string | null, auth: BackupAuth): Promise<Manifest> {
+  const m = await readSigned(key, text, auth);
+  const parsed = parseManifestKey(key);
   if (
-    m.format !== 1 ||
+    m.format !== 2 ||
     !isDatabaseName(String(m.database)) ||
     typeof m.dump_key !== "string" ||
     typeof m.sha256 !== "string" ||
@@ -74,9 +123,26 @@ export function parseManifest(text: string): Manifest {
     typeof m.exported_at !== "number" ||
     typeof m.tables !== "object"
   ) {
-    throw new Error("manifest is missing fields or is not a backup manifest of this worker");
+    throw new BackupRefused(key, "it is missing fields or is not a backup manifest of this worker");
   }
-  return m as Manifest;
+  if (!parsed || m.database !== parsed.database || m.dump_key !== dumpKey(parsed.database, parsed.stamp))
+    throw new BackupRefused(key, "it names another backup than the one beside it");
+  return m as unknown as Manifest;
+}
+
+/** Reads and authenticates a verification sidecar; null when there is none or it does not verify. */
+export async function readVerification(
+  key: string,
+  text: string | null,
+  auth: BackupAuth,
+): Promise<Verification | null> {
+  if (text === null) return null;
+  try {
+    const v = await readSigned(key, text, auth);
+    return v.format === 2 && typeof v.verified_at === "string" ? (v as unknown as Verification) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -102,17 +168,4 @@ export function checkDump(manifest: Manifest, bytes: Uint8Array, sha256: string,
     problems.push(`migration level ${facts.migration} differs from the manifest's ${manifest.migration}`);
   if (!/;\s*$/.test(text)) problems.push("dump does not end with a complete statement (truncated?)");
   return problems;
-}
-
-/** Which manifests to delete: all but the newest `keep` (at least 1) of each database. */
-export function planRetention(manifestKeys: string[], keep: number): string[] {
-  const byDb = new Map<DatabaseName, string[]>();
-  for (const key of manifestKeys) {
-    const parsed = parseManifestKey(key);
-    if (!parsed) continue;
-    byDb.set(parsed.database, [...(byDb.get(parsed.database) ?? []), key]);
-  }
-  const doomed: string[] = [];
-  for (const keys of byDb.values()) doomed.push(...keys.sort().reverse().slice(Math.max(1, keep)));
-  return doomed;
 }

@@ -3,21 +3,23 @@ import { describeError, log } from "../lib/log";
 import { spaces } from "../services";
 import { ObjectWriter } from "../storage/object-writer";
 import { JSON_TYPE, type Spaces } from "../storage/spaces";
+import { backupAuth, type BackupAuth } from "./auth";
 import { exportViaApi } from "./d1-export-api";
 import { DATABASES, DumpReader, databaseOfDump, dumpD1, type DatabaseName } from "./dump";
 import { JOURNAL_PREFIX, journalKeyTime } from "./journal";
-import { buildManifest, dumpKey, manifestKey, parseManifest, planRetention, stampOf, type Manifest } from "./manifest";
-
-/** Journal entries are kept this far back before the oldest kept backup. */
-const JOURNAL_OVERLAP_MS = 10 * 60 * 1000;
+import { buildManifest, dumpKey, manifestKey, signedJson, stampOf, type Manifest } from "./manifest";
+import { JOURNAL_OVERLAP_MS } from "./pitr";
+import { DEFAULT_RETENTION, planRetention, type RetentionPolicy } from "./retention";
 
 /**
  * The scheduled backup: each database exported (D1 export REST API on Cloudflare when configured,
- * else a dump read through the binding), streamed into Spaces with its manifest, then retention.
+ * else a dump read through the binding), streamed into Spaces with its signed manifest, then
+ * retention.
  */
 export async function runBackup(env: Env): Promise<Manifest[]> {
   const cfg = config(env, "backup");
   const store = spaces(env);
+  const auth = await backupAuth(env);
   const manifests: Manifest[] = [];
   for (const database of Object.keys(DATABASES) as DatabaseName[]) {
     const databaseId = database === "tokens" ? cfg.TOKENS_DATABASE_ID : cfg.SESSIONS_DATABASE_ID;
@@ -30,7 +32,7 @@ export async function runBackup(env: Env): Promise<Manifest[]> {
           databaseId: databaseId!,
         })
       : dumpD1(env[DATABASES[database].binding]);
-    const manifest = await backupOne(store, database, source, viaApi ? "d1 export api" : "worker dump");
+    const manifest = await backupOne(store, auth, database, source, viaApi ? "d1 export api" : "worker dump");
     log.info(`Backup of ${database} written to ${manifest.dump_key}`, {
       database,
       bytes: manifest.bytes,
@@ -39,13 +41,20 @@ export async function runBackup(env: Env): Promise<Manifest[]> {
     });
     manifests.push(manifest);
   }
-  await applyRetention(store, cfg.BACKUP_RETENTION);
+  await applyRetention(store, retentionPolicy(cfg.BACKUP_RETENTION));
   return manifests;
 }
 
-/** Streams one dump into Spaces (in parts), then writes its manifest beside it. */
+/** BACKUP_RETENTION is the number of daily backups kept (never fewer than 7), plus 4 weekly. */
+export const retentionPolicy = (daily: number): RetentionPolicy => ({
+  daily: Math.max(DEFAULT_RETENTION.daily, daily),
+  weekly: DEFAULT_RETENTION.weekly,
+});
+
+/** Streams one dump into Spaces (in parts), then writes its signed manifest beside it. */
 export async function backupOne(
   store: Spaces,
+  auth: BackupAuth,
   database: DatabaseName,
   source: AsyncIterable<string | Uint8Array>,
   sourceName: string,
@@ -73,39 +82,42 @@ export async function backupOne(
   }
   const written = await writer.finish();
   const manifest = buildManifest(database, stamp, exportedAt, sourceName, written.sha256, written.bytes, facts);
-  await store.put(manifestKey(database, stamp), JSON.stringify(manifest, null, 2));
+  const key = manifestKey(database, stamp);
+  await store.put(key, await signedJson(auth, key, manifest));
   return manifest;
 }
 
-/** Keeps the newest `keep` backups of each database (never fewer than one) and the journal they need. */
-export async function applyRetention(store: Spaces, keep: number): Promise<{ deleted: string[] }> {
+/**
+ * Keeps the backups retention asks for (./retention.ts) and the journal they need: entries older
+ * than the oldest kept tokens backup are in every kept dump, so they go.
+ */
+export async function applyRetention(
+  store: Spaces,
+  policy: RetentionPolicy = DEFAULT_RETENTION,
+): Promise<{ deleted: string[] }> {
   const keys = await store.listKeys("backups/");
-  const doomed = planRetention(keys, keep);
+  const { kept, doomed } = planRetention(keys, policy);
   const deleted: string[] = [];
-  for (const manifest of doomed) {
-    for (const key of [manifest.replace(/\.manifest\.json$/, ".sql"), manifest]) {
-      await store.delete(key);
-      deleted.push(key);
-    }
+  for (const key of doomed) {
+    await store.delete(key);
+    deleted.push(key);
   }
-  // Journal entries older than the oldest tokens backup still kept are in every kept dump.
-  const kept = keys
-    .filter((k) => k.startsWith("backups/d1/tokens/") && k.endsWith(".manifest.json") && !doomed.includes(k))
-    .sort();
-  if (kept[0]) {
+  const oldestTokens = kept
+    .filter((b) => b.database === "tokens")
+    .reduce<number | null>((n, b) => (n === null || b.at < n ? b.at : n), null);
+  if (oldestTokens !== null) {
     try {
-      const oldest = parseManifest((await store.getText(kept[0])) ?? "");
       for (const key of keys.filter((k) => k.startsWith(JOURNAL_PREFIX))) {
         const at = journalKeyTime(key);
-        if (at !== null && at < oldest.exported_at - JOURNAL_OVERLAP_MS) {
+        if (at !== null && at < oldestTokens - JOURNAL_OVERLAP_MS) {
           await store.delete(key);
           deleted.push(key);
         }
       }
     } catch (err) {
-      log.warn(`Journal pruning skipped: ${describeError(err)}`);
+      log.warn(`Journal pruning stopped: ${describeError(err)}`);
     }
   }
-  if (deleted.length) log.info(`Backup retention deleted ${deleted.length} objects`, { kept_per_database: keep });
+  if (deleted.length) log.info(`Backup retention deleted ${deleted.length} objects`, { ...policy });
   return { deleted };
 }

@@ -1,6 +1,7 @@
 import { JOURNAL_PREFIX, journalKeyTime } from "../backup/journal";
 import { DATABASES, type DatabaseName } from "../backup/dump";
-import { parseManifest, parseManifestKey } from "../backup/manifest";
+import { backupAuth } from "../backup/auth";
+import { parseManifestKey, readManifest, readVerification, verificationKey } from "../backup/manifest";
 import { describeError } from "../lib/log";
 import { spaces } from "../services";
 import {
@@ -188,8 +189,10 @@ export interface BackupView {
   key: string;
   at: number;
   bytes: number;
-  /** The dump in Spaces still has the checksum its manifest records. */
+  /** Its manifest is signed with our key and the dump in Spaces still has the checksum it records. */
   verified: boolean;
+  /** A scratch restore of it matched (the signed sidecar of `npm run backup`'s check). */
+  restoreTested: boolean;
 }
 
 export interface BackupsSection {
@@ -202,6 +205,7 @@ export async function backupsSection(env: Env): Promise<BackupsSection> {
   const newest = { tokens: null, sessions: null } as Record<DatabaseName, BackupView | null>;
   try {
     const store = spaces(env);
+    const auth = await backupAuth(env);
     for (const database of Object.keys(DATABASES) as DatabaseName[]) {
       const manifests = (await store.listKeys(`backups/d1/${database}/`))
         .filter((k) => parseManifestKey(k)?.database === database)
@@ -210,14 +214,22 @@ export async function backupsSection(env: Env): Promise<BackupsSection> {
       if (!key) continue;
       const text = await store.getText(key);
       if (text === null) continue;
-      const manifest = parseManifest(text);
+      const manifest = await readManifest(key, text, auth).catch(() => null);
+      const stamp = parseManifestKey(key)!.stamp;
+      if (!manifest) {
+        // Altered or unsigned: shown, never trusted.
+        newest[database] = { database, key, at: 0, bytes: 0, verified: false, restoreTested: false };
+        continue;
+      }
       const stored = await store.storedSha256(manifest.dump_key);
+      const sidecar = verificationKey(database, stamp);
       newest[database] = {
         database,
         key: manifest.dump_key,
         at: manifest.exported_at,
         bytes: manifest.bytes,
         verified: stored !== null && stored === manifest.sha256,
+        restoreTested: (await readVerification(sidecar, await store.getText(sidecar), auth)) !== null,
       };
     }
     return { newest };

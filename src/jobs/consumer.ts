@@ -8,7 +8,19 @@ import { syncShop } from "../shopify/sync";
 import { checkShopWebhooks } from "../shopify/webhook-registration";
 import { jobSubject, type Job } from "./messages";
 import { writeJournal } from "../backup/journal";
+import { backupAuth } from "../backup/auth";
 import { facebookJob } from "../facebook/jobs";
+import {
+  deadJobBody,
+  deadJobDone,
+  deadJobFailedAgain,
+  dueDeadJobs,
+  recordDeadJob,
+  type DeadJob,
+} from "../storage/dead-jobs";
+
+/** Deliveries of a message before the queue gives up: 1 + `max_retries` of wrangler.toml. */
+const MAX_ATTEMPTS = 9;
 
 export type Decision = { action: "ack" } | { action: "retry"; delaySeconds: number };
 
@@ -26,7 +38,7 @@ function decide(err: unknown, attempts: number): Decision {
   return { action: "retry", delaySeconds: Math.max(1, Math.ceil(backoffMs(attempts, 2000, 600_000) / 1000)) };
 }
 
-async function run(env: Env, job: Job): Promise<void> {
+export async function run(env: Env, job: Job): Promise<void> {
   switch (job.type) {
     case "shopify.sync":
       // The daily poll also puts back the subscriptions Shopify removed.
@@ -40,7 +52,7 @@ async function run(env: Env, job: Job): Promise<void> {
       }
       return;
     case "journal.write":
-      await writeJournal(spaces(env), job.entry);
+      await writeJournal(spaces(env), await backupAuth(env), job.entry);
       return;
     case "shopify.redact": {
       const store = spaces(env);
@@ -90,17 +102,76 @@ export async function consumeJobs(batch: MessageBatch<Job>, env: Env): Promise<v
       }
       if (err instanceof PlatformError && err.kind === "auth") await onDeadToken(env, job, err);
       if (decision.action === "ack") message.ack();
+      else if (message.attempts >= MAX_ATTEMPTS && (await keepDead(env, job, reason, message.attempts))) message.ack();
       else message.retry({ delaySeconds: decision.delaySeconds });
     }
   }
 }
 
-/** The dead-letter queue: what kept failing is logged for the operator, then dropped. */
-export async function consumeDeadJobs(batch: MessageBatch<Job>): Promise<void> {
-  for (const message of batch.messages) {
-    log.error(`Job gave up after retries: ${message.body.type} for ${jobSubject(message.body)}`, {
-      type: message.body.type,
+/** Stores a job that failed its last delivery as a dead job; false when D1 failed too. */
+async function keepDead(env: Env, job: Job, error: string, attempts: number): Promise<boolean> {
+  try {
+    await recordDeadJob(env.TOKENS_DB, { type: job.type, subject: jobSubject(job), body: job, error, attempts });
+    log.error(`Job gave up after retries, kept as a dead job: ${job.type} for ${jobSubject(job)}`, {
+      type: job.type,
+      attempts,
     });
-    message.ack();
+    return true;
+  } catch (err) {
+    log.error(`Dead job could not be stored: ${describeError(err)}`, { type: job.type });
+    return false;
   }
+}
+
+/**
+ * The dead-letter queue (what reached it without being stored, e.g. while D1 failed): stored as
+ * dead jobs, never dropped; a message is acknowledged only once it is stored.
+ */
+export async function consumeDeadJobs(batch: MessageBatch<Job>, env: Env): Promise<void> {
+  for (const message of batch.messages) {
+    const stored = await keepDead(env, message.body, "failed every retry of the jobs queue", message.attempts);
+    if (stored) message.ack();
+    else message.retry({ delaySeconds: 60 });
+  }
+}
+
+export type RetryResult = { id: string; type: string; subject: string } & (
+  { status: "done" } | { status: "failed"; error: string; givenUp: boolean }
+);
+
+async function retryOne(env: Env, job: DeadJob, body: unknown): Promise<RetryResult> {
+  const about = { id: job.id, type: job.type, subject: job.subject };
+  try {
+    await run(env, body as Job);
+    await deadJobDone(env.TOKENS_DB, job.id);
+    log.info(`Dead job retried: ${job.type} for ${job.subject}: done`, { type: job.type, id: job.id });
+    return { ...about, status: "done" };
+  } catch (err) {
+    const error = describeError(err);
+    const { givenUp, retries } = await deadJobFailedAgain(env.TOKENS_DB, job.id, job.type, error);
+    log.warn(`Dead job retried: ${job.type} for ${job.subject}: failed again (${error})`, {
+      type: job.type,
+      id: job.id,
+      retries,
+      given_up: givenUp,
+    });
+    return { ...about, status: "failed", error, givenUp };
+  }
+}
+
+/** The operator's retry of one dead job (the console's button); null when there is no such job. */
+export async function retryDeadJob(env: Env, id: string): Promise<RetryResult | null> {
+  const found = await deadJobBody(env.TOKENS_DB, id);
+  return found ? retryOne(env, found.job, found.body) : null;
+}
+
+/** The daily cron's retry of every dead job that is due, oldest due first. */
+export async function retryDueDeadJobs(env: Env, now = Date.now()): Promise<RetryResult[]> {
+  const results: RetryResult[] = [];
+  for (const { job, body } of await dueDeadJobs(env.TOKENS_DB, now)) results.push(await retryOne(env, job, body));
+  if (results.length)
+    log.info(`Dead jobs retried: ${results.filter((r) => r.status === "done").length} of ${results.length} done`, {
+      retried: results.length,
+    });
+  return results;
 }

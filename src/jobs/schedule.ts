@@ -1,8 +1,9 @@
-import { log } from "../lib/log";
+import { describeError, log } from "../lib/log";
 import { runBackup } from "../backup/run";
 import { forgetOldDeliveries } from "../shopify/webhooks";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "./poll";
 import { sessionStore } from "../services";
+import { retryDueDeadJobs } from "./consumer";
 
 /** Cron expressions of wrangler.toml `[triggers]` and what each runs (UTC, daily). */
 export const SCHEDULE: Record<string, { name: string; run: (env: Env) => Promise<unknown> }> = {
@@ -15,7 +16,14 @@ export const SCHEDULE: Record<string, { name: string; run: (env: Env) => Promise
     },
   },
   "30 3 * * *": { name: "facebook_daily_poll", run: fanOutFacebookPoll },
-  "0 4 * * *": { name: "d1_backup", run: runBackup },
+  // Dead jobs first: a journal write that lands now is in the backup that follows.
+  "0 4 * * *": {
+    name: "d1_backup",
+    run: async (env) => {
+      await retryDueDeadJobs(env).catch((err) => log.error(`Dead job retries stopped: ${describeError(err)}`));
+      return runBackup(env);
+    },
+  },
 };
 
 export async function runScheduled(cron: string, env: Env): Promise<void> {

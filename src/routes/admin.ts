@@ -8,11 +8,12 @@ import { runBackup } from "../backup/run";
 import { z } from "zod";
 import { badRequest } from "../lib/errors";
 import { relink } from "../identity/relink";
-import { sessionStore } from "../services";
+import { journal, sessionStore, tokenCipher } from "../services";
 import { tokenDatabaseCounts } from "../storage/health";
 import { lastProbeErrors } from "./health";
 import { consoleStatus, serverTiming, statusJson } from "../console/read-model";
 import { listQuery } from "../console/query";
+import { TokenRotation } from "../storage/token-rotation";
 
 /**
  * The operator's API: `Authorization: Bearer {ADMIN_TOKEN}` on each of these routes. The
@@ -70,4 +71,37 @@ adminRoutes.get("/status.json", bearer, async (c) => {
   ]);
   // The details /health keeps to itself: row counts and the last failure of each probe.
   return c.json({ ...statusJson(status), details: { d1: { tokens, sessions }, last_probe_errors: lastProbeErrors } });
+});
+
+/** One chunk of `npm run rotate-key`: re-encrypts the token rows after `after` with the current key. */
+const rotateChunk = z.object({
+  after: z.string().max(512).default(""),
+  limit: z.number().int().min(1).max(500).default(200),
+});
+adminRoutes.post("/rotate-key", bearer, async (c) => {
+  const text = await c.req.text();
+  let body: unknown = {};
+  try {
+    if (text.trim()) body = JSON.parse(text);
+  } catch {
+    throw badRequest("Body must be JSON");
+  }
+  const parsed = rotateChunk.safeParse(body);
+  if (!parsed.success) throw badRequest('Body must be {"after": string, "limit": 1..500}');
+  const rotation = new TokenRotation(c.env.TOKENS_DB, await tokenCipher(c.env), (keys) =>
+    journal(
+      c.env,
+      keys.map((key) => ({ table: "tokens", key })),
+    ),
+  );
+  const chunk = await rotation.chunk(parsed.data.after, parsed.data.limit);
+  return c.json({
+    scanned: chunk.scanned,
+    rewritten: chunk.rewritten,
+    cursor: chunk.cursor,
+    done: chunk.done,
+    remaining: chunk.remaining,
+    unreadable: chunk.unreadable,
+    key_id: chunk.keyId,
+  });
 });

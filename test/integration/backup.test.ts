@@ -1,12 +1,19 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { backupAuth, BackupAuth } from "../../src/backup/auth";
 import { exportViaApi } from "../../src/backup/d1-export-api";
-import { databaseOfDump, dumpD1, readDump } from "../../src/backup/dump";
-import { JOURNAL_PREFIX, parseJournal, replaySql, type JournalEntry } from "../../src/backup/journal";
-import { checkDump, manifestKey, parseManifest, planRetention, stampOf } from "../../src/backup/manifest";
-import { restoreSql } from "../../src/backup/restore-plan";
+import { dumpD1, readDump, type DatabaseName } from "../../src/backup/dump";
+import { BackupRefused, parseDump } from "../../src/backup/dump-parse";
+import { JOURNAL_PREFIX, parseJournal, writeJournal, type JournalEntry } from "../../src/backup/journal";
+import { checkDump, manifestKey, readManifest, signedJson, stampOf, verificationKey } from "../../src/backup/manifest";
+import { planRestore, type RestoreChoice } from "../../src/backup/pitr";
+import { keptBackups, type StoredBackup } from "../../src/backup/retention";
+import { stateFacts, stateSql } from "../../src/backup/restore-plan";
 import { applyRetention, backupOne } from "../../src/backup/run";
+import { splitStatements } from "../../src/backup/sql-text";
+import { recoveryStatus } from "../../src/backup/status";
 import { sha256Hex } from "../../src/lib/signatures";
+import { linkStore } from "../../src/services";
 import {
   call,
   logsOfEachTest,
@@ -25,10 +32,12 @@ afterEach(() => {
 });
 
 const ADMIN = { authorization: "Bearer test-admin-token-0123456789" };
+const migrations = () => ({ tokens: env.TEST_MIGRATIONS_TOKENS, sessions: env.TEST_MIGRATIONS_SESSIONS });
+const auth = () => backupAuth(env);
 
-async function allRows(db: D1Database) {
+async function rowsOf(db: D1Database, tables: string[]) {
   const out: Record<string, unknown[]> = {};
-  for (const table of ["tokens", "shops", "pages", "webhook_deliveries", "sessions", "oauth_states"]) {
+  for (const table of tables) {
     const exists = await db
       .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
       .bind(table)
@@ -36,6 +45,18 @@ async function allRows(db: D1Database) {
     if (exists) out[table] = (await db.prepare(`SELECT * FROM ${table} ORDER BY 1`).all()).results;
   }
   return out;
+}
+const allRows = (db: D1Database) =>
+  rowsOf(db, ["tokens", "shops", "pages", "webhook_deliveries", "sessions", "oauth_states"]);
+
+/** The link state a point-in-time restore must give back (sync bookkeeping columns left out). */
+async function linkState(db: D1Database) {
+  const tokens = (await db.prepare("SELECT * FROM tokens ORDER BY key").all()).results;
+  const shops = (
+    await db.prepare("SELECT shop, user_uuid, installed_at, uninstalled_at FROM shops ORDER BY shop").all()
+  ).results;
+  const pages = (await db.prepare("SELECT * FROM pages ORDER BY page_id").all()).results;
+  return { tokens, shops, pages };
 }
 
 async function liveTables(db: D1Database) {
@@ -47,21 +68,16 @@ async function liveTables(db: D1Database) {
   return results.map((r) => r.name);
 }
 
-/** Runs an SQL script as `wrangler d1 execute --file` does: statement by statement. */
+/** Runs an SQL script as `wrangler d1 execute --file` does: statement by statement, in one batch. */
 async function execScript(db: D1Database, sql: string) {
-  const statements: string[] = [];
-  let current = "";
-  let quoted = false;
-  for (const ch of sql) {
-    current += ch;
-    if (ch === "'") quoted = !quoted;
-    if (ch === ";" && !quoted) {
-      if (current.trim() !== ";") statements.push(current.trim());
-      current = "";
-    }
-  }
-  if (current.trim()) statements.push(current.trim());
-  await db.batch(statements.map((s) => db.prepare(s)));
+  await db.batch(splitStatements(sql).map((s) => db.prepare(s)));
+}
+
+/** What `npm run restore` does, with RESTORE_DB as the live database: plan (checks) first, then write. */
+async function restoreInto(db: D1Database, database: DatabaseName, choice: RestoreChoice = {}) {
+  const [plan] = await planRestore(spaces(), await auth(), migrations(), { ...choice, databases: [database] });
+  await execScript(db, stateSql(plan!.state, await liveTables(db)));
+  return plan!;
 }
 
 async function collect(source: AsyncIterable<string>) {
@@ -70,8 +86,10 @@ async function collect(source: AsyncIterable<string>) {
   return text;
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe("backups", () => {
-  it("POST /admin/backup writes both dumps with manifests; no token in the clear", async () => {
+  it("POST /admin/backup writes both dumps with signed manifests; no token in the clear", async () => {
     const shop = uniqueShop();
     await installShop(shop);
     await loginFacebook([{ id: uniqueId() }]);
@@ -81,41 +99,51 @@ describe("backups", () => {
     expect(backups.map((b: any) => b.database)).toEqual(["tokens", "sessions"]);
     for (const b of backups) {
       expect(b.key).toMatch(new RegExp(`^backups/d1/${b.database}/\\d{8}T\\d{9}Z\\.sql$`));
-      const manifest = parseManifest((await spaces().getText(b.key.replace(/\.sql$/, ".manifest.json")))!);
+      const key = b.key.replace(/\.sql$/, ".manifest.json");
+      const text = (await spaces().getText(key))!;
+      expect(JSON.parse(text).auth.hmac).toMatch(/^[0-9a-f]{64}$/);
+      const manifest = await readManifest(key, text, await auth());
       const dump = (await spaces().getText(b.key))!;
       const bytes = new TextEncoder().encode(dump);
       expect(checkDump(manifest, bytes, await sha256Hex(bytes), b.database)).toEqual([]);
       expect(dump).not.toMatch(/shpua_|shprt_|EAA[A-Za-z0-9]{8}/);
     }
-    const tokensManifest = parseManifest((await spaces().getText(backups[0].key.replace(/\.sql$/, ".manifest.json")))!);
+    const tokensKey = backups[0].key.replace(/\.sql$/, ".manifest.json");
+    const tokensManifest = await readManifest(tokensKey, await spaces().getText(tokensKey), await auth());
     const counted = await env.TOKENS_DB.prepare("SELECT COUNT(*) AS n FROM tokens").first<{ n: number }>();
     expect(tokensManifest.tables.tokens).toBe(counted!.n);
     expect(logs.has(`Backup of tokens written to ${backups[0].key}`)).toBe(true);
   });
 
-  it("round trip: dump, restore into a database that still has other data, same rows; twice is the same", async () => {
+  it("round trip: a parsed dump restored into a database that still has other data, same rows; twice is the same", async () => {
     await installShop(uniqueShop());
     await loginFacebook([{ id: uniqueId() }]);
     await shopifyWebhook(uniqueShop(), "customers/redact", {}); // a webhook_deliveries row
-    for (const db of [env.TOKENS_DB, env.SESSIONS_DB]) {
+    for (const [database, db] of [
+      ["tokens", env.TOKENS_DB],
+      ["sessions", env.SESSIONS_DB],
+    ] as const) {
       const dump = await collect(dumpD1(db));
-      const facts = readDump(dump);
-      expect(databaseOfDump(facts)).not.toBeNull();
+      const state = parseDump(dump, database, migrations()[database], "test dump");
       await execScript(env.RESTORE_DB, "CREATE TABLE IF NOT EXISTS leftover (x); INSERT INTO leftover VALUES (1);");
       for (let i = 0; i < 2; i++) {
-        await execScript(env.RESTORE_DB, restoreSql(dump, await liveTables(env.RESTORE_DB)));
+        await execScript(env.RESTORE_DB, stateSql(state, await liveTables(env.RESTORE_DB)));
         expect(await allRows(env.RESTORE_DB)).toEqual(await allRows(db));
         expect(await liveTables(env.RESTORE_DB)).not.toContain("leftover");
       }
-      const restoredFacts = readDump(await collect(dumpD1(env.RESTORE_DB)));
-      expect(restoredFacts.tables).toEqual(facts.tables);
+      const again = readDump(await collect(dumpD1(env.RESTORE_DB)));
+      expect(again.tables).toEqual(readDump(dump).tables);
+      const facts = await stateFacts(
+        parseDump(await collect(dumpD1(env.RESTORE_DB)), database, migrations()[database], "x"),
+      );
+      expect(facts.hashes).toEqual((await stateFacts(state)).hashes);
     }
   });
 
   it("refuses a corrupt, truncated or foreign dump", async () => {
     const store = spaces();
-    const tokens = await backupOne(store, "tokens", dumpD1(env.TOKENS_DB), "test");
-    const sessions = await backupOne(store, "sessions", dumpD1(env.SESSIONS_DB), "test");
+    const tokens = await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
+    const sessions = await backupOne(store, await auth(), "sessions", dumpD1(env.SESSIONS_DB), "test");
     const dump = new TextEncoder().encode((await store.getText(tokens.dump_key))!);
     const sha = await sha256Hex(dump);
     expect(checkDump(tokens, dump, sha, "tokens")).toEqual([]);
@@ -128,41 +156,259 @@ describe("backups", () => {
     expect(checkDump(sessions, foreign, await sha256Hex(foreign), "tokens").join("; ")).toMatch(/not tokens/);
   });
 
-  it("journals every token and link change at once, encrypted, and replays it after the dump", async () => {
-    const before = new Set(await spaces().listKeys(JOURNAL_PREFIX));
-    const dumpBefore = await collect(dumpD1(env.TOKENS_DB));
+  it("a forged dump with a recomputed sha256 is refused, naming the object; live data unchanged", async () => {
+    const store = spaces();
+    await installShop(uniqueShop());
+    const real = await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
+    await restoreInto(env.RESTORE_DB, "tokens", { from: real.dump_key });
+    const before = await allRows(env.RESTORE_DB);
+
+    // Someone with the Spaces key re-links every shop to their UUID and fixes up the manifest.
+    const dump = (await store.getText(real.dump_key))!;
+    const forged = dump.replace(
+      /^(INSERT INTO "shops" VALUES\('[^']+',)'[^']+'/gm,
+      "$1'00000000-0000-4000-8000-00000000beef'",
+    );
+    expect(forged).not.toBe(dump);
+    const bytes = new TextEncoder().encode(forged);
+    const key = manifestKey("tokens", stampOf(real.exported_at));
+    const original = JSON.parse((await store.getText(key))!);
+    await store.put(real.dump_key, forged);
+    await store.put(key, JSON.stringify({ ...original, sha256: await sha256Hex(bytes), bytes: bytes.length }));
+    const refused = await restoreInto(env.RESTORE_DB, "tokens", { from: real.dump_key }).catch((e) => e);
+    expect(refused).toBeInstanceOf(BackupRefused);
+    expect(refused.message).toBe(`refusing ${key}: its HMAC does not match (altered, or moved from another key)`);
+
+    // Without any auth, or signed with a key the worker does not have: refused too.
+    const { auth: _drop, ...unsigned } = original;
+    await store.put(key, JSON.stringify(unsigned));
+    await expect(restoreInto(env.RESTORE_DB, "tokens", { from: real.dump_key })).rejects.toThrow(
+      `refusing ${key}: it is not authenticated (no HMAC)`,
+    );
+    const stranger = await BackupAuth.create(btoa(String.fromCharCode(...new Uint8Array(32).fill(7))));
+    await store.put(key, await signedJson(stranger, key, { ...unsigned, sha256: await sha256Hex(bytes) }));
+    await expect(restoreInto(env.RESTORE_DB, "tokens", { from: real.dump_key })).rejects.toThrow(
+      /which is neither TOKEN_ENCRYPTION_KEY nor a previous key/,
+    );
+    // A genuine manifest copied beside another dump names the wrong backup.
+    const other = await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
+    const otherKey = manifestKey("tokens", stampOf(other.exported_at));
+    await store.put(key, (await store.getText(otherKey))!);
+    await expect(restoreInto(env.RESTORE_DB, "tokens", { from: real.dump_key })).rejects.toThrow(
+      `refusing ${key}: its HMAC does not match`,
+    );
+    expect(await allRows(env.RESTORE_DB)).toEqual(before);
+  });
+
+  it("accepts only the statement shapes a dump of our schema has", async () => {
+    const dump = await collect(dumpD1(env.TOKENS_DB));
+    const parse = (text: string) => () => parseDump(text, "tokens", migrations().tokens, "backups/d1/tokens/x.sql");
+    expect(parse(dump)).not.toThrow();
+    const hostile: [string, RegExp][] = [
+      [
+        `${dump}CREATE TRIGGER relink AFTER INSERT ON shops BEGIN UPDATE shops SET user_uuid = 'x'; END;\n`,
+        /not a statement a dump of our schema has|unexpected character/,
+      ],
+      [`${dump}UPDATE shops SET user_uuid = 'x';\n`, /UPDATE shops.*not a statement a dump of our schema has/],
+      [`${dump}CREATE VIEW v AS SELECT * FROM tokens;\n`, /not a statement a dump of our schema has/],
+      [`${dump}INSERT INTO "shops" SELECT * FROM pages;\n`, /not rows of literal values/],
+      [`${dump}INSERT INTO "shops" VALUES(lower('A'),'u',1,NULL,NULL,0);\n`, /not rows of literal values/],
+      [`${dump}CREATE TABLE evil (x);\n`, /a table that is not in our schema/],
+      [
+        dump.replace("value TEXT NOT NULL,", "value TEXT NOT NULL DEFAULT (hex(randomblob(8))),"),
+        /not defined as our migrations define it/,
+      ],
+      [
+        dump.replace("CREATE INDEX shops_user ON shops (user_uuid)", "CREATE INDEX shops_user ON shops (shop)"),
+        /an index that is not in our schema/,
+      ],
+      [
+        `${dump}INSERT INTO "d1_migrations" VALUES(99,'9999_evil.sql','2026-01-01');\n`,
+        /9999_evil.sql, which is not one of ours/,
+      ],
+      [`${dump}PRAGMA writable_schema=ON;\n`, /only PRAGMA defer_foreign_keys=TRUE/],
+      [`${dump}INSERT INTO "tokens" VALUES('k','v');\n`, /2 values for the 8 columns of tokens/],
+    ];
+    for (const [text, reason] of hostile) {
+      const error = (() => {
+        try {
+          parse(text)();
+          return null;
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(error, String(reason)).toBeInstanceOf(BackupRefused);
+      expect(error!.message).toMatch(/^refusing backups\/d1\/tokens\/x\.sql: /);
+      expect(error!.message).toMatch(reason);
+    }
+  });
+
+  it("journals every token and link change at once, signed, and replays it after the dump", async () => {
+    const store = spaces();
+    const backup = await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
+    const before = new Set(await store.listKeys(JOURNAL_PREFIX));
+    await sleep(5);
     const shop = uniqueShop();
     const { body } = await installShop(shop);
-    const newKeys = (await spaces().listKeys(JOURNAL_PREFIX)).filter((k) => !before.has(k));
+    const newKeys = (await store.listKeys(JOURNAL_PREFIX)).filter((k) => !before.has(k));
     const entries: JournalEntry[] = [];
-    for (const key of newKeys) entries.push(parseJournal((await spaces().getText(key))!));
+    for (const key of newKeys) entries.push(await parseJournal(key, (await store.getText(key))!, await auth()));
     const changes = entries.flatMap((e) => e.changes);
     expect(changes.find((c) => c.table === "shops" && c.key === shop)?.row?.user_uuid).toBe(body.user_uuid);
     const tokenRow = changes.find((c) => c.table === "tokens" && c.key === `shopify:${shop}`)!.row!;
     expect(String(tokenRow.value)).toMatch(/^v1\./);
-    for (const key of newKeys) expect(await spaces().getText(key)).not.toMatch(/shpua_|shprt_/);
+    for (const key of newKeys) expect(await store.getText(key)).not.toMatch(/shpua_|shprt_/);
 
-    // A dump without the install, plus the journal, gives the rows as they are now.
-    await execScript(env.RESTORE_DB, restoreSql(dumpBefore, await liveTables(env.RESTORE_DB), entries));
-    const restored = await env.RESTORE_DB.prepare("SELECT * FROM shops WHERE shop = ?1").bind(shop).first();
-    expect(restored).toEqual(await env.TOKENS_DB.prepare("SELECT * FROM shops WHERE shop = ?1").bind(shop).first());
-    const token = await env.RESTORE_DB.prepare("SELECT * FROM tokens WHERE key = ?1").bind(`shopify:${shop}`).first();
-    expect(token).toEqual(
-      await env.TOKENS_DB.prepare("SELECT * FROM tokens WHERE key = ?1").bind(`shopify:${shop}`).first(),
+    // The dump without the install, plus the journal, gives the rows as they are now.
+    const plan = await restoreInto(env.RESTORE_DB, "tokens", { from: backup.dump_key });
+    expect(plan.journalEntries).toBeGreaterThan(0);
+    expect(await env.RESTORE_DB.prepare("SELECT * FROM shops WHERE shop = ?1").bind(shop).first()).toEqual(
+      await env.TOKENS_DB.prepare("SELECT * FROM shops WHERE shop = ?1").bind(shop).first(),
     );
+    const token = `shopify:${shop}`;
+    expect(await env.RESTORE_DB.prepare("SELECT * FROM tokens WHERE key = ?1").bind(token).first()).toEqual(
+      await env.TOKENS_DB.prepare("SELECT * FROM tokens WHERE key = ?1").bind(token).first(),
+    );
+    expect(plan.facts.tokenKeys).toContain(token);
 
     // A removal is journaled as a deletion (through the queue: the webhook does not wait on Spaces).
     await shopifyWebhook(shop, "app/uninstalled", { domain: shop, myshopify_domain: shop });
-    const last = await vi.waitFor(
+    await vi.waitFor(
       async () => {
-        const all = await spaces().listKeys(JOURNAL_PREFIX);
-        const entry = parseJournal((await spaces().getText(all.sort().at(-1)!))!);
-        expect(entry.changes).toContainEqual({ table: "tokens", key: `shopify:${shop}`, row: null });
-        return entry;
+        const all = (await store.listKeys(JOURNAL_PREFIX)).sort();
+        const last = all.at(-1)!;
+        const entry = await parseJournal(last, (await store.getText(last))!, await auth());
+        expect(entry.changes).toContainEqual({ table: "tokens", key: token, row: null });
       },
       { timeout: 20_000, interval: 200 },
     );
-    expect(replaySql([last])).toContain(`DELETE FROM tokens WHERE key = 'shopify:${shop}';`);
+    const after = await restoreInto(env.RESTORE_DB, "tokens", { from: backup.dump_key });
+    expect(after.facts.tokenKeys).not.toContain(token);
+    expect(await env.RESTORE_DB.prepare("SELECT key FROM tokens WHERE key = ?1").bind(token).first()).toBeNull();
+  });
+
+  it("refuses a hostile or unsigned journal entry, naming it; live data unchanged", async () => {
+    const store = spaces();
+    const backup = await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
+    await restoreInto(env.RESTORE_DB, "tokens", { from: backup.dump_key });
+    const before = await allRows(env.RESTORE_DB);
+    const at = Date.now() + 1;
+    const stamp = stampOf(at);
+    const key = `${JOURNAL_PREFIX}${stamp}-deadbeef.json`;
+    const signer = await auth();
+    const sign = async (payload: Record<string, unknown>) =>
+      JSON.stringify({ ...payload, auth: await signer.sign(key, payload) });
+    const cases: [string, string][] = [
+      [
+        JSON.stringify({ format: 2, at, changes: [{ table: "constructor", key: "x", row: null }] }),
+        `change 1: table "constructor" is not a journaled table`,
+      ],
+      // Even signed with our own key (a bug, a stolen key): the shape is still checked.
+      [
+        await sign({ format: 2, at, changes: [{ table: "constructor", key: "x", row: null }] }),
+        `change 1: table "constructor" is not a journaled table`,
+      ],
+      [
+        await sign({ format: 2, at, changes: [{ table: "__proto__", key: "x", row: null }] }),
+        `change 1: table "__proto__" is not a journaled table`,
+      ],
+      [
+        await sign({
+          format: 2,
+          at,
+          changes: [{ table: "shops", key: "s", row: { shop: "s", "user_uuid) VALUES ('x'); --": 1 } }],
+        }),
+        "is not a column name",
+      ],
+      [
+        await sign({ format: 2, at, changes: [{ table: "shops", key: "s", row: { shop: "other", user_uuid: "u" } }] }),
+        "the row's shop is not the change's key s",
+      ],
+      [
+        await sign({ format: 2, at, changes: [{ table: "shops", key: "s", row: { shop: "s", user_uuid: { x: 1 } } }] }),
+        "holds a object",
+      ],
+      [await sign({ format: 2, at, changes: [], extra: 1 }), `unexpected field "extra"`],
+      [JSON.stringify({ format: 1, at, changes: [] }), "format 1 is not a signed journal entry (format 2)"],
+      [JSON.stringify({ format: 2, at, changes: [] }), "it is not authenticated (no HMAC)"],
+      [
+        (await sign({ format: 2, at, changes: [] })).replace(
+          '"changes":[]',
+          '"changes":[{"table":"tokens","key":"k","row":null}]',
+        ),
+        "its HMAC does not match",
+      ],
+    ];
+    for (const [text, reason] of cases) {
+      await store.put(key, text);
+      const error = await restoreInto(env.RESTORE_DB, "tokens", { from: backup.dump_key }).catch((e) => e);
+      expect(error, reason).toBeInstanceOf(BackupRefused);
+      expect(error.message).toContain(`refusing ${key}: `);
+      expect(error.message).toContain(reason);
+      expect(await allRows(env.RESTORE_DB)).toEqual(before);
+    }
+    await store.delete(key);
+  });
+
+  it("point in time: every moment of a timeline of installs, uninstalls and relinks restores exactly its state", async () => {
+    const store = spaces();
+    const shopA = uniqueShop("pitr-a");
+    const shopB = uniqueShop("pitr-b");
+    const shopC = uniqueShop("pitr-c");
+    const page = uniqueId();
+    const moments: { what: string; at: number; state: Awaited<ReturnType<typeof linkState>> }[] = [];
+    const mark = async (what: string) => {
+      await sleep(5);
+      moments.push({ what, at: Date.now(), state: await linkState(env.TOKENS_DB) });
+      await sleep(5);
+    };
+    await installShop(shopA);
+    await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
+    await backupOne(store, await auth(), "sessions", dumpD1(env.SESSIONS_DB), "test");
+    await mark("right after the backup");
+    const b = await installShop(shopB);
+    await mark(`${shopB} installed`);
+    await shopifyWebhook(shopA, "app/uninstalled", { domain: shopA });
+    await vi.waitFor(async () => {
+      expect(
+        await env.TOKENS_DB.prepare("SELECT 1 FROM tokens WHERE key = ?1").bind(`shopify:${shopA}`).first(),
+      ).toBeNull();
+    });
+    await mark(`${shopA} uninstalled`);
+    // A relink (the operator's command): the link row's owner changes, journaled by its storage.
+    const newOwner = crypto.randomUUID();
+    await (await linkStore(env)).relinkShop(shopB, newOwner);
+    await mark(`${shopB} relinked to ${newOwner}`);
+    await installShop(shopC, { cookie: b.cookie });
+    await loginFacebook([{ id: page }], b.cookie);
+    await mark(`${shopC} installed and page ${page} logged in`);
+    // A second backup after all of it: moments before it still come from the first one.
+    await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
+    await installShop(shopA);
+    await mark(`${shopA} installed again`);
+
+    // Journal writes that went through the queue land a little later.
+    await vi.waitFor(
+      async () => {
+        await restoreInto(env.RESTORE_DB, "tokens", { at: moments.at(-1)!.at });
+        expect(await linkState(env.RESTORE_DB)).toEqual(moments.at(-1)!.state);
+      },
+      { timeout: 20_000, interval: 500 },
+    );
+    for (const moment of moments) {
+      const plan = await restoreInto(env.RESTORE_DB, "tokens", { at: moment.at });
+      expect(await linkState(env.RESTORE_DB), moment.what).toEqual(moment.state);
+      expect(plan.facts.tokenKeys, moment.what).toEqual(moment.state.tokens.map((t: any) => t.key).sort());
+      expect(plan.manifest.exported_at).toBeLessThanOrEqual(moment.at);
+    }
+    const relinked = moments[3]!;
+    expect(relinked.state.shops.find((s: any) => s.shop === shopB)?.user_uuid).toBe(newOwner);
+    expect(moments[1]!.state.shops.find((s: any) => s.shop === shopB)?.user_uuid).toBe(b.body.user_uuid);
+    // Before the first backup there is nothing to restore from: refused, not guessed.
+    await expect(planRestore(store, await auth(), migrations(), { at: Date.UTC(2000, 0, 1) })).rejects.toThrow(
+      /there is no backup of tokens from before 2000-01-01T00:00:00.000Z/,
+    );
   });
 
   it("a journal write during a Spaces outage is queued and lands later", async () => {
@@ -176,30 +422,126 @@ describe("backups", () => {
       async () => {
         const keys = await spaces().listKeys(JOURNAL_PREFIX);
         const texts = await Promise.all(keys.slice(-20).map((k) => spaces().getText(k)));
-        expect(texts.some((t) => t?.includes(`"shops","key":"${shop}"`) || t?.includes(`"key":"${shop}"`))).toBe(true);
+        expect(texts.some((t) => t?.includes(`"key":"${shop}"`))).toBe(true);
       },
       { timeout: 20_000, interval: 250 },
     );
   });
 
-  it("retention keeps the newest N of each database, never fewer than one", async () => {
-    const keys = ["20260101T000000000Z", "20260102T000000000Z", "20260103T000000000Z"].flatMap((s) => [
-      manifestKey("tokens", s),
-      manifestKey("sessions", s),
+  it("retention after 40 simulated days keeps 7 daily + 4 weekly, one a day, and the newest verified", async () => {
+    const day = 86_400_000;
+    const start = Date.UTC(2026, 9, 1, 4, 0, 0);
+    const backups: StoredBackup[] = [];
+    for (let d = 0; d < 40; d++) {
+      // The cron at 04:00, and on some days drills or POST /admin/backup on top.
+      for (let extra = 0; extra < (d % 5 === 0 ? 4 : 1); extra++)
+        backups.push({
+          database: "tokens",
+          stamp: stampOf(start + d * day + extra * 60_000),
+          at: start + d * day + extra * 60_000,
+          verified: false,
+        });
+    }
+    const kept = keptBackups(backups);
+    expect(kept).toHaveLength(11);
+    const days = kept.map((b) => new Date(b.at).toISOString().slice(0, 10));
+    expect(days.slice(0, 7)).toEqual([
+      "2026-11-09",
+      "2026-11-08",
+      "2026-11-07",
+      "2026-11-06",
+      "2026-11-05",
+      "2026-11-04",
+      "2026-11-03",
     ]);
-    expect(planRetention(keys, 2).sort()).toEqual([
-      manifestKey("sessions", "20260101T000000000Z"),
-      manifestKey("tokens", "20260101T000000000Z"),
-    ]);
-    expect(planRetention(keys, 0)).toHaveLength(4);
-    expect(planRetention(keys, 0)).not.toContain(manifestKey("tokens", "20260103T000000000Z"));
+    // Weekly: the newest of each of the four weeks (Monday to Sunday) before the oldest daily.
+    expect(days.slice(7)).toEqual(["2026-11-02", "2026-11-01", "2026-10-25", "2026-10-18"]);
+    expect(new Set(days).size).toBe(11);
+    // Seven backups in a day keep the newest of that day only, and the older days stay.
+    const sameDay = [
+      ...backups,
+      ...Array.from({ length: 7 }, (_, i) => ({
+        database: "tokens" as const,
+        stamp: "x",
+        at: start + 40 * day + i * 1000,
+        verified: false,
+      })),
+    ];
+    expect(keptBackups(sameDay).filter((b) => b.at >= start + 40 * day)).toHaveLength(1);
+    // An old verified one is never pushed out by newer unverified copies.
+    const verifiedOld = backups.map((b) => (b.at === start ? { ...b, verified: true } : b));
+    expect(keptBackups(verifiedOld).map((b) => b.at)).toContain(start);
+    expect(keptBackups(verifiedOld)).toHaveLength(12);
 
+    // In Spaces: dumps, manifests, sidecars and the journal they need.
     const store = spaces();
-    for (let i = 0; i < 3; i++) await backupOne(store, "sessions", dumpD1(env.SESSIONS_DB), "test");
-    await applyRetention(store, 1);
-    const left = (await store.listKeys("backups/d1/sessions/")).filter((k) => k.endsWith(".manifest.json"));
-    expect(left).toHaveLength(1);
-    expect(left[0]! >= manifestKey("sessions", stampOf(Date.now() - 60_000))).toBe(true);
+    const prefix = "backups/d1/sessions/";
+    for (const key of await store.listKeys(prefix)) await store.delete(key);
+    const journalBefore = new Set(await store.listKeys(JOURNAL_PREFIX));
+    for (let d = 0; d < 40; d++) {
+      const stamp = stampOf(start + d * day);
+      await store.put(`${prefix}${stamp}.sql`, "-- test");
+      await store.put(manifestKey("sessions", stamp), "{}");
+    }
+    await store.put(verificationKey("sessions", stampOf(start)), "{}");
+    await applyRetention(store);
+    const left = (await store.listKeys(prefix)).filter((k) => k.endsWith(".manifest.json"));
+    expect(left).toHaveLength(12);
+    expect(await store.listKeys(prefix)).toContain(verificationKey("sessions", stampOf(start)));
+    expect((await store.listKeys(prefix)).filter((k) => k.endsWith(".sql"))).toHaveLength(12);
+    for (const key of await store.listKeys(prefix)) await store.delete(key);
+    // The journal entries the kept tokens backups need are all still there.
+    const journalAfter = new Set(await store.listKeys(JOURNAL_PREFIX));
+    const tokensOldest = (await store.listKeys("backups/d1/tokens/"))
+      .filter((k) => k.endsWith(".manifest.json"))
+      .sort()[0]!;
+    const oldestAt = Date.parse(
+      tokensOldest.replace(/^.*\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z.*$/, "$1-$2-$3T$4:$5:$6.$7Z"),
+    );
+    for (const key of journalBefore) {
+      const at = Date.parse(
+        key.replace(/^.*\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z.*$/, "$1-$2-$3T$4:$5:$6.$7Z"),
+      );
+      if (at >= oldestAt - 10 * 60_000) expect(journalAfter.has(key), key).toBe(true);
+    }
+  });
+
+  it("recovery status: the newest verified backup per database and its age, and the journal's newest entry", async () => {
+    const store = spaces();
+    const signer = await auth();
+    const made = await backupOne(store, signer, "sessions", dumpD1(env.SESSIONS_DB), "test");
+    const stamp = stampOf(made.exported_at);
+    // A sidecar anyone could write does not count.
+    await store.put(
+      verificationKey("sessions", stamp),
+      JSON.stringify({ format: 2, verified_at: new Date().toISOString() }),
+    );
+    let status = await recoveryStatus(store, signer, made.exported_at + 5000);
+    expect(status.databases.sessions.newest?.stamp).toBe(stamp);
+    expect(status.databases.sessions.newestVerified?.stamp).not.toBe(stamp);
+    const key = verificationKey("sessions", stamp);
+    await store.put(
+      key,
+      await signedJson(signer, key, {
+        format: 2,
+        database: "sessions",
+        dump_key: made.dump_key,
+        verified_at: new Date().toISOString(),
+        method: "test",
+        tables: {},
+        hashes: {},
+      }),
+    );
+    status = await recoveryStatus(store, signer, made.exported_at + 5000);
+    expect(status.databases.sessions.newestVerified).toEqual({
+      stamp,
+      at: new Date(made.exported_at).toISOString(),
+      ageMs: 5000,
+    });
+    expect(status.journal.newestKey).toMatch(/^backups\/journal\/tokens\//);
+    expect(status.journal.ageMs).toBeGreaterThanOrEqual(0);
+    const entryKey = await writeJournal(store, signer, { format: 2, at: Date.now(), changes: [] });
+    expect((await recoveryStatus(store, signer)).journal.newestKey).toBe(entryKey);
   });
 
   it("uses the D1 export REST API when configured: polls until complete, streams the signed URL", async () => {
@@ -233,6 +575,7 @@ describe("backups", () => {
     });
     const manifest = await backupOne(
       spaces(),
+      await auth(),
       "tokens",
       exportViaApi({
         origin: "https://api.cf.test",

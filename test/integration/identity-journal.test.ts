@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { backupAuth } from "../../src/backup/auth";
 import { JOURNAL_PREFIX, parseJournal, type RowChange } from "../../src/backup/journal";
 import { linkStore, shopLifecycle, tokenStore } from "../../src/services";
 import { ShopLifecycle } from "../../src/storage/shop-lifecycle";
@@ -20,7 +21,8 @@ async function journalSince(since: string): Promise<RowChange[]> {
   const store = spaces();
   const keys = (await store.listKeys(JOURNAL_PREFIX)).filter((k) => k > since).sort();
   const changes: RowChange[] = [];
-  for (const key of keys) changes.push(...parseJournal((await store.getText(key))!).changes);
+  for (const key of keys)
+    changes.push(...(await parseJournal(key, (await store.getText(key))!, await backupAuth(env))).changes);
   return changes;
 }
 

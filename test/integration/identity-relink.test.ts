@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { backupAuth } from "../../src/backup/auth";
 import { JOURNAL_PREFIX, parseJournal } from "../../src/backup/journal";
 import { conversationKey, pageMetadataKey, shopMetadataKey, shopProductsKey } from "../../src/storage/keys";
 import { pageOwner, shopOwner } from "../../src/storage/links";
@@ -32,7 +33,7 @@ async function journalRowsOf(table: string, key: string) {
   const store = spaces();
   const out = [];
   for (const k of (await store.listKeys(JOURNAL_PREFIX)).sort()) {
-    const entry = parseJournal((await store.getText(k))!);
+    const entry = await parseJournal(k, (await store.getText(k))!, await backupAuth(env));
     for (const change of entry.changes) if (change.table === table && change.key === key) out.push(change.row);
   }
   return out;
