@@ -15,14 +15,18 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 export const app = new Hono<AppEnv>();
 
-app.use(
-  bodyLimit({
-    maxSize: MAX_BODY_BYTES,
+/** Webhook deliveries: Meta batches up to 1,000 entries, Shopify sends products of several MB. */
+const MAX_WEBHOOK_BODY_BYTES = 8 * 1024 * 1024;
+
+app.use((c, next) => {
+  const maxSize = /^\/(shopify|facebook)\/webhook$/.test(c.req.path) ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES;
+  return bodyLimit({
+    maxSize,
     onError: () => {
-      throw new AppError("payload_too_large", `Request body is larger than ${MAX_BODY_BYTES} bytes`);
+      throw new AppError("payload_too_large", `Request body is larger than ${maxSize} bytes`);
     },
-  }),
-);
+  })(c, next);
+});
 
 app.route("/", healthRoutes);
 app.route("/shopify", shopifyRoutes);

@@ -1,16 +1,25 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app";
 import { config, publicBase } from "../config";
-import { AppError, badRequest, forbidden } from "../lib/errors";
+import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
 import { isNumericId } from "../storage/keys";
-import { linkPageStatement, pageOwner } from "../storage/links";
+import { linkPageStatement } from "../storage/links";
+import { pageOwners } from "../storage/facebook-pages";
+import { recordLoginStatements } from "../storage/facebook-users";
+import { deletionByCode, isDeletionCode } from "../storage/facebook-deletions";
+import { recordTokenState } from "../storage/page-status";
+import { DataDeletionPage } from "../pages/data-deletion";
+import { FacebookLoginPage } from "../pages/facebook-login";
+import { deauthorize, requestDataDeletion } from "./deletion";
+import { choosePageOwners } from "./identity";
+import { verifySignedRequest, type SignedRequest } from "./signed-request";
 import { facebookUserTokenKey, pageTokenKey } from "../storage/tokens";
 import { journal, sessionStore, tokenStore } from "../services";
 import { currentSession, ensureSession } from "../routes/session";
-import { dialogUrl, grantedPages, userTokenFromCode } from "./oauth";
+import { dialogUrl, facebookUserId, grantedPages, userTokenFromCode } from "./oauth";
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
 import { handleMessengerDelivery } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
@@ -51,6 +60,9 @@ facebookRoutes.get("/callback", async (c) => {
   const user = await userTokenFromCode(cfg, code, redirectUri).catch((err) => {
     throw loginFailure("the login code", err);
   });
+  const facebookUser = await facebookUserId(cfg, user.accessToken).catch((err) => {
+    throw loginFailure("the user id", err);
+  });
   const granted = await grantedPages(cfg, user.accessToken).catch((err) => {
     throw loginFailure("the page list", err);
   });
@@ -66,11 +78,20 @@ facebookRoutes.get("/callback", async (c) => {
     }
   }
 
-  let userUuid = session.userUuid;
-  for (const page of pages) userUuid ??= (await pageOwner(c.env.TOKENS_DB, page.id))?.userUuid ?? null;
-  userUuid ??= crypto.randomUUID();
-  const tokens = await tokenStore(c.env);
+  // A linked page never moves (contract, "User identity"): only unlinked pages are linked here.
   const db = c.env.TOKENS_DB;
+  const owners = await pageOwners(
+    db,
+    pages.map((p) => p.id),
+  );
+  const plan = choosePageOwners(
+    session.userUuid,
+    pages.map((p) => p.id),
+    owners,
+  );
+  const userUuid = plan.userUuid;
+  const toLink = new Set(plan.toLink);
+  const tokens = await tokenStore(c.env);
   await db.batch([
     await tokens.putStatement({
       key: facebookUserTokenKey(userUuid),
@@ -80,21 +101,42 @@ facebookRoutes.get("/callback", async (c) => {
     ...(await Promise.all(
       pages.map((p) => tokens.putStatement({ key: pageTokenKey(p.id), accessToken: p.accessToken })),
     )),
-    ...pages.map((p) => linkPageStatement(db, p.id, userUuid, p.name)),
+    ...pages.filter((p) => toLink.has(p.id)).map((p) => linkPageStatement(db, p.id, userUuid, p.name)),
+    ...recordLoginStatements(
+      db,
+      facebookUser,
+      userUuid,
+      pages.map((p) => p.id),
+    ),
   ]);
   await journal(c.env, [
     { table: "tokens", key: facebookUserTokenKey(userUuid) },
     ...pages.map((p) => ({ table: "tokens" as const, key: pageTokenKey(p.id) })),
-    ...pages.map((p) => ({ table: "pages" as const, key: p.id })),
+    ...plan.toLink.map((id) => ({ table: "pages" as const, key: id })),
   ]);
+  for (const page of pages) await recordTokenState(db, page.id, "active");
+  // TODO(merge): bindSession(c, session, userUuid) from src/routes/session.ts, which rotates the id.
   await sessionStore(c.env).setUser(session.id, userUuid);
-  log.info(`Facebook login linked ${pages.length} pages`, { user_uuid: userUuid, pages: pages.length });
+  log.info(`Facebook login linked ${plan.toLink.length} pages`, {
+    user_uuid: userUuid,
+    pages: pages.length,
+    linked: plan.toLink.length,
+    other_accounts: plan.foreign.length,
+  });
+  if (plan.foreign.length) {
+    log.warn(`Facebook login granted ${plan.foreign.length} pages of another account: tokens refreshed, links kept`, {
+      user_uuid: userUuid,
+      pages: plan.foreign.join(","),
+    });
+  }
 
   const result = [];
   for (const { page, subscription, metadata } of details) {
+    // A page of another account keeps its files: its metadata is refreshed in its owner's folder.
+    const owner = owners.get(page.id) ?? userUuid;
     let uploaded: boolean | "queued" = true;
     try {
-      await uploadPageMetadata(c.env, userUuid, metadata);
+      await uploadPageMetadata(c.env, owner, metadata);
     } catch (err) {
       log.warn(`Upload of page metadata for ${page.id} failed, queued: ${describeError(err)}`, { page_id: page.id });
       await c.env.JOBS.send({ type: "facebook.page_metadata", pageId: page.id, reason: "webhook" });
@@ -104,11 +146,84 @@ facebookRoutes.get("/callback", async (c) => {
       id: page.id,
       name: metadata.name,
       category: metadata.category,
-      subscription,
+      subscription: subscription.state,
       metadata_uploaded: uploaded,
+      owned_by_another_account: owner !== userUuid,
     });
   }
-  return c.json({ user_uuid: userUuid, pages: result });
+  const answer = { user_uuid: userUuid, pages: result, pages_of_other_accounts: plan.foreign };
+  if (wantsHtml(c.req.header("accept"))) {
+    return c.html(
+      page(
+        FacebookLoginPage({
+          pages: result.map((p) => ({
+            id: p.id,
+            name: p.name,
+            category: p.category,
+            ownedByAnotherAccount: p.owned_by_another_account,
+          })),
+        }),
+      ),
+    );
+  }
+  return c.json(answer);
+});
+
+/** A browser asks for HTML first; API clients and tests ask for JSON or nothing. */
+const wantsHtml = (accept: string | undefined) => /^\s*text\/html/i.test(accept ?? "");
+const page = (node: unknown) => `<!doctype html>${String(node)}`;
+
+/** The `signed_request` form field of Meta's callbacks, verified (400 malformed, 401 forged or stale). */
+async function signedRequestOf(c: Context<AppEnv>): Promise<SignedRequest> {
+  const cfg = config(c.env, "facebook");
+  const type = c.req.header("content-type") ?? "";
+  let field: string | undefined;
+  if (/^multipart\/form-data/i.test(type)) {
+    const form = await c.req.parseBody().catch(() => {
+      throw badRequest("Body is not a valid form");
+    });
+    field = typeof form.signed_request === "string" ? form.signed_request : undefined;
+  } else if (/^application\/x-www-form-urlencoded/i.test(type) || !type) {
+    field = new URLSearchParams(await c.req.text()).get("signed_request") ?? undefined;
+  } else {
+    throw badRequest("Content-Type must be application/x-www-form-urlencoded");
+  }
+  const verdict = await verifySignedRequest(field?.trim(), cfg.FACEBOOK_APP_SECRET);
+  if (!verdict.ok) throw verdict.status === 400 ? badRequest(verdict.message) : unauthorized(verdict.message);
+  return verdict.request;
+}
+
+facebookRoutes.post("/data-deletion", async (c) => {
+  const cfg = config(c.env, "facebook");
+  const deletion = await requestDataDeletion(c.env, await signedRequestOf(c));
+  return c.json({
+    url: `${publicBase(cfg.PUBLIC_URL, c.req.url)}/facebook/data-deletion/${deletion.code}`,
+    confirmation_code: deletion.code,
+  });
+});
+
+facebookRoutes.get("/data-deletion/:code", async (c) => {
+  const code = c.req.param("code");
+  const deletion = isDeletionCode(code) ? await deletionByCode(c.env.TOKENS_DB, code) : null;
+  if (!deletion) throw new AppError("not_found", "No data deletion request has this confirmation code");
+  if (wantsHtml(c.req.header("accept"))) return c.html(page(DataDeletionPage({ deletion })));
+  return c.json({
+    confirmation_code: deletion.code,
+    status: deletion.status,
+    requested_at: new Date(deletion.requestedAt).toISOString(),
+    updated_at: new Date(deletion.updatedAt).toISOString(),
+    deleted: {
+      pages: deletion.pages,
+      tokens: deletion.tokensDeleted,
+      conversations: deletion.conversationsForgotten,
+      objects: deletion.objectsDeleted,
+    },
+  });
+});
+
+facebookRoutes.post("/deauthorize", async (c) => {
+  const result = await deauthorize(c.env, await signedRequestOf(c));
+  return c.json({ ok: true, ...result });
 });
 
 facebookRoutes.get("/webhook", (c) => {

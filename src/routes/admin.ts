@@ -5,6 +5,7 @@ import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
+import { facebookAdminRoutes } from "../facebook/admin";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -31,3 +32,4 @@ adminRoutes.post("/backup", async (c) => {
 });
 adminRoutes.post("/poll/shopify", async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
 adminRoutes.post("/poll/facebook", async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));
+adminRoutes.route("/facebook", facebookAdminRoutes);

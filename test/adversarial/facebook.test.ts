@@ -111,7 +111,7 @@ describe("POST /facebook/webhook under attack", () => {
     {
       name: "body over the limit",
       status: 413,
-      send: () => post(JSON.stringify({ object: "page", entry: [], pad: "x".repeat(1024 * 1024) })),
+      send: () => post(JSON.stringify({ object: "page", entry: [], pad: "x".repeat(8 * 1024 * 1024) })),
     },
     {
       name: "a delivery of 1,000 entries for pages nobody linked",
