@@ -9,10 +9,13 @@ CREATE TABLE facebook_users (
 CREATE INDEX facebook_users_user ON facebook_users (user_uuid);
 
 -- Which Facebook user granted which page at a login (a page can be granted by several admins).
+-- linked = 1 for the one who linked the page to its owner (or, for a page linked before this table,
+-- the first of its owner's logins to grant it): their Data Deletion Request deletes the page's files.
 CREATE TABLE facebook_page_grants (
   page_id TEXT NOT NULL,
   facebook_user_id TEXT NOT NULL,
   granted_at INTEGER NOT NULL,
+  linked INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (page_id, facebook_user_id)
 );
 CREATE INDEX facebook_page_grants_user ON facebook_page_grants (facebook_user_id);

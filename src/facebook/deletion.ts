@@ -21,12 +21,12 @@ export const pageFolder = (userUuid: string, pageId: string) =>
   pageMetadataKey(userUuid, pageId).slice(0, -"page_metadata.json".length);
 
 /**
- * The pages a Facebook user's request is about: those they granted that belong to their own
- * account. A page they granted that another account owns (an agency's login on a merchant's page)
- * keeps its token and files: they are that merchant's, not this user's.
+ * The pages a Facebook user's request is about: those they linked, still owned by their account.
+ * A page another Facebook user linked (the merchant's page an agency also manages) keeps its
+ * token and files: they are that merchant's, not this user's.
  */
 function ownPages(pages: GrantedPage[], userUuid: string) {
-  return pages.filter((p) => p.ownerUuid === userUuid).map((p) => p.pageId);
+  return pages.filter((p) => p.linked && p.ownerUuid === userUuid).map((p) => p.pageId);
 }
 
 /** Removes the tokens of a user and their pages: from now on those pages are not written. */

@@ -106,7 +106,7 @@ facebookRoutes.get("/callback", async (c) => {
       db,
       facebookUser,
       userUuid,
-      pages.map((p) => p.id),
+      pages.map((p) => ({ pageId: p.id, linksNow: toLink.has(p.id), own: !plan.foreign.includes(p.id) })),
     ),
   ]);
   await journal(c.env, [
