@@ -34,6 +34,7 @@ import {
   shopifyWebhookRequest,
 } from "./lib/platform-client.ts";
 import { seedSql } from "./lib/seed.ts";
+import { benchFacebookPoll } from "./bench/facebook-poll.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 const LARGE = Number(process.env.BENCH_PRODUCTS_LARGE ?? 50_000);
@@ -645,6 +646,7 @@ async function main() {
       "ms",
       "includes restarting wrangler dev",
     );
+    await benchFacebookPoll({ worker, graphOrigin: graph.origin, adminToken: secrets.ADMIN_TOKEN!, add });
   } finally {
     for (const close of closers) await close().catch(() => undefined);
     if (STATE_IN_MEMORY) rmSync(dir, { recursive: true, force: true }); // hands the memory back

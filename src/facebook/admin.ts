@@ -5,6 +5,7 @@ import { log } from "../lib/log";
 import { isNumericId } from "../storage/keys";
 import { pageOwners } from "../storage/facebook-pages";
 import { pageStatuses } from "../storage/page-status";
+import type { Job } from "../jobs/messages";
 import { forgetConversation } from "./deletion";
 
 /** The operator's Facebook routes, mounted under `/admin/facebook` behind the admin Bearer token. */
@@ -32,4 +33,12 @@ facebookAdminRoutes.delete("/pages/:pageId/conversations/:senderId", async (c) =
 facebookAdminRoutes.get("/pages", async (c) => {
   const after = c.req.query("after") ?? "";
   return c.json({ pages: await pageStatuses(c.env.TOKENS_DB, isNumericId(after) ? after : "", 1000) });
+});
+
+/** Polls one page now (the daily poll does every page): 202, the poll runs in the queue. */
+facebookAdminRoutes.post("/pages/:pageId/poll", async (c) => {
+  const pageId = c.req.param("pageId");
+  if (!isNumericId(pageId)) throw badRequest("page id must be numeric");
+  await c.env.JOBS.send({ type: "facebook.poll", pageId } satisfies Job, { contentType: "json" });
+  return c.json({ enqueued: 1, page_id: pageId }, 202);
 });

@@ -86,23 +86,27 @@ export async function pollJobStarting(
   maxCursorAgeMs: number,
 ): Promise<PageStatus> {
   const now = Date.now();
-  await db.batch([
-    ensureRow(db, pageId),
-    first
-      ? db
-          .prepare(
-            `UPDATE facebook_page_status SET poll_cursor = NULL, poll_started_at = ?2, poll_jobs = 1, poll_calls = 0
-             WHERE page_id = ?1 AND (poll_cursor IS NULL OR poll_started_at IS NULL OR poll_started_at < ?3)`,
-          )
-          .bind(pageId, now, now - maxCursorAgeMs)
-      : db.prepare("SELECT 1").bind(),
+  const statements = [ensureRow(db, pageId)];
+  if (first) {
+    statements.push(
+      db
+        .prepare(
+          `UPDATE facebook_page_status SET poll_cursor = NULL, poll_started_at = ?2, poll_jobs = 1, poll_calls = 0
+           WHERE page_id = ?1 AND (poll_cursor IS NULL OR poll_started_at IS NULL OR poll_started_at < ?3)`,
+        )
+        .bind(pageId, now, now - maxCursorAgeMs),
+    );
+  }
+  // Counts this job in, unless it has just opened the poll (which counted it as the first).
+  statements.push(
     db
       .prepare(
         `UPDATE facebook_page_status SET poll_jobs = poll_jobs + 1, poll_started_at = COALESCE(poll_started_at, ?2)
          WHERE page_id = ?1 AND (?3 = 0 OR poll_started_at <> ?2)`,
       )
       .bind(pageId, now, first ? 1 : 0),
-  ]);
+  );
+  await db.batch(statements);
   return (await pageStatus(db, pageId))!;
 }
 
