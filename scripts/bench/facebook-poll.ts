@@ -4,14 +4,14 @@
  * POLL_CALLS_PER_JOB Graph calls a job, continued from the saved cursor).
  *
  * In `npm run bench` it runs against the bench's worker; alone (`tsx scripts/bench/facebook-poll.ts`,
- * BENCH_POLL_MESSAGES=2000 by default) it starts its own S3 stand-in, Graph fake and wrangler dev.
+ * BENCH_POLL_MESSAGES=10000 by default) it starts its own S3 stand-in, Graph fake and wrangler dev.
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startGraphFake } from "../../test/fakes/graph.ts";
 import { startS3Standin } from "../../test/fakes/s3.ts";
 import { sleep } from "../../src/lib/platform-error.ts";
-import { POLL_CALLS_PER_JOB } from "../../src/facebook/jobs.ts";
+import { POLL_CALLS_PER_JOB } from "../../src/facebook/poll-budget.ts";
 import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
 import { control, loginFacebook } from "../lib/platform-client.ts";
 
@@ -36,7 +36,7 @@ export async function benchFacebookPoll(opts: {
   add: Add;
   messages?: number;
 }): Promise<void> {
-  const messages = opts.messages ?? Number(process.env.BENCH_POLL_MESSAGES ?? 2000);
+  const messages = opts.messages ?? Number(process.env.BENCH_POLL_MESSAGES ?? 10_000);
   const page = String(620000000000000 + Math.floor(Math.random() * 1e9));
   const customer = "900000000000777";
   await control(opts.graphOrigin, "page", { id: page, name: "Bench long history" });

@@ -10,13 +10,8 @@ import { runDataDeletion } from "./deletion";
 import { graph } from "./graph";
 import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "./messages";
 import { healPageSubscription, pageToken, refreshPageMetadata } from "./pages";
+import { POLL_CALLS_PER_JOB } from "./poll-budget";
 
-/**
- * Graph calls one poll job may make. A job also spends about as many Durable Object calls and a
- * few D1 queries, so this keeps a job far inside the 1,000 subrequests of an invocation; a page
- * with a longer history is continued by follow-up jobs from the saved cursor.
- */
-export const POLL_CALLS_PER_JOB = 50;
 /** A saved cursor older than this belongs to an abandoned poll: the next daily poll starts over. */
 const CURSOR_MAX_AGE_MS = 20 * 60 * 60 * 1000;
 const CONVERSATIONS_PER_PAGE = 50;
@@ -104,8 +99,8 @@ async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) 
         throw err;
       }
       log.info(`Polled metadata for page ${pageId}: Success`, { page_id: pageId });
-      calls += 2;
-      await healPageSubscription(env, pageId, token);
+      const subscription = await healPageSubscription(env, pageId, token);
+      calls += subscription.state === "exists" ? 1 : 2; // the GET, and the POST of a repair
       cursor = { listAfter: null, listDone: false, pending: [], conversations: 0, added: 0 };
     }
     const merge = async (customer: string, raw: unknown[]) => {

@@ -221,7 +221,9 @@ export async function startGraphFake(opts: GraphFakeOptions) {
     return null;
   };
 
-  const fake = await listen(async (req, url, body) => {
+  const fake = await listen(async (req, requested, body) => {
+    // The URL as the client addressed it (host and port), so `paging.next` links work.
+    const url = new URL(`${requested.pathname}${requested.search}`, `http://${req.headers.host ?? "127.0.0.1"}`);
     if (url.pathname.startsWith("/_control/")) return control(url, body.length ? JSON.parse(body.toString()) : {});
     const prefix = `/${opts.version}/`;
     if (url.pathname === `${prefix}dialog/oauth` || url.pathname === `${prefix}dialog/oauth/grant`) {
