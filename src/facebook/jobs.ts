@@ -22,7 +22,12 @@ type FacebookJob = Extract<Job, { type: "facebook.page_metadata" | "facebook.pol
 /** The Facebook jobs of the queue: a page's metadata refresh, its daily poll, a data deletion. */
 export async function facebookJob(env: Env, job: FacebookJob) {
   if (job.type === "facebook.page_metadata") {
-    await refreshPageMetadata(env, job.pageId);
+    await refreshPageMetadata(env, job.pageId).catch(async (err) => {
+      if (err instanceof PlatformError && err.kind === "auth") {
+        await recordTokenState(env.TOKENS_DB, job.pageId, "dead", describeError(err));
+      }
+      throw err;
+    });
     return;
   }
   if (job.type === "facebook.data_deletion") {

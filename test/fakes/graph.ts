@@ -511,6 +511,15 @@ export async function startGraphFake(opts: GraphFakeOptions) {
     const redirectUri = q.get("redirect_uri");
     if (!redirectUri || !/^https?:\/\//.test(redirectUri))
       return html(400, "Error", "<p>URL blocked: redirect_uri is missing or invalid.</p>");
+    if (!users.size && !pages.size) {
+      // A fresh fake (`npm start -- --fakes`): the signed-in user manages two demo pages.
+      for (const [id, name] of [
+        ["100000000000001", "Demo Shoe Shop"],
+        ["100000000000002", "Demo Hat Shop"],
+      ] as const) {
+        control(new URL(`${url.origin}/_control/page`), { id, name });
+      }
+    }
     const user = users.get(q.get("user") ?? "") ??
       [...users.values()][0] ?? { id: "5000000000001", name: "Fake User", pages: [...pages.keys()] };
     if (url.pathname.endsWith("/grant")) {
