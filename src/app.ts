@@ -15,11 +15,11 @@ const MAX_BODY_BYTES = 1024 * 1024;
 
 export const app = new Hono<AppEnv>();
 
-/** Webhook deliveries: Meta batches up to 1,000 entries, Shopify sends products of several MB. */
+/** Messenger deliveries: Meta batches up to 1,000 entries in one signed body. */
 const MAX_WEBHOOK_BODY_BYTES = 8 * 1024 * 1024;
 
 app.use((c, next) => {
-  const maxSize = /^\/(shopify|facebook)\/webhook$/.test(c.req.path) ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES;
+  const maxSize = /^\/facebook\/webhook$/.test(c.req.path) ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES;
   return bodyLimit({
     maxSize,
     onError: () => {
