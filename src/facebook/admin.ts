@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../app";
 import { badRequest } from "../lib/errors";
 import { log } from "../lib/log";
 import { isNumericId } from "../storage/keys";
@@ -9,7 +8,7 @@ import type { Job } from "../jobs/messages";
 import { forgetConversation } from "./deletion";
 
 /** The operator's Facebook routes, mounted under `/admin/facebook` behind the admin Bearer token. */
-export const facebookAdminRoutes = new Hono<AppEnv>();
+export const facebookAdminRoutes = new Hono<{ Bindings: Env }>();
 
 /**
  * Forgets one customer's conversation with one page, on the merchant's word (a customer asked):

@@ -2,6 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { describeError, log } from "../lib/log";
 import { backoffMs } from "../lib/platform-error";
 import { conversationKey } from "../storage/keys";
+import { ConversationStore } from "../storage/conversation-store";
 import { writablePageOwner } from "../storage/facebook-pages";
 import { spaces } from "../services";
 import type { ConversationMessage, MessageEdit } from "./messages";
@@ -37,19 +38,11 @@ export interface MergeResult {
  * Spaces is written by the alarm, always from the latest state, and retried until it lands.
  */
 export class Conversation extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly store: ConversationStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS messages (mid TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, body TEXT NOT NULL)`,
-    );
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    // Edits whose message has not arrived yet (deliveries come in any order): applied when it does.
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS pending_edits (mid TEXT PRIMARY KEY, text TEXT NOT NULL, num_edit INTEGER NOT NULL)`,
-    );
+    this.store = new ConversationStore(ctx.storage.sql);
   }
 
   /** Meta rows, read once per object lifetime and written through. */
@@ -68,19 +61,14 @@ export class Conversation extends DurableObject<Env> {
 
   private getMeta(name: string): string | null {
     if (!this.meta) {
-      this.meta = new Map(
-        this.sql
-          .exec<{ name: string; value: string }>("SELECT name, value FROM meta")
-          .toArray()
-          .map((r) => [r.name, r.value]),
-      );
+      this.meta = new Map(this.store.metaRows());
     }
     return this.meta.get(name) ?? null;
   }
 
   private setMeta(name: string, value: string | number) {
     if (this.getMeta(name) === String(value)) return;
-    this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", name, String(value));
+    this.store.setMeta(name, String(value));
     this.meta!.set(name, String(value));
   }
 
@@ -98,17 +86,17 @@ export class Conversation extends DurableObject<Env> {
 
   /** Applies an edit if it is newer than what the message holds; false when the message is unknown. */
   private applyEdit(edit: MessageEdit): "applied" | "stale" | "unknown" {
-    const row = this.sql.exec<{ body: string }>("SELECT body FROM messages WHERE mid = ?", edit.mid).toArray()[0];
-    if (!row) return "unknown";
-    const message = JSON.parse(row.body) as ConversationMessage;
+    const body = this.store.messageBody(edit.mid);
+    if (body === null) return "unknown";
+    const message = JSON.parse(body) as ConversationMessage;
     if ((message.num_edit ?? 0) >= edit.numEdit) return "stale";
     const edited: ConversationMessage = { ...message, text: edit.text, num_edit: edit.numEdit };
-    this.sql.exec("UPDATE messages SET body = ? WHERE mid = ?", JSON.stringify(edited), edit.mid);
+    this.store.replaceMessageBody(edit.mid, JSON.stringify(edited));
     return "applied";
   }
 
   private count(): number {
-    this.total ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
+    this.total ??= this.store.countMessages();
     return this.total;
   }
 
@@ -119,39 +107,16 @@ export class Conversation extends DurableObject<Env> {
     let added = 0;
     let edited = 0;
     for (const m of input.messages) {
-      // RETURNING yields a row only when the message is new: no count of a long conversation.
-      const isNew = this.sql
-        .exec(
-          "INSERT OR IGNORE INTO messages (mid, timestamp, body) VALUES (?, ?, ?) RETURNING 1",
-          m.mid,
-          m.timestamp,
-          JSON.stringify(m),
-        )
-        .toArray().length;
-      added += isNew;
-      if (isNew) {
-        const pending = this.sql
-          .exec<{ text: string; num_edit: number }>(
-            "DELETE FROM pending_edits WHERE mid = ? RETURNING text, num_edit",
-            m.mid,
-          )
-          .toArray()[0];
-        if (pending) this.applyEdit({ mid: m.mid, text: pending.text, numEdit: pending.num_edit });
-      }
+      if (!this.store.insertMessage(m.mid, m.timestamp, JSON.stringify(m))) continue;
+      added++;
+      // An edit that came before its message (deliveries arrive in any order) applies now.
+      const pending = this.store.takePendingEdit(m.mid);
+      if (pending) this.applyEdit({ mid: m.mid, ...pending });
     }
     for (const edit of input.edits ?? []) {
       const outcome = this.applyEdit(edit);
       if (outcome === "applied") edited++;
-      if (outcome === "unknown") {
-        this.sql.exec(
-          `INSERT INTO pending_edits (mid, text, num_edit) VALUES (?, ?, ?)
-           ON CONFLICT (mid) DO UPDATE SET text = excluded.text, num_edit = excluded.num_edit
-           WHERE excluded.num_edit > pending_edits.num_edit`,
-          edit.mid,
-          edit.text,
-          edit.numEdit,
-        );
-      }
+      if (outcome === "unknown") this.store.keepPendingEdit(edit.mid, edit.text, edit.numEdit);
     }
     this.bump(added + edited);
     this.total = before + added;
@@ -177,13 +142,7 @@ export class Conversation extends DurableObject<Env> {
     this.meta = null;
     this.total = null;
     this.alarmPending = false;
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS messages (mid TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, body TEXT NOT NULL)`,
-    );
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS pending_edits (mid TEXT PRIMARY KEY, text TEXT NOT NULL, num_edit INTEGER NOT NULL)`,
-    );
+    this.store.createTables();
     return held;
   }
 
@@ -193,10 +152,7 @@ export class Conversation extends DurableObject<Env> {
    * upload of a long conversation (hundreds of messages) cost more than it needs to.
    */
   private conversationFile(pageId: string, customerId: string): { body: string; version: number } {
-    const messages: string[] = [];
-    for (const [body] of this.sql.exec("SELECT body FROM messages ORDER BY timestamp, mid").raw()) {
-      messages.push(body as string);
-    }
+    const messages = this.store.messageBodies();
     const head = `{"page_id":${JSON.stringify(pageId)},"sender_id":${JSON.stringify(customerId)}`;
     return { body: `${head},"messages":[\n${messages.join(",\n")}\n]}\n`, version: this.version() };
   }

@@ -7,7 +7,7 @@ import { pageMetadataKey } from "../storage/keys";
 import { updatePageName, writablePageOwner } from "../storage/facebook-pages";
 import { recordSubscriptionHealth } from "../storage/page-status";
 import { pageTokenKey } from "../storage/tokens";
-import { spaces, tokenStore } from "../services";
+import { journal, spaces, tokenStore } from "../services";
 import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
@@ -156,6 +156,6 @@ export async function refreshPageMetadata(env: Env, pageId: string) {
   if (!owner) return null;
   const cfg = config(env, "facebook");
   const metadata = await fetchPageMetadata(cfg, pageId, await pageToken(env, pageId));
-  await updatePageName(env, pageId, metadata.name);
+  await updatePageName(env.TOKENS_DB, (refs) => journal(env, refs), pageId, metadata.name);
   return uploadPageMetadata(env, owner.userUuid, metadata);
 }

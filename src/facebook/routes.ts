@@ -1,5 +1,4 @@
 import { Hono, type Context } from "hono";
-import type { AppEnv } from "../app";
 import { config, publicBase } from "../config";
 import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";
@@ -24,7 +23,10 @@ import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from ".
 import { handleMessengerDelivery } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
 
-export const facebookRoutes = new Hono<AppEnv>();
+/** The worker's bindings (the same shape as app.ts's AppEnv, named here so this file does not import the app). */
+type FacebookEnv = { Bindings: Env };
+
+export const facebookRoutes = new Hono<FacebookEnv>();
 
 facebookRoutes.get("/login", async (c) => {
   const cfg = config(c.env, "facebook");
@@ -174,7 +176,7 @@ const wantsHtml = (accept: string | undefined) => /^\s*text\/html/i.test(accept 
 const page = (node: unknown) => `<!doctype html>${String(node)}`;
 
 /** The `signed_request` form field of Meta's callbacks, verified (400 malformed, 401 forged or stale). */
-async function signedRequestOf(c: Context<AppEnv>): Promise<SignedRequest> {
+async function signedRequestOf(c: Context<FacebookEnv>): Promise<SignedRequest> {
   const cfg = config(c.env, "facebook");
   const type = c.req.header("content-type") ?? "";
   let field: string | undefined;

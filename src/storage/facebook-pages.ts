@@ -1,4 +1,3 @@
-import { journal } from "../services";
 import { pageTokenKey } from "./tokens";
 
 /**
@@ -38,10 +37,19 @@ export async function pageOwners(db: D1Database, pageIds: string[]): Promise<Map
   return owners;
 }
 
-/** Updates the page's stored name (from its metadata), journaled. */
-export async function updatePageName(env: Env, pageId: string, name: string | null): Promise<void> {
-  const result = await env.TOKENS_DB.prepare("UPDATE pages SET name = ?2 WHERE page_id = ?1 AND name IS NOT ?2")
+/** Journals changed link rows (`journal` of src/services.ts): required, so no change goes unjournaled. */
+export type PageJournal = (refs: { table: "pages"; key: string }[]) => Promise<void>;
+
+/** Updates the page's stored name (from its metadata); a change is journaled. */
+export async function updatePageName(
+  db: D1Database,
+  journal: PageJournal,
+  pageId: string,
+  name: string | null,
+): Promise<void> {
+  const result = await db
+    .prepare("UPDATE pages SET name = ?2 WHERE page_id = ?1 AND name IS NOT ?2")
     .bind(pageId, name)
     .run();
-  if (result.meta.changes > 0) await journal(env, [{ table: "pages", key: pageId }]);
+  if (result.meta.changes > 0) await journal([{ table: "pages", key: pageId }]);
 }

@@ -573,7 +573,6 @@ export async function startGraphFake(opts: GraphFakeOptions) {
     return conv;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   function control(url: URL, body: any): FakeResponse {
     switch (url.pathname) {
       case "/_control/reset":
