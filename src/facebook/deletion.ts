@@ -74,9 +74,14 @@ export async function requestDataDeletion(env: Env, request: SignedRequest): Pro
     await updateDeletion(env.TOKENS_DB, deletion.code, "done");
     log.info(`Data deletion request ${deletion.code} for an unknown Facebook user: nothing held`, {});
   } else {
-    await env.JOBS.send({ type: "facebook.data_deletion", code: deletion.code } satisfies Job, {
-      contentType: "json",
-    });
+    const job: Job = {
+      type: "facebook.data_deletion",
+      code: deletion.code,
+      facebookUserId: request.userId,
+      issuedAt: request.issuedAt,
+      userUuid: user.userUuid,
+    };
+    await env.JOBS.send(job, { contentType: "json" });
     log.info(`Data deletion request ${deletion.code} received`, { user_uuid: user.userUuid });
   }
   return (await deletionByCode(env.TOKENS_DB, deletion.code))!;
@@ -103,10 +108,14 @@ export async function forgetConversation(env: Env, userUuid: string | null, page
  * conversation's Durable Object, then every object under the pages' folders. A retry after a
  * failure does what is left; the counts add up what each run deleted.
  */
-export async function runDataDeletion(env: Env, code: string): Promise<void> {
+export async function runDataDeletion(env: Env, job: Extract<Job, { type: "facebook.data_deletion" }>): Promise<void> {
   const db = env.TOKENS_DB;
-  const deletion = await deletionByCode(db, code);
-  if (!deletion || deletion.status === "done") return;
+  const code = job.code;
+  // The request's row is gone only if D1 was restored to before it: recorded again, same code.
+  const deletion =
+    (await deletionByCode(db, code)) ??
+    (await recordDeletion(db, job.facebookUserId, job.issuedAt, job.userUuid, code)).deletion;
+  if (deletion.status === "done") return;
   const userUuid = deletion.userUuid;
   const pages = userUuid ? ownPages(await pagesGrantedBy(db, deletion.facebookUserId), userUuid) : [];
   await updateDeletion(db, code, "in_progress", { pages: pages.length });

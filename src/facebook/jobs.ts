@@ -31,7 +31,7 @@ export async function facebookJob(env: Env, job: FacebookJob) {
     return;
   }
   if (job.type === "facebook.data_deletion") {
-    await runDataDeletion(env, job.code);
+    await runDataDeletion(env, job);
     return;
   }
   await pollPage(env, job);

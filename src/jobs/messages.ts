@@ -8,7 +8,8 @@ export type Job =
   | { type: "facebook.page_metadata"; pageId: string; reason: "webhook" | "poll" }
   /** `continuation`: a follow-up job of a long poll, resuming from the saved cursor; `maxCalls`: its Graph call budget. */
   | { type: "facebook.poll"; pageId: string; continuation?: boolean; maxCalls?: number }
-  | { type: "facebook.data_deletion"; code: string };
+  /** Carries the request itself, so the work survives a restore of D1 to before it was recorded. */
+  | { type: "facebook.data_deletion"; code: string; facebookUserId: string; issuedAt: number; userUuid: string };
 
 /** Where a job's log lines and errors point. */
 export function jobSubject(job: Job): string {

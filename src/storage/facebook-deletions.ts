@@ -55,9 +55,9 @@ export async function recordDeletion(
   facebookUserId: string,
   issuedAt: number,
   userUuid: string | null,
+  code = randomHex(16),
 ): Promise<{ deletion: Deletion; created: boolean }> {
   const now = Date.now();
-  const code = randomHex(16);
   const inserted = await db
     .prepare(
       `INSERT INTO facebook_deletions (code, facebook_user_id, issued_at, user_uuid, status, requested_at, updated_at)

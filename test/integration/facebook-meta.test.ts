@@ -130,6 +130,23 @@ describe("Data Deletion Request callback", () => {
     );
   });
 
+  it("a queued deletion whose record was lost (D1 restored to before it) is still carried out", async () => {
+    const page = uniqueId();
+    const { body, user } = await login([page]);
+    const code = "ab".repeat(16);
+    const job: Job = {
+      type: "facebook.data_deletion",
+      code,
+      facebookUserId: user,
+      issuedAt: now(),
+      userUuid: body.user_uuid,
+    };
+    expect((await consume([job])).explicitAcks).toEqual(["m0"]);
+    expect(await tokenKeys([`facebook:page:${page}`])).toEqual([]);
+    expect(await spaces().listKeys(folder(body.user_uuid, page))).toEqual([]);
+    expect((await (await call(`/facebook/data-deletion/${code}`)).json<any>()).status).toBe("done");
+  });
+
   it("a user the app never saw still gets a code, with nothing deleted", async () => {
     const res = await metaCallback(
       "/facebook/data-deletion",
