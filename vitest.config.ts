@@ -57,7 +57,8 @@ export default defineConfig({
     globalSetup: ["./test/global-setup.ts"],
     setupFiles: ["./test/apply-migrations.ts"],
     include: ["test/**/*.test.ts"],
-    exclude: ["test/conformance/**"],
+    // Conformance needs radosgw; oracle, e2e and browser tests run in Node (their own configs).
+    exclude: ["test/conformance/**", "test/oracle/**", "test/e2e/**", "test/node/**", "test/browser/**"],
     // The platform fakes and the Spaces fault proxy are shared: files run one at a time.
     fileParallelism: false,
     testTimeout: 30_000,

@@ -34,6 +34,8 @@ import {
   shopifyWebhookRequest,
 } from "./lib/platform-client.ts";
 import { seedSql } from "./lib/seed.ts";
+import { benchHealth } from "./bench/health.ts";
+import { benchConsole } from "./bench/console.ts";
 import { benchFacebookPoll } from "./bench/facebook-poll.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
@@ -257,6 +259,7 @@ async function main() {
     const install = await installShop(worker, shopify.origin, secrets as any, benchShop);
     const uuid: string = install.body.user_uuid;
     await loginFacebook(worker, graph.origin, [benchPage], install.cookie);
+    await benchConsole(worker, secrets.ADMIN_TOKEN!, add);
 
     // ── 1. webhook acknowledgement, healthy: rounds of the four routes side by side, medians
     // reported, as the machine is shared and one run can be off by a third.
@@ -282,6 +285,7 @@ async function main() {
       forged: [],
       shopify: [],
       messenger: [],
+      health: [], // measured in its own section (scripts/bench/health.ts)
     };
     // One round first that is not counted: the JIT of workerd and wrangler warms up on the bare
     // route as much as on the webhooks, and a cold first round favours the webhooks.
@@ -326,6 +330,7 @@ async function main() {
       "ratio",
       `target >= 0.5; rounds: ${perRound("messenger")}`,
     );
+    await benchHealth({ load, add, settle, rounds: ROUNDS });
     await sleep(3000);
 
     // ── 2. under trouble: each trouble run right after a healthy run of the same webhook, both

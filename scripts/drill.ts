@@ -171,10 +171,12 @@ async function main() {
   console.log("\nBefore the loss");
   const a = await step(`install ${shopA}`, () => installShop(origin, shopify.origin, secrets as any, shopA));
   const uuidA: string = a.body.user_uuid;
-  const cookieA = a.cookie;
+  // Each callback gives the browser a new session id: it keeps the latest cookie.
+  let cookieA = a.cookie;
   const fbA = await step(`log page ${pageA} in, same browser`, () =>
     loginFacebook(origin, graph.origin, [pageA], cookieA),
   );
+  cookieA = fbA.cookie;
   check("Shopify install and Facebook login share one UUID", fbA.body.user_uuid === uuidA, uuidA);
   await step(`install ${shopC} (to be uninstalled after the backup)`, () =>
     installShop(origin, shopify.origin, secrets as any, shopC),
@@ -216,7 +218,14 @@ async function main() {
   await step(`log page ${pageB} in with that browser`, () => loginFacebook(origin, graph.origin, [pageB], b.cookie));
   await step(`uninstall ${shopC} (app/uninstalled)`, async () => {
     await expectOk(
-      shopifyWebhookRequest(origin, secrets as any, shopC, "app/uninstalled", { domain: shopC }, crypto.randomUUID()),
+      shopifyWebhookRequest(
+        origin,
+        secrets as any,
+        shopC,
+        "app/uninstalled",
+        { domain: shopC, myshopify_domain: shopC },
+        crypto.randomUUID(),
+      ),
     );
   });
   const keysBefore = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
@@ -259,6 +268,7 @@ async function main() {
     installShop(origin, shopify.origin, secrets as any, shopA, cookieA),
   );
   check("the old session cookie still works", !again.newCookie);
+  cookieA = again.cookie;
   check(`${shopA} keeps its user UUID`, again.body.user_uuid === uuidA, again.body.user_uuid);
   const fbAgain = await step(`log page ${pageA} in again`, () => loginFacebook(origin, graph.origin, [pageA], cookieA));
   check(`page ${pageA} keeps its user UUID`, fbAgain.body.user_uuid === uuidA);

@@ -1,52 +1,59 @@
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
+import { limitBody } from "./lib/body-limit";
 import { AppError } from "./lib/errors";
 import { describeError, log } from "./lib/log";
 import { adminRoutes } from "./routes/admin";
+import { consoleRoutes } from "./routes/console";
+import { errorResponse } from "./pages/error-response";
 import { healthRoutes } from "./routes/health";
+import { loginRateLimit } from "./routes/session";
 import { facebookRoutes } from "./facebook/routes";
 import { shopifyRoutes } from "./shopify/routes";
 
 export type AppEnv = { Bindings: Env };
 
-/** Largest request body accepted (webhook deliveries included). */
+/** Largest request body accepted, but for webhook deliveries. */
 const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Largest signed webhook delivery: a Shopify product is a whole REST resource (up to 2,048
+ * variants, several MB) and Meta batches up to 1,000 entries in one delivery.
+ */
+const MAX_WEBHOOK_BODY_BYTES = 8 * 1024 * 1024;
+const WEBHOOK_PATHS = new Set(["/shopify/webhook", "/facebook/webhook"]);
 
 export const app = new Hono<AppEnv>();
 
-/** Messenger deliveries: Meta batches up to 1,000 entries in one signed body. */
-const MAX_WEBHOOK_BODY_BYTES = 8 * 1024 * 1024;
+app.use(limitBody((c) => (WEBHOOK_PATHS.has(new URL(c.req.url).pathname) ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES)));
 
-app.use((c, next) => {
-  const maxSize = /^\/facebook\/webhook$/.test(c.req.path) ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES;
-  return bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new AppError("payload_too_large", `Request body is larger than ${maxSize} bytes`);
-    },
-  })(c, next);
-});
+// Each login creates a session and a state: a per-client limit before any row is written
+// (the Shopify redirects call limitLogin themselves, GET /shopify only when it redirects).
+app.use("/facebook/login", loginRateLimit);
 
 app.route("/", healthRoutes);
 app.route("/shopify", shopifyRoutes);
 app.route("/facebook", facebookRoutes);
 app.route("/admin", adminRoutes);
+app.route("/admin", consoleRoutes);
 
 app.notFound((c) =>
-  c.json({ error: { code: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404),
+  errorResponse(
+    c,
+    { error: { code: "not_found", message: `No route for ${c.req.method} ${new URL(c.req.url).pathname}` } },
+    404,
+  ),
 );
 
 app.onError((err, c) => {
   if (err instanceof AppError) {
     if (err.status >= 500) log.error(err.message, { path: new URL(c.req.url).pathname, code: err.code });
-    return c.json(err.toBody(), err.status);
+    return errorResponse(c, err.toBody(), err.status);
   }
   if (err instanceof HTTPException) {
     const status = err.status;
     const code = status === 413 ? "payload_too_large" : status < 500 ? "bad_request" : "internal";
-    return c.json({ error: { code, message: err.message || "Request failed" } }, status);
+    return errorResponse(c, { error: { code, message: err.message || "Request failed" } }, status);
   }
   log.error(`Unhandled error: ${describeError(err)}`, { path: new URL(c.req.url).pathname });
-  return c.json({ error: { code: "internal", message: "Internal error" } }, 500);
+  return errorResponse(c, { error: { code: "internal", message: "Internal error" } }, 500);
 });

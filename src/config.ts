@@ -19,9 +19,28 @@ const optional = z
   .optional()
   .transform((v) => (v && v.trim() ? v.trim() : undefined));
 
-const httpOrigin = (name: string) =>
-  optional.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
-    error: `${name} must be an http(s) URL`,
+/** Hosts where plain `http://` is allowed: this machine only (local stacks, fakes, tests). */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * True for an `https://` URL, or an `http://` one on a loopback host. A typo such as
+ * `http://graph.facebook.com` would send client secrets and API tokens in the clear: refused.
+ */
+export function isSecureOrigin(value: string): boolean {
+  let url: URL;
+  try {
+    // `{shop}` is not a valid host character; any shop-shaped name stands in for it.
+    url = new URL(value.replaceAll("{shop}", "shop.myshopify.com"));
+  } catch {
+    return false;
+  }
+  if (url.protocol === "https:") return true;
+  return url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
+}
+
+const secureOrigin = (name: string) =>
+  optional.refine((v) => v === undefined || (/^https?:\/\/[^\s]+$/.test(v) && isSecureOrigin(v)), {
+    error: `${name} must be an https:// URL (http:// only for 127.0.0.1, localhost or [::1])`,
   });
 
 const base64Key32 = (name: string) =>
@@ -37,7 +56,7 @@ const schemas = {
     SPACES_REGION: optional
       .transform((v) => v ?? "nyc3")
       .refine((v) => /^[a-z0-9-]+$/.test(v), { error: "SPACES_REGION must be a region slug like nyc3" }),
-    SPACES_ENDPOINT: httpOrigin("SPACES_ENDPOINT"),
+    SPACES_ENDPOINT: secureOrigin("SPACES_ENDPOINT"),
   }),
   crypto: z.object({
     TOKEN_ENCRYPTION_KEY: base64Key32("TOKEN_ENCRYPTION_KEY"),
@@ -50,10 +69,10 @@ const schemas = {
     SHOPIFY_API_VERSION: optional
       .transform((v) => v ?? "2026-10")
       .refine((v) => /^\d{4}-(01|04|07|10)$/.test(v), { error: "SHOPIFY_API_VERSION must look like 2026-10" }),
-    SHOPIFY_ADMIN_ORIGIN: optional
+    SHOPIFY_ADMIN_ORIGIN: secureOrigin("SHOPIFY_ADMIN_ORIGIN")
       .transform((v) => v ?? "https://{shop}")
       .refine((v) => /^https?:\/\/\S*\{shop\}/.test(v), { error: "SHOPIFY_ADMIN_ORIGIN must contain {shop}" }),
-    PUBLIC_URL: httpOrigin("PUBLIC_URL"),
+    PUBLIC_URL: secureOrigin("PUBLIC_URL"),
   }),
   facebook: z.object({
     FACEBOOK_APP_ID: required("FACEBOOK_APP_ID"),
@@ -62,9 +81,9 @@ const schemas = {
     FACEBOOK_GRAPH_VERSION: optional
       .transform((v) => v ?? "v25.0")
       .refine((v) => /^v\d+\.\d+$/.test(v), { error: "FACEBOOK_GRAPH_VERSION must look like v25.0" }),
-    FACEBOOK_GRAPH_ORIGIN: httpOrigin("FACEBOOK_GRAPH_ORIGIN").transform((v) => v ?? "https://graph.facebook.com"),
-    FACEBOOK_DIALOG_ORIGIN: httpOrigin("FACEBOOK_DIALOG_ORIGIN").transform((v) => v ?? "https://www.facebook.com"),
-    PUBLIC_URL: httpOrigin("PUBLIC_URL"),
+    FACEBOOK_GRAPH_ORIGIN: secureOrigin("FACEBOOK_GRAPH_ORIGIN").transform((v) => v ?? "https://graph.facebook.com"),
+    FACEBOOK_DIALOG_ORIGIN: secureOrigin("FACEBOOK_DIALOG_ORIGIN").transform((v) => v ?? "https://www.facebook.com"),
+    PUBLIC_URL: secureOrigin("PUBLIC_URL"),
   }),
   backup: z.object({
     BACKUP_RETENTION: optional
@@ -74,7 +93,7 @@ const schemas = {
       }),
     CLOUDFLARE_ACCOUNT_ID: optional,
     CLOUDFLARE_API_TOKEN: optional,
-    CLOUDFLARE_API_ORIGIN: httpOrigin("CLOUDFLARE_API_ORIGIN").transform((v) => v ?? "https://api.cloudflare.com"),
+    CLOUDFLARE_API_ORIGIN: secureOrigin("CLOUDFLARE_API_ORIGIN").transform((v) => v ?? "https://api.cloudflare.com"),
     TOKENS_DATABASE_ID: optional,
     SESSIONS_DATABASE_ID: optional,
   }),

@@ -3,7 +3,9 @@ import { config } from "./config";
 import { TokenCipher } from "./lib/token-cipher";
 import { Spaces } from "./storage/spaces";
 import { SessionStore } from "./storage/sessions";
+import { ShopLifecycle } from "./storage/shop-lifecycle";
 import { TokenStore } from "./storage/tokens";
+import { LinkStore } from "./storage/links";
 
 /** The storage services, built from the environment on first use and reused within an isolate. */
 
@@ -18,13 +20,11 @@ export async function tokenStore(env: Env): Promise<TokenStore> {
     cipher = TokenCipher.create(cfg.TOKEN_ENCRYPTION_KEY, previous);
     ciphers.set(cacheKey, cipher);
   }
-  return new TokenStore(env.TOKENS_DB, await cipher, (keys) =>
-    journal(
-      env,
-      keys.map((key) => ({ table: "tokens", key })),
-    ),
-  );
+  return new TokenStore(env.TOKENS_DB, await cipher, (refs, deadlineMs) => journal(env, refs, deadlineMs));
 }
+
+/** Shop and page links, written with their tokens and journaled (see src/storage/links.ts). */
+export const linkStore = async (env: Env) => new LinkStore(env.TOKENS_DB, await tokenStore(env));
 
 /** Journals the current state of changed token and link rows (see src/backup/journal.ts). */
 export const journal = (env: Env, refs: { table: JournalTable; key: string }[], deadlineMs?: number) =>
@@ -33,3 +33,7 @@ export const journal = (env: Env, refs: { table: JournalTable; key: string }[], 
 export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);
 
 export const spaces = (env: Env) => new Spaces(config(env, "spaces"));
+
+/** Installs and uninstalls of shops, journalled (see src/storage/shop-lifecycle.ts). */
+export const shopLifecycle = (env: Env) =>
+  new ShopLifecycle(env.TOKENS_DB, (refs, deadlineMs) => journal(env, refs, deadlineMs));

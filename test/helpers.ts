@@ -84,7 +84,8 @@ export function logsOfEachTest(): { has: (text: string) => boolean; readonly lin
   };
 }
 
-export const cookieOf = (res: Response) => /sid=([0-9a-f]{64})/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? null;
+export const cookieOf = (res: Response) =>
+  /__Host-sid=([0-9a-f]{64})/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? null;
 
 /** A unique shop domain for a test. */
 export const uniqueShop = (prefix = "shop") => `${prefix}-${crypto.randomUUID().slice(0, 8)}.myshopify.com`;
@@ -102,7 +103,15 @@ export async function shopifyWebhook(
   shop: string,
   topic: string,
   payload: unknown,
-  opts: { id?: string; secret?: string; raw?: string } = {},
+  opts: {
+    id?: string;
+    secret?: string;
+    raw?: string;
+    /** X-Shopify-Event-Id (a fresh one unless given). */
+    eventId?: string;
+    /** X-Shopify-Triggered-At (now unless given; a string is sent as it is). */
+    triggeredAt?: Date | string;
+  } = {},
 ): Promise<Response> {
   const body = opts.raw ?? JSON.stringify(payload);
   const hmac = toBase64(await hmacSha256(opts.secret ?? TEST_SECRETS.SHOPIFY_API_SECRET, body));
@@ -116,7 +125,9 @@ export async function shopifyWebhook(
       "x-shopify-shop-domain": shop,
       "x-shopify-webhook-id": opts.id ?? crypto.randomUUID(),
       "x-shopify-api-version": "2026-10",
-      "x-shopify-triggered-at": new Date().toISOString(),
+      "x-shopify-event-id": opts.eventId ?? crypto.randomUUID(),
+      "x-shopify-triggered-at":
+        typeof opts.triggeredAt === "string" ? opts.triggeredAt : (opts.triggeredAt ?? new Date()).toISOString(),
     },
   });
 }
@@ -124,7 +135,9 @@ export async function shopifyWebhook(
 /** The whole Shopify install as a browser does it: login, authorize at the fake, callback. */
 export async function installShop(shop: string, opts: { cookie?: string | null; products?: number } = {}) {
   await control("shopify", "shop", { shop, products: opts.products ?? 3 });
-  const login = await call(`/shopify/${shop}/login`, { headers: opts.cookie ? { cookie: `sid=${opts.cookie}` } : {} });
+  const login = await call(`/shopify/${shop}/login`, {
+    headers: opts.cookie ? { cookie: `__Host-sid=${opts.cookie}` } : {},
+  });
   const cookie = cookieOf(login) ?? opts.cookie!;
   const location = new URL(login.headers.get("location")!);
   const { code } = await control("shopify", "code", { shop });
@@ -135,8 +148,9 @@ export async function installShop(shop: string, opts: { cookie?: string | null; 
     timestamp: String(Math.floor(Date.now() / 1000)),
     host: btoa(`admin.shopify.com/store/${shop.split(".")[0]}`),
   });
-  const res = await call(path, { headers: { cookie: `sid=${cookie}` } });
-  return { res, cookie, body: (await res.json()) as any, login };
+  const res = await call(path, { headers: { cookie: `__Host-sid=${cookie}` } });
+  // A callback that binds a user replaces the session id: the browser keeps the new cookie.
+  return { res, cookie: cookieOf(res) ?? cookie, body: (await res.json()) as any, login };
 }
 
 /** One Messenger `messaging` event carrying a message (an echo when `echo`). */
@@ -181,12 +195,14 @@ export async function loginFacebook(
   cookie?: string | null,
 ) {
   for (const p of pages) await control("graph", "page", p);
-  const login = await call("/facebook/login", { headers: cookie ? { cookie: `sid=${cookie}` } : {} });
+  const login = await call("/facebook/login", { headers: cookie ? { cookie: `__Host-sid=${cookie}` } : {} });
   const sid = cookieOf(login) ?? cookie!;
   const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
   const { code } = await control("graph", "code", { pages: pages.map((p) => p.id) });
-  const res = await call(`/facebook/callback?code=${code}&state=${state}`, { headers: { cookie: `sid=${sid}` } });
-  return { res, cookie: sid, body: (await res.json()) as any, login };
+  const res = await call(`/facebook/callback?code=${code}&state=${state}`, {
+    headers: { cookie: `__Host-sid=${sid}` },
+  });
+  return { res, cookie: cookieOf(res) ?? sid, body: (await res.json()) as any, login };
 }
 
 /** Every row of both databases, to show that a rejected request changed nothing. */

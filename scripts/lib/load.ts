@@ -9,7 +9,8 @@ import autocannon from "autocannon";
 import { messageDelivery, messengerWebhookRequest, shopifyWebhookRequest } from "./platform-client.ts";
 
 /** `forged`: Shopify webhooks signed with a wrong secret, answered 401 before any D1 or log work. */
-export type LoadKind = "bare" | "forged" | "shopify" | "messenger";
+/** `health`: the public `GET /health` (one `SELECT 1` per database, a cached Spaces probe). */
+export type LoadKind = "bare" | "forged" | "shopify" | "messenger" | "health";
 
 export interface LoadSpec {
   worker: string;
@@ -43,6 +44,7 @@ function builder(spec: LoadSpec): () => Built {
   let n = 0;
   const secrets = spec.secrets as never;
   if (spec.kind === "bare") return () => ({ method: "GET", path: "/ping", headers: {} });
+  if (spec.kind === "health") return () => ({ method: "GET", path: "/health", headers: {} });
   if (spec.kind === "shopify" || spec.kind === "forged") {
     const signing = spec.kind === "forged" ? ({ SHOPIFY_API_SECRET: "not-the-secret" } as never) : secrets;
     return () => {

@@ -11,7 +11,8 @@ export interface Secrets {
   ADMIN_TOKEN: string;
 }
 
-export const cookieOf = (res: Response) => /sid=([0-9a-f]{64})/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? null;
+export const cookieOf = (res: Response) =>
+  /__Host-sid=([0-9a-f]{64})/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? null;
 
 export async function control(fakeOrigin: string, path: string, body: unknown = {}) {
   const res = await fetch(`${fakeOrigin}/_control/${path}`, { method: "POST", body: JSON.stringify(body) });
@@ -27,13 +28,12 @@ async function json(res: Response) {
   }
 }
 
+/** As Shopify signs a callback query: sorted entries without hmac/signature, form-encoded. */
 export function signShopifyQuery(params: URLSearchParams, secret: string) {
-  const message = [...params.entries()]
+  const entries = [...params.entries()]
     .filter(([k]) => k !== "hmac" && k !== "signature")
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join("&");
-  return createHmac("sha256", secret).update(message).digest("hex");
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHmac("sha256", secret).update(new URLSearchParams(entries).toString()).digest("hex");
 }
 
 /** Login, the authorize step at the fake (a code), the signed callback. */
@@ -46,7 +46,7 @@ export async function installShop(
 ) {
   const login = await fetch(`${worker}/shopify/${shop}/login`, {
     redirect: "manual",
-    headers: cookie ? { cookie: `sid=${cookie}` } : {},
+    headers: cookie ? { cookie: `__Host-sid=${cookie}` } : {},
   });
   if (login.status !== 302) throw new Error(`login answered ${login.status}: ${await login.text()}`);
   const sid = cookieOf(login) ?? cookie;
@@ -54,27 +54,28 @@ export async function installShop(
   const { code } = await control(fake, "code", { shop });
   const params = new URLSearchParams({ code, shop, state, timestamp: String(Math.floor(Date.now() / 1000)) });
   params.set("hmac", signShopifyQuery(params, secrets.SHOPIFY_API_SECRET));
-  const res = await fetch(`${worker}/shopify/callback?${params}`, { headers: { cookie: `sid=${sid}` } });
+  const res = await fetch(`${worker}/shopify/callback?${params}`, { headers: { cookie: `__Host-sid=${sid}` } });
   const body = await json(res);
   if (res.status !== 200) throw new Error(`Shopify callback answered ${res.status}: ${JSON.stringify(body)}`);
-  return { body, cookie: sid!, newCookie: cookieOf(login) !== null };
+  // The callback replaced the session id: the browser keeps the new cookie.
+  return { body, cookie: cookieOf(res) ?? sid!, newCookie: cookieOf(login) !== null };
 }
 
 export async function loginFacebook(worker: string, fake: string, pages: string[], cookie?: string | null) {
   const login = await fetch(`${worker}/facebook/login`, {
     redirect: "manual",
-    headers: cookie ? { cookie: `sid=${cookie}` } : {},
+    headers: cookie ? { cookie: `__Host-sid=${cookie}` } : {},
   });
   if (login.status !== 302) throw new Error(`login answered ${login.status}`);
   const sid = cookieOf(login) ?? cookie;
   const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
   const { code } = await control(fake, "code", { pages });
   const res = await fetch(`${worker}/facebook/callback?code=${code}&state=${state}`, {
-    headers: { cookie: `sid=${sid}` },
+    headers: { cookie: `__Host-sid=${sid}` },
   });
   const body = await json(res);
   if (res.status !== 200) throw new Error(`Facebook callback answered ${res.status}: ${JSON.stringify(body)}`);
-  return { body, cookie: sid! };
+  return { body, cookie: cookieOf(res) ?? sid! };
 }
 
 export function shopifyWebhookRequest(
@@ -95,6 +96,8 @@ export function shopifyWebhookRequest(
       "x-shopify-topic": topic,
       "x-shopify-shop-domain": shop,
       "x-shopify-webhook-id": id,
+      "x-shopify-event-id": crypto.randomUUID(),
+      "x-shopify-triggered-at": new Date().toISOString(),
       "x-shopify-api-version": "2026-10",
     },
   });

@@ -34,7 +34,9 @@ async function removeTokens(env: Env, userUuid: string, pageIds: string[]): Prom
   const tokens = await tokenStore(env);
   let removed = 0;
   for (const key of [facebookUserTokenKey(userUuid), ...pageIds.map(pageTokenKey)]) {
-    if (await tokens.delete(key)) removed++;
+    if (!(await tokens.get(key))) continue;
+    await tokens.delete(key);
+    removed++;
   }
   for (const pageId of pageIds) forgetWritablePage(pageId);
   return removed;

@@ -4,10 +4,10 @@ import { log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { sha256Hex } from "../lib/signatures";
 import { pageMetadataKey } from "../storage/keys";
-import { updatePageName, writablePageOwner } from "../storage/facebook-pages";
+import { writablePageOwner } from "../storage/facebook-pages";
 import { recordSubscriptionHealth } from "../storage/page-status";
 import { pageTokenKey } from "../storage/tokens";
-import { journal, spaces, tokenStore } from "../services";
+import { linkStore, spaces, tokenStore } from "../services";
 import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
@@ -156,6 +156,6 @@ export async function refreshPageMetadata(env: Env, pageId: string) {
   if (!owner) return null;
   const cfg = config(env, "facebook");
   const metadata = await fetchPageMetadata(cfg, pageId, await pageToken(env, pageId));
-  await updatePageName(env.TOKENS_DB, (refs) => journal(env, refs), pageId, metadata.name);
+  if (metadata.name !== owner.name) await (await linkStore(env)).setPageName(pageId, metadata.name);
   return uploadPageMetadata(env, owner.userUuid, metadata);
 }

@@ -5,19 +5,18 @@ import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
 import { isNumericId } from "../storage/keys";
-import { linkPageStatement } from "../storage/links";
 import { pageOwners } from "../storage/facebook-pages";
 import { recordLoginStatements } from "../storage/facebook-users";
 import { deletionByCode, isDeletionCode } from "../storage/facebook-deletions";
 import { recordTokenState } from "../storage/page-status";
 import { DataDeletionPage } from "../pages/data-deletion";
 import { FacebookLoginPage } from "../pages/facebook-login";
+import { respond } from "../pages/respond";
 import { deauthorize, requestDataDeletion } from "./deletion";
 import { choosePageOwners } from "./identity";
 import { verifySignedRequest, type SignedRequest } from "./signed-request";
-import { facebookUserTokenKey, pageTokenKey } from "../storage/tokens";
-import { journal, sessionStore, tokenStore } from "../services";
-import { currentSession, ensureSession } from "../routes/session";
+import { linkStore, sessionStore } from "../services";
+import { bindSession, currentSession, ensureSession } from "../routes/session";
 import { dialogUrl, facebookUserId, grantedPages, userTokenFromCode } from "./oauth";
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
 import { handleMessengerDelivery } from "./webhooks";
@@ -80,62 +79,59 @@ facebookRoutes.get("/callback", async (c) => {
     }
   }
 
-  // A linked page never moves (contract, "User identity"): only unlinked pages are linked here.
+  // A linked page never moves (contract, "User identity"): the login's UUID is chosen by the rules
+  // of choosePageOwners; the link store links only unlinked pages and refreshes the others' tokens.
   const db = c.env.TOKENS_DB;
-  const owners = await pageOwners(
-    db,
-    pages.map((p) => p.id),
-  );
   const plan = choosePageOwners(
     session.userUuid,
     pages.map((p) => p.id),
-    owners,
+    await pageOwners(
+      db,
+      pages.map((p) => p.id),
+    ),
   );
   const userUuid = plan.userUuid;
+  const linked = await (
+    await linkStore(c.env)
+  ).linkPages(pages, userUuid, { accessToken: user.accessToken, expiresAt: user.expiresAt });
   const toLink = new Set(plan.toLink);
-  const tokens = await tokenStore(c.env);
-  await db.batch([
-    await tokens.putStatement({
-      key: facebookUserTokenKey(userUuid),
-      accessToken: user.accessToken,
-      expiresAt: user.expiresAt,
-    }),
-    ...(await Promise.all(
-      pages.map((p) => tokens.putStatement({ key: pageTokenKey(p.id), accessToken: p.accessToken })),
-    )),
-    ...pages.filter((p) => toLink.has(p.id)).map((p) => linkPageStatement(db, p.id, userUuid, p.name)),
-    ...recordLoginStatements(
+  await db.batch(
+    recordLoginStatements(
       db,
       facebookUser,
       userUuid,
-      pages.map((p) => ({ pageId: p.id, linksNow: toLink.has(p.id), own: !plan.foreign.includes(p.id) })),
+      pages.map((p) => ({
+        pageId: p.id,
+        linksNow: toLink.has(p.id) && linked.owners[p.id] === userUuid,
+        own: linked.owners[p.id] === userUuid,
+      })),
     ),
-  ]);
-  await journal(c.env, [
-    { table: "tokens", key: facebookUserTokenKey(userUuid) },
-    ...pages.map((p) => ({ table: "tokens" as const, key: pageTokenKey(p.id) })),
-    ...plan.toLink.map((id) => ({ table: "pages" as const, key: id })),
-  ]);
+  );
   for (const page of pages) await recordTokenState(db, page.id, "active");
-  // TODO(merge): bindSession(c, session, userUuid) from src/routes/session.ts, which rotates the id.
-  await sessionStore(c.env).setUser(session.id, userUuid);
-  log.info(`Facebook login linked ${plan.toLink.length} pages`, {
+  await bindSession(c, session, userUuid);
+  log.info(`Facebook login linked ${pages.length} pages`, {
     user_uuid: userUuid,
     pages: pages.length,
-    linked: plan.toLink.length,
-    other_accounts: plan.foreign.length,
+    other_accounts: linked.ownedByOthers.length,
   });
-  if (plan.foreign.length) {
-    log.warn(`Facebook login granted ${plan.foreign.length} pages of another account: tokens refreshed, links kept`, {
-      user_uuid: userUuid,
-      pages: plan.foreign.join(","),
-    });
+  if (linked.ownedByOthers.length) {
+    log.warn(
+      `Facebook login granted ${linked.ownedByOthers.length} pages of another account: tokens refreshed, links kept`,
+      { user_uuid: userUuid, pages: linked.ownedByOthers.join(",") },
+    );
   }
 
-  const result = [];
+  const result: {
+    id: string;
+    name: string | null;
+    category: string | null;
+    subscription: string;
+    metadata_uploaded: boolean | "queued";
+    owned_by_another_account: boolean;
+  }[] = [];
   for (const { page, subscription, metadata } of details) {
     // A page of another account keeps its files: its metadata is refreshed in its owner's folder.
-    const owner = owners.get(page.id) ?? userUuid;
+    const owner = linked.owners[page.id] ?? userUuid;
     let uploaded: boolean | "queued" = true;
     try {
       await uploadPageMetadata(c.env, owner, metadata);
@@ -153,27 +149,18 @@ facebookRoutes.get("/callback", async (c) => {
       owned_by_another_account: owner !== userUuid,
     });
   }
-  const answer = { user_uuid: userUuid, pages: result, pages_of_other_accounts: plan.foreign };
-  if (wantsHtml(c.req.header("accept"))) {
-    return c.html(
-      page(
-        FacebookLoginPage({
-          pages: result.map((p) => ({
-            id: p.id,
-            name: p.name,
-            category: p.category,
-            ownedByAnotherAccount: p.owned_by_another_account,
-          })),
-        }),
-      ),
-    );
-  }
-  return c.json(answer);
+  const answer = { user_uuid: userUuid, pages: result, pages_of_other_accounts: linked.ownedByOthers };
+  return respond(c, answer, () =>
+    FacebookLoginPage({
+      pages: result.map((p) => ({
+        id: p.id,
+        name: p.name,
+        category: p.category,
+        ownedByAnotherAccount: p.owned_by_another_account,
+      })),
+    }),
+  );
 });
-
-/** A browser asks for HTML first; API clients and tests ask for JSON or nothing. */
-const wantsHtml = (accept: string | undefined) => /^\s*text\/html/i.test(accept ?? "");
-const page = (node: unknown) => `<!doctype html>${String(node)}`;
 
 /** The `signed_request` form field of Meta's callbacks, verified (400 malformed, 401 forged or stale). */
 async function signedRequestOf(c: Context<FacebookEnv>): Promise<SignedRequest> {
@@ -208,8 +195,7 @@ facebookRoutes.get("/data-deletion/:code", async (c) => {
   const code = c.req.param("code");
   const deletion = isDeletionCode(code) ? await deletionByCode(c.env.TOKENS_DB, code) : null;
   if (!deletion) throw new AppError("not_found", "No data deletion request has this confirmation code");
-  if (wantsHtml(c.req.header("accept"))) return c.html(page(DataDeletionPage({ deletion })));
-  return c.json({
+  const status = {
     confirmation_code: deletion.code,
     status: deletion.status,
     requested_at: new Date(deletion.requestedAt).toISOString(),
@@ -220,7 +206,8 @@ facebookRoutes.get("/data-deletion/:code", async (c) => {
       conversations: deletion.conversationsForgotten,
       objects: deletion.objectsDeleted,
     },
-  });
+  };
+  return respond(c, status, () => DataDeletionPage({ deletion }));
 });
 
 facebookRoutes.post("/deauthorize", async (c) => {

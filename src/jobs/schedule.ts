@@ -2,6 +2,7 @@ import { log } from "../lib/log";
 import { runBackup } from "../backup/run";
 import { forgetOldDeliveries } from "../shopify/webhooks";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "./poll";
+import { sessionStore } from "../services";
 
 /** Cron expressions of wrangler.toml `[triggers]` and what each runs (UTC, daily). */
 export const SCHEDULE: Record<string, { name: string; run: (env: Env) => Promise<unknown> }> = {
@@ -9,6 +10,7 @@ export const SCHEDULE: Record<string, { name: string; run: (env: Env) => Promise
     name: "shopify_daily_poll",
     run: async (env) => {
       await forgetOldDeliveries(env.TOKENS_DB);
+      await sessionStore(env).purgeExpired();
       return fanOutShopifyPoll(env);
     },
   },

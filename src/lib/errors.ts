@@ -9,6 +9,7 @@ const STATUS = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   misconfigured: 500,
   internal: 500,
   upstream_error: 502,

@@ -85,7 +85,8 @@ function removeRegistered(text: string): string {
   let out = "";
   let at = 0;
   for (let k = 0; k < spans.length;) {
-    let [start, end] = spans[k++]!;
+    const start = spans[k]![0];
+    let end = spans[k++]![1];
     while (k < spans.length && spans[k]![0] <= end) end = Math.max(end, spans[k++]![1]);
     out += `${text.slice(at, start)}[redacted]`;
     at = end;

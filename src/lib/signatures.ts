@@ -34,30 +34,65 @@ export function timingSafeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
-/** Shopify webhook: base64 HMAC-SHA256 of the raw body bytes (X-Shopify-Hmac-Sha256). */
-export async function verifyShopifyWebhook(rawBody: Uint8Array, header: string | undefined, secret: string) {
-  if (!header) return false;
-  return timingSafeEqual(toBase64(await hmacSha256(secret, rawBody)), header.trim());
+/**
+ * Shopify webhook: `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body bytes, compared
+ * exactly as Shopify's library does (no trimming, no other alphabet). An empty body is never a
+ * delivery (the library refuses it too).
+ */
+export async function verifyShopifyWebhook(rawBody: Uint8Array, header: string | undefined | null, secret: string) {
+  if (!header || rawBody.length === 0) return false;
+  return timingSafeEqual(toBase64(await hmacSha256(secret, rawBody)), header);
+}
+
+const HEX_HMAC = /^[0-9a-f]{64}$/;
+
+/**
+ * The message Shopify signs in a callback or app-URL query, as `@shopify/shopify-api` builds it: the
+ * entries without `hmac` and `signature`, keys sorted, form-encoded by `URLSearchParams` (spaces `+`,
+ * `&`, `=`, `%`, `/`, unicode escaped). Null when the query is ambiguous, and refused rather than
+ * guessed: a key given twice (the library keeps the last, `URLSearchParams.get` reads the first), or
+ * keys whose order by code unit (Shopify's servers) differs from the library's `localeCompare`.
+ */
+export function shopifyQueryMessage(params: URLSearchParams): string | null {
+  const entries = [...params.entries()].filter(([k]) => k !== "hmac" && k !== "signature");
+  const keys = entries.map(([k]) => k);
+  if (new Set(keys).size !== keys.length) return null;
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (let i = 1; i < entries.length; i++) {
+    if (entries[i - 1]![0].localeCompare(entries[i]![0]) >= 0) return null;
+  }
+  return new URLSearchParams(entries).toString();
 }
 
 /**
- * Shopify OAuth callback: hex HMAC over the query without `hmac` and `signature`, keys sorted,
- * joined as `k=v&k=v` (values as received, decoded).
+ * Shopify OAuth callback and app URL: exactly one `hmac`, lower-case hex (as Shopify sends it and
+ * its library compares it), over `shopifyQueryMessage`, compared in constant time.
  */
 export async function verifyShopifyQuery(params: URLSearchParams, secret: string): Promise<boolean> {
   const given = params.getAll("hmac");
-  if (given.length !== 1 || !/^[0-9a-f]{64}$/i.test(given[0]!)) return false;
-  return timingSafeEqual(await signShopifyQuery(params, secret), given[0]!.toLowerCase());
+  if (given.length !== 1 || !HEX_HMAC.test(given[0]!)) return false;
+  const message = shopifyQueryMessage(params);
+  if (message === null) return false;
+  return timingSafeEqual(toHex(await hmacSha256(secret, message)), given[0]!);
 }
 
-/** The hex HMAC Shopify puts in a callback query (also used by the test fakes). */
+/** The hex HMAC Shopify puts in a callback or app-URL query (the test fakes sign with it). */
 export async function signShopifyQuery(params: URLSearchParams, secret: string): Promise<string> {
-  const message = [...params.entries()]
-    .filter(([k]) => k !== "hmac" && k !== "signature")
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([k, v]) => `${k}=${v}`)
-    .join("&");
-  return toHex(await hmacSha256(secret, message));
+  const entries = [...params.entries()].filter(([k]) => k !== "hmac" && k !== "signature");
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return toHex(await hmacSha256(secret, new URLSearchParams(entries).toString()));
+}
+
+/** How far a signed query's `timestamp` may be from now, in seconds (Shopify's library: 90). */
+export const SHOPIFY_QUERY_WINDOW_S = 90;
+
+/**
+ * What is wrong with a signed query's `timestamp`, or null when it is fine: whole seconds within
+ * 90 s of now, counted as Shopify's library counts (now truncated to the second, 90 itself allowed).
+ */
+export function shopifyTimestampProblem(timestamp: string | null, nowMs = Date.now()): "malformed" | "stale" | null {
+  if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return "malformed";
+  return Math.abs(Math.trunc(nowMs / 1000) - Number(timestamp)) > SHOPIFY_QUERY_WINDOW_S ? "stale" : null;
 }
 
 /** Meta webhook: `X-Hub-Signature-256: sha256=<hex HMAC of the raw body>`. */

@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app";
 import { config } from "../config";
 import { unauthorized } from "../lib/errors";
@@ -6,19 +6,30 @@ import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
 import { facebookAdminRoutes } from "../facebook/admin";
+import { z } from "zod";
+import { badRequest } from "../lib/errors";
+import { relink } from "../identity/relink";
+import { sessionStore } from "../services";
+import { tokenDatabaseCounts } from "../storage/health";
+import { lastProbeErrors } from "./health";
+import { consoleStatus, serverTiming, statusJson } from "../console/read-model";
+import { listQuery } from "../console/query";
 
+/**
+ * The operator's API: `Authorization: Bearer {ADMIN_TOKEN}` on each of these routes. The
+ * console's browser pages under /admin (cookie sign-in) are in ./console.ts.
+ */
 export const adminRoutes = new Hono<AppEnv>();
 
-/** `Authorization: Bearer {ADMIN_TOKEN}` on every admin route. */
-adminRoutes.use(async (c, next) => {
+const bearer: MiddlewareHandler<AppEnv> = async (c, next) => {
   const { ADMIN_TOKEN } = config(c.env, "admin");
   const header = c.req.header("authorization") ?? "";
   const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
   if (!given || !timingSafeEqual(given, ADMIN_TOKEN)) throw unauthorized("Missing or wrong admin token");
   await next();
-});
+};
 
-adminRoutes.post("/backup", async (c) => {
+adminRoutes.post("/backup", bearer, async (c) => {
   const manifests = await runBackup(c.env);
   return c.json({
     backups: manifests.map((m) => ({
@@ -30,6 +41,38 @@ adminRoutes.post("/backup", async (c) => {
     })),
   });
 });
-adminRoutes.post("/poll/shopify", async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
-adminRoutes.post("/poll/facebook", async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));
+adminRoutes.post("/poll/shopify", bearer, async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
+adminRoutes.post("/poll/facebook", bearer, async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));
+
+/** `{"shop"|"page", "to", "from"?}`: moves a link and its Spaces files (`npm run relink`). */
+const relinkBody = z.union([
+  z.object({ shop: z.string(), to: z.string(), from: z.string().optional() }).strict(),
+  z.object({ page: z.string(), to: z.string(), from: z.string().optional() }).strict(),
+]);
+
+adminRoutes.post("/relink", bearer, async (c) => {
+  const parsed = relinkBody.safeParse(await c.req.json().catch(() => null));
+  if (!parsed.success) throw badRequest('Body must be {"shop" or "page", "to": "<uuid>", "from"?: "<uuid>"}');
+  const { to, from, ...target } = parsed.data;
+  const steps: string[] = [];
+  const outcome = await relink(c.env, { target, to, from }, (line) => steps.push(line));
+  return c.json({ ...outcome, steps });
+});
+
+/** What the console shows, for monitoring and `npm run status`: `?q=` searches, `?page=` pages. */
+adminRoutes.get("/status.json", bearer, async (c) => {
+  const status = await consoleStatus(c.env, listQuery(c.req.query()));
+  c.header("server-timing", serverTiming(status));
+  const [tokens, sessions] = await Promise.all([
+    tokenDatabaseCounts(c.env.TOKENS_DB).catch(() => null),
+    sessionStore(c.env)
+      .counts()
+      .catch(() => null),
+  ]);
+  // The details /health keeps to itself: row counts and the last failure of each probe.
+  return c.json({ ...statusJson(status), details: { d1: { tokens, sessions }, last_probe_errors: lastProbeErrors } });
+});
+
+/** The Facebook operator routes (one page's poll and status, forgetting one conversation). */
+adminRoutes.use("/facebook/*", bearer);
 adminRoutes.route("/facebook", facebookAdminRoutes);

@@ -2,28 +2,59 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app";
 import { describeError } from "../lib/log";
 import { spaces } from "../services";
+import { pingDatabase } from "../storage/health";
 
 export const healthRoutes = new Hono<AppEnv>();
 
-async function probe(check: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+/** The last failure of each probe, for the operator (`/admin/status.json`); never shown publicly. */
+export const lastProbeErrors: Partial<Record<"tokens" | "sessions" | "spaces", { at: string; error: string }>> = {};
+
+async function probe(name: keyof typeof lastProbeErrors, check: () => Promise<unknown>): Promise<boolean> {
   try {
     await check();
-    return { ok: true };
+    return true;
   } catch (err) {
-    return { ok: false, error: describeError(err) };
+    lastProbeErrors[name] = { at: new Date().toISOString(), error: describeError(err) };
+    return false;
   }
+}
+
+/**
+ * How long one probe answers for every /health in this isolate. A flood of /health then costs at
+ * most one `SELECT 1` per database a second and one HeadBucket every few seconds, whatever its
+ * size, and concurrent requests share the probe in flight.
+ */
+const PROBE_TTL_MS = { tokens: 1000, sessions: 1000, spaces: 5000 } as const;
+const probes = new Map<keyof typeof PROBE_TTL_MS, { at: number; result: Promise<boolean> }>();
+
+function cachedProbe(name: keyof typeof PROBE_TTL_MS, check: () => Promise<unknown>): Promise<boolean> {
+  const now = Date.now();
+  const cached = probes.get(name);
+  if (cached && now - cached.at <= PROBE_TTL_MS[name]) return cached.result;
+  const result = probe(name, check);
+  probes.set(name, { at: now, result });
+  return result;
+}
+
+/** Forgets the cached probes (tests that take a dependency down and up). */
+export function resetHealthCache(): void {
+  probes.clear();
 }
 
 /** Liveness only: answers without touching D1 or Spaces (the benchmark's bare route). */
 healthRoutes.get("/ping", (c) => c.text("ok"));
 
-/** `200 {"status":"ok", d1, spaces}`; 503 with the failing part named when D1 or Spaces is not reachable. */
+/**
+ * `200 {"status":"ok","d1":{"tokens":true,"sessions":true},"spaces":true}`, or 503 `degraded`
+ * with the part that is down as false. Public: a `SELECT 1` per database and a Spaces HeadBucket,
+ * each cached for a moment; booleans only (the errors are in /admin/status.json).
+ */
 healthRoutes.get("/health", async (c) => {
   const [tokens, sessions, store] = await Promise.all([
-    probe(() => c.env.TOKENS_DB.prepare("SELECT COUNT(*) FROM tokens").first()),
-    probe(() => c.env.SESSIONS_DB.prepare("SELECT COUNT(*) FROM sessions").first()),
-    probe(() => spaces(c.env).check()),
+    cachedProbe("tokens", () => pingDatabase(c.env.TOKENS_DB)),
+    cachedProbe("sessions", () => pingDatabase(c.env.SESSIONS_DB)),
+    cachedProbe("spaces", () => spaces(c.env).check()),
   ]);
-  const ok = tokens.ok && sessions.ok && store.ok;
+  const ok = tokens && sessions && store;
   return c.json({ status: ok ? "ok" : "degraded", d1: { tokens, sessions }, spaces: store }, ok ? 200 : 503);
 });

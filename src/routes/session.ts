@@ -1,27 +1,68 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../app";
-import { SESSION_COOKIE, SESSION_TTL_MS, type Session } from "../storage/sessions";
+import { AppError } from "../lib/errors";
+import { log } from "../lib/log";
+import { ANONYMOUS_SESSION_TTL_MS, SESSION_COOKIE, SESSION_TTL_MS, type Session } from "../storage/sessions";
 import { sessionStore } from "../services";
 
 /**
- * The browser session of a request, created (with its cookie) when there is none. The cookie is
- * `SameSite=Lax`: OAuth callbacks are cross-site top-level navigations, which Strict would strip.
+ * The session cookie of the contract: `__Host-` prefixed, Secure, HttpOnly, `SameSite=Lax` (OAuth
+ * callbacks are cross-site top-level navigations, which Strict would strip), `Path=/`, no Domain.
  */
-export async function ensureSession(c: Context<AppEnv>): Promise<Session> {
-  const store = sessionStore(c.env);
-  const existing = await store.find(getCookie(c, SESSION_COOKIE));
-  if (existing) return existing;
-  const { session, cookie } = await store.create();
-  setCookie(c, SESSION_COOKIE, cookie, {
+function setSessionCookie(c: Context<AppEnv>, value: string, ttlMs: number): void {
+  setCookie(c, SESSION_COOKIE, value, {
     httpOnly: true,
     secure: true,
     sameSite: "Lax",
     path: "/",
-    maxAge: Math.floor(SESSION_TTL_MS / 1000),
+    maxAge: Math.floor(ttlMs / 1000),
   });
+}
+
+const cookieValue = (c: Context<AppEnv>) => getCookie(c, SESSION_COOKIE);
+
+/** The browser session of a request, created (with its cookie) when there is none. */
+export async function ensureSession(c: Context<AppEnv>): Promise<Session> {
+  const store = sessionStore(c.env);
+  const existing = await store.find(cookieValue(c));
+  if (existing) return existing;
+  const { session, cookie } = await store.create();
+  setSessionCookie(c, cookie, ANONYMOUS_SESSION_TTL_MS);
   return session;
 }
 
 /** The session of a request, or null (never creates one). */
-export const currentSession = (c: Context<AppEnv>) => sessionStore(c.env).find(getCookie(c, SESSION_COOKIE));
+export const currentSession = (c: Context<AppEnv>) => sessionStore(c.env).find(cookieValue(c));
+
+/**
+ * A callback binds the browser to `userUuid`: always under a new session id and cookie, the old
+ * session deleted, so an id known to anyone else (or planted) is not honoured afterwards.
+ */
+export async function bindSession(c: Context<AppEnv>, session: Session, userUuid: string): Promise<Session> {
+  const rotated = await sessionStore(c.env).rotate(session.id, userUuid);
+  setSessionCookie(c, rotated.cookie, SESSION_TTL_MS);
+  return rotated.session;
+}
+
+/**
+ * Cloudflare's Rate Limiting binding on the routes that create a session and a state, per client
+ * IP: past the limit the answer is 429 and nothing is stored. `CF-Connecting-IP` is set by
+ * Cloudflare's edge (and by `wrangler dev`); a request without it did not come through either
+ * (an in-process test) and is not limited.
+ */
+export async function limitLogin(c: Context<AppEnv>): Promise<void> {
+  const client = c.req.header("cf-connecting-ip");
+  if (!client || !c.env.LOGIN_RATE_LIMIT) return;
+  const { success } = await c.env.LOGIN_RATE_LIMIT.limit({ key: `login:${client}` });
+  if (success) return;
+  log.warn("Login rate limit reached", { path: new URL(c.req.url).pathname });
+  c.header("retry-after", "60");
+  throw new AppError("rate_limited", "Too many login attempts from this client; try again in a minute");
+}
+
+/** `limitLogin` as a middleware, for the login routes. */
+export const loginRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  await limitLogin(c);
+  await next();
+};

@@ -1,47 +1,106 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { AppEnv } from "../app";
 import { config, publicBase } from "../config";
 import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { verifyShopifyQuery, verifyShopifyWebhook } from "../lib/signatures";
+import {
+  SHOPIFY_QUERY_WINDOW_S,
+  shopifyTimestampProblem,
+  verifyShopifyQuery,
+  verifyShopifyWebhook,
+} from "../lib/signatures";
 import { normalizeShop } from "../storage/keys";
-import { linkShopStatement, shopOwner } from "../storage/links";
-import { shopTokenKey } from "../storage/tokens";
-import { journal, sessionStore, tokenStore } from "../services";
-import { currentSession, ensureSession } from "../routes/session";
+import { sessionStore, tokenStore } from "../services";
+import { bindSession, currentSession, ensureSession, limitLogin } from "../routes/session";
+import { installShop } from "./install";
 import { ShopAccess } from "./access";
 import { AdminApi } from "./admin-api";
 import { authorizeUrl, requestToken } from "./oauth";
 import { syncShop } from "./sync";
 import { registerShopWebhooks } from "./webhook-registration";
-import { handleShopifyWebhook } from "./webhooks";
+import { handleShopifyWebhook, parseDeliveryHeaders } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
+import { ShopHome } from "../pages/shop-home";
+import { readInstall } from "../storage/shop-lifecycle";
+import { installHealth } from "./install-health";
 
 export const shopifyRoutes = new Hono<AppEnv>();
 
-/** How far a callback's `timestamp` may be from now. */
-const CALLBACK_WINDOW_S = 90;
+/** A client that asks for JSON (and not for HTML first) gets JSON; a browser gets the page. */
+function prefersJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const json = accept.indexOf("application/json");
+  const html = accept.indexOf("text/html");
+  return json >= 0 && (html < 0 || json < html);
+}
 
-// `{.+}` so that a "shop" with slashes reaches the handler and gets its 400, not a 404.
-shopifyRoutes.get("/:shop{.+}/login", async (c) => {
-  const shop = normalizeShop(c.req.param("shop"));
-  if (!shop) throw badRequest("Not a valid shop name: use acme or acme.myshopify.com");
+/**
+ * A query signed by Shopify (the callback, the app URL): a valid `hmac` (else 401) and a
+ * `timestamp` of whole seconds (else 400) within 90 s of now (else 401).
+ */
+async function requireSignedQuery(params: URLSearchParams, secret: string): Promise<void> {
+  if (!(await verifyShopifyQuery(params, secret))) throw unauthorized("Invalid hmac");
+  const timestampProblem = shopifyTimestampProblem(params.get("timestamp"));
+  if (timestampProblem === "malformed") throw badRequest("timestamp is missing or not an integer");
+  if (timestampProblem === "stale") throw unauthorized(`timestamp is more than ${SHOPIFY_QUERY_WINDOW_S} s from now`);
+}
+
+/** 302 to the shop's authorize URL, with a state bound to this browser's session (set if new). */
+async function redirectToAuthorize(c: Context<AppEnv>, shop: string) {
+  // Each redirect stores a session and a state: limited per client before anything is written.
+  await limitLogin(c);
   const cfg = config(c.env, "shopify");
   const session = await ensureSession(c);
   const state = await sessionStore(c.env).createState(session.id, "shopify", shop);
   const redirectUri = `${publicBase(cfg.PUBLIC_URL, c.req.url)}/shopify/callback`;
   return c.redirect(authorizeUrl(cfg, shop, redirectUri, state), 302);
+}
+
+/**
+ * The app URL: Shopify opens it (App Store, install links, the admin's app list) with a signed
+ * `shop`, `hmac`, `timestamp`, `host`. An install that cannot serve the merchant goes straight to
+ * OAuth; a healthy one shows the merchant's page (JSON when the client asks for it).
+ */
+shopifyRoutes.get("/", async (c) => {
+  const cfg = config(c.env, "shopify");
+  const params = new URL(c.req.url).searchParams;
+  await requireSignedQuery(params, cfg.SHOPIFY_API_SECRET);
+  const shop = normalizeShop(params.get("shop"));
+  if (!shop || params.get("shop") !== shop) throw badRequest("shop is missing or not a *.myshopify.com domain");
+  const health = installHealth(await readInstall(c.env.TOKENS_DB, shop), cfg.SHOPIFY_SCOPES);
+  if (!health.healthy) {
+    log.info(`App opened for ${shop}: ${health.reason}, starting OAuth`, { shop });
+    return redirectToAuthorize(c, shop);
+  }
+  const { install } = health;
+  const page = {
+    shop,
+    userUuid: install.userUuid,
+    productCount: install.productCount,
+    lastSyncedAt: install.lastSyncedAt === null ? null : new Date(install.lastSyncedAt).toISOString(),
+  };
+  if (prefersJson(c.req.header("accept"))) {
+    return c.json({
+      shop,
+      user_uuid: page.userUuid,
+      products: page.productCount,
+      last_synced_at: page.lastSyncedAt,
+    });
+  }
+  return c.html(ShopHome(page));
+});
+
+// `{.+}` so that a "shop" with slashes reaches the handler and gets its 400, not a 404.
+shopifyRoutes.get("/:shop{.+}/login", async (c) => {
+  const shop = normalizeShop(c.req.param("shop"));
+  if (!shop) throw badRequest("Not a valid shop name: use acme or acme.myshopify.com");
+  return redirectToAuthorize(c, shop);
 });
 
 shopifyRoutes.get("/callback", async (c) => {
   const cfg = config(c.env, "shopify");
   const params = new URL(c.req.url).searchParams;
-  if (!(await verifyShopifyQuery(params, cfg.SHOPIFY_API_SECRET))) throw unauthorized("Invalid hmac");
-  const timestamp = params.get("timestamp") ?? "";
-  if (!/^\d{1,12}$/.test(timestamp)) throw badRequest("timestamp is missing or not an integer");
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > CALLBACK_WINDOW_S) {
-    throw unauthorized(`timestamp is more than ${CALLBACK_WINDOW_S} s from now`);
-  }
+  await requireSignedQuery(params, cfg.SHOPIFY_API_SECRET);
   const shop = normalizeShop(params.get("shop"));
   if (!shop || params.get("shop") !== shop) throw badRequest("shop is missing or not a *.myshopify.com domain");
   const code = params.get("code");
@@ -57,18 +116,9 @@ shopifyRoutes.get("/callback", async (c) => {
   } catch (err) {
     throw new AppError("upstream_error", `Shopify token exchange failed: ${describeError(err)}`);
   }
-  const userUuid = session?.userUuid ?? (await shopOwner(c.env.TOKENS_DB, shop))?.userUuid ?? crypto.randomUUID();
+  const install = await installShop(c.env, { shop, grant, sessionUuid: session.userUuid });
+  await bindSession(c, session, install.browserUuid);
   const tokens = await tokenStore(c.env);
-  await c.env.TOKENS_DB.batch([
-    await tokens.putStatement({ key: shopTokenKey(shop), ...grant }),
-    linkShopStatement(c.env.TOKENS_DB, shop, userUuid),
-  ]);
-  await journal(c.env, [
-    { table: "tokens", key: shopTokenKey(shop) },
-    { table: "shops", key: shop },
-  ]);
-  await sessionStore(c.env).setUser(session.id, userUuid);
-  log.info(`Shop installed: ${shop}`, { shop, user_uuid: userUuid });
 
   const api = new AdminApi(cfg, new ShopAccess(cfg, tokens, shop));
   const callbackUrl = `${publicBase(cfg.PUBLIC_URL, c.req.url)}/shopify/webhook`;
@@ -80,7 +130,12 @@ shopifyRoutes.get("/callback", async (c) => {
     },
   );
   const sync = await syncShop(c.env, shop).then(
-    (r) => ({ ok: true as const, products: r?.products ?? 0, files: [r?.metadataKey, r?.productsKey] }),
+    (r) => ({
+      ok: true as const,
+      products: r?.products ?? 0,
+      // Keys name the owner's UUID: not shown to a browser of another account.
+      files: install.otherAccount ? [] : [r?.metadataKey, r?.productsKey],
+    }),
     async (err) => {
       // The install stands; the sync is retried from the queue.
       log.warn(`Sync after install failed for ${shop}: ${describeError(err)}`, { shop });
@@ -88,7 +143,16 @@ shopifyRoutes.get("/callback", async (c) => {
       return { ok: false as const, queued: true, error: describeError(err) };
     },
   );
-  return c.json({ user_uuid: userUuid, shop, scope: grant.scope ?? null, webhooks, sync });
+  return c.json({
+    user_uuid: install.browserUuid,
+    shop,
+    scope: grant.scope ?? null,
+    // The shop stays with the account it was linked to (contract, "User identity").
+    other_account: install.otherAccount,
+    shops_of_other_accounts: install.otherAccount ? [shop] : [],
+    webhooks,
+    sync,
+  });
 });
 
 shopifyRoutes.post("/webhook", async (c) => {
@@ -101,15 +165,12 @@ shopifyRoutes.post("/webhook", async (c) => {
   const shop = normalizeShop(c.req.header("x-shopify-shop-domain"));
   if (!shop || c.req.header("x-shopify-shop-domain") !== shop)
     throw badRequest("X-Shopify-Shop-Domain is missing or invalid");
-  const topic = c.req.header("x-shopify-topic") ?? "";
-  if (!/^[a-z_]+\/[a-z_]+$/.test(topic)) throw badRequest("X-Shopify-Topic is missing or invalid");
-  const webhookId = c.req.header("x-shopify-webhook-id") ?? "";
-  if (!/^[A-Za-z0-9-]{1,100}$/.test(webhookId)) throw badRequest("X-Shopify-Webhook-Id is missing or invalid");
+  const headers = parseDeliveryHeaders((name) => c.req.header(name));
   if (typeof payload !== "object" || payload === null || Array.isArray(payload))
     throw badRequest("Body must be a JSON object");
   const outcome = await handleShopifyWebhook(
     c.env,
-    { shop, topic, webhookId, payload: payload as Record<string, unknown> },
+    { shop, ...headers, payload: payload as Record<string, unknown> },
     (p) => c.executionCtx.waitUntil(p),
   );
   return c.json(outcome);

@@ -5,6 +5,7 @@ import { ContentChanged, ObjectWriter, type ObjectWriterResult } from "../storag
 import { JSON_TYPE } from "../storage/spaces";
 import { shopMetadataKey, shopProductsKey } from "../storage/keys";
 import { shopOwner, syncStarting } from "../storage/links";
+import { recordShopSync } from "../storage/shop-lifecycle";
 import { spaces, tokenStore } from "../services";
 import { ShopAccess } from "./access";
 import { AdminApi } from "./admin-api";
@@ -113,6 +114,8 @@ export async function syncShop(
     peak_buffered_bytes: productsFile.peakBufferedBytes,
     ms: Date.now() - started,
   };
+  // For the merchant's page (GET /shopify).
+  await recordShopSync(env.TOKENS_DB, shop, productsFile.count);
   if (written.length) log.info(`Uploaded data to ${metadataKey} and ${productsKey} for ${shop}`, fields);
   else log.info(`Data unchanged at ${metadataKey} and ${productsKey} for ${shop}`, fields);
   return {

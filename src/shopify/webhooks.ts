@@ -1,16 +1,57 @@
-import { AppError } from "../lib/errors";
+import { z } from "zod";
+import { AppError, badRequest } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { markShopUninstalledStatement, releaseSync, requestSyncQuery, shopOwner } from "../storage/links";
+import { releaseSync, requestSyncQuery } from "../storage/links";
 import { commitTogether } from "../storage/group-commit";
-import { shopTokenKey } from "../storage/tokens";
+import { readInstall } from "../storage/shop-lifecycle";
+import {
+  forgetDeliveriesBefore,
+  forgetDelivery,
+  recordDelivery,
+  recordDeliveryQuery,
+  type DeliveryRef,
+} from "../storage/webhook-deliveries";
 import type { Job } from "../jobs/messages";
-import { journal } from "../services";
+import { shopLifecycle } from "../services";
 
-export interface ShopifyDelivery {
-  shop: string;
-  topic: string;
-  webhookId: string;
+export interface ShopifyDelivery extends DeliveryRef {
+  /** `X-Shopify-Triggered-At` in epoch ms (when the event happened); null when absent or unreadable. */
+  triggeredAt: number | null;
   payload: Record<string, unknown>;
+}
+
+const HEADER_ID = /^[A-Za-z0-9-]{1,100}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+const deliveryHeaders = z.object({
+  topic: z.string({ error: "X-Shopify-Topic is missing or invalid" }).regex(/^[a-z_]+\/[a-z_]+$/, {
+    error: "X-Shopify-Topic is missing or invalid",
+  }),
+  webhookId: z.string({ error: "X-Shopify-Webhook-Id is missing or invalid" }).regex(HEADER_ID, {
+    error: "X-Shopify-Webhook-Id is missing or invalid",
+  }),
+  eventId: z
+    .string()
+    .regex(HEADER_ID, { error: "X-Shopify-Event-Id is invalid" })
+    .optional()
+    .transform((v) => v ?? null),
+  // Unreadable is taken as unknown: only a destructive topic needs it, and it then does nothing.
+  triggeredAt: z
+    .string()
+    .optional()
+    .transform((v) => (v && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v)) ? Date.parse(v) : null)),
+});
+
+/** The delivery headers after the signature and the shop domain were checked; a 400 when malformed. */
+export function parseDeliveryHeaders(header: (name: string) => string | undefined) {
+  const parsed = deliveryHeaders.safeParse({
+    topic: header("x-shopify-topic"),
+    webhookId: header("x-shopify-webhook-id"),
+    eventId: header("x-shopify-event-id"),
+    triggeredAt: header("x-shopify-triggered-at"),
+  });
+  if (!parsed.success) throw badRequest(parsed.error.issues[0]!.message);
+  return parsed.data;
 }
 
 /**
@@ -25,15 +66,9 @@ export async function forgetOldDeliveries(db: D1Database, now = Date.now()): Pro
   let forgotten = 0;
   // At most 20 chunks (200,000 ids) a day: a few of the invocation's queries, never a long one.
   for (let chunk = 0; chunk < 20; chunk++) {
-    const { meta } = await db
-      .prepare(
-        `DELETE FROM webhook_deliveries WHERE rowid IN
-           (SELECT rowid FROM webhook_deliveries WHERE received_at < ?1 LIMIT ?2)`,
-      )
-      .bind(now - DELIVERY_MEMORY_MS, FORGET_CHUNK)
-      .run();
-    forgotten += meta.changes;
-    if (meta.changes < FORGET_CHUNK) break;
+    const changes = await forgetDeliveriesBefore(db, now - DELIVERY_MEMORY_MS, FORGET_CHUNK);
+    forgotten += changes;
+    if (changes < FORGET_CHUNK) break;
   }
   log.info(`Forgot ${forgotten} Shopify webhook ids older than a week`, { forgotten });
   return forgotten;
@@ -53,10 +88,13 @@ function productSummary(payload: Record<string, unknown>): string {
   return [`product ${id}`, title, updated && `updated_at ${updated}`].filter(Boolean).join(", ");
 }
 
+/** Topics that delete what the worker holds for a shop: acted on only when provably meant. */
+const DESTRUCTIVE_TOPICS = new Set(["app/uninstalled", "shop/redact"]);
+
 /**
- * Acts on a verified delivery once per `X-Shopify-Webhook-Id`, answering without waiting on
- * Shopify or Spaces: the slow work goes to the queue. A delivery whose work could not be queued is
- * forgotten again and answered 503, so Shopify delivers it again.
+ * Acts on a verified delivery once per `X-Shopify-Webhook-Id` and per `X-Shopify-Event-Id`,
+ * answering without waiting on Shopify or Spaces: the slow work goes to the queue. A delivery whose
+ * work could not be queued is forgotten again and answered 503, so Shopify delivers it again.
  */
 export async function handleShopifyWebhook(
   env: Env,
@@ -64,22 +102,18 @@ export async function handleShopifyWebhook(
   waitUntil?: (p: Promise<unknown>) => void,
 ) {
   const { shop, topic, webhookId } = delivery;
+  const fields = { shop, topic, webhook_id: webhookId };
+  if (COMPLIANCE_TOPICS.has(topic)) log.info(`Received compliance webhook ${topic} from ${shop}`, fields);
+  if (DESTRUCTIVE_TOPICS.has(topic)) return destructiveTopic(env, delivery);
   const db = env.TOKENS_DB;
   const product = PRODUCT_TOPICS.has(topic);
   // One transaction, shared with concurrent deliveries: record the delivery id and, for product
   // topics, claim the shop's re-sync.
   const [recorded, requested] = await commitTogether(
     db,
-    [
-      {
-        sql: "INSERT OR IGNORE INTO webhook_deliveries (id, topic, shop, received_at) VALUES (?1, ?2, ?3, ?4)",
-        params: [webhookId, topic, shop, Date.now()],
-      },
-      ...(product ? [requestSyncQuery(shop)] : []),
-    ],
+    [recordDeliveryQuery(delivery), ...(product ? [requestSyncQuery(shop)] : [])],
     waitUntil,
   );
-  const fields = { shop, topic, webhook_id: webhookId };
   if (recorded!.meta.changes === 0) {
     log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, fields);
     return { ok: true, duplicate: true };
@@ -96,12 +130,22 @@ export async function handleShopifyWebhook(
       }
       return { ok: true, queued: "sync already queued" };
     }
-    return await otherTopic(env, delivery);
+    if (COMPLIANCE_TOPICS.has(topic)) return { ok: true, customer_data: "none held" };
+    log.info(`Ignored webhook topic ${topic} from ${shop}`, fields);
+    return { ok: true, ignored: topic };
   } catch (err) {
-    await db.prepare("DELETE FROM webhook_deliveries WHERE id = ?1").bind(webhookId).run();
-    log.error(`Webhook ${webhookId} (${topic}) from ${shop} not accepted: ${describeError(err)}`, fields);
-    throw new AppError("unavailable", "Could not accept the webhook now; deliver it again");
+    await notAccepted(env, delivery, err);
   }
+}
+
+async function notAccepted(env: Env, { shop, topic, webhookId }: ShopifyDelivery, err: unknown): Promise<never> {
+  await forgetDelivery(env.TOKENS_DB, webhookId);
+  log.error(`Webhook ${webhookId} (${topic}) from ${shop} not accepted: ${describeError(err)}`, {
+    shop,
+    topic,
+    webhook_id: webhookId,
+  });
+  throw new AppError("unavailable", "Could not accept the webhook now; deliver it again");
 }
 
 async function queueSync(env: Env, shop: string) {
@@ -114,42 +158,61 @@ async function queueSync(env: Env, shop: string) {
   return { ok: true, queued: "sync" };
 }
 
-async function otherTopic(env: Env, { shop, topic, webhookId }: ShopifyDelivery) {
-  const db = env.TOKENS_DB;
+/** The shop a destructive topic's payload names: `myshopify_domain` (a Shop) or `shop_domain`. */
+const payloadShop = z.union([
+  z.object({ myshopify_domain: z.string() }).transform((p) => p.myshopify_domain),
+  z.object({ shop_domain: z.string() }).transform((p) => p.shop_domain),
+]);
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Headers are not signed, and Shopify retries an event with its original payload for 4 hours:
+ * a destructive topic acts only when the signed payload names the header's shop and the event
+ * happened after the shop's latest install. Otherwise it is answered 200 (so Shopify stops) and
+ * changes nothing, not even the delivery log, so a forged copy cannot mask a real delivery.
+ */
+async function destructiveTopic(env: Env, delivery: ShopifyDelivery) {
+  const { shop, topic, webhookId, triggeredAt } = delivery;
   const fields = { shop, topic, webhook_id: webhookId };
-  if (topic === "app/uninstalled") {
-    await db.batch([
-      db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)),
-      markShopUninstalledStatement(db, shop),
-    ]);
-    // Within a second, else through the queue: the answer must not wait on Spaces.
-    await journal(
-      env,
-      [
-        { table: "tokens", key: shopTokenKey(shop) },
-        { table: "shops", key: shop },
-      ],
-      JOURNAL_DEADLINE_MS,
+  const ignore = (why: string, reason: string) => {
+    log.warn(`Ignored ${topic} for ${shop}: ${why}`, fields);
+    return { ok: true, ignored: reason };
+  };
+  const named = payloadShop.safeParse(delivery.payload);
+  if (!named.success) return ignore("the payload names no shop", "payload names no shop");
+  if (named.data !== shop) {
+    return ignore(`the payload names ${JSON.stringify(named.data.slice(0, 100))}`, "payload names another shop");
+  }
+  if (triggeredAt === null) return ignore("no readable X-Shopify-Triggered-At", "no trigger time");
+  const install = await readInstall(env.TOKENS_DB, shop);
+  if (!install) return ignore("not installed", "not installed");
+  if (triggeredAt <= install.installedAt) {
+    return ignore(
+      `triggered at ${iso(triggeredAt)}, before the latest install at ${iso(install.installedAt)}`,
+      "triggered before the latest install",
     );
-    log.info(`App uninstalled from ${shop}: tokens removed`, fields);
-    return { ok: true, removed: "tokens" };
   }
-  if (COMPLIANCE_TOPICS.has(topic)) {
-    log.info(`Received compliance webhook ${topic} from ${shop}`, fields);
-    if (topic === "shop/redact") {
-      const owner = await shopOwner(db, shop);
-      await db.prepare("DELETE FROM tokens WHERE key = ?1").bind(shopTokenKey(shop)).run();
-      await journal(env, [{ table: "tokens", key: shopTokenKey(shop) }], JOURNAL_DEADLINE_MS);
-      if (owner) {
-        await env.JOBS.send({ type: "shopify.redact", shop, userUuid: owner.userUuid } satisfies Job, {
-          contentType: "json",
-        });
+  if (!(await recordDelivery(env.TOKENS_DB, delivery))) {
+    log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, fields);
+    return { ok: true, duplicate: true };
+  }
+  try {
+    const lifecycle = shopLifecycle(env);
+    if (topic === "app/uninstalled") {
+      // The answer must not wait on Spaces: the journal entry goes through the queue if it is slow.
+      if (!(await lifecycle.uninstall(shop, triggeredAt, JOURNAL_DEADLINE_MS))) {
+        return ignore("reinstalled while this event was handled", "triggered before the latest install");
       }
-      return { ok: true, queued: "redact" };
+      log.info(`App uninstalled from ${shop}: tokens removed`, fields);
+      return { ok: true, removed: "tokens" };
     }
-    // We keep no Shopify customer data: products and shop metadata only.
-    return { ok: true, customer_data: "none held" };
+    await lifecycle.redact(shop, triggeredAt, JOURNAL_DEADLINE_MS);
+    await env.JOBS.send({ type: "shopify.redact", shop, userUuid: install.userUuid } satisfies Job, {
+      contentType: "json",
+    });
+    return { ok: true, queued: "redact" };
+  } catch (err) {
+    return notAccepted(env, delivery, err);
   }
-  log.info(`Ignored webhook topic ${topic} from ${shop}`, fields);
-  return { ok: true, ignored: topic };
 }

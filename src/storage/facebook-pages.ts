@@ -10,6 +10,7 @@ import { pageTokenKey } from "./tokens";
 export interface WritablePage {
   pageId: string;
   userUuid: string;
+  name: string | null;
 }
 
 const TOKEN_PREFIX = pageTokenKey("");
@@ -19,8 +20,8 @@ export async function writablePageOwner(db: D1Database, pageId: string): Promise
   const row = await db
     .prepare(`SELECT p.page_id, p.user_uuid FROM pages p JOIN tokens t ON t.key = ?2 || p.page_id WHERE p.page_id = ?1`)
     .bind(pageId, TOKEN_PREFIX)
-    .first<{ page_id: string; user_uuid: string }>();
-  return row ? { pageId: row.page_id, userUuid: row.user_uuid } : null;
+    .first<{ page_id: string; user_uuid: string; name: string | null }>();
+  return row ? { pageId: row.page_id, userUuid: row.user_uuid, name: row.name } : null;
 }
 
 /** The current owners of these pages (linked or not: a missing page is simply absent). */
@@ -35,21 +36,4 @@ export async function pageOwners(db: D1Database, pageIds: string[]): Promise<Map
     for (const r of results) owners.set(r.page_id, r.user_uuid);
   }
   return owners;
-}
-
-/** Journals changed link rows (`journal` of src/services.ts): required, so no change goes unjournaled. */
-export type PageJournal = (refs: { table: "pages"; key: string }[]) => Promise<void>;
-
-/** Updates the page's stored name (from its metadata); a change is journaled. */
-export async function updatePageName(
-  db: D1Database,
-  journal: PageJournal,
-  pageId: string,
-  name: string | null,
-): Promise<void> {
-  const result = await db
-    .prepare("UPDATE pages SET name = ?2 WHERE page_id = ?1 AND name IS NOT ?2")
-    .bind(pageId, name)
-    .run();
-  if (result.meta.changes > 0) await journal([{ table: "pages", key: pageId }]);
 }

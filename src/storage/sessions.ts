@@ -1,12 +1,21 @@
 import { randomHex } from "../lib/encoding";
 import { sha256Hex } from "../lib/signatures";
-import { redact } from "../lib/log";
+import { log, redact } from "../lib/log";
 
 /** Browser sessions and OAuth states in the `sessions` database. */
 
-export const SESSION_COOKIE = "sid";
+/**
+ * `__Host-`: the browser takes it only from this exact host, over HTTPS, with `Path=/` and no
+ * `Domain`, so a sibling subdomain or a plain-HTTP hop cannot plant a session.
+ */
+export const SESSION_COOKIE = "__Host-sid";
+/** A session bound to a user lives this long after its last bind. */
 export const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
-const STATE_TTL_MS = 10 * 60 * 1000;
+/** A session no callback has bound (a login started, never finished) lives a day. */
+export const ANONYMOUS_SESSION_TTL_MS = 24 * 3600 * 1000;
+export const STATE_TTL_MS = 10 * 60 * 1000;
+/** Rows deleted per statement by `purgeExpired`, so one purge is never a long query. */
+const PURGE_CHUNK = 5000;
 
 export type Provider = "shopify" | "facebook";
 
@@ -43,16 +52,58 @@ export class SessionStore {
     const now = Date.now();
     await this.db
       .prepare("INSERT INTO sessions (id, user_uuid, created_at, expires_at) VALUES (?1, NULL, ?2, ?3)")
-      .bind(id, now, now + SESSION_TTL_MS)
+      .bind(id, now, now + ANONYMOUS_SESSION_TTL_MS)
       .run();
     return { session: { id, userUuid: null }, cookie };
   }
 
-  async setUser(sessionId: string, userUuid: string): Promise<void> {
-    await this.db
-      .prepare("UPDATE sessions SET user_uuid = ?2, expires_at = ?3 WHERE id = ?1")
-      .bind(sessionId, userUuid, Date.now() + SESSION_TTL_MS)
-      .run();
+  /**
+   * Binds a user to a browser under a NEW session id: the old session and its pending states are
+   * deleted, so an id someone else knew (or planted) is worth nothing once a callback ran.
+   * Returns the new session with the cookie value to send.
+   */
+  async rotate(oldSessionId: string, userUuid: string): Promise<{ session: Session; cookie: string }> {
+    const cookie = randomHex(32);
+    redact(cookie);
+    const id = await sha256Hex(cookie);
+    const now = Date.now();
+    await this.db.batch([
+      this.db.prepare("DELETE FROM sessions WHERE id = ?1").bind(oldSessionId),
+      this.db.prepare("DELETE FROM oauth_states WHERE session_id = ?1").bind(oldSessionId),
+      this.db
+        .prepare("INSERT INTO sessions (id, user_uuid, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
+        .bind(id, userUuid, now, now + SESSION_TTL_MS),
+    ]);
+    return { session: { id, userUuid }, cookie };
+  }
+
+  /** Deletes expired sessions and states (the daily cron); returns how many of each went. */
+  async purgeExpired(now = Date.now()): Promise<{ sessions: number; states: number }> {
+    const purge = async (table: "sessions" | "oauth_states") => {
+      let deleted = 0;
+      // At most 20 chunks a day: a few short queries, never a long one.
+      for (let chunk = 0; chunk < 20; chunk++) {
+        const { meta } = await this.db
+          .prepare(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE expires_at <= ?1 LIMIT ?2)`)
+          .bind(now, PURGE_CHUNK)
+          .run();
+        deleted += meta.changes;
+        if (meta.changes < PURGE_CHUNK) break;
+      }
+      return deleted;
+    };
+    const purged = { sessions: await purge("sessions"), states: await purge("oauth_states") };
+    log.info(`Purged ${purged.sessions} expired sessions and ${purged.states} expired states`, purged);
+    return purged;
+  }
+
+  /** Row counts, for the operator's status. */
+  async counts(): Promise<{ sessions: number; states: number }> {
+    const [sessions, states] = await this.db.batch<{ n: number }>([
+      this.db.prepare("SELECT COUNT(*) AS n FROM sessions"),
+      this.db.prepare("SELECT COUNT(*) AS n FROM oauth_states"),
+    ]);
+    return { sessions: sessions!.results[0]?.n ?? 0, states: states!.results[0]?.n ?? 0 };
   }
 
   /** A random state bound to this session and provider, valid for STATE_TTL_MS. */

@@ -204,6 +204,23 @@ export class Spaces {
     }
   }
 
+  /** A server-side copy of an object, its metadata (content type, hashes) and private ACL kept. */
+  async copy(from: string, to: string): Promise<void> {
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: to,
+          CopySource: `${this.bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
+          MetadataDirective: "COPY",
+          ACL: "private",
+        }),
+      );
+    } catch (err) {
+      throw wrap("copy", from, err);
+    }
+  }
+
   async delete(key: string): Promise<void> {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));

@@ -31,25 +31,68 @@ interface Row {
   status: TokenStatus;
 }
 
-/** Called with the keys of rows that changed (the backup journal listens here). */
-export type TokenChangeListener = (keys: string[]) => Promise<void>;
+/** A row of the `tokens` database that the backup journal records (see src/backup/journal.ts). */
+export interface RowRef {
+  table: "tokens" | "shops" | "pages";
+  key: string;
+}
+
+/**
+ * Called with every row a write changed, after it committed (the backup journal listens here).
+ * `deadlineMs`: how long the caller may wait for the journal to reach Spaces before it is queued.
+ */
+export type RowChangeListener = (refs: RowRef[], deadlineMs?: number) => Promise<void>;
+
+/** A write to another table, committed in the same transaction as the tokens, and journaled. */
+export interface LinkedWrite {
+  statement: D1PreparedStatement;
+  ref: RowRef;
+}
+
+/** One transaction of token and link writes: see `TokenStore.commit`. */
+export interface TokenCommit {
+  put?: TokenInput[];
+  delete?: string[];
+  rows?: LinkedWrite[];
+  deadlineMs?: number;
+}
 
 /** Tokens in D1, encrypted with AES-GCM; plaintext exists only in memory. */
 export class TokenStore {
   constructor(
     private readonly db: D1Database,
     private readonly cipher: TokenCipher,
-    private readonly onChange: TokenChangeListener = async () => undefined,
+    private readonly onChange: RowChangeListener = async () => undefined,
   ) {}
+
+  /**
+   * The one way tokens and links are written: every token put or deleted and every linked row
+   * in one D1 transaction, then every row it touched journaled. Returns the results of `rows`,
+   * in order (their `RETURNING` rows included).
+   */
+  async commit(writes: TokenCommit): Promise<D1Result[]> {
+    const puts = await Promise.all((writes.put ?? []).map((t) => this.putStatement(t)));
+    const deletes = (writes.delete ?? []).map((key) => this.db.prepare("DELETE FROM tokens WHERE key = ?1").bind(key));
+    const rows = writes.rows ?? [];
+    const statements = [...puts, ...deletes, ...rows.map((r) => r.statement)];
+    if (!statements.length) return [];
+    const results = await this.db.batch(statements);
+    const refs: RowRef[] = [
+      ...(writes.put ?? []).map((t) => ({ table: "tokens" as const, key: t.key })),
+      ...(writes.delete ?? []).map((key) => ({ table: "tokens" as const, key })),
+      ...rows.map((r) => r.ref),
+    ];
+    await this.onChange(refs, writes.deadlineMs);
+    return results.slice(puts.length + deletes.length);
+  }
 
   /** Stores (or replaces) a token; the new value is active. */
   async put(token: TokenInput): Promise<void> {
-    await this.putStatement(token).then((s) => s.run());
-    await this.onChange([token.key]);
+    await this.commit({ put: [token] });
   }
 
-  /** The statement of `put`, for batching with other writes in one transaction. */
-  async putStatement(token: TokenInput): Promise<D1PreparedStatement> {
+  /** The statement of a put; private so that every write goes through `commit`, which journals. */
+  private async putStatement(token: TokenInput): Promise<D1PreparedStatement> {
     const value = await this.cipher.encrypt(token.accessToken, token.key);
     const refresh = token.refreshToken ? await this.cipher.encrypt(token.refreshToken, `${token.key}#refresh`) : null;
     return this.db
@@ -109,7 +152,7 @@ export class TokenStore {
       )
       .run();
     if (result.meta.changes !== 1) return false;
-    await this.onChange([next.key]);
+    await this.onChange([{ table: "tokens", key: next.key }]);
     return true;
   }
 
@@ -118,13 +161,11 @@ export class TokenStore {
       .prepare("UPDATE tokens SET status = 'needs_reauth', updated_at = ?2 WHERE key = ?1")
       .bind(key, Date.now())
       .run();
-    await this.onChange([key]);
+    await this.onChange([{ table: "tokens", key }]);
   }
 
-  async delete(key: string): Promise<boolean> {
-    const result = await this.db.prepare("DELETE FROM tokens WHERE key = ?1").bind(key).run();
-    await this.onChange([key]);
-    return result.meta.changes > 0;
+  async delete(key: string, deadlineMs?: number): Promise<void> {
+    await this.commit({ delete: [key], deadlineMs });
   }
 
   private async decode(row: Row): Promise<Token> {

@@ -39,7 +39,7 @@ describe("path tricks towards the admin routes still need the token", () => {
 
 describe("unknown routes", () => {
   attackTable(
-    ["/", "/users/x", "/shopify", "/.env", "/wp-login.php", "/admin%2Fbackup"].map((path) => ({
+    ["/", "/users/x", "/shopify/", "/.env", "/wp-login.php", "/admin%2Fbackup"].map((path) => ({
       name: `GET ${path}`,
       status: 404,
       send: () => call(path),

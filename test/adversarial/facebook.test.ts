@@ -47,7 +47,7 @@ async function post(raw: string, headers: Record<string, string | undefined> = {
 beforeAll(async () => {
   const first = await loginFacebook([{ id: page }]);
   cookie = first.cookie;
-  const login = await call("/facebook/login", { headers: { cookie: `sid=${cookie}` } });
+  const login = await call("/facebook/login", { headers: { cookie: `__Host-sid=${cookie}` } });
   state = new URL(login.headers.get("location")!).searchParams.get("state")!;
   const used = await loginFacebook([{ id: page }], cookie);
   usedState = new URL(used.login.headers.get("location")!).searchParams.get("state")!;
@@ -109,7 +109,7 @@ describe("POST /facebook/webhook under attack", () => {
       send: () => post(JSON.stringify(message(page, sender))),
     })),
     {
-      name: "body over the limit",
+      name: "body over the limit (8 MiB)",
       status: 413,
       send: () => post(JSON.stringify({ object: "page", entry: [], pad: "x".repeat(8 * 1024 * 1024) })),
     },
@@ -147,7 +147,7 @@ describe("GET /facebook/webhook (verify) under attack", () => {
 });
 
 describe("Facebook callback under attack", () => {
-  const withCookie = (path: string, sid = cookie) => call(path, { headers: { cookie: `sid=${sid}` } });
+  const withCookie = (path: string, sid = cookie) => call(path, { headers: { cookie: `__Host-sid=${sid}` } });
   attackTable([
     {
       name: "replayed state",

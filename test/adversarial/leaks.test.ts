@@ -65,7 +65,7 @@ beforeAll(async () => {
   await call(
     await signedShopifyCallback({ code: "stolen-code", shop, state: "ab".repeat(32), timestamp: "1" }, "guess"),
     {
-      headers: { cookie: `sid=${install.cookie}` },
+      headers: { cookie: `__Host-sid=${install.cookie}` },
     },
   );
   await call(

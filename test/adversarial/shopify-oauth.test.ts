@@ -13,7 +13,7 @@ let code = "";
 const now = () => String(Math.floor(Date.now() / 1000));
 
 async function begin() {
-  const login = await call(`/shopify/${shop}/login`, cookie ? { headers: { cookie: `sid=${cookie}` } } : {});
+  const login = await call(`/shopify/${shop}/login`, cookie ? { headers: { cookie: `__Host-sid=${cookie}` } } : {});
   cookie ||= cookieOf(login)!;
   return new URL(login.headers.get("location")!).searchParams.get("state")!;
 }
@@ -26,14 +26,14 @@ beforeAll(async () => {
   usedState = await begin();
   ({ code } = await control("shopify", "code", { shop }));
   const used = await call(await signedShopifyCallback({ code, shop, state: usedState, timestamp: now() }), {
-    headers: { cookie: `sid=${cookie}` },
+    headers: { cookie: `__Host-sid=${cookie}` },
   });
   if (used.status !== 200) throw new Error(`setup install failed: ${used.status}`);
   ({ code } = await control("shopify", "code", { shop }));
   otherCookie = cookieOf(await call(`/shopify/${uniqueShop()}/login`))!;
 });
 
-const withCookie = (path: string, sid = cookie) => call(path, { headers: { cookie: `sid=${sid}` } });
+const withCookie = (path: string, sid = cookie) => call(path, { headers: { cookie: `__Host-sid=${sid}` } });
 
 describe("Shopify login under attack", () => {
   attackTable(

@@ -152,7 +152,7 @@ describe("backups", () => {
     );
 
     // A removal is journaled as a deletion (through the queue: the webhook does not wait on Spaces).
-    await shopifyWebhook(shop, "app/uninstalled", { domain: shop });
+    await shopifyWebhook(shop, "app/uninstalled", { domain: shop, myshopify_domain: shop });
     const last = await vi.waitFor(
       async () => {
         const all = await spaces().listKeys(JOURNAL_PREFIX);

@@ -30,14 +30,20 @@ const waitFor = (check: () => Promise<void> | void, timeout = 20_000) => vi.wait
 /** A Facebook login by this app-scoped user, granting these pages, from this browser (or a fresh one). */
 async function login(pageIds: string[], opts: { user?: string; cookie?: string | null; accept?: string } = {}) {
   for (const id of pageIds) await control("graph", "page", { id });
-  const start = await call("/facebook/login", { headers: opts.cookie ? { cookie: `sid=${opts.cookie}` } : {} });
+  const start = await call("/facebook/login", { headers: opts.cookie ? { cookie: `__Host-sid=${opts.cookie}` } : {} });
   const cookie = cookieOf(start) ?? opts.cookie!;
   const state = new URL(start.headers.get("location")!).searchParams.get("state")!;
   const { code, user } = await control("graph", "code", { pages: pageIds, user: opts.user ?? uniqueId() });
   const res = await call(`/facebook/callback?code=${code}&state=${state}`, {
-    headers: { cookie: `sid=${cookie}`, ...(opts.accept ? { accept: opts.accept } : {}) },
+    headers: { cookie: `__Host-sid=${cookie}`, ...(opts.accept ? { accept: opts.accept } : {}) },
   });
-  return { res, cookie, user: user as string, body: opts.accept ? null : ((await res.json()) as any) };
+  // The callback binds the session and rotates its id: the browser keeps the new cookie.
+  return {
+    res,
+    cookie: cookieOf(res) ?? cookie,
+    user: user as string,
+    body: opts.accept ? null : ((await res.json()) as any),
+  };
 }
 
 async function signedRequest(payload: Record<string, unknown>, secret = TEST_SECRETS.FACEBOOK_APP_SECRET) {

@@ -117,7 +117,7 @@ describe("Facebook login", () => {
           call(
             `/facebook/callback?error=access_denied&error_reason=user_denied&error_description=Permissions+error&state=${state}`,
             {
-              headers: { cookie: `sid=${cookie}` },
+              headers: { cookie: `__Host-sid=${cookie}` },
             },
           ),
         400,
@@ -127,7 +127,7 @@ describe("Facebook login", () => {
     it("a user with no pages: 400", async () => {
       const { cookie, state, code } = await begin([]);
       await expectNothingStored(
-        () => call(`/facebook/callback?code=${code}&state=${state}`, { headers: { cookie: `sid=${cookie}` } }),
+        () => call(`/facebook/callback?code=${code}&state=${state}`, { headers: { cookie: `__Host-sid=${cookie}` } }),
         400,
       );
     });
@@ -142,7 +142,7 @@ describe("Facebook login", () => {
         ],
       });
       await expectNothingStored(
-        () => call(`/facebook/callback?code=${code}&state=${state}`, { headers: { cookie: `sid=${cookie}` } }),
+        () => call(`/facebook/callback?code=${code}&state=${state}`, { headers: { cookie: `__Host-sid=${cookie}` } }),
         400,
       );
     });
@@ -151,7 +151,8 @@ describe("Facebook login", () => {
       const { cookie, code } = await begin([uniqueId()]);
       const other = await begin([uniqueId()]);
       await expectNothingStored(
-        () => call(`/facebook/callback?code=${code}&state=${other.state}`, { headers: { cookie: `sid=${cookie}` } }),
+        () =>
+          call(`/facebook/callback?code=${code}&state=${other.state}`, { headers: { cookie: `__Host-sid=${cookie}` } }),
         403,
       );
     });

@@ -122,7 +122,7 @@ describe("Shopify install (OAuth)", () => {
     async function expectRefused(path: string, cookie: string | null, status: number) {
       const db = await databaseSnapshot();
       const objects = await spacesSnapshot();
-      const res = await call(path, { headers: cookie ? { cookie: `sid=${cookie}` } : {} });
+      const res = await call(path, { headers: cookie ? { cookie: `__Host-sid=${cookie}` } : {} });
       expect(res.status).toBe(status);
       expect((await res.json<any>()).error.code).toBeTypeOf("string");
       expect(await databaseSnapshot()).toBe(db);
@@ -161,7 +161,7 @@ describe("Shopify install (OAuth)", () => {
     it("a replayed state: 403 the second time", async () => {
       const { params, cookie } = await started();
       const path = await signedShopifyCallback(params);
-      const first = await call(path, { headers: { cookie: `sid=${cookie}` } });
+      const first = await call(path, { headers: { cookie: `__Host-sid=${cookie}` } });
       expect(first.status).toBe(200);
       await expectRefused(path, cookie, 403);
     });
@@ -280,7 +280,7 @@ describe("Shopify webhooks", () => {
   it("app/uninstalled removes the tokens; later product webhooks are ignored", async () => {
     const shop = uniqueShop();
     await installShop(shop);
-    expect((await shopifyWebhook(shop, "app/uninstalled", { domain: shop })).status).toBe(200);
+    expect((await shopifyWebhook(shop, "app/uninstalled", { domain: shop, myshopify_domain: shop })).status).toBe(200);
     expect(await rawToken(shop)).toBeNull();
     const later = await shopifyWebhook(shop, "products/update", { id: 5 });
     expect(await later.json()).toMatchObject({ ok: true, ignored: "not installed" });
@@ -366,7 +366,7 @@ describe("Shopify webhooks", () => {
     await installShop(shop);
     await control("spaces", "mode", { mode: "slow", delayMs: 4000 });
     const started = Date.now();
-    const res = await shopifyWebhook(shop, "app/uninstalled", { domain: shop });
+    const res = await shopifyWebhook(shop, "app/uninstalled", { domain: shop, myshopify_domain: shop });
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(2500);
     expect(logs.has("Journal write failed, queued")).toBe(true);

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { config } from "../../src/config";
+import { config, isSecureOrigin } from "../../src/config";
 import { AppError } from "../../src/lib/errors";
 import { spacesEndpoint } from "../../src/storage/spaces";
 
@@ -26,6 +26,46 @@ describe("configuration", () => {
     expect(attempt({ SPACES_ENDPOINT: "ftp://x" }, "spaces")).toMatch(/SPACES_ENDPOINT/);
     expect(attempt({ ADMIN_TOKEN: "short" }, "admin")).toMatch(/ADMIN_TOKEN/);
     expect(attempt({}, "shopify")).toBe("ok");
+  });
+
+  it("requires https:// for every platform, API and Spaces origin, except on loopback", () => {
+    const attempt = (name: string, value: string, part: Parameters<typeof config>[1]) => {
+      try {
+        config({ ...env, [name]: value }, part);
+        return "ok";
+      } catch (err) {
+        expect(err).toBeInstanceOf(AppError);
+        expect((err as AppError).code).toBe("misconfigured");
+        return (err as AppError).message;
+      }
+    };
+    const origins: [string, Parameters<typeof config>[1], string][] = [
+      ["SHOPIFY_ADMIN_ORIGIN", "shopify", "{shop}"],
+      ["PUBLIC_URL", "shopify", ""],
+      ["PUBLIC_URL", "facebook", ""],
+      ["FACEBOOK_GRAPH_ORIGIN", "facebook", ""],
+      ["FACEBOOK_DIALOG_ORIGIN", "facebook", ""],
+      ["CLOUDFLARE_API_ORIGIN", "backup", ""],
+      ["SPACES_ENDPOINT", "spaces", ""],
+    ];
+    for (const [name, part, path] of origins) {
+      const refused = new RegExp(`${name} must be an https:// URL`);
+      expect(attempt(name, `http://example.com/${path}`, part)).toMatch(refused);
+      expect(attempt(name, `http://127.0.0.1.example.com/${path}`, part)).toMatch(refused);
+      expect(attempt(name, `http://localhost.evil.test/${path}`, part)).toMatch(refused);
+      expect(attempt(name, `http://10.0.0.1:9000/${path}`, part)).toMatch(refused);
+      expect(attempt(name, `ws://127.0.0.1/${path}`, part)).toMatch(refused);
+      for (const ok of [
+        `https://example.com/${path}`,
+        `http://127.0.0.1:9001/${path}`,
+        `http://localhost:8787/${path}`,
+        `http://[::1]:9000/${path}`,
+      ]) {
+        expect(attempt(name, ok, part)).toBe("ok");
+      }
+    }
+    expect(isSecureOrigin("https://{shop}")).toBe(true);
+    expect(isSecureOrigin("http://{shop}")).toBe(false);
   });
 
   it("applies the contract's defaults to empty vars", () => {

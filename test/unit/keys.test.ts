@@ -44,7 +44,8 @@ describe("normalizeShop (anchored *.myshopify.com)", () => {
   it.each([
     ["acme-7cu19ngr", "acme-7cu19ngr.myshopify.com"],
     ["acme-7cu19ngr.myshopify.com", "acme-7cu19ngr.myshopify.com"],
-    ["ACME-7cu19ngr.MyShopify.com", "acme-7cu19ngr.myshopify.com"],
+    ["ACME-7cu19ngr.myshopify.com", "acme-7cu19ngr.myshopify.com"],
+    ["ACME-7cu19ngr", "acme-7cu19ngr.myshopify.com"],
   ])("accepts %s", (input, expected) => expect(normalizeShop(input)).toBe(expected));
 
   it.each([
@@ -61,5 +62,12 @@ describe("normalizeShop (anchored *.myshopify.com)", () => {
     "a.b.myshopify.com",
     "",
     "x".repeat(70),
+    // As Shopify's library refuses them (test/oracle compares the two on generated inputs).
+    " shop",
+    "shop\t",
+    "acme.myshopify.com\n",
+    "SHOP.MYSHOPIFY.COM",
+    "ACME-7cu19ngr.MyShopify.com",
+    "\u212acme.myshopify.com", // Kelvin sign, which lower-cases to k
   ])("refuses %j", (input) => expect(normalizeShop(input)).toBeNull());
 });

@@ -3,6 +3,8 @@ import { toBase64, toHex, utf8 } from "../../src/lib/encoding";
 import {
   appSecretProof,
   hmacSha256,
+  shopifyQueryMessage,
+  shopifyTimestampProblem,
   signShopifyQuery,
   timingSafeEqual,
   verifyMetaSignature,
@@ -45,6 +47,48 @@ describe("Shopify callback HMAC (hex over the sorted query without hmac and sign
   });
 });
 
+describe("Shopify callback HMAC: the message as Shopify's library builds it", () => {
+  it("form-encodes values (URLSearchParams) and refuses upper-case hex", async () => {
+    const params = new URLSearchParams({
+      state: "a b&c=d+e%f/g?h#😀",
+      host: btoa("admin.shopify.com/store/acme"),
+      shop: "acme.myshopify.com",
+      timestamp: "1",
+    });
+    expect(shopifyQueryMessage(params)).toBe(
+      "host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYWNtZQ%3D%3D&shop=acme.myshopify.com&state=a+b%26c%3Dd%2Be%25f%2Fg%3Fh%23%F0%9F%98%80&timestamp=1",
+    );
+    const hmac = toHex(await hmacSha256(SECRET, shopifyQueryMessage(params)!));
+    params.set("hmac", hmac);
+    expect(await verifyShopifyQuery(params, SECRET)).toBe(true);
+    params.set("hmac", hmac.toUpperCase());
+    expect(await verifyShopifyQuery(params, SECRET)).toBe(false);
+  });
+
+  it("refuses ambiguous queries: a repeated key, keys whose order depends on the collation", () => {
+    expect(shopifyQueryMessage(new URLSearchParams("shop=a&shop=b&timestamp=1"))).toBeNull();
+    expect(shopifyQueryMessage(new URLSearchParams("B=1&a=2"))).toBeNull();
+    expect(shopifyQueryMessage(new URLSearchParams("a_b=1&a1=2"))).toBeNull();
+    expect(shopifyQueryMessage(new URLSearchParams("timestamp=1&code=2&id_token=3"))).toBe(
+      "code=2&id_token=3&timestamp=1",
+    );
+  });
+
+  it.each([
+    ["1764662400", 1764662400_000, null],
+    ["1764662310", 1764662400_999, null],
+    ["1764662309", 1764662400_000, "stale"],
+    ["1764662490", 1764662400_999, null],
+    ["1764662491", 1764662400_000, "stale"],
+    [" 1764662400", 1764662400_000, "malformed"],
+    ["1764662400.5", 1764662400_000, "malformed"],
+    ["", 1764662400_000, "malformed"],
+    [null, 1764662400_000, "malformed"],
+  ] as const)("timestamp %j at %d: %s", (timestamp, now, expected) => {
+    expect(shopifyTimestampProblem(timestamp, now)).toBe(expected);
+  });
+});
+
 describe("webhook signatures over the raw bytes", () => {
   const body = utf8('{"title":"äöå \\/ caf\\u00e9"}');
 
@@ -54,6 +98,8 @@ describe("webhook signatures over the raw bytes", () => {
     expect(await verifyShopifyWebhook(body, toHex(await hmacSha256(SECRET, body)), SECRET)).toBe(false);
     expect(await verifyShopifyWebhook(body, undefined, SECRET)).toBe(false);
     expect(await verifyShopifyWebhook(utf8('{"title":"äöå / café"}'), header, SECRET)).toBe(false);
+    expect(await verifyShopifyWebhook(body, ` ${header}`, SECRET)).toBe(false);
+    expect(await verifyShopifyWebhook(new Uint8Array(), toBase64(await hmacSha256(SECRET, "")), SECRET)).toBe(false);
   });
 
   it("Meta: sha256=<hex>, not sha1 and not re-serialised JSON", async () => {

@@ -1,0 +1,132 @@
+/**
+ * `npm run relink -- --shop <domain>|--page <id> --to <uuid> [--from <uuid>] [--remote <url>]`:
+ * the operator moves a shop or page to another user UUID, with its Spaces files. The worker does
+ * the work (`POST /admin/relink`, Bearer ADMIN_TOKEN): the link moves (journaled), then each file
+ * under the old `users/<uuid>/...` is copied, verified byte for byte and deleted.
+ *
+ * Locally it uses the worker of `npm start` when one answers on PORT (8787), else it starts the
+ * local stack (the S3 stand-in on .local/s3 and the worker) for the run. `--remote <url>` calls a
+ * deployed worker, with the admin token from the ADMIN_TOKEN environment variable.
+ * `--from` finishes a relink that stopped half-way (the link already moved, files left behind).
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { startS3Standin } from "../test/fakes/s3.ts";
+import {
+  LOCAL_BUCKET,
+  LOCAL_DIR,
+  applyLocalMigrations,
+  freePort,
+  readDevVars,
+  startWorker,
+} from "./lib/local-stack.ts";
+
+const USAGE = "usage: npm run relink -- --shop <domain>|--page <id> --to <uuid> [--from <uuid>] [--remote <url>]";
+
+function parseArgs(argv: string[]) {
+  const args = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!;
+    if (!name.startsWith("--") || argv[i + 1] === undefined) throw new Error(`${USAGE}\n(at ${name})`);
+    args.set(name.slice(2), argv[++i]!);
+  }
+  const shop = args.get("shop");
+  const page = args.get("page");
+  const to = args.get("to");
+  if (!to || (shop === undefined) === (page === undefined)) throw new Error(USAGE);
+  const body = {
+    ...(shop !== undefined ? { shop } : { page: page! }),
+    to,
+    ...(args.has("from") ? { from: args.get("from") } : {}),
+  };
+  return { body, remote: args.get("remote") };
+}
+
+async function answers(origin: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${origin}/ping`, { signal: AbortSignal.timeout(1500) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** The worker to call, its admin token, and what to stop afterwards. */
+async function worker(remote: string | undefined) {
+  if (remote) {
+    const token = process.env.ADMIN_TOKEN;
+    if (!token) throw new Error("--remote needs the worker's admin token in the ADMIN_TOKEN environment variable");
+    return { origin: remote.replace(/\/+$/, ""), token, stop: async () => undefined };
+  }
+  const vars = readDevVars();
+  if (!vars.ADMIN_TOKEN) throw new Error("No ADMIN_TOKEN in .dev.vars: run npm start once to create it");
+  const running = `http://localhost:${process.env.PORT ?? 8787}`;
+  if (await answers(running)) {
+    console.log(`Using the local worker at ${running}`);
+    return { origin: running, token: vars.ADMIN_TOKEN, stop: async () => undefined };
+  }
+  console.log("No local worker answers: starting the local stack for this run");
+  mkdirSync(join(LOCAL_DIR, "s3"), { recursive: true });
+  const s3 = await startS3Standin({
+    bucket: vars.SPACES_BUCKET ?? LOCAL_BUCKET,
+    port: await freePort(),
+    directory: join(LOCAL_DIR, "s3"),
+  });
+  applyLocalMigrations();
+  const dev = await startWorker({ port: await freePort(), vars: { SPACES_ENDPOINT: s3.endpoint } }).catch(
+    async (err) => {
+      await s3.close();
+      throw err;
+    },
+  );
+  return {
+    origin: dev.origin,
+    token: vars.ADMIN_TOKEN,
+    stop: async () => {
+      await dev.stop();
+      await s3.close();
+    },
+  };
+}
+
+async function main() {
+  const { body, remote } = parseArgs(process.argv.slice(2));
+  const what = "shop" in body ? `shop ${body.shop}` : `page ${body.page}`;
+  const target = await worker(remote);
+  try {
+    console.log(`Relinking ${what} to ${body.to} (${target.origin})`);
+    const res = await fetch(`${target.origin}/admin/relink`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${target.token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const result = (await res.json().catch(() => ({}))) as {
+      error?: { code: string; message: string };
+      steps?: string[];
+      from?: string;
+      moved?: string[];
+      kept?: string[];
+      linkChanged?: boolean;
+    };
+    if (!res.ok) {
+      throw new Error(`relink refused (${res.status} ${result.error?.code ?? ""}): ${result.error?.message ?? ""}`);
+    }
+    for (const step of result.steps ?? []) console.log(`  ${step}`);
+    if (!result.linkChanged && !result.moved?.length) {
+      console.log(`Nothing to do: ${what} is already linked to ${body.to}`);
+    } else {
+      console.log(
+        `Done: ${what} now belongs to ${body.to} (was ${result.from}); ${result.moved?.length ?? 0} files moved, ` +
+          `${result.kept?.length ?? 0} already there`,
+      );
+    }
+  } finally {
+    await target.stop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+/** The cheapest query a database answers: for /health, which anyone may call. */
+export async function pingDatabase(db: D1Database): Promise<void> {
+  await db.prepare("SELECT 1").first();
+}
+
+/** Row counts of the tables the operator watches (for /admin/status.json, behind the token). */
+export async function tokenDatabaseCounts(db: D1Database): Promise<Record<string, number>> {
+  const tables = ["tokens", "shops", "pages"] as const;
+  const results = await db.batch<{ n: number }>(tables.map((t) => db.prepare(`SELECT COUNT(*) AS n FROM ${t}`)));
+  return Object.fromEntries(tables.map((t, i) => [t, results[i]!.results[0]?.n ?? 0]));
+}

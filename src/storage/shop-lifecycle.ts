@@ -1,0 +1,138 @@
+import type { JournalTable } from "../backup/journal";
+import { shopTokenKey } from "./tokens";
+
+/**
+ * A shop's install as D1 knows it (tables `shops` and `tokens`), and the destructive changes
+ * Shopify asks for (`app/uninstalled`, `shop/redact`). Every change is journalled here, so callers
+ * cannot forget to.
+ */
+
+/** Journals the current state of these rows, waiting at most `deadlineMs` for Spaces. */
+export type RowJournal = (refs: { table: JournalTable; key: string }[], deadlineMs?: number) => Promise<void>;
+
+export interface InstallRecord {
+  shop: string;
+  userUuid: string;
+  /** Epoch ms of the latest install. */
+  installedAt: number;
+  uninstalledAt: number | null;
+  lastSyncedAt: number | null;
+  productCount: number | null;
+  /** The shop's token without its secret parts; null when there is none. */
+  token: {
+    status: "active" | "needs_reauth";
+    scope: string | null;
+    expiresAt: number | null;
+    refreshExpiresAt: number | null;
+    hasRefreshToken: boolean;
+  } | null;
+}
+
+interface InstallRow {
+  shop: string;
+  user_uuid: string;
+  installed_at: number;
+  uninstalled_at: number | null;
+  last_synced_at: number | null;
+  product_count: number | null;
+  token_status: "active" | "needs_reauth" | null;
+  scope: string | null;
+  expires_at: number | null;
+  refresh_expires_at: number | null;
+  has_refresh: number | null;
+}
+
+/** The shop's link and token state, or null when the shop was never installed. */
+export async function readInstall(db: D1Database, shop: string): Promise<InstallRecord | null> {
+  const row = await db
+    .prepare(
+      `SELECT s.shop, s.user_uuid, s.installed_at, s.uninstalled_at, y.last_synced_at, y.product_count,
+         t.status AS token_status, t.scope, t.expires_at, t.refresh_expires_at,
+         t.refresh_token IS NOT NULL AS has_refresh
+       FROM shops s LEFT JOIN tokens t ON t.key = ?2 LEFT JOIN shop_syncs y ON y.shop = s.shop
+       WHERE s.shop = ?1`,
+    )
+    .bind(shop, shopTokenKey(shop))
+    .first<InstallRow>();
+  if (!row) return null;
+  return {
+    shop: row.shop,
+    userUuid: row.user_uuid,
+    installedAt: row.installed_at,
+    uninstalledAt: row.uninstalled_at,
+    lastSyncedAt: row.last_synced_at,
+    productCount: row.product_count,
+    token: row.token_status
+      ? {
+          status: row.token_status,
+          scope: row.scope,
+          expiresAt: row.expires_at,
+          refreshExpiresAt: row.refresh_expires_at,
+          hasRefreshToken: row.has_refresh === 1,
+        }
+      : null,
+  };
+}
+
+/** A sync wrote the shop's files: remembered for the merchant's page. */
+export async function recordShopSync(db: D1Database, shop: string, productCount: number, at = Date.now()) {
+  await db
+    .prepare(
+      `INSERT INTO shop_syncs (shop, last_synced_at, product_count) VALUES (?1, ?2, ?3)
+       ON CONFLICT (shop) DO UPDATE SET last_synced_at = excluded.last_synced_at, product_count = excluded.product_count`,
+    )
+    .bind(shop, at, productCount)
+    .run();
+}
+
+export class ShopLifecycle {
+  constructor(
+    private readonly db: D1Database,
+    private readonly journal: RowJournal,
+  ) {}
+
+  /**
+   * `app/uninstalled` triggered at `triggeredAt`: the token is deleted and the shop marked
+   * uninstalled, in one transaction and only if the latest install came before the event (a retry
+   * that arrives after a reinstall changes nothing). Returns whether it acted.
+   */
+  async uninstall(shop: string, triggeredAt: number, journalDeadlineMs?: number): Promise<boolean> {
+    const [marked] = await this.db.batch([
+      this.db
+        .prepare("UPDATE shops SET uninstalled_at = COALESCE(uninstalled_at, ?3) WHERE shop = ?1 AND installed_at < ?2")
+        .bind(shop, triggeredAt, Date.now()),
+      this.db
+        .prepare(
+          "DELETE FROM tokens WHERE key = ?1 AND EXISTS (SELECT 1 FROM shops WHERE shop = ?2 AND installed_at < ?3)",
+        )
+        .bind(shopTokenKey(shop), shop, triggeredAt),
+    ]);
+    if (marked!.meta.changes === 0) return false;
+    await this.journal(
+      [
+        { table: "tokens", key: shopTokenKey(shop) },
+        { table: "shops", key: shop },
+      ],
+      journalDeadlineMs,
+    );
+    return true;
+  }
+
+  /**
+   * `shop/redact` triggered at `triggeredAt`: the shop's token and sync figures are deleted if the
+   * latest install came before the event (the shop's files are the redact job's). Returns whether
+   * a token was deleted.
+   */
+  async redact(shop: string, triggeredAt: number, journalDeadlineMs?: number): Promise<boolean> {
+    const installedBefore = "EXISTS (SELECT 1 FROM shops WHERE shop = ?2 AND installed_at < ?3)";
+    const [token] = await this.db.batch([
+      this.db
+        .prepare(`DELETE FROM tokens WHERE key = ?1 AND ${installedBefore}`)
+        .bind(shopTokenKey(shop), shop, triggeredAt),
+      this.db.prepare(`DELETE FROM shop_syncs WHERE shop = ?1 AND ${installedBefore}`).bind(shop, shop, triggeredAt),
+    ]);
+    const deleted = token!.meta.changes > 0;
+    if (deleted) await this.journal([{ table: "tokens", key: shopTokenKey(shop) }], journalDeadlineMs);
+    return deleted;
+  }
+}
