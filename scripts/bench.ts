@@ -11,8 +11,8 @@
  * than in memory, BENCH_INSPECTOR=1 attaches wrangler dev's DevTools inspector, BENCH_LOG_FILE=1 keeps
  * wrangler's debug log file (see below).
  */
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startFaultProxy } from "../test/fakes/fault-proxy.ts";
 import { startGraphFake } from "../test/fakes/graph.ts";
@@ -36,6 +36,7 @@ import {
 import { seedSql } from "./lib/seed.ts";
 import { benchHealth } from "./bench/health.ts";
 import { benchConsole } from "./bench/console.ts";
+import { benchCatalogue } from "./bench/catalogue.ts";
 import { benchFacebookPoll } from "./bench/facebook-poll.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
@@ -115,17 +116,6 @@ function run(command: string, args: string[]): Promise<string> {
     child.stdout.on("data", (d: Buffer) => (out += d));
     child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} exited with ${code}`))));
   });
-}
-
-function workerdPeakKiB(): number {
-  try {
-    const pids = execFileSync("pgrep", ["-f", `workerd serve`]).toString().trim().split("\n");
-    return Math.max(
-      ...pids.map((pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0)),
-    );
-  } catch {
-    return NaN;
-  }
 }
 
 /** What a load run needs besides its kind; set once the worker is up. */
@@ -511,70 +501,8 @@ async function main() {
       `${(chatWrites / 30).toFixed(2)} per message (at most one write a second per conversation)`,
     );
 
-    // ── 5. catalogue sync
-    console.log("\nCatalogue sync (GraphQL, 250 products a page, throttle restore rate set high)");
-    for (const size of [1000, LARGE]) {
-      const shop = `bench-catalogue-${size}.myshopify.com`;
-      await control(shopify.origin, "shop", { shop, products: size, restoreRate: 1_000_000 });
-      const peakBefore = workerdPeakKiB();
-      const t0 = Date.now();
-      await installShop(worker, shopify.origin, secrets as any, shop);
-      const line = await waitFor(
-        `sync of ${shop}`,
-        () => messages().find((m) => m.shop === shop && String(m.message).startsWith("Uploaded data to")),
-        600_000,
-        200,
-      );
-      add("sync", `${size} products: time`, Date.now() - t0, "ms", "install callback, sync included");
-      add("sync", `${size} products: Admin API calls`, line.api_calls, "calls");
-      add("sync", `${size} products: products file`, (line.products_bytes / 1048576).toFixed(1), "MiB");
-      add(
-        "sync",
-        `${size} products: most bytes held at once`,
-        (line.peak_buffered_bytes / 1048576).toFixed(1),
-        "MiB",
-        "upload buffer (one 8 MiB part at most)",
-      );
-      add(
-        "sync",
-        `${size} products: workerd peak RSS growth`,
-        ((workerdPeakKiB() - peakBefore) / 1024).toFixed(1),
-        "MiB",
-        "whole process; V8 collects lazily when memory is plentiful",
-      );
-    }
-    // The same sync code in Node under a 128 MB heap, where the heap can be read.
-    for (const size of [1000, LARGE]) {
-      const shop = `bench-memory-${size}.myshopify.com`;
-      await control(shopify.origin, "grant", {
-        shop,
-        access_token: "shpua_memory",
-        products: size,
-        restoreRate: 1_000_000,
-      });
-      // Asynchronously: the fakes it talks to live in this process.
-      const figures = JSON.parse(
-        await run(process.execPath, [
-          "--max-old-space-size=128",
-          "--expose-gc",
-          "--import",
-          "tsx",
-          "scripts/lib/sync-memory.ts",
-          shopify.origin,
-          s3.endpoint,
-          "bench",
-          shop,
-          "shpua_memory",
-        ]),
-      );
-      add(
-        "sync",
-        `${size} products: peak JS heap, 128 MB limit`,
-        figures.peakHeapMiB.toFixed(1),
-        "MiB",
-        `buffers ${figures.peakArrayBuffersMiB.toFixed(1)} MiB; Node, same code`,
-      );
-    }
+    // ── 5. catalogue sync (scripts/bench/catalogue.ts)
+    await benchCatalogue(add, [1000, 10_000, LARGE]);
 
     // ── 6. poll fan-out
     console.log(`\nDaily polls through the queue (${MERCHANTS} shops and ${MERCHANTS} pages)`);

@@ -4,19 +4,20 @@
  * worker's own code (src/shopify/sync.ts) and prints the peak JS heap and buffers as JSON. D1 is a
  * stand-in holding that one shop and its token; the Admin API and Spaces are real HTTP servers.
  *
- * argv: shopifyOrigin s3Endpoint bucket shop accessToken
+ * argv: shopifyOrigin s3Endpoint bucket shop accessToken [mode: auto | paged | bulk]
  */
 import { syncShop } from "../../src/shopify/sync.ts";
 import { TokenCipher } from "../../src/lib/token-cipher.ts";
 import { setLogSink } from "../../src/lib/log.ts";
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
-const [shopifyOrigin, s3Endpoint, bucket, shop, accessToken] = process.argv.slice(2) as [
+const [shopifyOrigin, s3Endpoint, bucket, shop, accessToken, mode = "auto"] = process.argv.slice(2) as [
   string,
   string,
   string,
   string,
   string,
+  "auto" | "paged" | "bulk" | undefined,
 ];
 const key = Buffer.alloc(32, 7).toString("base64");
 const cipher = await TokenCipher.create(key);
@@ -67,12 +68,15 @@ const sample = () => {
 const baseline = process.memoryUsage().heapUsed;
 const timer = setInterval(sample, 2);
 const started = Date.now();
-const result = await syncShop(env, shop);
+const result = await syncShop(env, shop, { mode });
 clearInterval(timer);
 sample();
 console.log(
   JSON.stringify({
     products: result?.products,
+    mode: result?.mode,
+    apiCalls: result?.apiCalls,
+    productsBytes: result?.productsBytes,
     ms: Date.now() - started,
     baselineHeapMiB: baseline / 1048576,
     peakHeapMiB: peakHeap / 1048576,

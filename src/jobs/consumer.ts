@@ -5,6 +5,7 @@ import { pageTokenKey, shopTokenKey } from "../storage/tokens";
 import { syncFinished } from "../storage/links";
 import { spaces, tokenStore } from "../services";
 import { syncShop } from "../shopify/sync";
+import { checkShopWebhooks } from "../shopify/webhook-registration";
 import { jobSubject, type Job } from "./messages";
 import { writeJournal } from "../backup/journal";
 import { facebookJob } from "../facebook/jobs";
@@ -28,6 +29,8 @@ function decide(err: unknown, attempts: number): Decision {
 async function run(env: Env, job: Job): Promise<void> {
   switch (job.type) {
     case "shopify.sync":
+      // The daily poll also puts back the subscriptions Shopify removed.
+      if (job.reason === "poll") await checkShopWebhooks(env, job.shop);
       await syncShop(env, job.shop, { verifyFirst: job.reason === "poll" });
       // Webhooks came in while it ran: one more run picks up what they changed.
       if (await syncFinished(env.TOKENS_DB, job.shop)) {

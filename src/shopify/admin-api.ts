@@ -11,8 +11,22 @@ interface ThrottleStatus {
 
 interface GraphQLResponse<T> {
   data?: T;
-  errors?: { message: string; extensions?: { code?: string } }[];
+  errors?: { message: string; extensions?: { code?: string; cost?: number; maxCost?: number } }[];
   extensions?: { cost?: { requestedQueryCost?: number; throttleStatus?: ThrottleStatus } };
+}
+
+/**
+ * Shopify refused a query for its cost (`MAX_COST_EXCEEDED`) before running it: the same query
+ * will always be refused, a smaller one will not.
+ */
+export class QueryCostExceeded extends PlatformError {
+  constructor(
+    readonly requested: number,
+    readonly maxCost: number,
+  ) {
+    super("shopify", "rejected", `Query cost is ${requested}, over the single query limit (${maxCost})`);
+    this.name = "QueryCostExceeded";
+  }
 }
 
 export interface AdminApiOptions {
@@ -22,15 +36,19 @@ export interface AdminApiOptions {
 }
 
 /**
- * The GraphQL Admin API of one shop. Obeys the cost throttle (waits for points before a query
- * that would exceed them), HTTP 429 `Retry-After`, retries 5xx with backoff, and retries once
- * after a token refresh on 401.
+ * The GraphQL Admin API of one shop. Obeys the cost throttle: the cost Shopify reported for the
+ * same document and page size is remembered, and the next one waits until the last throttleStatus
+ * says the bucket holds it; a THROTTLED answer waits exactly as long as the bucket needs. Also
+ * obeys HTTP 429 `Retry-After`, retries 5xx with backoff, retries once after a token refresh on
+ * 401, and throws QueryCostExceeded on MAX_COST_EXCEEDED.
  */
 export class AdminApi {
   /** Requests sent, for the sync's figures. */
   calls = 0;
   private lastThrottle: ThrottleStatus | null = null;
   private lastThrottleAt = 0;
+  /** requestedQueryCost last reported per document and page size. */
+  private readonly costs = new Map<string, number>();
   private readonly maxInlineWaitMs: number;
   private readonly maxAttempts: number;
 
@@ -47,11 +65,12 @@ export class AdminApi {
     return `${adminOrigin(this.cfg, this.access.shop)}/admin/api/${this.cfg.SHOPIFY_API_VERSION}/graphql.json`;
   }
 
-  async query<T>(query: string, variables: Record<string, unknown> = {}, expectedCost = 0): Promise<T> {
+  async query<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
     let token = await this.access.accessToken();
     let refreshed = false;
+    const costKey = `${String(variables.first ?? "")}\u0000${query}`;
     for (let attempt = 0; ; attempt++) {
-      await this.waitForPoints(expectedCost);
+      await this.waitForPoints(this.costs.get(costKey) ?? 0);
       let response: Response;
       try {
         this.calls++;
@@ -113,9 +132,18 @@ export class AdminApi {
       }
       const body = (await response.json()) as GraphQLResponse<T>;
       this.noteThrottle(body.extensions?.cost?.throttleStatus);
+      const requested = body.extensions?.cost?.requestedQueryCost;
+      if (typeof requested === "number") this.costs.set(costKey, requested);
+      const tooCostly = body.errors?.find((e) => e.extensions?.code === "MAX_COST_EXCEEDED");
+      if (tooCostly) {
+        throw new QueryCostExceeded(
+          tooCostly.extensions?.cost ?? requested ?? 0,
+          tooCostly.extensions?.maxCost ?? 1000,
+        );
+      }
       const throttled = body.errors?.some((e) => e.extensions?.code === "THROTTLED");
       if (throttled) {
-        const needed = body.extensions?.cost?.requestedQueryCost ?? expectedCost;
+        const needed = requested ?? this.costs.get(costKey) ?? 0;
         const wait = this.msUntilPoints(needed) ?? backoffMs(attempt, 1000);
         if (wait > this.maxInlineWaitMs || attempt + 1 >= this.maxAttempts) {
           throw new PlatformError("shopify", "throttled", "Admin API cost throttle", wait);

@@ -1,4 +1,7 @@
-/** GraphQL Admin API documents. Costs stay under the 1,000-point single-query limit. */
+/**
+ * GraphQL Admin API documents. Each stays well under Shopify's 1,000-point single-query limit by
+ * the documented cost rules (test/unit/shopify-query-cost.test.ts computes it from these texts).
+ */
 
 export const SHOP_QUERY = /* GraphQL */ `
   query ShopMetadata {
@@ -22,15 +25,8 @@ export const SHOP_QUERY = /* GraphQL */ `
   }
 `;
 
-/** 250 products a page; only single objects inside, so the page costs about 750 points. */
-export const PRODUCTS_QUERY = /* GraphQL */ `
-  query ShopProducts($cursor: String) {
-    products(first: 250, after: $cursor, sortKey: ID) {
-      pageInfo {
-        hasNextPage
-        endCursor
-      }
-      nodes {
+/** What the products file holds of a product: the same selection for a page and for a bulk run. */
+const PRODUCT_FIELDS = /* GraphQL */ `
         id
         title
         handle
@@ -57,11 +53,79 @@ export const PRODUCTS_QUERY = /* GraphQL */ `
             currencyCode
           }
         }
+`;
+
+/**
+ * One page of products. A product costs 5 points (itself and four objects), so a page of
+ * PRODUCTS_PAGE_SIZE costs 2 + 5 × size; a shop answering MAX_COST_EXCEEDED gets smaller pages.
+ */
+export const PRODUCTS_PAGE_QUERY = /* GraphQL */ `
+  query ShopProducts($first: Int!, $cursor: String) {
+    products(first: $first, after: $cursor, sortKey: ID) {
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      nodes {
+${PRODUCT_FIELDS}
       }
     }
   }
 `;
-export const PRODUCTS_QUERY_COST = 752;
+/** 150 products: 752 points, a quarter under the limit. */
+export const PRODUCTS_PAGE_SIZE = 150;
+
+/** The whole catalogue as a bulk operation (no cost limit; no `first`). */
+export const PRODUCTS_BULK_QUERY = /* GraphQL */ `
+  {
+    products(sortKey: ID) {
+      edges {
+        node {
+${PRODUCT_FIELDS}
+        }
+      }
+    }
+  }
+`;
+
+/** How big the catalogue is (`limit: null`: an exact count, however many). */
+export const PRODUCTS_COUNT_QUERY = /* GraphQL */ `
+  query ProductsCount {
+    productsCount(limit: null) {
+      count
+      precision
+    }
+  }
+`;
+
+export const BULK_OPERATION_RUN_QUERY = /* GraphQL */ `
+  mutation BulkProducts($query: String!) {
+    bulkOperationRunQuery(query: $query) {
+      bulkOperation {
+        id
+        status
+      }
+      userErrors {
+        field
+        message
+      }
+    }
+  }
+`;
+
+export const BULK_OPERATION_QUERY = /* GraphQL */ `
+  query BulkOperationStatus($id: ID!) {
+    node(id: $id) {
+      ... on BulkOperation {
+        id
+        status
+        errorCode
+        objectCount
+        url
+      }
+    }
+  }
+`;
 
 export const WEBHOOK_SUBSCRIPTIONS_QUERY = /* GraphQL */ `
   query WebhookSubscriptions($cursor: String) {
@@ -73,6 +137,7 @@ export const WEBHOOK_SUBSCRIPTIONS_QUERY = /* GraphQL */ `
       nodes {
         id
         topic
+        includeFields
         endpoint {
           __typename
           ... on WebhookHttpEndpoint {
@@ -85,8 +150,11 @@ export const WEBHOOK_SUBSCRIPTIONS_QUERY = /* GraphQL */ `
 `;
 
 export const WEBHOOK_SUBSCRIPTION_CREATE = /* GraphQL */ `
-  mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $callbackUrl: URL!) {
-    webhookSubscriptionCreate(topic: $topic, webhookSubscription: { callbackUrl: $callbackUrl, format: JSON }) {
+  mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $callbackUrl: URL!, $includeFields: [String!]) {
+    webhookSubscriptionCreate(
+      topic: $topic
+      webhookSubscription: { callbackUrl: $callbackUrl, format: JSON, includeFields: $includeFields }
+    ) {
       webhookSubscription {
         id
         topic

@@ -207,7 +207,7 @@ async function destructiveTopic(env: Env, delivery: ShopifyDelivery) {
       log.info(`App uninstalled from ${shop}: tokens removed`, fields);
       return { ok: true, removed: "tokens" };
     }
-    await lifecycle.redact(shop, triggeredAt, JOURNAL_DEADLINE_MS);
+    await lifecycle.redactToken(shop, triggeredAt, JOURNAL_DEADLINE_MS);
     await env.JOBS.send({ type: "shopify.redact", shop, userUuid: install.userUuid } satisfies Job, {
       contentType: "json",
     });

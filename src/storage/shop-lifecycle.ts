@@ -123,7 +123,7 @@ export class ShopLifecycle {
    * latest install came before the event (the shop's files are the redact job's). Returns whether
    * a token was deleted.
    */
-  async redact(shop: string, triggeredAt: number, journalDeadlineMs?: number): Promise<boolean> {
+  async redactToken(shop: string, triggeredAt: number, journalDeadlineMs?: number): Promise<boolean> {
     const installedBefore = "EXISTS (SELECT 1 FROM shops WHERE shop = ?2 AND installed_at < ?3)";
     const [token] = await this.db.batch([
       this.db

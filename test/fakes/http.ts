@@ -38,7 +38,9 @@ export async function listen(
     });
     res.end(body);
   });
-  server.keepAliveTimeout = 1000;
+  // Longer than a client keeps an idle connection: a server that closes first races the client's
+  // next request on that connection ("Network connection lost" in workerd after a 1 s pause).
+  server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const { port: bound } = server.address() as AddressInfo;
   return {

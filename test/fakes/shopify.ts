@@ -1,41 +1,104 @@
 import { randomBytes } from "node:crypto";
+import {
+  GraphQLError,
+  execute,
+  parse,
+  validate,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLFormattedError,
+} from "graphql";
 import { json, listen, type FakeResponse } from "./http";
+import { bulkJsonl, hasConnection } from "./shopify-bulk";
+import { consentPage, hostParam, oauthErrorPage, signedCallbackQuery } from "./shopify-consent";
+import { SINGLE_QUERY_MAX_COST, actualQueryCost, requestedQueryCost } from "./shopify-cost";
+import { adminSchema } from "./shopify-schema";
 
 /**
- * A fake Shopify for one or many shops, speaking the documented wire formats:
+ * A fake Shopify for one or many shops that behaves as Shopify documents it:
+ * - `GET /{shop}/admin/oauth/authorize`: the consent screen; "Install app" redirects to
+ *   `redirect_uri` with `code, hmac, host, shop, state, timestamp`, signed as Shopify signs;
  * - `POST /{shop}/admin/oauth/access_token`: code → expiring offline token + refresh token
  *   (`expiring: "1"`), and `grant_type: refresh_token` (the refresh token is replaced at each use);
- * - `POST /{shop}/admin/api/{version}/graphql.json`: `X-Shopify-Access-Token`, `shop`, `products`
- *   with cursors (at most 250 a page), `webhookSubscriptions`, `webhookSubscriptionCreate` with
- *   `userErrors`; `extensions.cost.throttleStatus` on every answer, THROTTLED when the bucket is
- *   short, 401 for an unknown or expired token;
+ * - `POST /{shop}/admin/api/{version}/graphql.json`: every document is parsed, validated and executed
+ *   with graphql-js against a subset of the Admin API schema (shopify-schema.ts); its cost is computed
+ *   from the document (shopify-cost.ts), refused over 1,000 points (`MAX_COST_EXCEEDED`) before it
+ *   runs, and taken from a leaky bucket per shop whose size and restore rate follow the shop's plan
+ *   (`THROTTLED` when short); `extensions.cost` on every answer;
+ * - bulk operations (`bulkOperationRunQuery`): run without the cost limit, CREATED → RUNNING →
+ *   COMPLETED as they are polled, the JSONL served at the operation's `url`;
  * - faults on demand: HTTP 429 with `Retry-After`, 5xx, slow answers.
  * Tests steer it through `/_control/*`.
  */
 
+/** Restore rate (points a second) per plan, from Shopify's rate-limit table; the bucket holds 20 s of it. */
+export const PLANS = {
+  standard: { restoreRate: 100, displayName: "Basic" },
+  advanced: { restoreRate: 200, displayName: "Advanced" },
+  plus: { restoreRate: 1000, displayName: "Shopify Plus" },
+  enterprise: { restoreRate: 2000, displayName: "Commerce Components" },
+} as const;
+export type Plan = keyof typeof PLANS;
+const BUCKET_SECONDS = 20;
+/** Largest `first`/`last` Shopify accepts on a connection. */
+const MAX_PAGE = 250;
+/** Bulk query operations that may run at once per shop (API 2026-01 and later). */
+const MAX_CONCURRENT_BULK = 5;
+
+type Raw = Record<string, unknown>;
+
+interface Webhook {
+  id: string;
+  topic: string;
+  callbackUrl: string;
+  format: string;
+  includeFields: string[];
+  createdAt: string;
+}
+
+interface BulkOp {
+  id: string;
+  status: "CREATED" | "RUNNING" | "COMPLETED" | "FAILED";
+  query: string;
+  document: DocumentNode;
+  createdAt: string;
+  completedAt: string | null;
+  objectCount: number;
+  rootObjectCount: number;
+  file: string | null;
+  fileKey: string | null;
+  fail: boolean;
+}
+
 interface ShopState {
-  products: Record<string, unknown>[];
+  domain: string;
+  products: Raw[];
   accessTokens: Map<string, number>;
   refreshTokens: Set<string>;
   codes: Set<string>;
-  webhooks: { id: string; topic: string; callbackUrl: string }[];
+  webhooks: Webhook[];
+  nextWebhookId: number;
   available: number;
   lastRestore: number;
-  /** Points restored a second (Shopify: 100 Standard, 200 Advanced, 1000 Plus). */
   restoreRate: number;
+  maximumAvailable: number;
+  plan: Plan;
   name: string;
+  bulkOps: BulkOp[];
+  failNextBulk: boolean;
+  /** Shopify's single-query limit; a test may lower it to see a client shrink its pages. */
+  maxQueryCost: number;
 }
 
 export interface ShopifyFakeOptions {
   apiKey: string;
   apiSecret: string;
   port?: number;
+  /** The app's name on the consent screen. */
+  appName?: string;
 }
 
-const MAX_COST = 2000;
-const RESTORE_RATE = 100;
-
-export function makeProduct(i: number, revision = 0): Record<string, unknown> {
+export function makeProduct(i: number, revision = 0): Raw {
   return {
     id: `gid://shopify/Product/${1000000 + i}`,
     title: `Product ${i}${revision ? ` rev ${revision}` : ""}`,
@@ -45,40 +108,184 @@ export function makeProduct(i: number, revision = 0): Record<string, unknown> {
     productType: "Widget",
     tags: ["sale", `t${i % 7}`],
     description: `A fine widget, number ${i}. It does what widgets do, and a little more.`,
+    descriptionHtml: `<p>A fine widget, number ${i}.</p>`,
     onlineStoreUrl: `https://shop.example/products/product-${i}`,
     totalInventory: i % 50,
     createdAt: "2026-01-01T00:00:00Z",
     updatedAt: `2026-02-01T00:00:${String(revision % 60).padStart(2, "0")}Z`,
-    featuredImage: { url: `https://cdn.example/p/${i}.jpg`, altText: null },
+    featuredImage: { id: null, url: `https://cdn.example/p/${i}.jpg`, altText: null, width: 800, height: 800 },
     priceRangeV2: {
       minVariantPrice: { amount: `${(i % 100) + 0.5}`, currencyCode: "USD" },
       maxVariantPrice: { amount: `${(i % 100) + 10.5}`, currencyCode: "USD" },
     },
+    variants: [0, 1].map((v) => ({
+      id: `gid://shopify/ProductVariant/${2000000 + i * 2 + v}`,
+      title: v ? "Large" : "Small",
+      sku: `SKU-${i}-${v}`,
+      price: `${(i % 100) + 0.5 + v * 10}`,
+      inventoryQuantity: (i % 50) + v,
+    })),
   };
 }
 
+const cursorOf = (index: number) => Buffer.from(JSON.stringify({ last_index: index })).toString("base64");
+function indexOf(cursor: unknown): number {
+  try {
+    const parsed = JSON.parse(Buffer.from(String(cursor), "base64").toString()) as { last_index?: unknown };
+    if (typeof parsed.last_index === "number") return parsed.last_index;
+  } catch {
+    // fall through
+  }
+  throw new GraphQLError("Invalid cursor for current pagination sort.");
+}
+
+interface Context {
+  bulk: boolean;
+}
+
+interface ConnectionArgs {
+  first?: number | null;
+  last?: number | null;
+  after?: string | null;
+  before?: string | null;
+  reverse?: boolean | null;
+}
+
+/** A Relay connection over `items`, paged as Shopify pages (first/last required, 250 at most). */
+function connection<T>(all: T[], args: ConnectionArgs, ctx: Context) {
+  const items = args.reverse ? [...all].reverse() : all;
+  let start = 0;
+  let end = items.length;
+  if (args.after != null) start = indexOf(args.after) + 1;
+  if (args.before != null) end = Math.min(end, indexOf(args.before));
+  if (!ctx.bulk) {
+    if (args.first == null && args.last == null) throw new GraphQLError("you must provide one of first or last");
+    const size = args.first ?? args.last!;
+    if (size < 0 || size > MAX_PAGE)
+      throw new GraphQLError(`The value of the argument 'first' or 'last' must be between 0 and ${MAX_PAGE}.`);
+    if (args.first != null) end = Math.min(end, start + args.first);
+    else start = Math.max(start, end - args.last!);
+  }
+  const slice = items.slice(start, end);
+  return {
+    edges: slice.map((node, i) => ({ cursor: cursorOf(start + i), node })),
+    nodes: slice,
+    pageInfo: {
+      hasNextPage: end < items.length,
+      hasPreviousPage: start > 0,
+      startCursor: slice.length ? cursorOf(start) : null,
+      endCursor: slice.length ? cursorOf(end - 1) : null,
+    },
+  };
+}
+
+/** What graphql-js resolves a product with (arguments become functions). */
+function productNode(raw: Raw) {
+  const description = String(raw.description ?? "");
+  return {
+    ...raw,
+    __typename: "Product",
+    description: ({ truncateAt }: { truncateAt?: number | null }) =>
+      truncateAt != null && description.length > truncateAt ? `${description.slice(0, truncateAt)}…` : description,
+    variants: (args: ConnectionArgs, ctx: Context) =>
+      connection(
+        (raw.variants as Raw[]).map((v) => ({ ...v, __typename: "ProductVariant" })),
+        args,
+        ctx,
+      ),
+  };
+}
+
+const webhookNode = (w: Webhook) => ({
+  __typename: "WebhookSubscription",
+  id: w.id,
+  topic: w.topic,
+  format: w.format,
+  includeFields: w.includeFields,
+  endpoint: { __typename: "WebhookHttpEndpoint", callbackUrl: w.callbackUrl },
+  createdAt: w.createdAt,
+  updatedAt: w.createdAt,
+});
+
+/** Shopify's wording and codes for the validation errors an app meets. */
+function shopifyError(err: GraphQLError): GraphQLFormattedError {
+  const locations = err.locations ? [...err.locations] : undefined;
+  let m = /^Cannot query field "([^"]+)" on type "([^"]+)"/.exec(err.message);
+  if (m)
+    return {
+      message: `Field '${m[1]}' doesn't exist on type '${m[2]}'`,
+      locations,
+      extensions: { code: "undefinedField", typeName: m[2], fieldName: m[1] },
+    };
+  m = /^Unknown argument "([^"]+)" on field "[^".]+\.([^"]+)"/.exec(err.message);
+  if (m)
+    return {
+      message: `Field '${m[2]}' doesn't accept argument '${m[1]}'`,
+      locations,
+      extensions: { code: "argumentNotAccepted", name: m[2], typeName: "Field", argumentName: m[1] },
+    };
+  m = /^Field "([^"]+)" argument "([^"]+)" of type "[^"]+" is required/.exec(err.message);
+  if (m)
+    return {
+      message: `Field '${m[1]}' is missing required arguments: ${m[2]}`,
+      locations,
+      extensions: { code: "missingRequiredArguments", className: "Field", name: m[1], arguments: m[2] },
+    };
+  return { message: err.message, locations };
+}
+
 export async function startShopifyFake(opts: ShopifyFakeOptions) {
+  const schema = adminSchema();
   const shops = new Map<string, ShopState>();
+  const bulkFiles = new Map<string, BulkOp>();
   let faults: { kind: "429" | "500" | "slow"; times: number; retryAfter?: string; delayMs?: number }[] = [];
   let tokenTtlSeconds = 3600;
-  const calls = { graphql: 0, token: 0, refresh: 0, throttled: 0 };
+  const freshCalls = () => ({
+    graphql: 0,
+    token: 0,
+    refresh: 0,
+    throttled: 0,
+    costExceeded: 0,
+    bulkRuns: 0,
+    bulkDownloads: 0,
+    /** Points taken from the buckets (actualQueryCost summed). */
+    points: 0,
+  });
+  const calls = freshCalls();
   /** Every token handed out, so a leak check can look for them. */
   const issued: string[] = [];
+  let origin = "";
+
+  const setPlan = (s: ShopState, plan: Plan, restoreRate?: number) => {
+    s.plan = plan;
+    s.restoreRate = restoreRate ?? PLANS[plan].restoreRate;
+    s.maximumAvailable = s.restoreRate * BUCKET_SECONDS;
+    s.available = s.maximumAvailable;
+    s.lastRestore = Date.now();
+  };
 
   const shopState = (shop: string): ShopState => {
     let s = shops.get(shop);
     if (!s) {
       s = {
+        domain: shop,
         products: [],
         accessTokens: new Map(),
         refreshTokens: new Set(),
         codes: new Set(),
         webhooks: [],
-        available: MAX_COST,
-        lastRestore: Date.now(),
-        restoreRate: RESTORE_RATE,
+        nextWebhookId: 1,
+        available: 0,
+        lastRestore: 0,
+        restoreRate: 0,
+        maximumAvailable: 0,
+        plan: "standard",
         name: shop.split(".")[0]!,
+        bulkOps: [],
+        failNextBulk: false,
+        maxQueryCost: SINGLE_QUERY_MAX_COST,
       };
+      setPlan(s, "standard");
       shops.set(shop, s);
     }
     return s;
@@ -99,83 +306,119 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     };
   };
 
+  const restore = (s: ShopState) => {
+    const now = Date.now();
+    s.available = Math.min(s.maximumAvailable, s.available + ((now - s.lastRestore) / 1000) * s.restoreRate);
+    s.lastRestore = now;
+  };
+
   const throttleStatus = (s: ShopState) => ({
-    maximumAvailable: MAX_COST,
+    maximumAvailable: s.maximumAvailable,
     currentlyAvailable: Math.floor(s.available),
     restoreRate: s.restoreRate,
   });
 
-  const restore = (s: ShopState) => {
-    const now = Date.now();
-    s.available = Math.min(MAX_COST, s.available + ((now - s.lastRestore) / 1000) * s.restoreRate);
-    s.lastRestore = now;
-  };
+  const bulkNode = (op: BulkOp) => ({
+    __typename: "BulkOperation",
+    id: op.id,
+    status: op.status,
+    errorCode: op.status === "FAILED" ? "INTERNAL_SERVER_ERROR" : null,
+    type: "QUERY",
+    query: op.query,
+    createdAt: op.createdAt,
+    completedAt: op.completedAt,
+    objectCount: String(op.objectCount),
+    rootObjectCount: String(op.rootObjectCount),
+    fileSize: op.file === null ? null : String(Buffer.byteLength(op.file)),
+    url: op.fileKey ? `${origin}/_bulk/${op.fileKey}.jsonl` : null,
+    partialDataUrl: null,
+  });
 
-  function graphql(s: ShopState, shop: string, query: string, variables: Record<string, any>): FakeResponse {
-    restore(s);
-    const requested = /ShopProducts/.test(query) ? 752 : 10;
-    if (requested > s.available) {
-      calls.throttled++;
-      return json({
-        errors: [
-          {
-            message: "Throttled",
-            extensions: { code: "THROTTLED", documentation: "https://shopify.dev/api/usage/rate-limits" },
-          },
-        ],
-        extensions: {
-          cost: { requestedQueryCost: requested, actualQueryCost: null, throttleStatus: throttleStatus(s) },
-        },
-      });
+  /** A bulk operation moves one step each time it is looked at: CREATED → RUNNING → COMPLETED. */
+  function advance(s: ShopState, op: BulkOp) {
+    if (op.status === "CREATED") op.status = "RUNNING";
+    else if (op.status === "RUNNING") {
+      op.completedAt = new Date().toISOString();
+      if (op.fail) {
+        op.status = "FAILED";
+        return;
+      }
+      const result = execute({ schema, document: op.document, rootValue: root(s), contextValue: { bulk: true } });
+      const lines = bulkJsonl(schema, op.document, (result as ExecutionResult).data ?? {});
+      op.objectCount = lines.length;
+      op.rootObjectCount = lines.filter((l) => !l.includes('"__parentId":')).length;
+      op.file = lines.length ? `${lines.join("\n")}\n` : null;
+      op.fileKey = lines.length ? randomBytes(12).toString("hex") : null;
+      if (op.fileKey) bulkFiles.set(op.fileKey, op);
+      op.status = "COMPLETED";
     }
-    let data: unknown;
-    let actual = 1;
-    if (/query ShopMetadata/.test(query)) {
-      data = {
-        shop: {
-          id: `gid://shopify/Shop/${shop.length}`,
-          name: s.name,
-          email: `owner@${shop}`,
-          myshopifyDomain: shop,
-          primaryDomain: { url: `https://${shop}`, host: shop },
-          currencyCode: "USD",
-          description: null,
-          plan: { displayName: "Basic" },
-          ianaTimezone: "UTC",
-          contactEmail: `owner@${shop}`,
-        },
-      };
-    } else if (/query ShopProducts/.test(query)) {
-      const first = Math.min(250, Number(/first:\s*(\d+)/.exec(query)?.[1] ?? 50));
-      const start = variables.cursor ? Number(Buffer.from(variables.cursor, "base64").toString().split(":")[1]) : 0;
-      const nodes = s.products.slice(start, start + first);
-      const end = start + nodes.length;
-      actual = 2 + nodes.length * 3;
-      data = {
-        products: {
-          pageInfo: {
-            hasNextPage: end < s.products.length,
-            endCursor: nodes.length ? Buffer.from(`cursor:${end}`).toString("base64") : null,
-          },
-          nodes,
-        },
-      };
-    } else if (/query WebhookSubscriptions/.test(query)) {
-      data = {
-        webhookSubscriptions: {
-          pageInfo: { hasNextPage: false, endCursor: null },
-          nodes: s.webhooks.map((w) => ({
-            id: w.id,
-            topic: w.topic,
-            endpoint: { __typename: "WebhookHttpEndpoint", callbackUrl: w.callbackUrl },
-          })),
-        },
-      };
-    } else if (/mutation WebhookSubscriptionCreate/.test(query)) {
-      const taken = s.webhooks.some((w) => w.topic === variables.topic && w.callbackUrl === variables.callbackUrl);
-      if (taken || !/^https?:\/\//.test(String(variables.callbackUrl))) {
-        data = {
-          webhookSubscriptionCreate: {
+  }
+
+  /** The resolvers of one shop: QueryRoot and Mutation fields. */
+  function root(s: ShopState) {
+    const shopDomain = s.domain;
+    return {
+      shop: {
+        __typename: "Shop",
+        id: `gid://shopify/Shop/${shopDomain.length}`,
+        name: s.name,
+        email: `owner@${shopDomain}`,
+        contactEmail: `owner@${shopDomain}`,
+        myshopifyDomain: shopDomain,
+        primaryDomain: { id: "gid://shopify/Domain/1", url: `https://${shopDomain}`, host: shopDomain },
+        currencyCode: "USD",
+        description: null,
+        ianaTimezone: "UTC",
+        plan: { displayName: PLANS[s.plan].displayName, partnerDevelopment: false, shopifyPlus: s.plan === "plus" },
+      },
+      products: (args: ConnectionArgs, ctx: Context) => connection(s.products.map(productNode), args, ctx),
+      productsCount: ({ limit }: { limit?: number | null }) => {
+        const total = s.products.length;
+        return limit != null && total > limit
+          ? { count: limit, precision: "AT_LEAST" }
+          : { count: total, precision: "EXACT" };
+      },
+      webhookSubscriptions: (
+        args: ConnectionArgs & { topics?: string[] | null; callbackUrl?: string | null; format?: string | null },
+        ctx: Context,
+      ) =>
+        connection(
+          s.webhooks
+            .filter((w) => !args.topics || args.topics.includes(w.topic))
+            .filter((w) => !args.callbackUrl || w.callbackUrl === args.callbackUrl)
+            .filter((w) => !args.format || w.format === args.format)
+            .map(webhookNode),
+          args,
+          ctx,
+        ),
+      node: ({ id }: { id: string }) => {
+        const op = s.bulkOps.find((o) => o.id === id);
+        if (op) {
+          advance(s, op);
+          return bulkNode(op);
+        }
+        const hook = s.webhooks.find((w) => w.id === id);
+        if (hook) return webhookNode(hook);
+        const product = s.products.find((p) => p.id === id);
+        return product ? productNode(product) : null;
+      },
+      currentBulkOperation: () => {
+        const op = s.bulkOps.at(-1);
+        if (!op) return null;
+        advance(s, op);
+        return bulkNode(op);
+      },
+      webhookSubscriptionCreate: ({
+        topic,
+        webhookSubscription: input,
+      }: {
+        topic: string;
+        webhookSubscription: { callbackUrl?: string | null; format?: string | null; includeFields?: string[] | null };
+      }) => {
+        const callbackUrl = input.callbackUrl ?? "";
+        const taken = s.webhooks.some((w) => w.topic === topic && w.callbackUrl === callbackUrl);
+        if (taken || !/^https?:\/\/[^/]/.test(callbackUrl)) {
+          return {
             webhookSubscription: null,
             userErrors: [
               {
@@ -183,33 +426,199 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
                 message: taken ? "Address for this topic has already been taken" : "Address is invalid",
               },
             ],
-          },
-        };
-      } else {
-        const hook = {
-          id: `gid://shopify/WebhookSubscription/${s.webhooks.length + 1}`,
-          topic: variables.topic,
-          callbackUrl: variables.callbackUrl,
+          };
+        }
+        const hook: Webhook = {
+          id: `gid://shopify/WebhookSubscription/${s.nextWebhookId++}`,
+          topic,
+          callbackUrl,
+          format: input.format ?? "JSON",
+          includeFields: input.includeFields ?? [],
+          createdAt: new Date().toISOString(),
         };
         s.webhooks.push(hook);
-        data = {
-          webhookSubscriptionCreate: { webhookSubscription: { id: hook.id, topic: hook.topic }, userErrors: [] },
-        };
-      }
-    } else {
-      return json({ errors: [{ message: "Parse error on query" }] });
-    }
-    s.available -= actual;
-    return json({
-      data,
-      extensions: {
-        cost: { requestedQueryCost: requested, actualQueryCost: actual, throttleStatus: throttleStatus(s) },
+        return { webhookSubscription: webhookNode(hook), userErrors: [] };
       },
+      webhookSubscriptionDelete: ({ id }: { id: string }) => {
+        const index = s.webhooks.findIndex((w) => w.id === id);
+        if (index < 0)
+          return {
+            deletedWebhookSubscriptionId: null,
+            userErrors: [{ field: ["id"], message: "Webhook subscription does not exist" }],
+          };
+        s.webhooks.splice(index, 1);
+        return { deletedWebhookSubscriptionId: id, userErrors: [] };
+      },
+      bulkOperationRunQuery: ({ query }: { query: string }) => {
+        const invalid = (message: string) => ({
+          bulkOperation: null,
+          userErrors: [{ code: "INVALID", field: ["query"], message }],
+        });
+        let document: DocumentNode;
+        try {
+          document = parse(query);
+        } catch (err) {
+          return invalid(`Invalid bulk query: ${(err as Error).message}`);
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return invalid(`Invalid bulk query: ${shopifyError(errors[0]!).message}`);
+        if (!hasConnection(schema, document)) return invalid("Bulk queries must contain at least one connection.");
+        const running = s.bulkOps.filter((o) => o.status === "CREATED" || o.status === "RUNNING");
+        if (running.length >= MAX_CONCURRENT_BULK)
+          return {
+            bulkOperation: null,
+            userErrors: [
+              {
+                code: "OPERATION_IN_PROGRESS",
+                field: null,
+                message: `A bulk query operation for this app and shop is already in progress: ${running[0]!.id}.`,
+              },
+            ],
+          };
+        calls.bulkRuns++;
+        const op: BulkOp = {
+          id: `gid://shopify/BulkOperation/${Date.now()}${s.bulkOps.length}`,
+          status: "CREATED",
+          query,
+          document,
+          createdAt: new Date().toISOString(),
+          completedAt: null,
+          objectCount: 0,
+          rootObjectCount: 0,
+          file: null,
+          fileKey: null,
+          fail: s.failNextBulk,
+        };
+        s.failNextBulk = false;
+        s.bulkOps.push(op);
+        return { bulkOperation: bulkNode(op), userErrors: [] };
+      },
+    };
+  }
+
+  /** One GraphQL request: parse, validate, cost, bucket, execute, refund the unused points. */
+  function graphql(s: ShopState, query: string, variables: Record<string, unknown>, operationName?: string) {
+    restore(s);
+    const answer = (body: Record<string, unknown>, requested: number, actual: number | null) =>
+      json({
+        ...body,
+        extensions: {
+          cost: { requestedQueryCost: requested, actualQueryCost: actual, throttleStatus: throttleStatus(s) },
+        },
+      });
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (err) {
+      const e = err as GraphQLError;
+      return answer({ errors: [{ message: e.message, locations: e.locations }] }, 0, 0);
+    }
+    const invalid = validate(schema, document);
+    if (invalid.length) return answer({ errors: invalid.map(shopifyError) }, 0, 0);
+    const requested = requestedQueryCost(schema, document, variables, operationName);
+    if (requested > s.maxQueryCost) {
+      calls.costExceeded++;
+      return answer(
+        {
+          errors: [
+            {
+              message: `Query cost is ${requested}, which exceeds the single query max cost limit (${s.maxQueryCost}).\n\nSee https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\ncost of a query is calculated.\n\nTo query larger amounts of data with fewer limits, bulk operations should be used instead.\nSee https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n`,
+              extensions: { code: "MAX_COST_EXCEEDED", cost: requested, maxCost: s.maxQueryCost },
+            },
+          ],
+        },
+        requested,
+        null,
+      );
+    }
+    if (requested > s.available) {
+      calls.throttled++;
+      return answer(
+        {
+          errors: [
+            {
+              message: "Throttled",
+              extensions: { code: "THROTTLED", documentation: "https://shopify.dev/api/usage/rate-limits" },
+            },
+          ],
+        },
+        requested,
+        null,
+      );
+    }
+    s.available -= requested;
+    const result = execute({
+      schema,
+      document,
+      rootValue: root(s),
+      contextValue: { bulk: false },
+      variableValues: variables,
+      operationName,
+    }) as ExecutionResult;
+    const actual = Math.min(requested, actualQueryCost(schema, document, result.data, variables, operationName));
+    s.available = Math.min(s.maximumAvailable, s.available + (requested - actual));
+    calls.points += actual;
+    const body: Record<string, unknown> = {};
+    if (result.errors?.length) body.errors = result.errors.map((e) => e.toJSON());
+    body.data = result.data ?? null;
+    return answer(body, requested, actual);
+  }
+
+  /** The consent screen and the merchant's click on "Install app". */
+  function authorize(shop: string, url: URL, approve: boolean): FakeResponse {
+    const html = (text: string, status = 200): FakeResponse => ({
+      status,
+      text,
+      headers: { "content-type": "text/html; charset=utf-8" },
     });
+    const q = url.searchParams;
+    const clientId = q.get("client_id") ?? "";
+    if (clientId !== opts.apiKey)
+      return html(oauthErrorPage(`Could not find Shopify API application with api_key ${clientId}`), 400);
+    const redirectUri = q.get("redirect_uri") ?? "";
+    if (!/^https?:\/\/[^/]/.test(redirectUri))
+      return html(oauthErrorPage("The redirect_uri is missing or not a valid URL."), 400);
+    const fields = {
+      client_id: clientId,
+      scope: q.get("scope") ?? "",
+      redirect_uri: redirectUri,
+      state: q.get("state") ?? "",
+    };
+    if (!approve)
+      return html(
+        consentPage({
+          appName: opts.appName ?? "Messenger sales bot",
+          shop,
+          scope: fields.scope,
+          approveAction: `/${shop}/admin/oauth/authorize/approve`,
+          hidden: fields,
+        }),
+      );
+    const code = randomBytes(16).toString("hex");
+    shopState(shop).codes.add(code);
+    const params: Record<string, string> = {
+      code,
+      host: hostParam(shop),
+      shop,
+      timestamp: String(Math.floor(Date.now() / 1000)),
+    };
+    if (fields.state) params.state = fields.state;
+    const target = new URL(redirectUri);
+    const query = signedCallbackQuery(params, opts.apiSecret);
+    return { status: 302, text: "", headers: { location: `${target.origin}${target.pathname}?${query}` } };
   }
 
   const fake = await listen(async (req, url, body) => {
     if (url.pathname.startsWith("/_control/")) return control(url, body.length ? JSON.parse(body.toString()) : {});
+    const bulkFile = /^\/_bulk\/([0-9a-f]+)\.jsonl$/.exec(url.pathname);
+    if (bulkFile && req.method === "GET") {
+      const op = bulkFiles.get(bulkFile[1]!);
+      if (!op?.file) return json({ error: "NoSuchKey" }, 404);
+      calls.bulkDownloads++;
+      return { text: op.file, headers: { "content-type": "application/jsonl" } };
+    }
+    const consent = /^\/([a-z0-9][a-z0-9-]*\.myshopify\.com)\/admin\/oauth\/authorize(\/approve)?$/.exec(url.pathname);
+    if (consent && req.method === "GET") return authorize(consent[1]!, url, Boolean(consent[2]));
     const match =
       /^\/([a-z0-9][a-z0-9-]*\.myshopify\.com)\/admin\/(oauth\/access_token|api\/(\d{4}-\d{2})\/graphql\.json)$/.exec(
         url.pathname,
@@ -227,7 +636,12 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
       if (fault.kind === "500") return json({ errors: "Internal Server Error" }, 500);
       if (fault.kind === "slow") await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
     }
-    const payload = JSON.parse(body.toString() || "{}");
+    let payload: Record<string, any>;
+    try {
+      payload = JSON.parse(body.toString() || "{}");
+    } catch {
+      return json({ errors: "Invalid JSON in request body" }, 400);
+    }
     if (match[2] === "oauth/access_token") {
       if (payload.client_id !== opts.apiKey || payload.client_secret !== opts.apiSecret) {
         return json({ error: "invalid_client", error_description: "Client authentication failed" }, 401);
@@ -254,25 +668,31 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     if (!expiry || expiry < Date.now()) {
       return json({ errors: "[API] Invalid API key or access token (unrecognized login or wrong password)" }, 401);
     }
-    return graphql(s, shop, String(payload.query ?? ""), payload.variables ?? {});
+    if (typeof payload.query !== "string") return json({ errors: [{ message: "No query string was present" }] });
+    return graphql(s, payload.query, payload.variables ?? {}, payload.operationName ?? undefined);
   }, opts.port);
+  origin = fake.origin;
 
   function control(url: URL, body: any): FakeResponse {
     switch (url.pathname) {
       case "/_control/reset":
         shops.clear();
+        bulkFiles.clear();
         faults = [];
         tokenTtlSeconds = 3600;
-        Object.assign(calls, { graphql: 0, token: 0, refresh: 0, throttled: 0 });
+        Object.assign(calls, freshCalls());
         return json({ ok: true });
       case "/_control/shop": {
         const s = shopState(body.shop);
         if (body.products !== undefined)
           s.products = Array.from({ length: body.products }, (_, i) => makeProduct(i, body.revision ?? 0));
         if (body.name) s.name = body.name;
+        if (body.plan !== undefined || body.restoreRate !== undefined)
+          setPlan(s, (body.plan ?? s.plan) as Plan, body.restoreRate);
         if (body.available !== undefined) s.available = body.available;
-        if (body.restoreRate !== undefined) s.restoreRate = body.restoreRate;
-        return json({ ok: true });
+        if (body.failNextBulk !== undefined) s.failNextBulk = Boolean(body.failNextBulk);
+        if (body.maxQueryCost !== undefined) s.maxQueryCost = body.maxQueryCost ?? SINGLE_QUERY_MAX_COST;
+        return json({ ok: true, throttleStatus: throttleStatus(s) });
       }
       case "/_control/code": {
         const code = randomBytes(8).toString("hex");
@@ -285,9 +705,17 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
           const s = shopState(shop);
           s.accessTokens.set(access_token, Date.now() + 365 * 24 * 3600 * 1000);
           if (products !== undefined) s.products = Array.from({ length: products }, (_, i) => makeProduct(i));
-          if (body.restoreRate !== undefined) s.restoreRate = body.restoreRate;
+          if (body.plan !== undefined || body.restoreRate !== undefined)
+            setPlan(s, (body.plan ?? s.plan) as Plan, body.restoreRate);
         }
         return json({ ok: true });
+      }
+      case "/_control/delete-webhook": {
+        // What Shopify does to a subscription after 8 failed deliveries in a row.
+        const s = shopState(body.shop);
+        const before = s.webhooks.length;
+        s.webhooks = s.webhooks.filter((w) => !(w.topic === body.topic || w.id === body.id));
+        return json({ ok: true, deleted: before - s.webhooks.length });
       }
       case "/_control/issued":
         return json({ tokens: issued });
@@ -304,11 +732,14 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         return json({ ok: true });
       case "/_control/state": {
         const s = shops.get(String(url.searchParams.get("shop")));
+        if (s) restore(s);
         return json({
           calls,
           webhooks: s?.webhooks ?? [],
           liveTokens: s ? [...s.accessTokens.values()].filter((t) => t > Date.now()).length : 0,
           refreshTokens: s?.refreshTokens.size ?? 0,
+          throttleStatus: s ? throttleStatus(s) : null,
+          bulkOperations: s?.bulkOps.map((o) => ({ id: o.id, status: o.status, objectCount: o.objectCount })) ?? [],
         });
       }
       default:

@@ -1,19 +1,21 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { syncShop } from "../../src/shopify/sync";
+import { describe, expect, it, vi } from "vitest";
+import { BULK_THRESHOLD, syncShop } from "../../src/shopify/sync";
+import { listShopStatus, shopStatus } from "../../src/storage/shop-status";
 import { ContentChanged, ObjectWriter } from "../../src/storage/object-writer";
 import { control, logsOfEachTest, fakeState, installShop, readJson, spaces, uniqueShop } from "../helpers";
 
 const logs = logsOfEachTest();
 
 describe("shop sync", () => {
-  it("pages through every product, 250 a page, and writes stable bytes", async () => {
+  it("pages through every product, 150 a page, and writes stable bytes", async () => {
     const shop = uniqueShop();
     await installShop(shop, { products: 1 });
-    await control("shopify", "shop", { shop, products: 620, restoreRate: 100_000 });
+    await control("shopify", "shop", { shop, products: 620, plan: "plus" });
     const result = await syncShop(env, shop);
     expect(result!.products).toBe(620);
-    expect(result!.apiCalls).toBe(1 + 3); // shop + 3 pages of products
+    expect(result!.mode).toBe("paged");
+    expect(result!.apiCalls).toBe(1 + 1 + 5); // shop, productsCount, 5 pages of products
     const file = await readJson(result!.productsKey);
     expect(file.count).toBe(620);
     expect(new Set(file.products.map((p: any) => p.id)).size).toBe(620);
@@ -26,8 +28,9 @@ describe("shop sync", () => {
   it("waits out the cost throttle, a 429 with Retry-After and a 5xx, and still syncs everything", async () => {
     const shop = uniqueShop();
     await installShop(shop, { products: 1 });
-    // Bucket nearly empty: the products query (752 points) is throttled until 1 s of restore.
-    await control("shopify", "shop", { shop, products: 300, available: 50, restoreRate: 1000 });
+    // Bucket nearly empty: the products page (752 points) is throttled until 1 s of restore.
+    await control("shopify", "shop", { shop, products: 300, plan: "plus" });
+    await control("shopify", "shop", { shop, available: 50 });
     await control("shopify", "faults", {
       faults: [
         { kind: "429", times: 1, retryAfter: "0.2" },
@@ -85,13 +88,162 @@ describe("shop sync", () => {
   });
 });
 
+describe("Shopify's cost limit and throttle", () => {
+  it("a page refused with MAX_COST_EXCEEDED is asked again smaller, and the sync completes", async () => {
+    const shop = uniqueShop();
+    await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: 400, plan: "plus", maxQueryCost: 400 });
+    const before = (await fakeState("shopify", `shop=${shop}`)).calls.costExceeded;
+    const result = await syncShop(env, shop);
+    await control("shopify", "shop", { shop, maxQueryCost: null });
+    expect(result!.products).toBe(400);
+    expect((await readJson(result!.productsKey)).count).toBe(400);
+    expect((await fakeState("shopify", `shop=${shop}`)).calls.costExceeded).toBe(before + 1);
+    // 150 × 5 + 2 = 752 > 400: pages of floor(150 × 400 × 0.75 / 752) = 59 (297 points) from then on.
+    expect(logs.has(`Products page for ${shop} cost 752 points: pages of 59 from now on`)).toBe(true);
+  });
+
+  it("on a Standard plan (100 points a second), an empty bucket is waited out from throttleStatus", async () => {
+    const shop = uniqueShop();
+    await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: 200, plan: "standard" });
+    await control("shopify", "shop", { shop, available: 0 });
+    const throttledBefore = (await fakeState("shopify", `shop=${shop}`)).calls.throttled;
+    const started = Date.now();
+    const result = await syncShop(env, shop);
+    expect(result!.products).toBe(200);
+    // 3 + 1 + 752 + 252 points at 100 a second, from empty: about 10 s of waiting, no failure.
+    expect(Date.now() - started).toBeGreaterThan(9000);
+    expect((await fakeState("shopify", `shop=${shop}`)).calls.throttled).toBeGreaterThan(throttledBefore);
+  }, 40_000);
+});
+
+describe("bulk operations for big catalogues", () => {
+  it("above the threshold the sync goes bulk, and writes the same bytes as a paged sync", async () => {
+    const shop = uniqueShop("bulk");
+    await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: BULK_THRESHOLD + 234, plan: "plus" });
+    const paged = await syncShop(env, shop, { mode: "paged" });
+    expect(paged!.mode).toBe("paged");
+    const pagedText = await spaces().getText(paged!.productsKey);
+
+    const runsBefore = (await fakeState("shopify", `shop=${shop}`)).calls.bulkRuns;
+    const bulk = await syncShop(env, shop);
+    expect(bulk!.mode).toBe("bulk");
+    expect((await fakeState("shopify", `shop=${shop}`)).calls.bulkRuns).toBe(runsBefore + 1);
+    expect(bulk!.products).toBe(BULK_THRESHOLD + 234);
+    // Same bytes: nothing to upload, and what Spaces holds is the paged file.
+    expect(bulk!.written).not.toContain(bulk!.productsKey);
+    expect(bulk!.productsBytes).toBe(paged!.productsBytes);
+    expect(await spaces().getText(bulk!.productsKey)).toBe(pagedText);
+    expect(bulk!.apiCalls).toBeLessThan(paged!.apiCalls);
+    // A poll's compare pass matches the paged file part by part: no write at all.
+    await control("spaces", "reset-counts");
+    const polled = await syncShop(env, shop, { verifyFirst: true, partSize: 5 * 1024 * 1024 });
+    expect(polled!.written).toEqual([]);
+    expect((await control("spaces", "reset-counts")).writes).toBe(0);
+  });
+
+  it("a bulk operation that fails is a failed sync (recorded), and the next one completes", async () => {
+    const shop = uniqueShop("bulk");
+    await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: BULK_THRESHOLD + 1, plan: "plus", failNextBulk: true });
+    await expect(syncShop(env, shop)).rejects.toThrow(/bulk operation FAILED/);
+    expect((await shopStatus(env.TOKENS_DB, shop))!.sync).toMatchObject({
+      result: "failed",
+      reason: "bulk_failed",
+      products: 1, // the last good sync's count is kept
+    });
+    const next = await syncShop(env, shop);
+    expect(next!.products).toBe(BULK_THRESHOLD + 1);
+    expect((await readJson(next!.productsKey)).count).toBe(BULK_THRESHOLD + 1);
+  });
+});
+
+describe("shop status for the operator", () => {
+  it("records each sync: time, result, duration, products, mode, calls; a failure by its reason code only", async () => {
+    const shop = uniqueShop();
+    await installShop(shop, { products: 4 });
+    const ok = (await shopStatus(env.TOKENS_DB, shop))!.sync!;
+    expect(ok).toMatchObject({ result: "ok", reason: null, products: 4, mode: "paged", apiCalls: 3 });
+    expect(ok.at).toBeGreaterThan(Date.now() - 60_000);
+    expect(ok.ms).toBeGreaterThanOrEqual(0);
+
+    await control("shopify", "faults", { faults: [{ kind: "500", times: 10 }] });
+    await expect(syncShop(env, shop)).rejects.toThrow();
+    const failed = (await shopStatus(env.TOKENS_DB, shop))!.sync!;
+    expect(failed).toMatchObject({ result: "failed", reason: "shopify_unavailable", products: 4 });
+    const row = await env.TOKENS_DB.prepare("SELECT * FROM shop_status WHERE shop = ?1").bind(shop).first<any>();
+    expect(JSON.stringify(row)).not.toMatch(/500|Admin API|http/);
+    // The console's list holds the same row.
+    const listed = await listShopStatus(env.TOKENS_DB, shop.slice(0, -1));
+    expect(listed[0]).toEqual(await shopStatus(env.TOKENS_DB, shop));
+  });
+});
+
+describe("webhook subscriptions", () => {
+  it("are registered with includeFields trimmed to what the sync needs", async () => {
+    const shop = uniqueShop();
+    await installShop(shop);
+    const hooks = (await fakeState("shopify", `shop=${shop}`)).webhooks as any[];
+    const fieldsOf = (topic: string) => hooks.find((w) => w.topic === topic).includeFields;
+    expect(fieldsOf("PRODUCTS_UPDATE")).toEqual(["id", "title", "updated_at"]);
+    expect(fieldsOf("PRODUCTS_CREATE")).toEqual(["id", "title", "updated_at"]);
+    expect(fieldsOf("PRODUCTS_DELETE")).toEqual(["id"]);
+    expect(fieldsOf("APP_UNINSTALLED")).toEqual([]); // whole payload: the handler compares its shop
+  });
+
+  it("a subscription Shopify removed is back after one daily poll, with a log line and the health recorded", async () => {
+    const shop = uniqueShop();
+    await installShop(shop);
+    expect(await control("shopify", "delete-webhook", { shop, topic: "PRODUCTS_UPDATE" })).toMatchObject({
+      deleted: 1,
+    });
+    await env.JOBS.send({ type: "shopify.sync", shop, reason: "poll" });
+    await vi.waitFor(() => expect(logs.has(`Polled shop ${shop}: Success`)).toBe(true), {
+      timeout: 20_000,
+      interval: 200,
+    });
+    expect(logs.has(`Webhook subscription repaired for ${shop}: products/update`)).toBe(true);
+    expect(logs.lines.filter((l) => l.includes("Webhook subscription repaired"))).toHaveLength(1);
+    const hooks = (await fakeState("shopify", `shop=${shop}`)).webhooks as any[];
+    expect(hooks.map((w) => w.topic).sort()).toEqual([
+      "APP_UNINSTALLED",
+      "PRODUCTS_CREATE",
+      "PRODUCTS_DELETE",
+      "PRODUCTS_UPDATE",
+    ]);
+    const repaired = hooks.find((w) => w.topic === "PRODUCTS_UPDATE");
+    expect(repaired).toMatchObject({
+      callbackUrl: "https://worker.test/shopify/webhook",
+      includeFields: ["id", "title", "updated_at"],
+    });
+    expect((await shopStatus(env.TOKENS_DB, shop))!.webhooks).toMatchObject({
+      ok: false,
+      missing: ["products/update"],
+    });
+
+    // The next poll finds everything in place.
+    await env.JOBS.send({ type: "shopify.sync", shop, reason: "poll" });
+    await vi.waitFor(
+      async () => expect((await shopStatus(env.TOKENS_DB, shop))!.webhooks).toMatchObject({ ok: true, missing: [] }),
+      {
+        timeout: 20_000,
+        interval: 200,
+      },
+    );
+    expect(logs.lines.filter((l) => l.includes("Webhook subscription repaired"))).toHaveLength(1);
+  });
+});
+
 describe("polls of a big catalogue", () => {
   it("an unchanged catalogue written in parts costs no Spaces write; a changed one is written again", async () => {
     const shop = uniqueShop("big");
     await installShop(shop, { products: 1 });
-    await control("shopify", "shop", { shop, products: 10_000, restoreRate: 1_000_000 });
+    await control("shopify", "shop", { shop, products: 10_000, plan: "plus" });
     const partSize = 5 * 1024 * 1024;
     const first = await syncShop(env, shop, { partSize });
+    expect(first!.mode).toBe("bulk");
     expect(first!.written).toContain(first!.productsKey);
     expect(first!.productsBytes).toBeGreaterThan(partSize);
 
@@ -99,14 +251,16 @@ describe("polls of a big catalogue", () => {
     const unchanged = await syncShop(env, shop, { partSize, verifyFirst: true });
     expect(unchanged!.written).toEqual([]);
     expect((await control("spaces", "reset-counts")).writes).toBe(0);
-    expect(unchanged!.apiCalls).toBe(1 + 40);
+    // shop, productsCount, bulkOperationRunQuery, two polls (CREATED → RUNNING → COMPLETED)
+    expect(unchanged!.apiCalls).toBe(5);
 
     await control("shopify", "shop", { shop, products: 10_000, revision: 9 });
     const changed = await syncShop(env, shop, { partSize, verifyFirst: true });
     expect(changed!.written).toContain(changed!.productsKey);
     expect((await readJson(changed!.productsKey)).products[9999].title).toBe("Product 9999 rev 9");
-    // The first part already differs: the compare pass stopped there, then the catalogue was written.
-    expect(changed!.apiCalls).toBeLessThan(1 + 40 + 40);
+    // The first part already differs: the compare pass stopped there, and the catalogue was written
+    // from the same bulk result (downloaded again, no second operation).
+    expect(changed!.apiCalls).toBe(5);
   });
 });
 
