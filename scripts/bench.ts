@@ -38,6 +38,7 @@ import { seedSql } from "./lib/seed.ts";
 import { benchHealth } from "./bench/health.ts";
 import { benchConsole } from "./bench/console.ts";
 import { benchCatalogue } from "./bench/catalogue.ts";
+import { benchFacebookPoll } from "./bench/facebook-poll.ts";
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 const LARGE = Number(process.env.BENCH_PRODUCTS_LARGE ?? 50_000);
@@ -581,6 +582,7 @@ async function main() {
       "includes restarting wrangler dev",
     );
     await rtoSection(add);
+    await benchFacebookPoll({ worker, graphOrigin: graph.origin, adminToken: secrets.ADMIN_TOKEN!, add });
   } finally {
     for (const close of closers) await close().catch(() => undefined);
     if (STATE_IN_MEMORY) rmSync(dir, { recursive: true, force: true }); // hands the memory back

@@ -2,9 +2,10 @@ import { DurableObject } from "cloudflare:workers";
 import { describeError, log } from "../lib/log";
 import { backoffMs } from "../lib/platform-error";
 import { conversationKey } from "../storage/keys";
-import { pageOwner } from "../storage/links";
+import { ConversationStore } from "../storage/conversation-store";
+import { writablePageOwner } from "../storage/facebook-pages";
 import { spaces } from "../services";
-import type { ConversationMessage } from "./messages";
+import type { ConversationMessage, MessageEdit } from "./messages";
 
 /** Wait this long after a change before uploading, so a burst of messages costs few writes. */
 const UPLOAD_DELAY_MS = 200;
@@ -18,10 +19,14 @@ export interface MergeInput {
   pageId: string;
   customerId: string;
   messages: ConversationMessage[];
+  /** Customers' edits (`message_edits`): the text of that `mid` is replaced by the latest edit. */
+  edits?: MessageEdit[];
 }
 
 export interface MergeResult {
   added: number;
+  /** Edits that changed a stored message's text. */
+  edited: number;
   total: number;
   /** The conversation had no message before this merge. */
   started: boolean;
@@ -33,15 +38,11 @@ export interface MergeResult {
  * Spaces is written by the alarm, always from the latest state, and retried until it lands.
  */
 export class Conversation extends DurableObject<Env> {
-  private readonly sql: SqlStorage;
+  private readonly store: ConversationStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
-    this.sql.exec(
-      `CREATE TABLE IF NOT EXISTS messages (mid TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, body TEXT NOT NULL)`,
-    );
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    this.store = new ConversationStore(ctx.storage.sql);
   }
 
   /** Meta rows, read once per object lifetime and written through. */
@@ -60,24 +61,42 @@ export class Conversation extends DurableObject<Env> {
 
   private getMeta(name: string): string | null {
     if (!this.meta) {
-      this.meta = new Map(
-        this.sql
-          .exec<{ name: string; value: string }>("SELECT name, value FROM meta")
-          .toArray()
-          .map((r) => [r.name, r.value]),
-      );
+      this.meta = new Map(this.store.metaRows());
     }
     return this.meta.get(name) ?? null;
   }
 
   private setMeta(name: string, value: string | number) {
     if (this.getMeta(name) === String(value)) return;
-    this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", name, String(value));
+    this.store.setMeta(name, String(value));
     this.meta!.set(name, String(value));
   }
 
+  /**
+   * The conversation's version: bumped by every change (a new message or an edit), so the upload
+   * knows whether Spaces is behind. Objects from before edits existed start at their message count.
+   */
+  private version(): number {
+    return Number(this.getMeta("version") ?? this.count());
+  }
+
+  private bump(by: number) {
+    if (by > 0) this.setMeta("version", this.version() + by);
+  }
+
+  /** Applies an edit if it is newer than what the message holds; false when the message is unknown. */
+  private applyEdit(edit: MessageEdit): "applied" | "stale" | "unknown" {
+    const body = this.store.messageBody(edit.mid);
+    if (body === null) return "unknown";
+    const message = JSON.parse(body) as ConversationMessage;
+    if ((message.num_edit ?? 0) >= edit.numEdit) return "stale";
+    const edited: ConversationMessage = { ...message, text: edit.text, num_edit: edit.numEdit };
+    this.store.replaceMessageBody(edit.mid, JSON.stringify(edited));
+    return "applied";
+  }
+
   private count(): number {
-    this.total ??= this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
+    this.total ??= this.store.countMessages();
     return this.total;
   }
 
@@ -86,27 +105,45 @@ export class Conversation extends DurableObject<Env> {
     const before = this.count();
     this.total = null; // counted again if an insert below throws
     let added = 0;
+    let edited = 0;
     for (const m of input.messages) {
-      // RETURNING yields a row only when the message is new: no count of a long conversation.
-      added += this.sql
-        .exec(
-          "INSERT OR IGNORE INTO messages (mid, timestamp, body) VALUES (?, ?, ?) RETURNING 1",
-          m.mid,
-          m.timestamp,
-          JSON.stringify(m),
-        )
-        .toArray().length;
+      if (!this.store.insertMessage(m.mid, m.timestamp, JSON.stringify(m))) continue;
+      added++;
+      // An edit that came before its message (deliveries arrive in any order) applies now.
+      const pending = this.store.takePendingEdit(m.mid);
+      if (pending) this.applyEdit({ mid: m.mid, ...pending });
     }
+    for (const edit of input.edits ?? []) {
+      const outcome = this.applyEdit(edit);
+      if (outcome === "applied") edited++;
+      if (outcome === "unknown") this.store.keepPendingEdit(edit.mid, edit.text, edit.numEdit);
+    }
+    this.bump(added + edited);
     this.total = before + added;
     this.setMeta("page_id", input.pageId);
     this.setMeta("customer_id", input.customerId);
-    if (added > 0 && this.alarmPending !== true) {
+    if (added + edited > 0 && this.alarmPending !== true) {
       if (this.alarmPending === false || (await this.ctx.storage.getAlarm()) === null) {
         await this.ctx.storage.setAlarm(this.nextUploadAt());
       }
       this.alarmPending = true;
     }
-    return { added, total: before + added, started: before === 0 && added > 0 };
+    return { added, edited, total: before + added, started: before === 0 && added > 0 };
+  }
+
+  /**
+   * Forgets the whole conversation (a customer's or a data deletion's request): every message,
+   * pending edit and pending upload. Returns how many messages were held.
+   */
+  async forget(): Promise<number> {
+    const held = this.count();
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.meta = null;
+    this.total = null;
+    this.alarmPending = false;
+    this.store.createTables();
+    return held;
   }
 
   /**
@@ -115,13 +152,9 @@ export class Conversation extends DurableObject<Env> {
    * upload of a long conversation (hundreds of messages) cost more than it needs to.
    */
   private conversationFile(pageId: string, customerId: string): { body: string; version: number } {
-    const messages: string[] = [];
-    for (const [body] of this.sql.exec("SELECT body FROM messages ORDER BY timestamp, mid").raw()) {
-      messages.push(body as string);
-    }
+    const messages = this.store.messageBodies();
     const head = `{"page_id":${JSON.stringify(pageId)},"sender_id":${JSON.stringify(customerId)}`;
-    // Messages are only ever added, so their count is the conversation's version.
-    return { body: `${head},"messages":[\n${messages.join(",\n")}\n]}\n`, version: messages.length };
+    return { body: `${head},"messages":[\n${messages.join(",\n")}\n]}\n`, version: this.version() };
   }
 
   async alarm(): Promise<void> {
@@ -132,13 +165,15 @@ export class Conversation extends DurableObject<Env> {
     if (!pageId || !customerId) return;
     try {
       // The page's merchant, looked up at upload time: the file follows the page's current link.
-      const owner = await pageOwner(this.env.TOKENS_DB, pageId);
+      const owner = await writablePageOwner(this.env.TOKENS_DB, pageId);
       if (!owner) {
-        log.warn(`Conversation ${customerId} on page ${pageId} not uploaded: page is not linked`, { page_id: pageId });
+        log.warn(`Conversation ${customerId} on page ${pageId} not uploaded: page is not linked or not authorized`, {
+          page_id: pageId,
+        });
         return;
       }
       // Read after the lookup: the state uploaded is the latest, whatever merged meanwhile.
-      if (this.count() <= Number(this.getMeta("uploaded_version") ?? 0)) return;
+      if (this.version() <= Number(this.getMeta("uploaded_version") ?? 0)) return;
       const { body, version } = this.conversationFile(pageId, customerId);
       const key = conversationKey(owner.userUuid, pageId, customerId);
       this.lastUploadAt = Date.now();
@@ -147,7 +182,7 @@ export class Conversation extends DurableObject<Env> {
       this.setMeta("failures", 0);
       log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: version });
       // Messages merged while the upload was in flight need one more write.
-      if (this.count() > version) await this.schedule(this.nextUploadAt() - Date.now());
+      if (this.version() > version) await this.schedule(this.nextUploadAt() - Date.now());
     } catch (err) {
       const failures = Number(this.getMeta("failures") ?? 0) + 1;
       this.setMeta("failures", failures);

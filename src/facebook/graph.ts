@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Config } from "../config";
 import { redact } from "../lib/log";
 import { PlatformError, backoffMs, sleep } from "../lib/platform-error";
@@ -8,9 +9,18 @@ type FacebookConfig = Config<"facebook">;
 /** Meta's throttling codes (app, user, page, custom-rate and page-rate limits). */
 const THROTTLE_CODES = new Set([4, 17, 32, 613, 80001]);
 
-interface GraphErrorBody {
-  error?: { message?: string; type?: string; code?: number; error_subcode?: number; is_transient?: boolean };
-}
+/** Meta's error object, `{error:{message,type,code,error_subcode,is_transient,fbtrace_id}}`. */
+const graphErrorSchema = z.object({
+  error: z
+    .object({
+      message: z.string().optional(),
+      type: z.string().optional(),
+      code: z.number().optional(),
+      error_subcode: z.number().optional(),
+      is_transient: z.boolean().optional(),
+    })
+    .loose(),
+});
 
 /**
  * One Graph API call with `appsecret_proof`, mapped to PlatformError: 190 is a dead token,
@@ -48,8 +58,9 @@ export async function graph<T>(
     } catch {
       body = undefined;
     }
-    if (response.ok && body !== undefined && !(body as GraphErrorBody).error) return body as T;
-    const error = (body as GraphErrorBody | undefined)?.error;
+    const parsedError = graphErrorSchema.safeParse(body);
+    if (response.ok && body !== undefined && !parsedError.success) return body as T;
+    const error = parsedError.success ? parsedError.data.error : undefined;
     const code = error?.code;
     const message = `Graph API ${method} /${path} answered ${response.status}${code ? ` (code ${code})` : ""}: ${error?.message ?? "no error body"}`;
     if (code === 190 || code === 102)

@@ -1,88 +1,188 @@
+import { z } from "zod";
 import { config } from "../config";
 import { describeError, log } from "../lib/log";
+import { PlatformError } from "../lib/platform-error";
 import type { Job } from "../jobs/messages";
-import { pageOwner } from "../storage/links";
+import { writablePageOwner } from "../storage/facebook-pages";
+import { pollFinished, pollJobStarting, recordTokenState, savePollCursor } from "../storage/page-status";
 import { conversationStub } from "./conversation";
+import { runDataDeletion } from "./deletion";
 import { graph } from "./graph";
-import { polledMessage, type ConversationMessage } from "./messages";
-import { pageToken, refreshPageMetadata } from "./pages";
+import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "./messages";
+import { healPageSubscription, pageToken, refreshPageMetadata } from "./pages";
+import { POLL_CALLS_PER_JOB } from "./poll-budget";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const MESSAGE_FIELDS = "id,message,from,created_time";
+/** A saved cursor older than this belongs to an abandoned poll: the next daily poll starts over. */
+const CURSOR_MAX_AGE_MS = 20 * 60 * 60 * 1000;
+const CONVERSATIONS_PER_PAGE = 50;
+const MESSAGES_PER_PAGE = 100;
 
-/** The Facebook jobs of the queue: a page's metadata refresh, and its daily poll. */
-export async function facebookJob(env: Env, job: Extract<Job, { type: "facebook.page_metadata" | "facebook.poll" }>) {
+type FacebookJob = Extract<Job, { type: "facebook.page_metadata" | "facebook.poll" | "facebook.data_deletion" }>;
+
+/** The Facebook jobs of the queue: a page's metadata refresh, its daily poll, a data deletion. */
+export async function facebookJob(env: Env, job: FacebookJob) {
   if (job.type === "facebook.page_metadata") {
-    await refreshPageMetadata(env, job.pageId);
+    await refreshPageMetadata(env, job.pageId).catch(async (err) => {
+      if (err instanceof PlatformError && err.kind === "auth") {
+        await recordTokenState(env.TOKENS_DB, job.pageId, "dead", describeError(err));
+      }
+      throw err;
+    });
     return;
   }
-  await pollPage(env, job.pageId);
+  if (job.type === "facebook.data_deletion") {
+    await runDataDeletion(env, job);
+    return;
+  }
+  await pollPage(env, job);
 }
 
-async function pollPage(env: Env, pageId: string) {
-  const owner = await pageOwner(env.TOKENS_DB, pageId);
+/** Where a poll stands between jobs: the conversation list's cursor and conversations still paging. */
+const cursorSchema = z.object({
+  listAfter: z.string().nullable(),
+  listDone: z.boolean(),
+  pending: z.array(z.object({ id: z.string(), customer: z.string(), after: z.string() })),
+  conversations: z.number(),
+  added: z.number(),
+});
+type PollCursor = z.output<typeof cursorSchema>;
+
+function parseCursor(text: string | null): PollCursor | null {
+  if (!text) return null;
+  try {
+    const parsed = cursorSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+const graphPaging = z
+  .object({ cursors: z.object({ after: z.string().optional() }).optional(), next: z.string().optional() })
+  .optional();
+const nextCursor = (paging: z.output<typeof graphPaging>) => (paging?.next ? paging.cursors?.after : undefined);
+const messagesPage = z.object({ data: z.array(z.unknown()), paging: graphPaging });
+const conversationsPage = z.object({
+  data: z.array(
+    z.object({
+      id: z.string(),
+      participants: z.object({ data: z.array(z.object({ id: z.union([z.string(), z.number()]).transform(String) })) }),
+      messages: messagesPage.optional(),
+    }),
+  ),
+  paging: graphPaging,
+});
+
+async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) {
+  const pageId = job.pageId;
+  const owner = await writablePageOwner(env.TOKENS_DB, pageId);
   if (!owner) return;
-  try {
-    await refreshPageMetadata(env, pageId);
-  } catch (err) {
-    log.warn(`Polled metadata for page ${pageId}: Failed (${describeError(err)})`, { page_id: pageId });
-    throw err;
-  }
-  log.info(`Polled metadata for page ${pageId}: Success`, { page_id: pageId });
-  try {
-    const merged = await pollConversations(env, pageId);
-    log.info(`Polled conversations for page ${pageId}: Success`, { page_id: pageId, ...merged });
-  } catch (err) {
-    log.warn(`Polled conversations for page ${pageId}: Failed (${describeError(err)})`, { page_id: pageId });
-    throw err;
-  }
-}
-
-/** Every conversation of the page (cursor paging), merged by `mid` into its Durable Object. */
-async function pollConversations(env: Env, pageId: string) {
+  const db = env.TOKENS_DB;
+  const status = await pollJobStarting(db, pageId, !job.continuation, CURSOR_MAX_AGE_MS);
+  let cursor = parseCursor(status.pollCursor);
+  const budget = Math.max(3, job.maxCalls ?? POLL_CALLS_PER_JOB);
+  let calls = 0;
   const cfg = config(env, "facebook");
-  const token = await pageToken(env, pageId);
-  let conversations = 0;
-  let added = 0;
-  let after: string | undefined;
-  for (let guard = 0; guard < 1000; guard++) {
-    const params: Record<string, string> = {
-      platform: "messenger",
-      fields: `participants,messages.limit(100){${MESSAGE_FIELDS}}`,
-      limit: "50",
-    };
-    if (after) params.after = after;
-    const page = await graph<any>(cfg, "GET", `${pageId}/conversations`, params, token);
-    for (const conv of page.data ?? []) {
-      const customer = (conv.participants?.data ?? [])
-        .map((p: any) => String(p.id))
-        .find((id: string) => id !== pageId);
-      if (!customer || !/^\d{1,32}$/.test(customer)) continue;
-      const raw: any[] = [...(conv.messages?.data ?? [])];
-      let msgAfter = conv.messages?.paging?.next ? conv.messages?.paging?.cursors?.after : undefined;
-      while (msgAfter) {
-        const more = await graph<any>(
-          cfg,
-          "GET",
-          `${conv.id}/messages`,
-          { fields: MESSAGE_FIELDS, limit: "100", after: msgAfter },
-          token,
-        );
-        raw.push(...(more.data ?? []));
-        msgAfter = more.paging?.next ? more.paging?.cursors?.after : undefined;
+  const call = <T>(path: string, params: Record<string, string>, token: string, schema: z.ZodType<T>) => {
+    calls++;
+    return graph<unknown>(cfg, "GET", path, params, token).then((body) => {
+      const parsed = schema.safeParse(body);
+      if (!parsed.success) throw new PlatformError("facebook", "rejected", `unexpected answer from ${path}`);
+      return parsed.data;
+    });
+  };
+
+  try {
+    const token = await pageToken(env, pageId);
+    if (!cursor) {
+      // The first job of a poll: metadata and the subscription, then the conversations.
+      calls++;
+      try {
+        await refreshPageMetadata(env, pageId);
+      } catch (err) {
+        log.warn(`Polled metadata for page ${pageId}: Failed (${describeError(err)})`, { page_id: pageId });
+        throw err;
       }
-      const messages = raw.map((m) => polledMessage(pageId, m)).filter((m): m is ConversationMessage => m !== null);
-      if (!messages.length) continue;
-      const result = await conversationStub(env, pageId, customer).merge({
-        pageId,
-        customerId: customer,
-        messages,
-      });
-      conversations++;
-      added += result.added;
+      log.info(`Polled metadata for page ${pageId}: Success`, { page_id: pageId });
+      const subscription = await healPageSubscription(env, pageId, token);
+      calls += subscription.state === "exists" ? 1 : 2; // the GET, and the POST of a repair
+      cursor = { listAfter: null, listDone: false, pending: [], conversations: 0, added: 0 };
     }
-    after = page.paging?.next ? page.paging?.cursors?.after : undefined;
-    if (!after) break;
+    const merge = async (customer: string, raw: unknown[]) => {
+      const messages = raw.map((m) => polledMessage(pageId, m)).filter((m): m is ConversationMessage => m !== null);
+      if (!messages.length) return;
+      const result = await conversationStub(env, pageId, customer).merge({ pageId, customerId: customer, messages });
+      cursor!.added += result.added;
+    };
+
+    while (calls < budget) {
+      const pending = cursor.pending[0];
+      if (pending) {
+        const more = await call(
+          `${pending.id}/messages`,
+          { fields: GRAPH_MESSAGE_FIELDS, limit: String(MESSAGES_PER_PAGE), after: pending.after },
+          token,
+          messagesPage,
+        );
+        await merge(pending.customer, more.data);
+        const after = nextCursor(more.paging);
+        if (after) pending.after = after;
+        else cursor.pending.shift();
+        continue;
+      }
+      if (cursor.listDone) break;
+      const params: Record<string, string> = {
+        platform: "messenger",
+        fields: `participants,messages.limit(${MESSAGES_PER_PAGE}){${GRAPH_MESSAGE_FIELDS}}`,
+        limit: String(CONVERSATIONS_PER_PAGE),
+      };
+      if (cursor.listAfter) params.after = cursor.listAfter;
+      const list = await call(`${pageId}/conversations`, params, token, conversationsPage);
+      for (const conv of list.data) {
+        const customer = conv.participants.data.map((p) => p.id).find((id) => id !== pageId);
+        if (!customer || !/^\d{1,32}$/.test(customer)) continue;
+        cursor.conversations++;
+        await merge(customer, conv.messages?.data ?? []);
+        const after = nextCursor(conv.messages?.paging);
+        if (after) cursor.pending.push({ id: conv.id, customer, after });
+      }
+      const after = nextCursor(list.paging);
+      if (after) cursor.listAfter = after;
+      else cursor.listDone = true;
+    }
+  } catch (err) {
+    if (err instanceof PlatformError && err.kind === "auth") {
+      // A dead page token: marked for the operator and not retried (the consumer acks it).
+      await recordTokenState(db, pageId, "dead", describeError(err));
+      await pollFinished(db, pageId, `Failed (page token refused: needs a new login)`, calls);
+    } else if (cursor) {
+      // Throttled or failing: the queue retries this job, which resumes from here.
+      await savePollCursor(db, pageId, JSON.stringify(cursor), calls);
+    }
+    if (cursor)
+      log.warn(`Polled conversations for page ${pageId}: Failed (${describeError(err)})`, { page_id: pageId });
+    throw err;
   }
-  return { conversations, messages_added: added };
+
+  if (cursor.pending.length || !cursor.listDone) {
+    await savePollCursor(db, pageId, JSON.stringify(cursor), calls);
+    await env.JOBS.send({ type: "facebook.poll", pageId, continuation: true, maxCalls: job.maxCalls } satisfies Job, {
+      contentType: "json",
+    });
+    log.info(`Poll of page ${pageId} continues in a follow-up job after ${calls} Graph calls`, {
+      page_id: pageId,
+      calls,
+      conversations: cursor.conversations,
+    });
+    return;
+  }
+  await pollFinished(db, pageId, "Success", calls);
+  await recordTokenState(db, pageId, "active");
+  log.info(`Polled conversations for page ${pageId}: Success`, {
+    page_id: pageId,
+    conversations: cursor.conversations,
+    messages_added: cursor.added,
+    jobs: status.pollJobs,
+    calls: status.pollCalls + calls,
+  });
 }

@@ -1,5 +1,7 @@
 import type { Config } from "../config";
 import { redact } from "../lib/log";
+import { z } from "zod";
+import { PlatformError } from "../lib/platform-error";
 import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
@@ -50,6 +52,20 @@ export interface GrantedPage {
   accessToken: string;
 }
 
+const accountsSchema = z.object({
+  data: z.array(
+    z.object({
+      id: z.union([z.string(), z.number()]).transform(String),
+      name: z.string(),
+      category: z.string().optional(),
+      access_token: z.string(),
+    }),
+  ),
+  paging: z
+    .object({ cursors: z.object({ after: z.string().optional() }).optional(), next: z.string().optional() })
+    .optional(),
+});
+
 /** Every page of `/me/accounts`, following the cursors. Page tokens from a long-lived user token do not expire. */
 export async function grantedPages(cfg: FacebookConfig, userToken: string): Promise<GrantedPage[]> {
   const pages: GrantedPage[] = [];
@@ -57,11 +73,10 @@ export async function grantedPages(cfg: FacebookConfig, userToken: string): Prom
   for (let guard = 0; guard < 100; guard++) {
     const params: Record<string, string> = { fields: "id,name,category,access_token", limit: "100" };
     if (after) params.after = after;
-    const answer = await graph<{
-      data: { id: string; name: string; category?: string; access_token: string }[];
-      paging?: { cursors?: { after?: string }; next?: string };
-    }>(cfg, "GET", "me/accounts", params, userToken);
-    for (const p of answer.data ?? []) {
+    const parsed = accountsSchema.safeParse(await graph<unknown>(cfg, "GET", "me/accounts", params, userToken));
+    if (!parsed.success) throw new PlatformError("facebook", "rejected", "unexpected answer from me/accounts");
+    const answer = parsed.data;
+    for (const p of answer.data) {
       redact(p.access_token);
       pages.push({ id: String(p.id), name: p.name, category: p.category ?? null, accessToken: p.access_token });
     }
@@ -69,4 +84,18 @@ export async function grantedPages(cfg: FacebookConfig, userToken: string): Prom
     if (!after) break;
   }
   return pages;
+}
+
+/** The app-scoped id of the Facebook user who logged in (`GET /me`): what Meta's callbacks name. */
+export async function facebookUserId(cfg: FacebookConfig, userToken: string): Promise<string> {
+  const me = z
+    .object({
+      id: z
+        .union([z.string(), z.number()])
+        .transform(String)
+        .pipe(z.string().regex(/^\d{1,32}$/)),
+    })
+    .safeParse(await graph<unknown>(cfg, "GET", "me", { fields: "id" }, userToken));
+  if (!me.success) throw new PlatformError("facebook", "rejected", "GET /me did not answer an app-scoped user id");
+  return me.data.id;
 }

@@ -1,25 +1,48 @@
+import { z } from "zod";
 import { config, type Config } from "../config";
 import { log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { sha256Hex } from "../lib/signatures";
 import { pageMetadataKey } from "../storage/keys";
-import { pageOwner } from "../storage/links";
+import { writablePageOwner } from "../storage/facebook-pages";
+import { recordSubscriptionHealth } from "../storage/page-status";
 import { pageTokenKey } from "../storage/tokens";
-import { spaces, tokenStore } from "../services";
+import { linkStore, spaces, tokenStore } from "../services";
 import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
 
-const SUBSCRIBED_FIELDS = ["name", "category", "messages"] as const;
-const FIELDS_TEXT = SUBSCRIBED_FIELDS.join(",");
+/** The seed's fields: the contract's "already exists" log line names exactly these. */
+const SEED_FIELDS = ["name", "category", "messages"] as const;
+/**
+ * Every field the app subscribes each page to: the seed's, plus the page's own replies (echoes),
+ * button presses (postbacks) and customers' edits, so both sides of a conversation arrive by webhook.
+ */
+export const SUBSCRIBED_FIELDS = [...SEED_FIELDS, "message_echoes", "messaging_postbacks", "message_edits"] as const;
 
 const PAGE_FIELDS = "id,name,category,about,link,username,fan_count,website,phone,emails,location";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/** The Page fields we read, as the Graph reference documents them. */
+const pageSchema = z.object({
+  id: z.union([z.string(), z.number()]).transform(String),
+  name: z.string().nullish(),
+  category: z.string().nullish(),
+  about: z.string().nullish(),
+  link: z.string().nullish(),
+  username: z.string().nullish(),
+  fan_count: z.number().nullish(),
+  website: z.string().nullish(),
+  phone: z.string().nullish(),
+  emails: z.array(z.string()).nullish(),
+  location: z.record(z.string(), z.unknown()).nullish(),
+});
+
+export type PageMetadata = ReturnType<typeof pageMetadataRecord>;
+
 /** The page_metadata.json record, keys in a fixed order so equal data gives equal bytes. */
-function pageMetadataRecord(p: Record<string, any>) {
+function pageMetadataRecord(p: z.output<typeof pageSchema>) {
   return {
-    id: String(p.id),
+    id: p.id,
     name: p.name ?? null,
     category: p.category ?? null,
     about: p.about ?? null,
@@ -34,41 +57,84 @@ function pageMetadataRecord(p: Record<string, any>) {
 }
 
 export async function fetchPageMetadata(cfg: FacebookConfig, pageId: string, pageToken: string) {
-  return pageMetadataRecord(await graph<Record<string, any>>(cfg, "GET", pageId, { fields: PAGE_FIELDS }, pageToken));
+  const answer = pageSchema.safeParse(await graph<unknown>(cfg, "GET", pageId, { fields: PAGE_FIELDS }, pageToken));
+  if (!answer.success) throw new PlatformError("facebook", "rejected", `page ${pageId}: unexpected Page fields`);
+  return pageMetadataRecord(answer.data);
 }
 
-/** Subscribes the app to the page's name, category and messages, unless it already is. */
+const subscribedAppsSchema = z.object({
+  data: z.array(
+    z.object({
+      id: z.union([z.string(), z.number()]).transform(String),
+      subscribed_fields: z.array(z.string()).optional(),
+    }),
+  ),
+});
+
+/** The fields the app is subscribed to on this page (empty when it is not subscribed at all). */
+async function subscribedFields(cfg: FacebookConfig, pageId: string, pageToken: string): Promise<string[]> {
+  const answer = subscribedAppsSchema.safeParse(
+    await graph<unknown>(cfg, "GET", `${pageId}/subscribed_apps`, {}, pageToken),
+  );
+  if (!answer.success) throw new PlatformError("facebook", "rejected", `page ${pageId}: unexpected subscribed_apps`);
+  return answer.data.data.find((app) => app.id === cfg.FACEBOOK_APP_ID)?.subscribed_fields ?? [];
+}
+
+export type SubscriptionOutcome = { state: "exists" } | { state: "created" | "repaired"; added: string[] };
+
+/**
+ * Subscribes the app to every field of SUBSCRIBED_FIELDS the page lacks (keeping any others);
+ * nothing is posted when all are there. `repairing`: a daily check, which logs each repair.
+ */
 export async function ensurePageSubscription(
   cfg: FacebookConfig,
   pageId: string,
   pageToken: string,
-): Promise<"exists" | "created"> {
-  const current = await graph<{ data: { id: string; subscribed_fields?: string[] }[] }>(
-    cfg,
-    "GET",
-    `${pageId}/subscribed_apps`,
-    {},
-    pageToken,
-  );
-  const ours = current.data?.find((app) => app.id === cfg.FACEBOOK_APP_ID);
-  if (ours && SUBSCRIBED_FIELDS.every((f) => ours.subscribed_fields?.includes(f))) {
-    log.info(`Webhook subscription for '${FIELDS_TEXT}' already exists for page ${pageId}`, { page_id: pageId });
-    return "exists";
+  repairing = false,
+): Promise<SubscriptionOutcome> {
+  const current = await subscribedFields(cfg, pageId, pageToken);
+  if (SEED_FIELDS.every((f) => current.includes(f))) {
+    log.info(`Webhook subscription for '${SEED_FIELDS.join(",")}' already exists for page ${pageId}`, {
+      page_id: pageId,
+    });
   }
-  const result = await graph<{ success?: boolean }>(
-    cfg,
-    "POST",
-    `${pageId}/subscribed_apps`,
-    { subscribed_fields: FIELDS_TEXT },
-    pageToken,
+  const missing = SUBSCRIBED_FIELDS.filter((f) => !current.includes(f));
+  if (!missing.length) return { state: "exists" };
+  const fields = [...current, ...missing].join(",");
+  const result = z
+    .object({ success: z.boolean() })
+    .safeParse(
+      await graph<unknown>(cfg, "POST", `${pageId}/subscribed_apps`, { subscribed_fields: fields }, pageToken),
+    );
+  if (!result.success || !result.data.success) {
+    throw new PlatformError("facebook", "rejected", `subscribing page ${pageId} did not succeed`);
+  }
+  const state = repairing ? "repaired" : "created";
+  if (repairing) {
+    log.warn(`Webhook subscription for page ${pageId} repaired: subscribed again to '${missing.join(",")}'`, {
+      page_id: pageId,
+      fields: missing.join(","),
+    });
+  } else {
+    log.info(`Webhook subscription for '${fields}' created for page ${pageId}`, { page_id: pageId });
+  }
+  return { state, added: missing };
+}
+
+/** The daily check of a page's subscription, its outcome kept for the operator. */
+export async function healPageSubscription(env: Env, pageId: string, pageToken: string) {
+  const cfg = config(env, "facebook");
+  const outcome = await ensurePageSubscription(cfg, pageId, pageToken, true);
+  await recordSubscriptionHealth(
+    env.TOKENS_DB,
+    pageId,
+    outcome.state === "exists" ? "ok" : `repaired: ${outcome.added.join(",")}`,
   );
-  if (!result.success) throw new PlatformError("facebook", "rejected", `subscribing page ${pageId} did not succeed`);
-  log.info(`Webhook subscription for '${FIELDS_TEXT}' created for page ${pageId}`, { page_id: pageId });
-  return "created";
+  return outcome;
 }
 
 /** Writes page_metadata.json (unless unchanged) and logs the contract's upload line. */
-export async function uploadPageMetadata(env: Env, userUuid: string, metadata: ReturnType<typeof pageMetadataRecord>) {
+export async function uploadPageMetadata(env: Env, userUuid: string, metadata: PageMetadata) {
   const key = pageMetadataKey(userUuid, metadata.id);
   const bytes = new TextEncoder().encode(JSON.stringify(metadata, null, 2));
   const result = await spaces(env).putIfChanged(key, bytes, await sha256Hex(bytes));
@@ -84,12 +150,12 @@ export async function pageToken(env: Env, pageId: string): Promise<string> {
   return token.accessToken;
 }
 
-/** Refetches a linked page's metadata and uploads it (webhook `changes`, poll). */
+/** Refetches a written page's metadata and uploads it (webhook `changes`, poll). */
 export async function refreshPageMetadata(env: Env, pageId: string) {
-  const owner = await pageOwner(env.TOKENS_DB, pageId);
+  const owner = await writablePageOwner(env.TOKENS_DB, pageId);
   if (!owner) return null;
   const cfg = config(env, "facebook");
   const metadata = await fetchPageMetadata(cfg, pageId, await pageToken(env, pageId));
-  await env.TOKENS_DB.prepare("UPDATE pages SET name = ?2 WHERE page_id = ?1").bind(pageId, metadata.name).run();
+  if (metadata.name !== owner.name) await (await linkStore(env)).setPageName(pageId, metadata.name);
   return uploadPageMetadata(env, owner.userUuid, metadata);
 }

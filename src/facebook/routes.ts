@@ -1,20 +1,31 @@
-import { Hono } from "hono";
-import type { AppEnv } from "../app";
+import { Hono, type Context } from "hono";
 import { config, publicBase } from "../config";
-import { AppError, badRequest, forbidden } from "../lib/errors";
+import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
 import { isNumericId } from "../storage/keys";
-import { pageOwner } from "../storage/links";
+import { pageOwners } from "../storage/facebook-pages";
+import { recordLoginStatements } from "../storage/facebook-users";
+import { deletionByCode, isDeletionCode } from "../storage/facebook-deletions";
+import { recordTokenState } from "../storage/page-status";
+import { DataDeletionPage } from "../pages/data-deletion";
+import { FacebookLoginPage } from "../pages/facebook-login";
+import { respond } from "../pages/respond";
+import { deauthorize, requestDataDeletion } from "./deletion";
+import { choosePageOwners } from "./identity";
+import { verifySignedRequest, type SignedRequest } from "./signed-request";
 import { linkStore, sessionStore } from "../services";
 import { bindSession, currentSession, ensureSession } from "../routes/session";
-import { dialogUrl, grantedPages, userTokenFromCode } from "./oauth";
+import { dialogUrl, facebookUserId, grantedPages, userTokenFromCode } from "./oauth";
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
 import { handleMessengerDelivery } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
 
-export const facebookRoutes = new Hono<AppEnv>();
+/** The worker's bindings (the same shape as app.ts's AppEnv, named here so this file does not import the app). */
+type FacebookEnv = { Bindings: Env };
+
+export const facebookRoutes = new Hono<FacebookEnv>();
 
 facebookRoutes.get("/login", async (c) => {
   const cfg = config(c.env, "facebook");
@@ -50,6 +61,9 @@ facebookRoutes.get("/callback", async (c) => {
   const user = await userTokenFromCode(cfg, code, redirectUri).catch((err) => {
     throw loginFailure("the login code", err);
   });
+  const facebookUser = await facebookUserId(cfg, user.accessToken).catch((err) => {
+    throw loginFailure("the user id", err);
+  });
   const granted = await grantedPages(cfg, user.accessToken).catch((err) => {
     throw loginFailure("the page list", err);
   });
@@ -65,29 +79,62 @@ facebookRoutes.get("/callback", async (c) => {
     }
   }
 
-  // The session's UUID, else the one owner of the login's linked pages, else a new one: never an
-  // owner picked by the order of the pages (an agency with pages of two merchants gets its own).
-  const owners = new Set<string>();
-  for (const page of pages) {
-    const owner = await pageOwner(c.env.TOKENS_DB, page.id);
-    if (owner) owners.add(owner.userUuid);
-  }
-  const userUuid = session.userUuid ?? (owners.size === 1 ? [...owners][0]! : crypto.randomUUID());
-  // Stores the tokens, links the unlinked pages, never moves a linked one, journals (H3 storage).
+  // A linked page never moves (contract, "User identity"): the login's UUID is chosen by the rules
+  // of choosePageOwners; the link store links only unlinked pages and refreshes the others' tokens.
+  const db = c.env.TOKENS_DB;
+  const plan = choosePageOwners(
+    session.userUuid,
+    pages.map((p) => p.id),
+    await pageOwners(
+      db,
+      pages.map((p) => p.id),
+    ),
+  );
+  const userUuid = plan.userUuid;
   const linked = await (
     await linkStore(c.env)
-  ).linkPages(pages, userUuid, {
-    accessToken: user.accessToken,
-    expiresAt: user.expiresAt,
-  });
+  ).linkPages(pages, userUuid, { accessToken: user.accessToken, expiresAt: user.expiresAt });
+  const toLink = new Set(plan.toLink);
+  await db.batch(
+    recordLoginStatements(
+      db,
+      facebookUser,
+      userUuid,
+      pages.map((p) => ({
+        pageId: p.id,
+        linksNow: toLink.has(p.id) && linked.owners[p.id] === userUuid,
+        own: linked.owners[p.id] === userUuid,
+      })),
+    ),
+  );
+  for (const page of pages) await recordTokenState(db, page.id, "active");
   await bindSession(c, session, userUuid);
-  log.info(`Facebook login linked ${pages.length} pages`, { user_uuid: userUuid, pages: pages.length });
+  log.info(`Facebook login linked ${pages.length} pages`, {
+    user_uuid: userUuid,
+    pages: pages.length,
+    other_accounts: linked.ownedByOthers.length,
+  });
+  if (linked.ownedByOthers.length) {
+    log.warn(
+      `Facebook login granted ${linked.ownedByOthers.length} pages of another account: tokens refreshed, links kept`,
+      { user_uuid: userUuid, pages: linked.ownedByOthers.join(",") },
+    );
+  }
 
-  const result = [];
+  const result: {
+    id: string;
+    name: string | null;
+    category: string | null;
+    subscription: string;
+    metadata_uploaded: boolean | "queued";
+    owned_by_another_account: boolean;
+  }[] = [];
   for (const { page, subscription, metadata } of details) {
+    // A page of another account keeps its files: its metadata is refreshed in its owner's folder.
+    const owner = linked.owners[page.id] ?? userUuid;
     let uploaded: boolean | "queued" = true;
     try {
-      await uploadPageMetadata(c.env, linked.owners[page.id] ?? userUuid, metadata);
+      await uploadPageMetadata(c.env, owner, metadata);
     } catch (err) {
       log.warn(`Upload of page metadata for ${page.id} failed, queued: ${describeError(err)}`, { page_id: page.id });
       await c.env.JOBS.send({ type: "facebook.page_metadata", pageId: page.id, reason: "webhook" });
@@ -97,11 +144,75 @@ facebookRoutes.get("/callback", async (c) => {
       id: page.id,
       name: metadata.name,
       category: metadata.category,
-      subscription,
+      subscription: subscription.state,
       metadata_uploaded: uploaded,
+      owned_by_another_account: owner !== userUuid,
     });
   }
-  return c.json({ user_uuid: userUuid, pages: result, pages_of_other_accounts: linked.ownedByOthers });
+  const answer = { user_uuid: userUuid, pages: result, pages_of_other_accounts: linked.ownedByOthers };
+  return respond(c, answer, () =>
+    FacebookLoginPage({
+      pages: result.map((p) => ({
+        id: p.id,
+        name: p.name,
+        category: p.category,
+        ownedByAnotherAccount: p.owned_by_another_account,
+      })),
+    }),
+  );
+});
+
+/** The `signed_request` form field of Meta's callbacks, verified (400 malformed, 401 forged or stale). */
+async function signedRequestOf(c: Context<FacebookEnv>): Promise<SignedRequest> {
+  const cfg = config(c.env, "facebook");
+  const type = c.req.header("content-type") ?? "";
+  let field: string | undefined;
+  if (/^multipart\/form-data/i.test(type)) {
+    const form = await c.req.parseBody().catch(() => {
+      throw badRequest("Body is not a valid form");
+    });
+    field = typeof form.signed_request === "string" ? form.signed_request : undefined;
+  } else if (/^application\/x-www-form-urlencoded/i.test(type) || !type) {
+    field = new URLSearchParams(await c.req.text()).get("signed_request") ?? undefined;
+  } else {
+    throw badRequest("Content-Type must be application/x-www-form-urlencoded");
+  }
+  const verdict = await verifySignedRequest(field?.trim(), cfg.FACEBOOK_APP_SECRET);
+  if (!verdict.ok) throw verdict.status === 400 ? badRequest(verdict.message) : unauthorized(verdict.message);
+  return verdict.request;
+}
+
+facebookRoutes.post("/data-deletion", async (c) => {
+  const cfg = config(c.env, "facebook");
+  const deletion = await requestDataDeletion(c.env, await signedRequestOf(c));
+  return c.json({
+    url: `${publicBase(cfg.PUBLIC_URL, c.req.url)}/facebook/data-deletion/${deletion.code}`,
+    confirmation_code: deletion.code,
+  });
+});
+
+facebookRoutes.get("/data-deletion/:code", async (c) => {
+  const code = c.req.param("code");
+  const deletion = isDeletionCode(code) ? await deletionByCode(c.env.TOKENS_DB, code) : null;
+  if (!deletion) throw new AppError("not_found", "No data deletion request has this confirmation code");
+  const status = {
+    confirmation_code: deletion.code,
+    status: deletion.status,
+    requested_at: new Date(deletion.requestedAt).toISOString(),
+    updated_at: new Date(deletion.updatedAt).toISOString(),
+    deleted: {
+      pages: deletion.pages,
+      tokens: deletion.tokensDeleted,
+      conversations: deletion.conversationsForgotten,
+      objects: deletion.objectsDeleted,
+    },
+  };
+  return respond(c, status, () => DataDeletionPage({ deletion }));
+});
+
+facebookRoutes.post("/deauthorize", async (c) => {
+  const result = await deauthorize(c.env, await signedRequestOf(c));
+  return c.json({ ok: true, ...result });
 });
 
 facebookRoutes.get("/webhook", (c) => {

@@ -1,86 +1,135 @@
+import { z } from "zod";
 import { badRequest } from "../lib/errors";
 import { log, scrub } from "../lib/log";
 import { isNumericId } from "../storage/keys";
-import { pageOwner } from "../storage/links";
-
-/**
- * Pages known to be linked, so a busy page costs no D1 query per delivery. Only positive answers
- * are kept (a page can become linked at any moment; nothing unlinks one), and only for a while.
- */
-const linkedPages = new Map<string, number>();
-const LINKED_TTL_MS = 5 * 60 * 1000;
-
-async function isLinkedPage(db: D1Database, pageId: string): Promise<boolean> {
-  const seen = linkedPages.get(pageId);
-  if (seen !== undefined && Date.now() - seen < LINKED_TTL_MS) return true;
-  if (!(await pageOwner(db, pageId))) return false;
-  if (linkedPages.size > 10_000) linkedPages.clear();
-  linkedPages.set(pageId, Date.now());
-  return true;
-}
+import { writablePageOwner } from "../storage/facebook-pages";
+import { webhookReceived } from "../storage/page-status";
 import { enqueueAll, type Job } from "../jobs/messages";
 import { conversationStub } from "./conversation";
-import { messagingUpdate, type ConversationMessage } from "./messages";
+import { messagingUpdate, type ConversationMessage, type MessageEdit } from "./messages";
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+/**
+ * Pages known to be written, so a busy page costs no D1 query per delivery. Only positive answers
+ * are kept, and only briefly: a deauthorize or a data deletion stops a page, and this isolate
+ * forgets it at once (`forgetWritablePage`), other isolates within WRITABLE_TTL_MS. A message
+ * merged meanwhile stays in its Durable Object and is never uploaded (the upload checks again).
+ */
+const writablePages = new Map<string, number>();
+const WRITABLE_TTL_MS = 60 * 1000;
+
+async function isWritablePage(db: D1Database, pageId: string): Promise<boolean> {
+  const seen = writablePages.get(pageId);
+  if (seen !== undefined && Date.now() - seen < WRITABLE_TTL_MS) return true;
+  if (!(await writablePageOwner(db, pageId))) return false;
+  if (writablePages.size > 10_000) writablePages.clear();
+  writablePages.set(pageId, Date.now());
+  return true;
+}
+
+export const forgetWritablePage = (pageId: string) => writablePages.delete(pageId);
+
+/** When this isolate last recorded a page's webhook time: once a minute per page is enough. */
+const webhookRecorded = new Map<string, number>();
+const WEBHOOK_RECORD_MS = 60 * 1000;
+
 const METADATA_FIELDS = new Set(["name", "category"]);
 
+const entrySchema = z.object({
+  id: z.union([z.string(), z.number()]).transform(String).refine(isNumericId, "Every entry needs a numeric page id"),
+  time: z.number().optional(),
+  messaging: z.array(z.unknown()).optional(),
+  // Events of threads another app controls (handover protocol): stored like `messaging`.
+  standby: z.array(z.unknown()).optional(),
+  changes: z.array(z.object({ field: z.string().optional(), value: z.unknown().optional() }).loose()).optional(),
+});
+const deliverySchema = z.object({ object: z.literal("page"), entry: z.array(z.unknown()) });
+
+type Entry = z.output<typeof entrySchema> & { raw: unknown };
+
 /** Checks the delivery's shape before anything is acted on, so a bad delivery changes nothing. */
-function entriesOf(body: any): any[] {
-  if (!body || typeof body !== "object" || body.object !== "page" || !Array.isArray(body.entry)) {
-    throw badRequest('Expected {"object":"page","entry":[...]}');
-  }
-  for (const entry of body.entry) {
-    if (!entry || typeof entry !== "object" || !isNumericId(String(entry.id ?? ""))) {
-      throw badRequest("Every entry needs a numeric page id");
+function entriesOf(body: unknown): Entry[] {
+  const delivery = deliverySchema.safeParse(body);
+  if (!delivery.success) throw badRequest('Expected {"object":"page","entry":[...]}');
+  return delivery.data.entry.map((raw) => {
+    const entry = entrySchema.safeParse(raw);
+    if (!entry.success) {
+      throw badRequest(
+        `Invalid entry: ${entry.error.issues[0]?.path.join(".") || "entry"} ${entry.error.issues[0]?.message ?? ""}`.trim(),
+      );
     }
-    if (entry.messaging !== undefined && !Array.isArray(entry.messaging))
-      throw badRequest("entry.messaging must be an array");
-    if (entry.changes !== undefined && !Array.isArray(entry.changes))
-      throw badRequest("entry.changes must be an array");
+    return { ...entry.data, raw };
+  });
+}
+
+/** Keys whose string values are customers' words or links to their files: logged as their length. */
+const HIDDEN_KEYS = new Set(["text", "url", "title", "payload"]);
+
+/**
+ * An entry as it may be logged: every message text, attachment URL, postback title and payload
+ * replaced by its length (`"text":"[42 chars]"`), so customers' words stay out of logs.
+ */
+export function loggableEntry(value: unknown, key = ""): unknown {
+  if (typeof value === "string") return HIDDEN_KEYS.has(key) ? `[${value.length} chars]` : value;
+  if (Array.isArray(value)) return value.map((v) => loggableEntry(v, key));
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, loggableEntry(v, k)]));
   }
-  return body.entry;
+  return value;
+}
+
+interface PendingConversation {
+  pageId: string;
+  customerId: string;
+  messages: ConversationMessage[];
+  edits: MessageEdit[];
 }
 
 /**
- * Handles every entry and event of a Messenger delivery: messages are merged into their
- * conversation's Durable Object (which uploads after the answer), page changes are queued.
- * Nothing here waits on Spaces or the Graph API.
+ * Handles every entry and event of a Messenger delivery: messages (the customer's, the page's
+ * echoes, postbacks) and edits are merged into their conversation's Durable Object (which uploads
+ * after the answer), page changes are queued. Nothing here waits on Spaces or the Graph API.
  */
 export async function handleMessengerDelivery(env: Env, body: unknown) {
   const entries = entriesOf(body);
-  const conversations = new Map<string, { pageId: string; customerId: string; messages: ConversationMessage[] }>();
+  const conversations = new Map<string, PendingConversation>();
   const refresh = new Set<string>();
+  const seen = new Set<string>();
   let unlinked = 0;
 
   for (const entry of entries) {
-    const pageId = String(entry.id);
-    log.info(`Received webhook event for page ${pageId}: ${scrub(JSON.stringify(entry)).slice(0, 1000)}`, {
-      page_id: pageId,
-    });
-    if (!(await isLinkedPage(env.TOKENS_DB, pageId))) {
+    const pageId = entry.id;
+    log.info(
+      `Received webhook event for page ${pageId}: ${scrub(JSON.stringify(loggableEntry(entry.raw))).slice(0, 1000)}`,
+      { page_id: pageId },
+    );
+    if (!(await isWritablePage(env.TOKENS_DB, pageId))) {
       unlinked++;
       log.info(`Ignored webhook event for page ${pageId}: page is not linked to a user`, { page_id: pageId });
       continue;
     }
     for (const change of entry.changes ?? []) {
-      if (METADATA_FIELDS.has(change?.field)) refresh.add(pageId);
+      if (change.field && METADATA_FIELDS.has(change.field)) refresh.add(pageId);
     }
-    for (const event of entry.messaging ?? []) {
+    if (refresh.has(pageId)) seen.add(pageId);
+    for (const event of [...(entry.messaging ?? []), ...(entry.standby ?? [])]) {
       const update = messagingUpdate(pageId, event);
       if (!update) continue;
+      seen.add(pageId);
       const id = `${pageId}:${update.customerId}`;
-      const conv = conversations.get(id) ?? { pageId, customerId: update.customerId, messages: [] };
-      conv.messages.push(update.message);
+      const conv = conversations.get(id) ?? { pageId, customerId: update.customerId, messages: [], edits: [] };
+      if (update.kind === "message") conv.messages.push(update.message);
+      else conv.edits.push(update.edit);
       conversations.set(id, conv);
     }
   }
 
   let added = 0;
+  let edited = 0;
   await Promise.all(
     [...conversations.values()].map(async (conv) => {
       const result = await conversationStub(env, conv.pageId, conv.customerId).merge(conv);
       added += result.added;
+      edited += result.edited;
       if (result.started) {
         log.info(`New conversation started for sender ${conv.customerId} on page ${conv.pageId}`, {
           page_id: conv.pageId,
@@ -93,5 +142,24 @@ export async function handleMessengerDelivery(env: Env, body: unknown) {
     env.JOBS,
     [...refresh].map((pageId): Job => ({ type: "facebook.page_metadata", pageId, reason: "webhook" })),
   );
-  return { ok: true, entries: entries.length, messages_added: added, metadata_refresh: refresh.size, unlinked };
+  // Pages with an event acted on: an ignored event leaves no trace.
+  await recordWebhookTimes(env.TOKENS_DB, [...seen]);
+  return {
+    ok: true,
+    entries: entries.length,
+    messages_added: added,
+    messages_edited: edited,
+    metadata_refresh: refresh.size,
+    unlinked,
+  };
+}
+
+/** The operator sees each page's last webhook; recorded at most once a minute per page per isolate. */
+async function recordWebhookTimes(db: D1Database, pageIds: string[]) {
+  const now = Date.now();
+  const due = pageIds.filter((p) => now - (webhookRecorded.get(p) ?? 0) >= WEBHOOK_RECORD_MS);
+  if (!due.length) return;
+  if (webhookRecorded.size > 10_000) webhookRecorded.clear();
+  for (const p of due) webhookRecorded.set(p, now);
+  await webhookReceived(db, due);
 }

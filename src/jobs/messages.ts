@@ -6,11 +6,15 @@ export type Job =
   | { type: "shopify.sync"; shop: string; reason: "webhook" | "install" | "poll" }
   | { type: "shopify.redact"; shop: string; userUuid: string }
   | { type: "facebook.page_metadata"; pageId: string; reason: "webhook" | "poll" }
-  | { type: "facebook.poll"; pageId: string };
+  /** `continuation`: a follow-up job of a long poll, resuming from the saved cursor; `maxCalls`: its Graph call budget. */
+  | { type: "facebook.poll"; pageId: string; continuation?: boolean; maxCalls?: number }
+  /** Carries the request itself, so the work survives a restore of D1 to before it was recorded. */
+  | { type: "facebook.data_deletion"; code: string; facebookUserId: string; issuedAt: number; userUuid: string };
 
 /** Where a job's log lines and errors point. */
 export function jobSubject(job: Job): string {
   if (job.type === "journal.write") return "the token journal";
+  if (job.type === "facebook.data_deletion") return `data deletion request ${job.code}`;
   return "shop" in job ? job.shop : `page ${job.pageId}`;
 }
 

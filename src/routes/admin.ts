@@ -5,6 +5,7 @@ import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
+import { facebookAdminRoutes } from "../facebook/admin";
 import { z } from "zod";
 import { badRequest } from "../lib/errors";
 import { relink } from "../identity/relink";
@@ -105,3 +106,6 @@ adminRoutes.post("/rotate-key", bearer, async (c) => {
     key_id: chunk.keyId,
   });
 });
+/** The Facebook operator routes (one page's poll and status, forgetting one conversation). */
+adminRoutes.use("/facebook/*", bearer);
+adminRoutes.route("/facebook", facebookAdminRoutes);

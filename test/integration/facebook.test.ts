@@ -54,7 +54,14 @@ describe("Facebook login", () => {
       [b, "Acme Hats"],
     ]);
     expect(body.pages[0].category).toBe("Shopping & retail");
-    expect((await fakeState("graph", `page=${a}`)).subscribed).toEqual(["name", "category", "messages"]);
+    expect((await fakeState("graph", `page=${a}`)).subscribed).toEqual([
+      "name",
+      "category",
+      "messages",
+      "message_echoes",
+      "messaging_postbacks",
+      "message_edits",
+    ]);
     const row = await env.TOKENS_DB.prepare("SELECT value FROM tokens WHERE key = ?1")
       .bind(`facebook:page:${a}`)
       .first<any>();

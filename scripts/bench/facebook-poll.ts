@@ -1,0 +1,138 @@
+/**
+ * Bench section "facebook poll": one page with a long Messenger history, polled once through the
+ * queue. Prints the Graph calls per job and the jobs the page took (the poll is bounded: at most
+ * POLL_CALLS_PER_JOB Graph calls a job, continued from the saved cursor).
+ *
+ * In `npm run bench` it runs against the bench's worker; alone (`tsx scripts/bench/facebook-poll.ts`,
+ * BENCH_POLL_MESSAGES=10000 by default) it starts its own S3 stand-in, Graph fake and wrangler dev.
+ */
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { startGraphFake } from "../../test/fakes/graph.ts";
+import { startS3Standin } from "../../test/fakes/s3.ts";
+import { sleep } from "../../src/lib/platform-error.ts";
+import { POLL_CALLS_PER_JOB } from "../../src/facebook/poll-budget.ts";
+import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
+import { control, loginFacebook } from "../lib/platform-client.ts";
+
+/** The Graph fake's count of calls made with this page's token. */
+const pageCalls = async (graphOrigin: string, page: string) =>
+  ((await (await fetch(`${graphOrigin}/_control/state?page=${page}`)).json()) as { page_calls: number }).page_calls;
+
+interface PollStatus {
+  pageId: string;
+  lastPollAt: number | null;
+  lastPollResult: string;
+  lastPollJobs: number;
+  lastPollCalls: number;
+}
+
+type Add = (section: string, figure: string, value: number | string, unit?: string, note?: string) => void;
+
+export async function benchFacebookPoll(opts: {
+  worker: string;
+  graphOrigin: string;
+  adminToken: string;
+  add: Add;
+  messages?: number;
+}): Promise<void> {
+  const messages = opts.messages ?? Number(process.env.BENCH_POLL_MESSAGES ?? 10_000);
+  const page = String(620000000000000 + Math.floor(Math.random() * 1e9));
+  const customer = "900000000000777";
+  await control(opts.graphOrigin, "page", { id: page, name: "Bench long history" });
+  await loginFacebook(opts.worker, opts.graphOrigin, [page]);
+  await control(opts.graphOrigin, "history", { page, customer, count: messages });
+  const admin = { authorization: `Bearer ${opts.adminToken}` };
+  const callsBefore = await pageCalls(opts.graphOrigin, page);
+  const started = Date.now();
+  const res = await fetch(`${opts.worker}/admin/facebook/pages/${page}/poll`, { method: "POST", headers: admin });
+  if (res.status !== 202) throw new Error(`poll answered ${res.status}`);
+  let status: {
+    lastPollAt: number | null;
+    lastPollResult: string;
+    lastPollJobs: number;
+    lastPollCalls: number;
+  } | null = null;
+  for (const deadline = Date.now() + 300_000; Date.now() < deadline; await sleep(250)) {
+    const list = (await (await fetch(`${opts.worker}/admin/facebook/pages`, { headers: admin })).json()) as {
+      pages: PollStatus[];
+    };
+    status = list.pages.find((p) => p.pageId === page) ?? null;
+    if (status?.lastPollAt) break;
+  }
+  if (!status?.lastPollAt) throw new Error("the long-history poll did not finish within 5 minutes");
+  const graphCalls = await pageCalls(opts.graphOrigin, page);
+  opts.add(
+    "facebook poll",
+    "history polled",
+    messages,
+    "messages",
+    `one conversation, result ${status.lastPollResult}`,
+  );
+  opts.add("facebook poll", "jobs per page", status.lastPollJobs, "jobs");
+  opts.add(
+    "facebook poll",
+    "Graph calls per job",
+    status.lastPollCalls / status.lastPollJobs,
+    "calls",
+    `bound ${POLL_CALLS_PER_JOB}`,
+  );
+  opts.add("facebook poll", "Graph calls seen by the fake", graphCalls - callsBefore, "calls");
+  opts.add("facebook poll", "poll duration", Date.now() - started, "ms", "enqueue to last job done");
+}
+
+async function standalone() {
+  const dir = join(LOCAL_DIR, "bench-facebook-poll");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const persistTo = join(dir, "state");
+  const secrets = freshDevSecrets();
+  const s3 = await startS3Standin({ bucket: "bench", directory: join(dir, "s3") });
+  const graph = await startGraphFake({
+    appId: secrets.FACEBOOK_APP_ID!,
+    appSecret: secrets.FACEBOOK_APP_SECRET!,
+    version: "v25.0",
+  });
+  applyLocalMigrations(persistTo);
+  const port = await freePort();
+  const worker = `http://127.0.0.1:${port}`;
+  const dev = await startWorker({
+    port,
+    persistTo,
+    debugger: false,
+    logFile: false,
+    vars: {
+      ...secrets,
+      SPACES_KEY: "S3RVER",
+      SPACES_SECRET: "S3RVER",
+      SPACES_BUCKET: "bench",
+      SPACES_ENDPOINT: s3.endpoint,
+      FACEBOOK_GRAPH_ORIGIN: graph.origin,
+      FACEBOOK_DIALOG_ORIGIN: graph.origin,
+      PUBLIC_URL: worker,
+    },
+  });
+  try {
+    await benchFacebookPoll({
+      worker,
+      graphOrigin: graph.origin,
+      adminToken: secrets.ADMIN_TOKEN!,
+      add: (section, figure, value, unit = "", note) =>
+        console.log(
+          `${section} | ${figure}: ${typeof value === "number" ? +value.toFixed(2) : value} ${unit}${note ? ` (${note})` : ""}`,
+        ),
+    });
+  } finally {
+    await dev.stop();
+    await graph.close();
+    await s3.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  standalone().catch((err) => {
+    console.error(`facebook poll bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,152 @@
+import { log } from "../lib/log";
+import { conversationKey, pageMetadataKey } from "../storage/keys";
+import { deletionByCode, recordDeletion, updateDeletion, type Deletion } from "../storage/facebook-deletions";
+import { writablePageOwner } from "../storage/facebook-pages";
+import {
+  facebookUser,
+  forgetFacebookUser,
+  markDeauthorized,
+  pagesGrantedBy,
+  type GrantedPage,
+} from "../storage/facebook-users";
+import { facebookUserTokenKey, pageTokenKey } from "../storage/tokens";
+import { spaces, tokenStore } from "../services";
+import type { Job } from "../jobs/messages";
+import { conversationStub } from "./conversation";
+import type { SignedRequest } from "./signed-request";
+import { forgetWritablePage } from "./webhooks";
+
+/** The folder of one page's files: `users/<uuid>/facebook/<page_id>/`. */
+export const pageFolder = (userUuid: string, pageId: string) =>
+  pageMetadataKey(userUuid, pageId).slice(0, -"page_metadata.json".length);
+
+/**
+ * The pages a Facebook user's request is about: those they linked, still owned by their account.
+ * A page another Facebook user linked (the merchant's page an agency also manages) keeps its
+ * token and files: they are that merchant's, not this user's.
+ */
+function ownPages(pages: GrantedPage[], userUuid: string) {
+  return pages.filter((p) => p.linked && p.ownerUuid === userUuid).map((p) => p.pageId);
+}
+
+/** Removes the tokens of a user and their pages: from now on those pages are not written. */
+async function removeTokens(env: Env, userUuid: string, pageIds: string[]): Promise<number> {
+  const tokens = await tokenStore(env);
+  let removed = 0;
+  for (const key of [facebookUserTokenKey(userUuid), ...pageIds.map(pageTokenKey)]) {
+    if (!(await tokens.get(key))) continue;
+    await tokens.delete(key);
+    removed++;
+  }
+  for (const pageId of pageIds) forgetWritablePage(pageId);
+  return removed;
+}
+
+/** Meta's deauthorize callback: the user removed the app. Tokens go, files stay. */
+export async function deauthorize(env: Env, request: SignedRequest) {
+  const user = await facebookUser(env.TOKENS_DB, request.userId);
+  if (!user) {
+    log.info(`Deauthorize callback for an unknown Facebook user: nothing to do`, {});
+    return { pages: 0, tokens_removed: 0 };
+  }
+  const pages = ownPages(await pagesGrantedBy(env.TOKENS_DB, user.facebookUserId), user.userUuid);
+  const removed = await removeTokens(env, user.userUuid, pages);
+  await markDeauthorized(env.TOKENS_DB, user.facebookUserId);
+  log.info(`Facebook user deauthorized the app: ${removed} tokens removed, ${pages.length} pages stopped`, {
+    user_uuid: user.userUuid,
+    pages: pages.length,
+  });
+  return { pages: pages.length, tokens_removed: removed };
+}
+
+/**
+ * Meta's Data Deletion Request: recorded once per request (a repeat gets the same code) and done
+ * through the queue. A request for a user this app never saw is answered too, with nothing to do.
+ */
+export async function requestDataDeletion(env: Env, request: SignedRequest): Promise<Deletion> {
+  const user = await facebookUser(env.TOKENS_DB, request.userId);
+  const { deletion, created } = await recordDeletion(
+    env.TOKENS_DB,
+    request.userId,
+    request.issuedAt,
+    user?.userUuid ?? null,
+  );
+  if (!created) return deletion;
+  if (!user) {
+    await updateDeletion(env.TOKENS_DB, deletion.code, "done");
+    log.info(`Data deletion request ${deletion.code} for an unknown Facebook user: nothing held`, {});
+  } else {
+    const job: Job = {
+      type: "facebook.data_deletion",
+      code: deletion.code,
+      facebookUserId: request.userId,
+      issuedAt: request.issuedAt,
+      userUuid: user.userUuid,
+    };
+    await env.JOBS.send(job, { contentType: "json" });
+    log.info(`Data deletion request ${deletion.code} received`, { user_uuid: user.userUuid });
+  }
+  return (await deletionByCode(env.TOKENS_DB, deletion.code))!;
+}
+
+/**
+ * Forgets one page's conversation with one customer: the Durable Object's messages and the file
+ * in Spaces. Returns how many messages the object held and whether a file was there.
+ */
+export async function forgetConversation(env: Env, userUuid: string | null, pageId: string, senderId: string) {
+  const messages = await conversationStub(env, pageId, senderId).forget();
+  let file = false;
+  if (userUuid) {
+    const key = conversationKey(userUuid, pageId, senderId);
+    const store = spaces(env);
+    file = (await store.getText(key)) !== null;
+    await store.delete(key);
+  }
+  return { messages, file };
+}
+
+/**
+ * The queued work of a deletion request: tokens first (the pages stop being written), then each
+ * conversation's Durable Object, then every object under the pages' folders. A retry after a
+ * failure does what is left; the counts add up what each run deleted.
+ */
+export async function runDataDeletion(env: Env, job: Extract<Job, { type: "facebook.data_deletion" }>): Promise<void> {
+  const db = env.TOKENS_DB;
+  const code = job.code;
+  // The request's row is gone only if D1 was restored to before it: recorded again, same code.
+  const deletion =
+    (await deletionByCode(db, code)) ??
+    (await recordDeletion(db, job.facebookUserId, job.issuedAt, job.userUuid, code)).deletion;
+  if (deletion.status === "done") return;
+  const userUuid = deletion.userUuid;
+  const pages = userUuid ? ownPages(await pagesGrantedBy(db, deletion.facebookUserId), userUuid) : [];
+  await updateDeletion(db, code, "in_progress", { pages: pages.length });
+  const tokens = userUuid ? await removeTokens(env, userUuid, pages) : 0;
+  await updateDeletion(db, code, "in_progress", { tokens });
+
+  const store = spaces(env);
+  for (const pageId of pages) {
+    // A page linked again meanwhile (a new login) is written again: leave what it has now.
+    if (await writablePageOwner(db, pageId)) continue;
+    const folder = pageFolder(userUuid!, pageId);
+    let conversations = 0;
+    for (const key of await store.listKeys(`${folder}conversations/`)) {
+      const sender = /\/conversations\/(\d{1,32})\.json$/.exec(key)?.[1];
+      if (sender) {
+        await conversationStub(env, pageId, sender).forget();
+        conversations++;
+      }
+    }
+    // Listed after the objects were forgotten, so an upload that was in flight is deleted too.
+    const keys = await store.listKeys(folder);
+    for (const key of keys) await store.delete(key);
+    await updateDeletion(db, code, "in_progress", { objects: keys.length, conversations });
+  }
+  await forgetFacebookUser(db, deletion.facebookUserId);
+  await updateDeletion(db, code, "done");
+  const done = (await deletionByCode(db, code))!;
+  log.info(
+    `Data deletion request ${code} done: ${done.tokensDeleted} tokens, ${done.objectsDeleted} objects, ${done.conversationsForgotten} conversations deleted`,
+    { pages: done.pages },
+  );
+}

@@ -1,0 +1,95 @@
+import { randomHex } from "../lib/encoding";
+
+/** Data Deletion Requests from Meta and what each deleted (counts only, never the data). */
+
+export type DeletionStatus = "received" | "in_progress" | "done";
+
+export interface Deletion {
+  code: string;
+  facebookUserId: string;
+  userUuid: string | null;
+  status: DeletionStatus;
+  pages: number;
+  tokensDeleted: number;
+  objectsDeleted: number;
+  conversationsForgotten: number;
+  requestedAt: number;
+  updatedAt: number;
+}
+
+interface Row {
+  code: string;
+  facebook_user_id: string;
+  user_uuid: string | null;
+  status: DeletionStatus;
+  pages: number;
+  tokens_deleted: number;
+  objects_deleted: number;
+  conversations_forgotten: number;
+  requested_at: number;
+  updated_at: number;
+}
+
+const fromRow = (r: Row): Deletion => ({
+  code: r.code,
+  facebookUserId: r.facebook_user_id,
+  userUuid: r.user_uuid,
+  status: r.status,
+  pages: r.pages,
+  tokensDeleted: r.tokens_deleted,
+  objectsDeleted: r.objects_deleted,
+  conversationsForgotten: r.conversations_forgotten,
+  requestedAt: r.requested_at,
+  updatedAt: r.updated_at,
+});
+
+/** A confirmation code: 32 hex characters. */
+export const isDeletionCode = (code: string) => /^[0-9a-f]{32}$/.test(code);
+
+/**
+ * Records a request once: the same user and `issued_at` (Meta sending the same request again) give
+ * back the first row and its code. `created` tells the caller whether to start the work.
+ */
+export async function recordDeletion(
+  db: D1Database,
+  facebookUserId: string,
+  issuedAt: number,
+  userUuid: string | null,
+  code = randomHex(16),
+): Promise<{ deletion: Deletion; created: boolean }> {
+  const now = Date.now();
+  const inserted = await db
+    .prepare(
+      `INSERT INTO facebook_deletions (code, facebook_user_id, issued_at, user_uuid, status, requested_at, updated_at)
+       VALUES (?1, ?2, ?3, ?4, 'received', ?5, ?5) ON CONFLICT (facebook_user_id, issued_at) DO NOTHING`,
+    )
+    .bind(code, facebookUserId, issuedAt, userUuid, now)
+    .run();
+  const row = await db
+    .prepare("SELECT * FROM facebook_deletions WHERE facebook_user_id = ?1 AND issued_at = ?2")
+    .bind(facebookUserId, issuedAt)
+    .first<Row>();
+  return { deletion: fromRow(row!), created: inserted.meta.changes === 1 };
+}
+
+export async function deletionByCode(db: D1Database, code: string): Promise<Deletion | null> {
+  const row = await db.prepare("SELECT * FROM facebook_deletions WHERE code = ?1").bind(code).first<Row>();
+  return row ? fromRow(row) : null;
+}
+
+/** Moves a request on and adds to its counts (a retried job adds only what it deleted itself). */
+export async function updateDeletion(
+  db: D1Database,
+  code: string,
+  status: DeletionStatus,
+  add: { pages?: number; tokens?: number; objects?: number; conversations?: number } = {},
+): Promise<void> {
+  await db
+    .prepare(
+      `UPDATE facebook_deletions SET status = ?2, pages = MAX(pages, ?3), tokens_deleted = tokens_deleted + ?4,
+         objects_deleted = objects_deleted + ?5, conversations_forgotten = conversations_forgotten + ?6, updated_at = ?7
+       WHERE code = ?1`,
+    )
+    .bind(code, status, add.pages ?? 0, add.tokens ?? 0, add.objects ?? 0, add.conversations ?? 0, Date.now())
+    .run();
+}

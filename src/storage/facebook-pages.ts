@@ -1,0 +1,39 @@
+import { pageTokenKey } from "./tokens";
+
+/**
+ * Which pages are written. A page is written (webhooks merge, polls run, files upload) only while it
+ * is linked to a user AND its page token is stored: a deauthorize or a data deletion removes the
+ * token, so the page stops being written while its link (and, after a deauthorize, its files) stay.
+ * Both rows are journaled, so a restore keeps a stopped page stopped.
+ */
+
+export interface WritablePage {
+  pageId: string;
+  userUuid: string;
+  name: string | null;
+}
+
+const TOKEN_PREFIX = pageTokenKey("");
+
+/** The owner of a page that may be written now, or null. */
+export async function writablePageOwner(db: D1Database, pageId: string): Promise<WritablePage | null> {
+  const row = await db
+    .prepare(`SELECT p.page_id, p.user_uuid FROM pages p JOIN tokens t ON t.key = ?2 || p.page_id WHERE p.page_id = ?1`)
+    .bind(pageId, TOKEN_PREFIX)
+    .first<{ page_id: string; user_uuid: string; name: string | null }>();
+  return row ? { pageId: row.page_id, userUuid: row.user_uuid, name: row.name } : null;
+}
+
+/** The current owners of these pages (linked or not: a missing page is simply absent). */
+export async function pageOwners(db: D1Database, pageIds: string[]): Promise<Map<string, string>> {
+  const owners = new Map<string, string>();
+  for (let i = 0; i < pageIds.length; i += 50) {
+    const ids = pageIds.slice(i, i + 50);
+    const { results } = await db
+      .prepare(`SELECT page_id, user_uuid FROM pages WHERE page_id IN (${ids.map((_, k) => `?${k + 1}`).join(",")})`)
+      .bind(...ids)
+      .all<{ page_id: string; user_uuid: string }>();
+    for (const r of results) owners.set(r.page_id, r.user_uuid);
+  }
+  return owners;
+}
