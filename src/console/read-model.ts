@@ -3,6 +3,10 @@ import { DATABASES, type DatabaseName } from "../backup/dump";
 import { backupAuth } from "../backup/auth";
 import { parseManifestKey, readManifest, readVerification, verificationKey } from "../backup/manifest";
 import { describeError } from "../lib/log";
+import { retryDeadJob } from "../jobs/consumer";
+import { listDeadJobs } from "../storage/dead-jobs";
+import { pageStatusesOf } from "../storage/page-status";
+import { shopStatusesOf } from "../storage/shop-status";
 import { spaces } from "../services";
 import {
   merchantLinks,
@@ -46,24 +50,90 @@ export interface DeadJob {
   failedAt: number;
 }
 
-/** Where each section's data comes from. Today's tables have none of these yet: they answer "none". */
+/** Where each section's data comes from: one function per source, so a new one plugs in here. */
 export const sources = {
-  /** The last sync of each shop. */
-  shopRuns: async (_env: Env, _shops: ShopRow[]): Promise<Map<string, RunResult>> => new Map(),
-  /** The last poll of each page. */
-  pageRuns: async (_env: Env, _pages: PageRow[]): Promise<Map<string, RunResult>> => new Map(),
+  /** The last sync of each shop (shop_status, written by every sync). */
+  shopRuns: async (env: Env, shops: ShopRow[]): Promise<Map<string, RunResult>> => {
+    const status = await shopStatusesOf(env.TOKENS_DB, shops.map((s) => s.shop));
+    const runs = new Map<string, RunResult>();
+    for (const [shop, { sync }] of status) {
+      if (!sync) continue;
+      runs.set(shop, {
+        at: sync.at,
+        ok: sync.result === "ok",
+        durationMs: sync.ms,
+        ...(sync.result === "failed" ? { error: syncFailureWords(sync.reason) } : {}),
+      });
+    }
+    return runs;
+  },
+  /** The last poll of each page (facebook_page_status, written by every poll job). */
+  pageRuns: async (env: Env, pages: PageRow[]): Promise<Map<string, RunResult>> => {
+    const status = await pageStatusesOf(env.TOKENS_DB, pages.map((p) => p.page_id));
+    const runs = new Map<string, RunResult>();
+    for (const [pageId, p] of status) {
+      if (p.lastPollAt === null) continue;
+      const ok = p.lastPollResult === "ok" || p.lastPollResult === "success";
+      runs.set(pageId, {
+        at: p.lastPollAt,
+        ok,
+        durationMs: p.lastPollDurationMs,
+        ...(ok ? {} : { error: p.lastPollResult ?? "failed" }),
+      });
+    }
+    return runs;
+  },
   /** Webhook subscriptions of each shop, as the last check found them. */
-  shopSubscriptions: async (_env: Env, _shops: ShopRow[]): Promise<Map<string, SubscriptionHealth>> => new Map(),
+  shopSubscriptions: async (env: Env, shops: ShopRow[]): Promise<Map<string, SubscriptionHealth>> => {
+    const status = await shopStatusesOf(env.TOKENS_DB, shops.map((s) => s.shop));
+    const health = new Map<string, SubscriptionHealth>();
+    for (const [shop, { webhooks }] of status) {
+      if (webhooks) health.set(shop, { ok: webhooks.ok, checkedAt: webhooks.checkedAt, missing: webhooks.missing });
+    }
+    return health;
+  },
   /** `subscribed_apps` of each page, as the last check found them. */
-  pageSubscriptions: async (_env: Env, _pages: PageRow[]): Promise<Map<string, SubscriptionHealth>> => new Map(),
+  pageSubscriptions: async (env: Env, pages: PageRow[]): Promise<Map<string, SubscriptionHealth>> => {
+    const status = await pageStatusesOf(env.TOKENS_DB, pages.map((p) => p.page_id));
+    const health = new Map<string, SubscriptionHealth>();
+    for (const [pageId, p] of status) {
+      if (p.subscriptionHealth === null) continue;
+      const ok = p.subscriptionHealth === "ok";
+      health.set(pageId, {
+        ok,
+        checkedAt: p.subscriptionCheckedAt,
+        missing: ok ? [] : p.subscriptionHealth.replace(/^[a-z_]+:/, "").split(",").filter(Boolean),
+      });
+    }
+    return health;
+  },
   /** The newest dead jobs (work that failed every retry) and how many there are. */
-  deadJobs: async (_env: Env, _limit: number): Promise<{ total: number; items: DeadJob[] }> => ({
-    total: 0,
-    items: [],
-  }),
-  /** Puts a dead job back on the queue; false when there is no such job (any more). */
-  retryDeadJob: async (_env: Env, _id: string): Promise<boolean> => false,
+  deadJobs: async (env: Env, limit: number): Promise<{ total: number; items: DeadJob[] }> => {
+    const all = await listDeadJobs(env.TOKENS_DB);
+    const newest = [...all].sort((a, b) => b.lastFailedAt - a.lastFailedAt).slice(0, limit);
+    return {
+      total: all.length,
+      items: newest.map((j) => ({
+        id: j.id,
+        type: j.type,
+        subject: j.subject,
+        error: j.error,
+        attempts: j.attempts,
+        failedAt: j.lastFailedAt,
+      })),
+    };
+  },
+  /** Runs a dead job again now: "done", "failed" (it stays listed), or null when there is no such job. */
+  retryDeadJob: async (env: Env, id: string): Promise<"done" | "failed" | null> => {
+    const result = await retryDeadJob(env, id);
+    return result ? (result.status === "done" ? "done" : "failed") : null;
+  },
 };
+
+/** A sync failure in words for the operator (reason codes only, never error text). */
+function syncFailureWords(reason: string | null): string {
+  return reason ? reason.replace(/_/g, " ") : "failed";
+}
 
 export interface ShopView {
   shop: string;

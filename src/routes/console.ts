@@ -145,6 +145,7 @@ consoleRoutes.post("/dead-jobs/:id/retry", async (c) => {
   const id = c.req.param("id");
   if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(id)) throw badRequest("Not a dead job id");
   const retried = await sources.retryDeadJob(c.env, id);
-  if (retried) log.info(`Dead job ${id} retried from the console`);
-  return c.redirect(`/admin?notice=${retried ? "retried" : "retry_gone"}#dead-jobs`, 303);
+  if (retried) log.info(`Dead job ${id} retried from the console: ${retried}`);
+  const notice = retried === "done" ? "retried" : retried === "failed" ? "retry_failed" : "retry_gone";
+  return c.redirect(`/admin?notice=${notice}#dead-jobs`, 303);
 });

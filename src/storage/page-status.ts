@@ -171,3 +171,13 @@ export async function recordTokenState(
       .bind(pageId, state, error ? error.slice(0, 300) : null),
   ]);
 }
+
+/** The status of these pages (one page of the console), by page id. */
+export async function pageStatusesOf(db: D1Database, pageIds: string[]): Promise<Map<string, PageStatus>> {
+  if (!pageIds.length) return new Map();
+  const { results } = await db
+    .prepare("SELECT * FROM facebook_page_status WHERE page_id IN (SELECT value FROM json_each(?1))")
+    .bind(JSON.stringify(pageIds))
+    .all<Row>();
+  return new Map(results.map((r) => [r.page_id, fromRow(r)]));
+}

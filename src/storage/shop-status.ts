@@ -122,3 +122,13 @@ export async function listShopStatus(db: D1Database, after = "", limit = 500): P
     .all<Row>();
   return results.map(fromRow);
 }
+
+/** The status of these shops (one page of the console), by domain. */
+export async function shopStatusesOf(db: D1Database, shops: string[]): Promise<Map<string, ShopStatus>> {
+  if (!shops.length) return new Map();
+  const { results } = await db
+    .prepare("SELECT * FROM shop_status WHERE shop IN (SELECT value FROM json_each(?1))")
+    .bind(JSON.stringify(shops))
+    .all<Row>();
+  return new Map(results.map((r) => [r.shop, fromRow(r)]));
+}

@@ -369,7 +369,7 @@ describe("backups", () => {
     await mark("right after the backup");
     const b = await installShop(shopB);
     await mark(`${shopB} installed`);
-    await shopifyWebhook(shopA, "app/uninstalled", { domain: shopA });
+    await shopifyWebhook(shopA, "app/uninstalled", { domain: shopA, myshopify_domain: shopA });
     await vi.waitFor(async () => {
       expect(
         await env.TOKENS_DB.prepare("SELECT 1 FROM tokens WHERE key = ?1").bind(`shopify:${shopA}`).first(),

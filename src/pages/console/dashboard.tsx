@@ -13,7 +13,8 @@ import { age, bytes, duration, utc } from "./format";
 
 /** Messages the console shows after an action, by code (nothing from the request is echoed). */
 export const NOTICES = {
-  retried: "The job is back on the queue.",
+  retried: "The job ran again and succeeded.",
+  retry_failed: "The job ran again and failed; it stays in the list and the daily retry will try it again.",
   retry_gone: "That job is no longer in the dead-letter list (already retried or removed).",
 } as const;
 export type Notice = keyof typeof NOTICES;
