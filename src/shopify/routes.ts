@@ -21,6 +21,8 @@ import { registerShopWebhooks } from "./webhook-registration";
 import { handleShopifyWebhook, parseDeliveryHeaders } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
 import { ShopHome } from "../pages/shop-home";
+import { ShopConnectedPage } from "../pages/merchant";
+import { respond } from "../pages/respond";
 import { readInstall } from "../storage/shop-lifecycle";
 import { installHealth } from "./install-health";
 
@@ -143,7 +145,7 @@ shopifyRoutes.get("/callback", async (c) => {
       return { ok: false as const, queued: true, error: describeError(err) };
     },
   );
-  return c.json({
+  const answer = {
     user_uuid: install.browserUuid,
     shop,
     scope: grant.scope ?? null,
@@ -152,7 +154,18 @@ shopifyRoutes.get("/callback", async (c) => {
     shops_of_other_accounts: install.otherAccount ? [shop] : [],
     webhooks,
     sync,
-  });
+  };
+  // A browser gets the same answer as a page in words (no error text); a program, the JSON.
+  return respond(c, answer, () =>
+    ShopConnectedPage({
+      shop,
+      userUuid: install.browserUuid,
+      sync: sync.ok ? { state: "done", products: sync.products } : { state: "queued" },
+      webhooksOk: webhooks.ok,
+      otherAccount: install.otherAccount,
+      facebookLoginHref: "/facebook/login",
+    }),
+  );
 });
 
 shopifyRoutes.post("/webhook", async (c) => {
