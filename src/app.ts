@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { AppEnv } from "./env";
 import { HTTPException } from "hono/http-exception";
 import { limitBody } from "./lib/body-limit";
 import { AppError } from "./lib/errors";
@@ -10,8 +11,6 @@ import { healthRoutes } from "./routes/health";
 import { loginRateLimit } from "./routes/session";
 import { facebookRoutes } from "./facebook/routes";
 import { shopifyRoutes } from "./shopify/routes";
-
-export type AppEnv = { Bindings: Env };
 
 /** Largest request body accepted, but for webhook deliveries. */
 const MAX_BODY_BYTES = 1024 * 1024;

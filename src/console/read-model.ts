@@ -54,7 +54,10 @@ export interface DeadJob {
 export const sources = {
   /** The last sync of each shop (shop_status, written by every sync). */
   shopRuns: async (env: Env, shops: ShopRow[]): Promise<Map<string, RunResult>> => {
-    const status = await shopStatusesOf(env.TOKENS_DB, shops.map((s) => s.shop));
+    const status = await shopStatusesOf(
+      env.TOKENS_DB,
+      shops.map((s) => s.shop),
+    );
     const runs = new Map<string, RunResult>();
     for (const [shop, { sync }] of status) {
       if (!sync) continue;
@@ -69,7 +72,10 @@ export const sources = {
   },
   /** The last poll of each page (facebook_page_status, written by every poll job). */
   pageRuns: async (env: Env, pages: PageRow[]): Promise<Map<string, RunResult>> => {
-    const status = await pageStatusesOf(env.TOKENS_DB, pages.map((p) => p.page_id));
+    const status = await pageStatusesOf(
+      env.TOKENS_DB,
+      pages.map((p) => p.page_id),
+    );
     const runs = new Map<string, RunResult>();
     for (const [pageId, p] of status) {
       if (p.lastPollAt === null) continue;
@@ -85,7 +91,10 @@ export const sources = {
   },
   /** Webhook subscriptions of each shop, as the last check found them. */
   shopSubscriptions: async (env: Env, shops: ShopRow[]): Promise<Map<string, SubscriptionHealth>> => {
-    const status = await shopStatusesOf(env.TOKENS_DB, shops.map((s) => s.shop));
+    const status = await shopStatusesOf(
+      env.TOKENS_DB,
+      shops.map((s) => s.shop),
+    );
     const health = new Map<string, SubscriptionHealth>();
     for (const [shop, { webhooks }] of status) {
       if (webhooks) health.set(shop, { ok: webhooks.ok, checkedAt: webhooks.checkedAt, missing: webhooks.missing });
@@ -94,7 +103,10 @@ export const sources = {
   },
   /** `subscribed_apps` of each page, as the last check found them. */
   pageSubscriptions: async (env: Env, pages: PageRow[]): Promise<Map<string, SubscriptionHealth>> => {
-    const status = await pageStatusesOf(env.TOKENS_DB, pages.map((p) => p.page_id));
+    const status = await pageStatusesOf(
+      env.TOKENS_DB,
+      pages.map((p) => p.page_id),
+    );
     const health = new Map<string, SubscriptionHealth>();
     for (const [pageId, p] of status) {
       if (p.subscriptionHealth === null) continue;
@@ -102,7 +114,12 @@ export const sources = {
       health.set(pageId, {
         ok,
         checkedAt: p.subscriptionCheckedAt,
-        missing: ok ? [] : p.subscriptionHealth.replace(/^[a-z_]+:/, "").split(",").filter(Boolean),
+        missing: ok
+          ? []
+          : p.subscriptionHealth
+              .replace(/^[a-z_]+:/, "")
+              .split(",")
+              .filter(Boolean),
       });
     }
     return health;

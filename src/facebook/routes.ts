@@ -21,11 +21,9 @@ import { dialogUrl, facebookUserId, grantedPages, userTokenFromCode } from "./oa
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
 import { handleMessengerDelivery } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
+import type { AppEnv } from "../env";
 
-/** The worker's bindings (the same shape as app.ts's AppEnv, named here so this file does not import the app). */
-type FacebookEnv = { Bindings: Env };
-
-export const facebookRoutes = new Hono<FacebookEnv>();
+export const facebookRoutes = new Hono<AppEnv>();
 
 facebookRoutes.get("/login", async (c) => {
   const cfg = config(c.env, "facebook");
@@ -163,7 +161,7 @@ facebookRoutes.get("/callback", async (c) => {
 });
 
 /** The `signed_request` form field of Meta's callbacks, verified (400 malformed, 401 forged or stale). */
-async function signedRequestOf(c: Context<FacebookEnv>): Promise<SignedRequest> {
+async function signedRequestOf(c: Context<AppEnv>): Promise<SignedRequest> {
   const cfg = config(c.env, "facebook");
   const type = c.req.header("content-type") ?? "";
   let field: string | undefined;

@@ -1,5 +1,5 @@
 import { Hono, type MiddlewareHandler } from "hono";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../env";
 import { config } from "../config";
 import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";

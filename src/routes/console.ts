@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../env";
 import { config } from "../config";
 import { consoleStatus, serverTiming, sources } from "../console/read-model";
 import { listQuery } from "../console/query";

@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../env";
 import { describeError } from "../lib/log";
 import { spaces } from "../services";
 import { pingDatabase } from "../storage/health";

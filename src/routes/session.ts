@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { log } from "../lib/log";
 import { ANONYMOUS_SESSION_TTL_MS, SESSION_COOKIE, SESSION_TTL_MS, type Session } from "../storage/sessions";

@@ -1,5 +1,5 @@
 import { Hono, type Context } from "hono";
-import type { AppEnv } from "../app";
+import type { AppEnv } from "../env";
 import { config, publicBase } from "../config";
 import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";

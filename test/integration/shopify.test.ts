@@ -200,7 +200,9 @@ describe("a whole round trip against Shopify's rules (1,000-point limit, Standar
     const click = await fetch(`${env.FAKE_SHOPIFY}${action}?${fields}`, { redirect: "manual" });
     await click.body?.cancel();
     const callback = new URL(click.headers.get("location")!);
-    const installed = await call(`${callback.pathname}${callback.search}`, { headers: { cookie: `__Host-sid=${cookie}` } });
+    const installed = await call(`${callback.pathname}${callback.search}`, {
+      headers: { cookie: `__Host-sid=${cookie}` },
+    });
     expect(installed.status).toBe(200);
     const body = await installed.json<any>();
     expect(body.sync.error ?? null).toBeNull();
