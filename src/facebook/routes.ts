@@ -10,7 +10,7 @@ import { recordLoginStatements } from "../storage/facebook-users";
 import { deletionByCode, isDeletionCode } from "../storage/facebook-deletions";
 import { recordTokenState } from "../storage/page-status";
 import { DataDeletionPage } from "../pages/data-deletion";
-import { FacebookLoginPage } from "../pages/facebook-login";
+import { PagesConnectedPage } from "../pages/merchant";
 import { respond } from "../pages/respond";
 import { deauthorize, requestDataDeletion } from "./deletion";
 import { choosePageOwners } from "./identity";
@@ -149,12 +149,13 @@ facebookRoutes.get("/callback", async (c) => {
   }
   const answer = { user_uuid: userUuid, pages: result, pages_of_other_accounts: linked.ownedByOthers };
   return respond(c, answer, () =>
-    FacebookLoginPage({
+    PagesConnectedPage({
+      userUuid,
       pages: result.map((p) => ({
         id: p.id,
         name: p.name,
-        category: p.category,
-        ownedByAnotherAccount: p.owned_by_another_account,
+        otherAccount: p.owned_by_another_account,
+        queued: p.metadata_uploaded === "queued",
       })),
     }),
   );
