@@ -1,6 +1,8 @@
-import { journalRows, type JournalTable } from "./backup/journal";
+import { journalRows, type RowRef } from "./backup/journal";
 import { config } from "./config";
 import { TokenCipher } from "./lib/token-cipher";
+import { DeletionStore } from "./storage/facebook-deletions";
+import { FacebookUserStore } from "./storage/facebook-users";
 import { Spaces } from "./storage/spaces";
 import { SessionStore } from "./storage/sessions";
 import { ShopLifecycle } from "./storage/shop-lifecycle";
@@ -31,8 +33,16 @@ export async function tokenStore(env: Env): Promise<TokenStore> {
 /** Shop and page links, written with their tokens and journaled (see src/storage/links.ts). */
 export const linkStore = async (env: Env) => new LinkStore(env.TOKENS_DB, await tokenStore(env));
 
-/** Journals the current state of changed token and link rows (see src/backup/journal.ts). */
-export const journal = (env: Env, refs: { table: JournalTable; key: string }[], deadlineMs?: number) =>
+/** Facebook users and their page grants, journaled (see src/storage/facebook-users.ts). */
+export const facebookUserStore = (env: Env) =>
+  new FacebookUserStore(env.TOKENS_DB, (refs, deadlineMs) => journal(env, refs, deadlineMs));
+
+/** Meta's data deletion requests, journaled (see src/storage/facebook-deletions.ts). */
+export const deletionStore = (env: Env) =>
+  new DeletionStore(env.TOKENS_DB, (refs, deadlineMs) => journal(env, refs, deadlineMs));
+
+/** Journals the current state of changed rows of the journaled tables (see src/backup/journal.ts). */
+export const journal = (env: Env, refs: RowRef[], deadlineMs?: number) =>
   journalRows(env, () => spaces(env), refs, deadlineMs);
 
 export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);

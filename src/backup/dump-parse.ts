@@ -1,6 +1,7 @@
 import { DATABASES, type DatabaseName } from "./dump";
 import {
   readCreateTable,
+  rowKeyText,
   sameTokens,
   schemaFromMigrations,
   type Migration,
@@ -44,10 +45,7 @@ export interface DumpState {
   sequences: [string, number][];
 }
 
-const keyOf = (table: TableSchema, row: SqlValue[], position: number) => {
-  const index = table.primary === null ? -1 : table.columns.indexOf(table.primary);
-  return index === -1 ? `#${position}` : String(row[index]);
-};
+const keyOf = (table: TableSchema, row: SqlValue[], position: number) => rowKeyText(table, row) ?? `#${position}`;
 
 /** Reads `VALUES (...), (...)` starting at tokens[i]: literal tuples only. */
 function readTuples(tokens: Token[], i: number): SqlValue[][] | null {

@@ -4,9 +4,11 @@ import type { Spaces } from "../storage/spaces";
 import { backupAuth, type BackupAuth } from "./auth";
 import { BackupRefused } from "./dump-parse";
 import { stampOf } from "./manifest";
+import { primaryKeyText } from "./schema";
 
 /**
- * The token journal: every change to a token or to a shop or page link is written at once to
+ * The token journal: every change to a token, a shop or page link, or a Meta login's record (who
+ * granted which page, deletion requests) is written at once to
  * `backups/journal/tokens/<time>-<random>.json` as the changed rows (token values stay encrypted),
  * signed (./auth.ts). A restore replays it after the dump, up to the moment asked for, so a token
  * written a second before the databases are lost survives and any moment can be restored.
@@ -15,29 +17,51 @@ import { stampOf } from "./manifest";
 export const JOURNAL_PREFIX = "backups/journal/tokens/";
 
 /**
- * The journaled tables and their primary key column. Adding a journaled table is one line here;
+ * The journaled tables and their primary key columns. Adding a journaled table is one line here;
  * its columns come from the row itself (`SELECT *`) and are checked against the migrations on
- * restore.
+ * restore. A change names its row by the key's value (a string) when the key is one column, as
+ * every entry has since format 2, and by the list of the values, in this order, when it is several.
  */
 export const JOURNALED_TABLES = {
-  tokens: "key",
-  shops: "shop",
-  pages: "page_id",
-} as const satisfies Record<string, string>;
+  tokens: ["key"],
+  shops: ["shop"],
+  pages: ["page_id"],
+  facebook_users: ["facebook_user_id"],
+  facebook_page_grants: ["page_id", "facebook_user_id"],
+  facebook_deletions: ["code"],
+} as const satisfies Record<string, readonly [string, ...string[]]>;
 
 export type JournalTable = keyof typeof JOURNALED_TABLES;
 
 export const isJournalTable = (table: unknown): table is JournalTable =>
   typeof table === "string" && Object.hasOwn(JOURNALED_TABLES, table);
 
+type KeyOf<Columns extends readonly string[]> = Columns extends readonly [string]
+  ? string
+  : { -readonly [I in keyof Columns]: string };
+
+/** How a change names its row: the key's value, or one value per column of a longer key. */
+export type JournalKey<T extends JournalTable> = KeyOf<(typeof JOURNALED_TABLES)[T]>;
+
+/** A journaled row: its table and primary key. */
+export type RowRef = { [T in JournalTable]: { table: T; key: JournalKey<T> } }[JournalTable];
+
+/**
+ * Journals the current state of these rows (after a write committed), waiting at most `deadlineMs`
+ * for Spaces. What the stores are given to journal their writes with.
+ */
+export type RowJournal = (refs: RowRef[], deadlineMs?: number) => Promise<void>;
+
+/** The values of a key, in the order of the table's key columns. */
+export const keyValues = (key: string | readonly string[]): string[] => (typeof key === "string" ? [key] : [...key]);
+
+/** A key as one string, as a dump's rows are kept (see primaryKeyText). */
+export const keyText = (key: string | readonly string[]): string => primaryKeyText(keyValues(key));
+
 export type JournalValue = string | number | null;
 
 /** One row after a change; `row: null` means it was deleted. */
-export interface RowChange {
-  table: JournalTable;
-  key: string;
-  row: Record<string, JournalValue> | null;
-}
+export type RowChange = RowRef & { row: Record<string, JournalValue> | null };
 
 export interface JournalEntry {
   format: 2;
@@ -54,9 +78,12 @@ export function journalKeyTime(key: string): number | null {
 }
 
 /** Reads the current rows of these keys, as journal changes. */
-async function snapshotRows(db: D1Database, refs: { table: JournalTable; key: string }[]): Promise<RowChange[]> {
+async function snapshotRows(db: D1Database, refs: RowRef[]): Promise<RowChange[]> {
   const rows = await db.batch(
-    refs.map(({ table, key }) => db.prepare(`SELECT * FROM ${table} WHERE ${JOURNALED_TABLES[table]} = ?1`).bind(key)),
+    refs.map(({ table, key }) => {
+      const where = JOURNALED_TABLES[table].map((column, i) => `${column} = ?${i + 1}`).join(" AND ");
+      return db.prepare(`SELECT * FROM ${table} WHERE ${where}`).bind(...keyValues(key));
+    }),
   );
   return refs.map((ref, i) => ({ ...ref, row: (rows[i]!.results[0] as RowChange["row"]) ?? null }));
 }
@@ -77,7 +104,7 @@ export async function writeJournal(spaces: Spaces, auth: BackupAuth, entry: Jour
 export async function journalRows(
   env: { TOKENS_DB: D1Database; JOBS: Queue; TOKEN_ENCRYPTION_KEY?: string },
   spaces: () => Spaces,
-  refs: { table: JournalTable; key: string }[],
+  refs: RowRef[],
   deadlineMs?: number,
 ): Promise<void> {
   const entry: JournalEntry = { format: 2, at: Date.now(), changes: await snapshotRows(env.TOKENS_DB, refs) };
@@ -102,6 +129,15 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
 
 const COLUMN_NAME = /^[a-z_][a-z0-9_]*$/;
 
+/** Null when `key` names a row of `table` (a string, or one string per key column); else why not. */
+function keyProblem(table: JournalTable, key: unknown): string | null {
+  const columns = JOURNALED_TABLES[table];
+  if (columns.length === 1) return typeof key === "string" ? null : "a change without a string key";
+  if (!Array.isArray(key) || key.length !== columns.length || !key.every((v) => typeof v === "string"))
+    return `a change of ${table} without its key as ${columns.length} strings (${columns.join(", ")})`;
+  return null;
+}
+
 /** Null when `change` is a row change of a journaled table; else why it is not. */
 function changeProblem(change: unknown): string | null {
   if (!isPlainObject(change)) return "a change that is not an object";
@@ -109,19 +145,23 @@ function changeProblem(change: unknown): string | null {
     if (!["table", "key", "row"].includes(field)) return `a change with an unexpected field ${JSON.stringify(field)}`;
   if (!Object.hasOwn(change, "table") || !isJournalTable(change.table))
     return `table ${JSON.stringify(change.table)} is not a journaled table`;
-  if (!Object.hasOwn(change, "key") || typeof change.key !== "string") return "a change without a string key";
+  const table = change.table;
+  const badKey = keyProblem(table, Object.hasOwn(change, "key") ? change.key : undefined);
+  if (badKey) return badKey;
+  const key = change.key as string | string[];
   if (!Object.hasOwn(change, "row")) return "a change without a row";
   const row = change.row;
   if (row === null) return null;
-  if (!isPlainObject(row)) return `the row of ${change.table} ${change.key} is not an object`;
+  if (!isPlainObject(row)) return `the row of ${table} ${keyText(key)} is not an object`;
   for (const [column, value] of Object.entries(row)) {
-    if (!COLUMN_NAME.test(column)) return `column ${JSON.stringify(column)} of ${change.table} is not a column name`;
+    if (!COLUMN_NAME.test(column)) return `column ${JSON.stringify(column)} of ${table} is not a column name`;
     if (value !== null && typeof value !== "string" && !(typeof value === "number" && Number.isFinite(value)))
-      return `column ${column} of ${change.table} ${change.key} holds a ${typeof value}, not a value D1 stores`;
+      return `column ${column} of ${table} ${keyText(key)} holds a ${typeof value}, not a value D1 stores`;
   }
-  const primary = JOURNALED_TABLES[change.table];
-  if (!Object.hasOwn(row, primary) || row[primary] !== change.key)
-    return `the row's ${primary} is not the change's key ${change.key}`;
+  const columns = JOURNALED_TABLES[table];
+  const values = keyValues(key);
+  if (columns.some((column, i) => !Object.hasOwn(row, column) || row[column] !== values[i]))
+    return `the row's ${columns.join(", ")} is not the change's key ${keyText(key)}`;
   return null;
 }
 

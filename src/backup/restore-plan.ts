@@ -1,7 +1,7 @@
 import { sha256Hex } from "../lib/signatures";
 import { BackupRefused, type DumpState } from "./dump-parse";
-import { JOURNALED_TABLES, type JournalEntry } from "./journal";
-import type { Schema } from "./schema";
+import { JOURNALED_TABLES, keyText, type JournalEntry } from "./journal";
+import { primaryKeyText, type Schema } from "./schema";
 import { quoteIdent, sqlLiteral, type SqlValue } from "./sql-text";
 
 /** Rows per INSERT and bytes per statement (D1 allows 100 KB a statement). */
@@ -28,21 +28,22 @@ export function applyJournal(
     for (const change of entry.changes) {
       const table = state.tables.get(change.table);
       if (!table) throw new BackupRefused(key, `table ${change.table} is not in the dump it would be replayed on`);
+      const rowKey = keyText(change.key);
       if (change.row === null) {
-        table.rows.delete(change.key);
+        table.rows.delete(rowKey);
         continue;
       }
       const known = latest.tables.get(change.table)?.columns ?? [];
       for (const column of Object.keys(change.row))
         if (!known.includes(column))
           throw new BackupRefused(key, `column ${column} is not a column of ${change.table}`);
-      const before = table.rows.get(change.key);
+      const before = table.rows.get(rowKey);
       const row = table.schema.columns.map((column, i): SqlValue => {
         if (Object.hasOwn(change.row!, column)) return change.row![column]!;
         if (before) return before[i]!;
         return Object.hasOwn(table.schema.defaults, column) ? table.schema.defaults[column]! : null;
       });
-      table.rows.set(change.key, row);
+      table.rows.set(rowKey, row);
     }
     applied++;
   }
@@ -132,7 +133,9 @@ export function diffState(state: DumpState, live: Record<string, Record<string, 
   for (const [name, primary] of Object.entries(JOURNALED_TABLES)) {
     const table = state.tables.get(name);
     if (!table) continue;
-    const liveRows = new Map((live[name] ?? []).map((r) => [String(r[primary]), r]));
+    const liveRows = new Map(
+      (live[name] ?? []).map((r) => [primaryKeyText(primary.map((c) => (r[c] ?? null) as SqlValue)), r]),
+    );
     const diff: TableDiff = { table: name, added: [], removed: [], changed: [] };
     for (const [key, row] of table.rows) {
       const current = liveRows.get(key);

@@ -1,4 +1,13 @@
-import { isWord, nameOf, readLiteral, splitStatements, tokenize, type SqlValue, type Token } from "./sql-text";
+import {
+  isWord,
+  nameOf,
+  readLiteral,
+  splitStatements,
+  sqlLiteral,
+  tokenize,
+  type SqlValue,
+  type Token,
+} from "./sql-text";
 
 /**
  * Our schema as the migrations build it: each table's columns and the exact tokens of the
@@ -10,8 +19,8 @@ import { isWord, nameOf, readLiteral, splitStatements, tokenize, type SqlValue, 
 export interface TableSchema {
   name: string;
   columns: string[];
-  /** The single-column primary key, or null (rows are then kept in dump order). */
-  primary: string | null;
+  /** The primary key's columns, or null (rows are then kept in dump order). */
+  primary: string[] | null;
   /** Literal defaults of columns (`DEFAULT 0`), used for a journal row that lacks a newer column. */
   defaults: Record<string, SqlValue>;
   /** Tokens of the CREATE TABLE, `IF NOT EXISTS` left out. */
@@ -59,20 +68,20 @@ const TABLE_CONSTRAINT = new Set(["PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "CONS
 function describeColumns(parts: Token[][]) {
   const columns: string[] = [];
   const defaults: Record<string, SqlValue> = {};
-  let primary: string | null = null;
+  let primary: string[] | null = null;
   for (const part of parts) {
     const first = part[0]!;
     if (first.kind === "word" && TABLE_CONSTRAINT.has(first.text.toUpperCase())) {
       if (isWord(first, "PRIMARY")) {
         const names = part.filter((t) => t.kind === "ident" || (t.kind === "word" && !/^(PRIMARY|KEY)$/i.test(t.text)));
-        primary = names.length === 1 ? names[0]!.text : null;
+        primary = names.length ? names.map((t) => t.text) : null;
       }
       continue;
     }
     const column = nameOf(first)!;
     columns.push(column);
     part.forEach((t, i) => {
-      if (isWord(t, "PRIMARY") && isWord(part[i + 1], "KEY")) primary = column;
+      if (isWord(t, "PRIMARY") && isWord(part[i + 1], "KEY")) primary = [column];
       if (isWord(t, "DEFAULT")) {
         const literal = readLiteral(part, i + 1);
         if (literal) defaults[column] = literal.value;
@@ -81,6 +90,19 @@ function describeColumns(parts: Token[][]) {
   }
   return { columns, defaults, primary };
 }
+
+/**
+ * A primary key as one string: the value of a one-column key, else the JSON list of the values.
+ * Rows of a dump are kept by it, and the journal names its rows the same way.
+ */
+export const primaryKeyText = (values: readonly SqlValue[]): string =>
+  values.length === 1
+    ? String(values[0])
+    : JSON.stringify(values.map((v) => (v instanceof Uint8Array ? sqlLiteral(v) : v)));
+
+/** A row's primary key as one string (see primaryKeyText), or null when its table has none. */
+export const rowKeyText = (table: TableSchema, row: readonly SqlValue[]): string | null =>
+  table.primary && primaryKeyText(table.primary.map((column) => row[table.columns.indexOf(column)] ?? null));
 
 /** Reads a CREATE TABLE's name and columns; null when the tokens are not one. */
 export function readCreateTable(tokens: Token[]): Omit<TableSchema, "tokens"> | null {
@@ -168,7 +190,7 @@ function renameIn(schema: Schema, table: TableSchema, rest: Token[], migration: 
   if (!from || !to || !isWord(parts[1], "TO") || !table.columns.includes(from))
     throw new Error(`${migration}: a RENAME COLUMN that does not name a column of ${table.name}`);
   table.columns = table.columns.map((c) => (c === from ? to : c));
-  if (table.primary === from) table.primary = to;
+  table.primary = table.primary?.map((c) => (c === from ? to : c)) ?? null;
   if (Object.hasOwn(table.defaults, from)) {
     table.defaults[to] = table.defaults[from]!;
     delete table.defaults[from];

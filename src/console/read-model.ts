@@ -4,7 +4,7 @@ import { backupAuth } from "../backup/auth";
 import { parseManifestKey, readManifest, readVerification, verificationKey } from "../backup/manifest";
 import { describeError } from "../lib/log";
 import { retryDeadJob } from "../jobs/consumer";
-import { listDeadJobs } from "../storage/dead-jobs";
+import { listDeadJobs, type DeadJob as StoredDeadJob } from "../storage/dead-jobs";
 import { pageStatusesOf } from "../storage/page-status";
 import { shopStatusesOf } from "../storage/shop-status";
 import { spaces } from "../services";
@@ -41,89 +41,74 @@ export interface SubscriptionHealth {
   missing: string[];
 }
 
-export interface DeadJob {
-  id: string;
-  type: string;
-  subject: string;
-  error: string;
-  attempts: number;
-  failedAt: number;
+/** A dead job as the console lists it: when it last failed, not its whole retry record. */
+export type DeadJob = Pick<StoredDeadJob, "id" | "type" | "subject" | "error" | "attempts"> & { failedAt: number };
+
+/** The values of a status map that `pick` keeps (null: that row has nothing to show). */
+function pickEach<S, R>(status: Map<string, S>, pick: (s: S) => R | null): Map<string, R> {
+  const out = new Map<string, R>();
+  for (const [key, s] of status) {
+    const value = pick(s);
+    if (value !== null) out.set(key, value);
+  }
+  return out;
 }
+
+const shopStatuses = (env: Env, shops: ShopRow[]) =>
+  shopStatusesOf(
+    env.TOKENS_DB,
+    shops.map((s) => s.shop),
+  );
+const pageStatuses = (env: Env, pages: PageRow[]) =>
+  pageStatusesOf(
+    env.TOKENS_DB,
+    pages.map((p) => p.page_id),
+  );
 
 /** Where each section's data comes from: one function per source, so a new one plugs in here. */
 export const sources = {
   /** The last sync of each shop (shop_status, written by every sync). */
-  shopRuns: async (env: Env, shops: ShopRow[]): Promise<Map<string, RunResult>> => {
-    const status = await shopStatusesOf(
-      env.TOKENS_DB,
-      shops.map((s) => s.shop),
-    );
-    const runs = new Map<string, RunResult>();
-    for (const [shop, { sync }] of status) {
-      if (!sync) continue;
-      runs.set(shop, {
-        at: sync.at,
-        ok: sync.result === "ok",
-        durationMs: sync.ms,
-        ...(sync.result === "failed" ? { error: syncFailureWords(sync.reason) } : {}),
-      });
-    }
-    return runs;
-  },
+  shopRuns: async (env: Env, shops: ShopRow[]): Promise<Map<string, RunResult>> =>
+    pickEach(await shopStatuses(env, shops), ({ sync }) =>
+      sync
+        ? {
+            at: sync.at,
+            ok: sync.result === "ok",
+            durationMs: sync.ms,
+            ...(sync.result === "failed" ? { error: syncFailureWords(sync.reason) } : {}),
+          }
+        : null,
+    ),
   /** The last poll of each page (facebook_page_status, written by every poll job). */
-  pageRuns: async (env: Env, pages: PageRow[]): Promise<Map<string, RunResult>> => {
-    const status = await pageStatusesOf(
-      env.TOKENS_DB,
-      pages.map((p) => p.page_id),
-    );
-    const runs = new Map<string, RunResult>();
-    for (const [pageId, p] of status) {
-      if (p.lastPollAt === null) continue;
+  pageRuns: async (env: Env, pages: PageRow[]): Promise<Map<string, RunResult>> =>
+    pickEach(await pageStatuses(env, pages), (p) => {
+      if (p.lastPollAt === null) return null;
       const ok = p.lastPollResult === "ok" || p.lastPollResult === "success";
-      runs.set(pageId, {
+      return {
         at: p.lastPollAt,
         ok,
         durationMs: p.lastPollDurationMs,
         ...(ok ? {} : { error: p.lastPollResult ?? "failed" }),
-      });
-    }
-    return runs;
-  },
+      };
+    }),
   /** Webhook subscriptions of each shop, as the last check found them. */
-  shopSubscriptions: async (env: Env, shops: ShopRow[]): Promise<Map<string, SubscriptionHealth>> => {
-    const status = await shopStatusesOf(
-      env.TOKENS_DB,
-      shops.map((s) => s.shop),
-    );
-    const health = new Map<string, SubscriptionHealth>();
-    for (const [shop, { webhooks }] of status) {
-      if (webhooks) health.set(shop, { ok: webhooks.ok, checkedAt: webhooks.checkedAt, missing: webhooks.missing });
-    }
-    return health;
-  },
+  shopSubscriptions: async (env: Env, shops: ShopRow[]): Promise<Map<string, SubscriptionHealth>> =>
+    pickEach(await shopStatuses(env, shops), ({ webhooks }) =>
+      webhooks ? { ok: webhooks.ok, checkedAt: webhooks.checkedAt, missing: webhooks.missing } : null,
+    ),
   /** `subscribed_apps` of each page, as the last check found them. */
-  pageSubscriptions: async (env: Env, pages: PageRow[]): Promise<Map<string, SubscriptionHealth>> => {
-    const status = await pageStatusesOf(
-      env.TOKENS_DB,
-      pages.map((p) => p.page_id),
-    );
-    const health = new Map<string, SubscriptionHealth>();
-    for (const [pageId, p] of status) {
-      if (p.subscriptionHealth === null) continue;
+  pageSubscriptions: async (env: Env, pages: PageRow[]): Promise<Map<string, SubscriptionHealth>> =>
+    pickEach(await pageStatuses(env, pages), (p) => {
+      if (p.subscriptionHealth === null) return null;
       const ok = p.subscriptionHealth === "ok";
-      health.set(pageId, {
-        ok,
-        checkedAt: p.subscriptionCheckedAt,
-        missing: ok
-          ? []
-          : p.subscriptionHealth
-              .replace(/^[a-z_]+:/, "")
-              .split(",")
-              .filter(Boolean),
-      });
-    }
-    return health;
-  },
+      const missing = ok
+        ? []
+        : p.subscriptionHealth
+            .replace(/^[a-z_]+:/, "")
+            .split(",")
+            .filter(Boolean);
+      return { ok, checkedAt: p.subscriptionCheckedAt, missing };
+    }),
   /** The newest dead jobs (work that failed every retry) and how many there are. */
   deadJobs: async (env: Env, limit: number): Promise<{ total: number; items: DeadJob[] }> => {
     const all = await listDeadJobs(env.TOKENS_DB);

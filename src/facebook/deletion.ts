@@ -1,16 +1,10 @@
 import { log } from "../lib/log";
 import { conversationKey, pageMetadataKey } from "../storage/keys";
-import { deletionByCode, recordDeletion, updateDeletion, type Deletion } from "../storage/facebook-deletions";
+import { deletionByCode, type Deletion } from "../storage/facebook-deletions";
 import { writablePageOwner } from "../storage/facebook-pages";
-import {
-  facebookUser,
-  forgetFacebookUser,
-  markDeauthorized,
-  pagesGrantedBy,
-  type GrantedPage,
-} from "../storage/facebook-users";
+import { facebookUser, pagesGrantedBy, type GrantedPage } from "../storage/facebook-users";
 import { facebookUserTokenKey, pageTokenKey } from "../storage/tokens";
-import { spaces, tokenStore } from "../services";
+import { deletionStore, facebookUserStore, spaces, tokenStore } from "../services";
 import type { Job } from "../jobs/messages";
 import { conversationStub } from "./conversation";
 import type { SignedRequest } from "./signed-request";
@@ -51,7 +45,7 @@ export async function deauthorize(env: Env, request: SignedRequest) {
   }
   const pages = ownPages(await pagesGrantedBy(env.TOKENS_DB, user.facebookUserId), user.userUuid);
   const removed = await removeTokens(env, user.userUuid, pages);
-  await markDeauthorized(env.TOKENS_DB, user.facebookUserId);
+  await facebookUserStore(env).markDeauthorized(user.facebookUserId);
   log.info(`Facebook user deauthorized the app: ${removed} tokens removed, ${pages.length} pages stopped`, {
     user_uuid: user.userUuid,
     pages: pages.length,
@@ -65,15 +59,11 @@ export async function deauthorize(env: Env, request: SignedRequest) {
  */
 export async function requestDataDeletion(env: Env, request: SignedRequest): Promise<Deletion> {
   const user = await facebookUser(env.TOKENS_DB, request.userId);
-  const { deletion, created } = await recordDeletion(
-    env.TOKENS_DB,
-    request.userId,
-    request.issuedAt,
-    user?.userUuid ?? null,
-  );
+  const deletions = deletionStore(env);
+  const { deletion, created } = await deletions.record(request.userId, request.issuedAt, user?.userUuid ?? null);
   if (!created) return deletion;
   if (!user) {
-    await updateDeletion(env.TOKENS_DB, deletion.code, "done");
+    await deletions.update(deletion.code, "done");
     log.info(`Data deletion request ${deletion.code} for an unknown Facebook user: nothing held`, {});
   } else {
     const job: Job = {
@@ -112,17 +102,18 @@ export async function forgetConversation(env: Env, userUuid: string | null, page
  */
 export async function runDataDeletion(env: Env, job: Extract<Job, { type: "facebook.data_deletion" }>): Promise<void> {
   const db = env.TOKENS_DB;
+  const deletions = deletionStore(env);
   const code = job.code;
   // The request's row is gone only if D1 was restored to before it: recorded again, same code.
   const deletion =
     (await deletionByCode(db, code)) ??
-    (await recordDeletion(db, job.facebookUserId, job.issuedAt, job.userUuid, code)).deletion;
+    (await deletions.record(job.facebookUserId, job.issuedAt, job.userUuid, code)).deletion;
   if (deletion.status === "done") return;
   const userUuid = deletion.userUuid;
   const pages = userUuid ? ownPages(await pagesGrantedBy(db, deletion.facebookUserId), userUuid) : [];
-  await updateDeletion(db, code, "in_progress", { pages: pages.length });
+  await deletions.update(code, "in_progress", { pages: pages.length });
   const tokens = userUuid ? await removeTokens(env, userUuid, pages) : 0;
-  await updateDeletion(db, code, "in_progress", { tokens });
+  await deletions.update(code, "in_progress", { tokens });
 
   const store = spaces(env);
   for (const pageId of pages) {
@@ -140,10 +131,10 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
     // Listed after the objects were forgotten, so an upload that was in flight is deleted too.
     const keys = await store.listKeys(folder);
     for (const key of keys) await store.delete(key);
-    await updateDeletion(db, code, "in_progress", { objects: keys.length, conversations });
+    await deletions.update(code, "in_progress", { objects: keys.length, conversations });
   }
-  await forgetFacebookUser(db, deletion.facebookUserId);
-  await updateDeletion(db, code, "done");
+  await facebookUserStore(env).forget(deletion.facebookUserId);
+  await deletions.update(code, "done");
   const done = (await deletionByCode(db, code))!;
   log.info(
     `Data deletion request ${code} done: ${done.tokensDeleted} tokens, ${done.objectsDeleted} objects, ${done.conversationsForgotten} conversations deleted`,

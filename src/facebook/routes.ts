@@ -6,7 +6,6 @@ import { PlatformError } from "../lib/platform-error";
 import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
 import { isNumericId } from "../storage/keys";
 import { pageOwners } from "../storage/facebook-pages";
-import { recordLoginStatements } from "../storage/facebook-users";
 import { deletionByCode, isDeletionCode } from "../storage/facebook-deletions";
 import { recordTokenState } from "../storage/page-status";
 import { DataDeletionPage } from "../pages/data-deletion";
@@ -15,7 +14,7 @@ import { respond } from "../pages/respond";
 import { deauthorize, requestDataDeletion } from "./deletion";
 import { choosePageOwners } from "./identity";
 import { verifySignedRequest, type SignedRequest } from "./signed-request";
-import { linkStore, sessionStore } from "../services";
+import { facebookUserStore, linkStore, sessionStore } from "../services";
 import { bindSession, currentSession, ensureSession } from "../routes/session";
 import { dialogUrl, facebookUserId, grantedPages, userTokenFromCode } from "./oauth";
 import { ensurePageSubscription, fetchPageMetadata, uploadPageMetadata } from "./pages";
@@ -93,17 +92,14 @@ facebookRoutes.get("/callback", async (c) => {
     await linkStore(c.env)
   ).linkPages(pages, userUuid, { accessToken: user.accessToken, expiresAt: user.expiresAt });
   const toLink = new Set(plan.toLink);
-  await db.batch(
-    recordLoginStatements(
-      db,
-      facebookUser,
-      userUuid,
-      pages.map((p) => ({
-        pageId: p.id,
-        linksNow: toLink.has(p.id) && linked.owners[p.id] === userUuid,
-        own: linked.owners[p.id] === userUuid,
-      })),
-    ),
+  await facebookUserStore(c.env).recordLogin(
+    facebookUser,
+    userUuid,
+    pages.map((p) => ({
+      pageId: p.id,
+      linksNow: toLink.has(p.id) && linked.owners[p.id] === userUuid,
+      own: linked.owners[p.id] === userUuid,
+    })),
   );
   for (const page of pages) await recordTokenState(db, page.id, "active");
   await bindSession(c, session, userUuid);

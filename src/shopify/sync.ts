@@ -7,7 +7,6 @@ import { ContentChanged, ObjectWriter, type ObjectWriterResult } from "../storag
 import { JSON_TYPE, SpacesError } from "../storage/spaces";
 import { shopMetadataKey, shopProductsKey } from "../storage/keys";
 import { shopOwner, syncStarting } from "../storage/links";
-import { recordShopSync } from "../storage/shop-lifecycle";
 import { recordSyncOutcome, type SyncFailureReason } from "../storage/shop-status";
 import { spaces, tokenStore } from "../services";
 import { ShopAccess } from "./access";
@@ -390,8 +389,6 @@ async function syncWith(
     peak_buffered_bytes: productsFile.peakBufferedBytes,
     ms: Date.now() - started,
   };
-  // For the merchant's page (GET /shopify).
-  await recordShopSync(env.TOKENS_DB, shop, productsFile.count);
   if (written.length) log.info(`Uploaded data to ${metadataKey} and ${productsKey} for ${shop}`, fields);
   else log.info(`Data unchanged at ${metadataKey} and ${productsKey} for ${shop}`, fields);
   return {

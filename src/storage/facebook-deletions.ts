@@ -1,6 +1,12 @@
+import type { RowJournal, RowRef } from "../backup/journal";
 import { randomHex } from "../lib/encoding";
+import { commitJournaled } from "./journaled";
 
-/** Data Deletion Requests from Meta and what each deleted (counts only, never the data). */
+/**
+ * Data Deletion Requests from Meta and what each deleted (counts only, never the data). Journaled
+ * (DeletionStore writes them): a request answered, or done, stays so after a restore, and its
+ * confirmation code still shows the person its status.
+ */
 
 export type DeletionStatus = "received" | "in_progress" | "done";
 
@@ -46,50 +52,67 @@ const fromRow = (r: Row): Deletion => ({
 /** A confirmation code: 32 hex characters. */
 export const isDeletionCode = (code: string) => /^[0-9a-f]{32}$/.test(code);
 
-/**
- * Records a request once: the same user and `issued_at` (Meta sending the same request again) give
- * back the first row and its code. `created` tells the caller whether to start the work.
- */
-export async function recordDeletion(
-  db: D1Database,
-  facebookUserId: string,
-  issuedAt: number,
-  userUuid: string | null,
-  code = randomHex(16),
-): Promise<{ deletion: Deletion; created: boolean }> {
-  const now = Date.now();
-  const inserted = await db
-    .prepare(
-      `INSERT INTO facebook_deletions (code, facebook_user_id, issued_at, user_uuid, status, requested_at, updated_at)
-       VALUES (?1, ?2, ?3, ?4, 'received', ?5, ?5) ON CONFLICT (facebook_user_id, issued_at) DO NOTHING`,
-    )
-    .bind(code, facebookUserId, issuedAt, userUuid, now)
-    .run();
-  const row = await db
-    .prepare("SELECT * FROM facebook_deletions WHERE facebook_user_id = ?1 AND issued_at = ?2")
-    .bind(facebookUserId, issuedAt)
-    .first<Row>();
-  return { deletion: fromRow(row!), created: inserted.meta.changes === 1 };
-}
-
 export async function deletionByCode(db: D1Database, code: string): Promise<Deletion | null> {
   const row = await db.prepare("SELECT * FROM facebook_deletions WHERE code = ?1").bind(code).first<Row>();
   return row ? fromRow(row) : null;
 }
 
-/** Moves a request on and adds to its counts (a retried job adds only what it deleted itself). */
-export async function updateDeletion(
-  db: D1Database,
-  code: string,
-  status: DeletionStatus,
-  add: { pages?: number; tokens?: number; objects?: number; conversations?: number } = {},
-): Promise<void> {
-  await db
-    .prepare(
-      `UPDATE facebook_deletions SET status = ?2, pages = MAX(pages, ?3), tokens_deleted = tokens_deleted + ?4,
-         objects_deleted = objects_deleted + ?5, conversations_forgotten = conversations_forgotten + ?6, updated_at = ?7
-       WHERE code = ?1`,
-    )
-    .bind(code, status, add.pages ?? 0, add.tokens ?? 0, add.objects ?? 0, add.conversations ?? 0, Date.now())
-    .run();
+const deletionRef = (code: string): RowRef => ({ table: "facebook_deletions", key: code });
+
+/** Every write of `facebook_deletions`, journaled. */
+export class DeletionStore {
+  constructor(
+    private readonly db: D1Database,
+    private readonly journal: RowJournal,
+  ) {}
+
+  /**
+   * Records a request once: the same user and `issued_at` (Meta sending the same request again)
+   * give back the first row and its code. `created` tells the caller whether to start the work.
+   */
+  async record(
+    facebookUserId: string,
+    issuedAt: number,
+    userUuid: string | null,
+    code = randomHex(16),
+  ): Promise<{ deletion: Deletion; created: boolean }> {
+    const now = Date.now();
+    const [inserted] = await commitJournaled(this.db, this.journal, [
+      {
+        statement: this.db
+          .prepare(
+            `INSERT INTO facebook_deletions (code, facebook_user_id, issued_at, user_uuid, status, requested_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, 'received', ?5, ?5) ON CONFLICT (facebook_user_id, issued_at) DO NOTHING`,
+          )
+          .bind(code, facebookUserId, issuedAt, userUuid, now),
+        ref: (result) => (result.meta.changes === 1 ? [deletionRef(code)] : []),
+      },
+    ]);
+    const row = await this.db
+      .prepare("SELECT * FROM facebook_deletions WHERE facebook_user_id = ?1 AND issued_at = ?2")
+      .bind(facebookUserId, issuedAt)
+      .first<Row>();
+    return { deletion: fromRow(row!), created: inserted!.meta.changes === 1 };
+  }
+
+  /** Moves a request on and adds to its counts (a retried job adds only what it deleted itself). */
+  async update(
+    code: string,
+    status: DeletionStatus,
+    add: { pages?: number; tokens?: number; objects?: number; conversations?: number } = {},
+  ): Promise<void> {
+    await commitJournaled(this.db, this.journal, [
+      {
+        statement: this.db
+          .prepare(
+            `UPDATE facebook_deletions SET status = ?2, pages = MAX(pages, ?3), tokens_deleted = tokens_deleted + ?4,
+               objects_deleted = objects_deleted + ?5, conversations_forgotten = conversations_forgotten + ?6,
+               updated_at = ?7
+             WHERE code = ?1`,
+          )
+          .bind(code, status, add.pages ?? 0, add.tokens ?? 0, add.objects ?? 0, add.conversations ?? 0, Date.now()),
+        ref: deletionRef(code),
+      },
+    ]);
+  }
 }

@@ -1,6 +1,11 @@
+import type { RowJournal, RowRef } from "../backup/journal";
+import { commitJournaled } from "./journaled";
+
 /**
  * The Facebook users of logins (app-scoped ids from `GET /me`) and the pages each one granted, so a
- * Data Deletion Request or a deauthorize callback, which names only the user, finds the pages.
+ * Data Deletion Request or a deauthorize callback, which names only the user, finds the pages. Both
+ * tables are journaled (FacebookUserStore writes them): after a restore, a deletion request still
+ * finds the pages of the user it names.
  */
 
 export interface FacebookUser {
@@ -13,7 +18,7 @@ export interface GrantedPage {
   pageId: string;
   /** The page's owner (the `pages` link), null when the page is not linked. */
   ownerUuid: string | null;
-  /** This Facebook user linked the page (see recordLoginStatements). */
+  /** This Facebook user linked the page (see FacebookUserStore.recordLogin). */
   linked: boolean;
 }
 
@@ -23,41 +28,6 @@ export interface LoginGrant {
   linksNow: boolean;
   /** The page belongs to the login's own account (linked now or before), not to another one. */
   own: boolean;
-}
-
-/**
- * The statements a login adds: the user (owner refreshed, deauthorization cleared) and each grant.
- * A grant is the page's linking one when this login links it, or when it is the account's own page
- * and no other Facebook user linked it.
- */
-export function recordLoginStatements(
-  db: D1Database,
-  facebookUserId: string,
-  userUuid: string,
-  grants: LoginGrant[],
-): D1PreparedStatement[] {
-  const now = Date.now();
-  return [
-    db
-      .prepare(
-        `INSERT INTO facebook_users (facebook_user_id, user_uuid, linked_at) VALUES (?1, ?2, ?3)
-         ON CONFLICT (facebook_user_id) DO UPDATE SET user_uuid = excluded.user_uuid, linked_at = excluded.linked_at,
-           deauthorized_at = NULL`,
-      )
-      .bind(facebookUserId, userUuid, now),
-    ...grants.map((g) =>
-      db
-        .prepare(
-          `INSERT INTO facebook_page_grants (page_id, facebook_user_id, granted_at, linked) VALUES (?1, ?2, ?3,
-             CASE WHEN ?5 = 0 THEN 0 WHEN ?4 = 1 THEN 1
-               WHEN EXISTS (SELECT 1 FROM facebook_page_grants WHERE page_id = ?1 AND linked = 1 AND facebook_user_id <> ?2)
-               THEN 0 ELSE 1 END)
-           ON CONFLICT (page_id, facebook_user_id) DO UPDATE SET granted_at = excluded.granted_at,
-             linked = MAX(linked, excluded.linked)`,
-        )
-        .bind(g.pageId, facebookUserId, now, g.linksNow ? 1 : 0, g.own ? 1 : 0),
-    ),
-  ];
 }
 
 export async function facebookUser(db: D1Database, facebookUserId: string): Promise<FacebookUser | null> {
@@ -82,17 +52,79 @@ export async function pagesGrantedBy(db: D1Database, facebookUserId: string): Pr
   return results.map((r) => ({ pageId: r.page_id, ownerUuid: r.user_uuid, linked: r.linked === 1 }));
 }
 
-export async function markDeauthorized(db: D1Database, facebookUserId: string): Promise<void> {
-  await db
-    .prepare("UPDATE facebook_users SET deauthorized_at = ?2 WHERE facebook_user_id = ?1")
-    .bind(facebookUserId, Date.now())
-    .run();
-}
+const userRef = (facebookUserId: string): RowRef => ({ table: "facebook_users", key: facebookUserId });
+const grantRef = (pageId: string, facebookUserId: string): RowRef => ({
+  table: "facebook_page_grants",
+  key: [pageId, facebookUserId],
+});
 
-/** Forgets the user and their grants (the last step of a data deletion). */
-export async function forgetFacebookUser(db: D1Database, facebookUserId: string): Promise<void> {
-  await db.batch([
-    db.prepare("DELETE FROM facebook_page_grants WHERE facebook_user_id = ?1").bind(facebookUserId),
-    db.prepare("DELETE FROM facebook_users WHERE facebook_user_id = ?1").bind(facebookUserId),
-  ]);
+/** Every write of `facebook_users` and `facebook_page_grants`, each in one transaction, journaled. */
+export class FacebookUserStore {
+  constructor(
+    private readonly db: D1Database,
+    private readonly journal: RowJournal,
+  ) {}
+
+  /**
+   * A login: the user (owner refreshed, deauthorization cleared) and each page it granted. A grant
+   * is the page's linking one when this login links it, or when it is the account's own page and
+   * no other Facebook user linked it.
+   */
+  async recordLogin(facebookUserId: string, userUuid: string, grants: LoginGrant[]): Promise<void> {
+    const now = Date.now();
+    await commitJournaled(this.db, this.journal, [
+      {
+        statement: this.db
+          .prepare(
+            `INSERT INTO facebook_users (facebook_user_id, user_uuid, linked_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (facebook_user_id) DO UPDATE SET user_uuid = excluded.user_uuid,
+               linked_at = excluded.linked_at, deauthorized_at = NULL`,
+          )
+          .bind(facebookUserId, userUuid, now),
+        ref: userRef(facebookUserId),
+      },
+      ...grants.map((g) => ({
+        statement: this.db
+          .prepare(
+            `INSERT INTO facebook_page_grants (page_id, facebook_user_id, granted_at, linked) VALUES (?1, ?2, ?3,
+               CASE WHEN ?5 = 0 THEN 0 WHEN ?4 = 1 THEN 1
+                 WHEN EXISTS (SELECT 1 FROM facebook_page_grants WHERE page_id = ?1 AND linked = 1 AND facebook_user_id <> ?2)
+                 THEN 0 ELSE 1 END)
+             ON CONFLICT (page_id, facebook_user_id) DO UPDATE SET granted_at = excluded.granted_at,
+               linked = MAX(linked, excluded.linked)`,
+          )
+          .bind(g.pageId, facebookUserId, now, g.linksNow ? 1 : 0, g.own ? 1 : 0),
+        ref: grantRef(g.pageId, facebookUserId),
+      })),
+    ]);
+  }
+
+  /** Meta's deauthorize callback: the user stays known (their grants too), marked. */
+  async markDeauthorized(facebookUserId: string): Promise<void> {
+    await commitJournaled(this.db, this.journal, [
+      {
+        statement: this.db
+          .prepare("UPDATE facebook_users SET deauthorized_at = ?2 WHERE facebook_user_id = ?1")
+          .bind(facebookUserId, Date.now()),
+        ref: userRef(facebookUserId),
+      },
+    ]);
+  }
+
+  /** Forgets the user and their grants (the last step of a data deletion). */
+  async forget(facebookUserId: string): Promise<void> {
+    await commitJournaled(this.db, this.journal, [
+      {
+        // Every grant deleted is journaled as deleted, even one a login added a moment ago.
+        statement: this.db
+          .prepare("DELETE FROM facebook_page_grants WHERE facebook_user_id = ?1 RETURNING page_id")
+          .bind(facebookUserId),
+        ref: (result) => (result.results as { page_id: string }[]).map((g) => grantRef(g.page_id, facebookUserId)),
+      },
+      {
+        statement: this.db.prepare("DELETE FROM facebook_users WHERE facebook_user_id = ?1").bind(facebookUserId),
+        ref: userRef(facebookUserId),
+      },
+    ]);
+  }
 }

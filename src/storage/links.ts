@@ -1,12 +1,6 @@
 import type { Query } from "./group-commit";
-import {
-  facebookUserTokenKey,
-  pageTokenKey,
-  shopTokenKey,
-  type LinkedWrite,
-  type TokenInput,
-  type TokenStore,
-} from "./tokens";
+import type { JournaledWrite } from "./journaled";
+import { facebookUserTokenKey, pageTokenKey, shopTokenKey, type TokenInput, type TokenStore } from "./tokens";
 
 /**
  * Links of shops and pages to their merchant's user UUID (in the `tokens` database).
@@ -32,7 +26,7 @@ export async function shopOwner(db: D1Database, shop: string): Promise<ShopLink 
 }
 
 /** Links a shop unless it is linked already (then only its install time changes); returns the owner. */
-function linkShopWrite(db: D1Database, shop: string, candidateUuid: string): LinkedWrite {
+function linkShopWrite(db: D1Database, shop: string, candidateUuid: string): JournaledWrite {
   return {
     statement: db
       .prepare(
@@ -117,7 +111,7 @@ export async function pageOwner(db: D1Database, pageId: string): Promise<PageLin
 }
 
 /** Links a page unless it is linked already (then only its name changes); returns the owner. */
-function linkPageWrite(db: D1Database, pageId: string, candidateUuid: string, name: string | null): LinkedWrite {
+function linkPageWrite(db: D1Database, pageId: string, candidateUuid: string, name: string | null): JournaledWrite {
   return {
     statement: db
       .prepare(

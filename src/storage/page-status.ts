@@ -1,3 +1,5 @@
+import { statusRows } from "./status-rows";
+
 /**
  * Per page, what the operator needs to see and what a bounded poll needs to carry on: the saved
  * poll cursor, the last poll (time, result, duration, Graph calls, jobs), the last webhook, the
@@ -61,19 +63,12 @@ const fromRow = (r: Row): PageStatus => ({
 const ensureRow = (db: D1Database, pageId: string) =>
   db.prepare("INSERT INTO facebook_page_status (page_id) VALUES (?1) ON CONFLICT (page_id) DO NOTHING").bind(pageId);
 
-export async function pageStatus(db: D1Database, pageId: string): Promise<PageStatus | null> {
-  const row = await db.prepare("SELECT * FROM facebook_page_status WHERE page_id = ?1").bind(pageId).first<Row>();
-  return row ? fromRow(row) : null;
-}
+const rows = statusRows("facebook_page_status", "page_id", fromRow);
+
+export const pageStatus = (db: D1Database, pageId: string) => rows.one(db, pageId);
 
 /** Every page's status, ordered by page id, in pages of `limit` (for the operator's console). */
-export async function pageStatuses(db: D1Database, after = "", limit = 1000): Promise<PageStatus[]> {
-  const { results } = await db
-    .prepare("SELECT * FROM facebook_page_status WHERE page_id > ?1 ORDER BY page_id LIMIT ?2")
-    .bind(after, limit)
-    .all<Row>();
-  return results.map(fromRow);
-}
+export const pageStatuses = (db: D1Database, after = "", limit = 1000) => rows.list(db, after, limit);
 
 /**
  * A poll job begins. A daily job opens a new poll unless a recent one left a cursor (a retried job
@@ -173,11 +168,4 @@ export async function recordTokenState(
 }
 
 /** The status of these pages (one page of the console), by page id. */
-export async function pageStatusesOf(db: D1Database, pageIds: string[]): Promise<Map<string, PageStatus>> {
-  if (!pageIds.length) return new Map();
-  const { results } = await db
-    .prepare("SELECT * FROM facebook_page_status WHERE page_id IN (SELECT value FROM json_each(?1))")
-    .bind(JSON.stringify(pageIds))
-    .all<Row>();
-  return new Map(results.map((r) => [r.page_id, fromRow(r)]));
-}
+export const pageStatusesOf = (db: D1Database, pageIds: string[]) => rows.of(db, pageIds);

@@ -1,4 +1,5 @@
-import type { JournalTable } from "../backup/journal";
+import type { RowJournal } from "../backup/journal";
+import { commitJournaled } from "./journaled";
 import { shopTokenKey } from "./tokens";
 
 /**
@@ -6,9 +7,6 @@ import { shopTokenKey } from "./tokens";
  * Shopify asks for (`app/uninstalled`, `shop/redact`). Every change is journalled here, so callers
  * cannot forget to.
  */
-
-/** Journals the current state of these rows, waiting at most `deadlineMs` for Spaces. */
-export type RowJournal = (refs: { table: JournalTable; key: string }[], deadlineMs?: number) => Promise<void>;
 
 export interface InstallRecord {
   shop: string;
@@ -46,10 +44,11 @@ interface InstallRow {
 export async function readInstall(db: D1Database, shop: string): Promise<InstallRecord | null> {
   const row = await db
     .prepare(
-      `SELECT s.shop, s.user_uuid, s.installed_at, s.uninstalled_at, y.last_synced_at, y.product_count,
+      `SELECT s.shop, s.user_uuid, s.installed_at, s.uninstalled_at, y.last_synced_at,
+         CASE WHEN y.last_synced_at IS NULL THEN NULL ELSE y.sync_products END AS product_count,
          t.status AS token_status, t.scope, t.expires_at, t.refresh_expires_at,
          t.refresh_token IS NOT NULL AS has_refresh
-       FROM shops s LEFT JOIN tokens t ON t.key = ?2 LEFT JOIN shop_syncs y ON y.shop = s.shop
+       FROM shops s LEFT JOIN tokens t ON t.key = ?2 LEFT JOIN shop_status y ON y.shop = s.shop
        WHERE s.shop = ?1`,
     )
     .bind(shop, shopTokenKey(shop))
@@ -74,16 +73,7 @@ export async function readInstall(db: D1Database, shop: string): Promise<Install
   };
 }
 
-/** A sync wrote the shop's files: remembered for the merchant's page. */
-export async function recordShopSync(db: D1Database, shop: string, productCount: number, at = Date.now()) {
-  await db
-    .prepare(
-      `INSERT INTO shop_syncs (shop, last_synced_at, product_count) VALUES (?1, ?2, ?3)
-       ON CONFLICT (shop) DO UPDATE SET last_synced_at = excluded.last_synced_at, product_count = excluded.product_count`,
-    )
-    .bind(shop, at, productCount)
-    .run();
-}
+const changed = (result: D1Result) => result.meta.changes > 0;
 
 export class ShopLifecycle {
   constructor(
@@ -97,25 +87,30 @@ export class ShopLifecycle {
    * that arrives after a reinstall changes nothing). Returns whether it acted.
    */
   async uninstall(shop: string, triggeredAt: number, journalDeadlineMs?: number): Promise<boolean> {
-    const [marked] = await this.db.batch([
-      this.db
-        .prepare("UPDATE shops SET uninstalled_at = COALESCE(uninstalled_at, ?3) WHERE shop = ?1 AND installed_at < ?2")
-        .bind(shop, triggeredAt, Date.now()),
-      this.db
-        .prepare(
-          "DELETE FROM tokens WHERE key = ?1 AND EXISTS (SELECT 1 FROM shops WHERE shop = ?2 AND installed_at < ?3)",
-        )
-        .bind(shopTokenKey(shop), shop, triggeredAt),
-    ]);
-    if (marked!.meta.changes === 0) return false;
-    await this.journal(
+    const [marked] = await commitJournaled(
+      this.db,
+      this.journal,
       [
-        { table: "tokens", key: shopTokenKey(shop) },
-        { table: "shops", key: shop },
+        {
+          statement: this.db
+            .prepare(
+              "UPDATE shops SET uninstalled_at = COALESCE(uninstalled_at, ?3) WHERE shop = ?1 AND installed_at < ?2",
+            )
+            .bind(shop, triggeredAt, Date.now()),
+          ref: (r) => (changed(r) ? [{ table: "shops", key: shop }] : []),
+        },
+        {
+          statement: this.db
+            .prepare(
+              "DELETE FROM tokens WHERE key = ?1 AND EXISTS (SELECT 1 FROM shops WHERE shop = ?2 AND installed_at < ?3)",
+            )
+            .bind(shopTokenKey(shop), shop, triggeredAt),
+          ref: (r) => (changed(r) ? [{ table: "tokens", key: shopTokenKey(shop) }] : []),
+        },
       ],
       journalDeadlineMs,
     );
-    return true;
+    return changed(marked!);
   }
 
   /**
@@ -125,14 +120,27 @@ export class ShopLifecycle {
    */
   async redactToken(shop: string, triggeredAt: number, journalDeadlineMs?: number): Promise<boolean> {
     const installedBefore = "EXISTS (SELECT 1 FROM shops WHERE shop = ?2 AND installed_at < ?3)";
-    const [token] = await this.db.batch([
-      this.db
-        .prepare(`DELETE FROM tokens WHERE key = ?1 AND ${installedBefore}`)
-        .bind(shopTokenKey(shop), shop, triggeredAt),
-      this.db.prepare(`DELETE FROM shop_syncs WHERE shop = ?1 AND ${installedBefore}`).bind(shop, shop, triggeredAt),
-    ]);
-    const deleted = token!.meta.changes > 0;
-    if (deleted) await this.journal([{ table: "tokens", key: shopTokenKey(shop) }], journalDeadlineMs);
-    return deleted;
+    const [token] = await commitJournaled(
+      this.db,
+      this.journal,
+      [
+        {
+          statement: this.db
+            .prepare(`DELETE FROM tokens WHERE key = ?1 AND ${installedBefore}`)
+            .bind(shopTokenKey(shop), shop, triggeredAt),
+          ref: (r) => (changed(r) ? [{ table: "tokens", key: shopTokenKey(shop) }] : []),
+        },
+        {
+          statement: this.db
+            .prepare(
+              `UPDATE shop_status SET last_synced_at = NULL, sync_products = NULL WHERE shop = ?1 AND ${installedBefore}`,
+            )
+            .bind(shop, shop, triggeredAt),
+          ref: null,
+        },
+      ],
+      journalDeadlineMs,
+    );
+    return changed(token!);
   }
 }

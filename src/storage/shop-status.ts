@@ -1,8 +1,11 @@
+import { statusRows } from "./status-rows";
+
 /**
  * Per shop, what the operator needs to see (table `shop_status`, docs/shopify.md): the last
  * catalogue sync (when, ok or a short reason code, how long, how many products, paged or bulk,
- * Admin API calls) and the last check of its webhook subscriptions (when, ok or which topics were
- * missing). Reason codes only, never error text: error text can carry shop data or URLs.
+ * Admin API calls), when the last good one wrote the shop's files (the merchant's page shows it
+ * with the product count), and the last check of its webhook subscriptions (when, ok or which
+ * topics were missing). Reason codes only, never error text: error text can carry shop data or URLs.
  */
 
 export const SYNC_FAILURE_REASONS = [
@@ -32,6 +35,8 @@ export interface ShopStatus {
     mode: "paged" | "bulk" | null;
     apiCalls: number | null;
   } | null;
+  /** When the last good sync wrote the shop's files; null before one, or after a shop/redact. */
+  lastSyncedAt: number | null;
   webhooks: { checkedAt: number; ok: boolean; missing: string[] } | null;
 }
 
@@ -47,6 +52,7 @@ interface Row {
   webhooks_checked_at: number | null;
   webhooks_ok: number | null;
   webhooks_missing: string | null;
+  last_synced_at: number | null;
 }
 
 const fromRow = (r: Row): ShopStatus => ({
@@ -63,6 +69,7 @@ const fromRow = (r: Row): ShopStatus => ({
           mode: r.sync_mode,
           apiCalls: r.sync_api_calls,
         },
+  lastSyncedAt: r.last_synced_at,
   webhooks:
     r.webhooks_checked_at === null
       ? null
@@ -73,16 +80,21 @@ const fromRow = (r: Row): ShopStatus => ({
         },
 });
 
-/** Records how a sync of `shop` ended (a failed one keeps the product count of the last good one). */
+/**
+ * Records how a sync of `shop` ended. A good one wrote the shop's files: its time is the shop's
+ * `lastSyncedAt`; a failed one keeps that and the product count of the last good one.
+ */
 export async function recordSyncOutcome(db: D1Database, shop: string, at: number, outcome: SyncOutcome) {
   await db
     .prepare(
-      `INSERT INTO shop_status (shop, sync_at, sync_result, sync_reason, sync_ms, sync_products, sync_mode, sync_api_calls)
-       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+      `INSERT INTO shop_status (shop, sync_at, sync_result, sync_reason, sync_ms, sync_products, sync_mode, sync_api_calls,
+         last_synced_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?3 = 'ok' THEN ?2 END)
        ON CONFLICT (shop) DO UPDATE SET sync_at = excluded.sync_at, sync_result = excluded.sync_result,
          sync_reason = excluded.sync_reason, sync_ms = excluded.sync_ms,
          sync_products = COALESCE(excluded.sync_products, shop_status.sync_products),
-         sync_mode = COALESCE(excluded.sync_mode, shop_status.sync_mode), sync_api_calls = excluded.sync_api_calls`,
+         sync_mode = COALESCE(excluded.sync_mode, shop_status.sync_mode), sync_api_calls = excluded.sync_api_calls,
+         last_synced_at = COALESCE(excluded.last_synced_at, shop_status.last_synced_at)`,
     )
     .bind(
       shop,
@@ -109,26 +121,12 @@ export async function recordWebhookHealth(db: D1Database, shop: string, at: numb
     .run();
 }
 
-export async function shopStatus(db: D1Database, shop: string): Promise<ShopStatus | null> {
-  const row = await db.prepare("SELECT * FROM shop_status WHERE shop = ?1").bind(shop).first<Row>();
-  return row ? fromRow(row) : null;
-}
+const rows = statusRows("shop_status", "shop", fromRow);
+
+export const shopStatus = (db: D1Database, shop: string) => rows.one(db, shop);
 
 /** Every shop's status, in pages ordered by domain (for the console). */
-export async function listShopStatus(db: D1Database, after = "", limit = 500): Promise<ShopStatus[]> {
-  const { results } = await db
-    .prepare("SELECT * FROM shop_status WHERE shop > ?1 ORDER BY shop LIMIT ?2")
-    .bind(after, limit)
-    .all<Row>();
-  return results.map(fromRow);
-}
+export const listShopStatus = (db: D1Database, after = "", limit = 500) => rows.list(db, after, limit);
 
 /** The status of these shops (one page of the console), by domain. */
-export async function shopStatusesOf(db: D1Database, shops: string[]): Promise<Map<string, ShopStatus>> {
-  if (!shops.length) return new Map();
-  const { results } = await db
-    .prepare("SELECT * FROM shop_status WHERE shop IN (SELECT value FROM json_each(?1))")
-    .bind(JSON.stringify(shops))
-    .all<Row>();
-  return new Map(results.map((r) => [r.shop, fromRow(r)]));
-}
+export const shopStatusesOf = (db: D1Database, shops: string[]) => rows.of(db, shops);

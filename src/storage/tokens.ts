@@ -1,5 +1,7 @@
+import type { RowJournal } from "../backup/journal";
 import type { TokenCipher } from "../lib/token-cipher";
 import { redact } from "../lib/log";
+import { commitJournaled, type JournaledWrite } from "./journaled";
 
 /** Row keys of the `tokens` table. */
 export const shopTokenKey = (shop: string) => `shopify:${shop}`;
@@ -31,38 +33,25 @@ interface Row {
   status: TokenStatus;
 }
 
-/** A row of the `tokens` database that the backup journal records (see src/backup/journal.ts). */
-export interface RowRef {
-  table: "tokens" | "shops" | "pages";
-  key: string;
-}
-
-/**
- * Called with every row a write changed, after it committed (the backup journal listens here).
- * `deadlineMs`: how long the caller may wait for the journal to reach Spaces before it is queued.
- */
-export type RowChangeListener = (refs: RowRef[], deadlineMs?: number) => Promise<void>;
-
-/** A write to another table, committed in the same transaction as the tokens, and journaled. */
-export interface LinkedWrite {
-  statement: D1PreparedStatement;
-  ref: RowRef;
-}
-
 /** One transaction of token and link writes: see `TokenStore.commit`. */
 export interface TokenCommit {
   put?: TokenInput[];
   delete?: string[];
-  rows?: LinkedWrite[];
+  /** Writes of other journaled tables, in the same transaction. */
+  rows?: JournaledWrite[];
+  /** How long the caller may wait for the journal to reach Spaces before it is queued. */
   deadlineMs?: number;
 }
+
+const tokenRef = (key: string) => ({ table: "tokens" as const, key });
 
 /** Tokens in D1, encrypted with AES-GCM; plaintext exists only in memory. */
 export class TokenStore {
   constructor(
     private readonly db: D1Database,
     private readonly cipher: TokenCipher,
-    private readonly onChange: RowChangeListener = async () => undefined,
+    /** Journals every row a write changed, after it committed (src/backup/journal.ts). */
+    private readonly journal: RowJournal = async () => undefined,
   ) {}
 
   /**
@@ -71,18 +60,19 @@ export class TokenStore {
    * in order (their `RETURNING` rows included).
    */
   async commit(writes: TokenCommit): Promise<D1Result[]> {
-    const puts = await Promise.all((writes.put ?? []).map((t) => this.putStatement(t)));
-    const deletes = (writes.delete ?? []).map((key) => this.db.prepare("DELETE FROM tokens WHERE key = ?1").bind(key));
-    const rows = writes.rows ?? [];
-    const statements = [...puts, ...deletes, ...rows.map((r) => r.statement)];
-    if (!statements.length) return [];
-    const results = await this.db.batch(statements);
-    const refs: RowRef[] = [
-      ...(writes.put ?? []).map((t) => ({ table: "tokens" as const, key: t.key })),
-      ...(writes.delete ?? []).map((key) => ({ table: "tokens" as const, key })),
-      ...rows.map((r) => r.ref),
-    ];
-    await this.onChange(refs, writes.deadlineMs);
+    const puts = await Promise.all(
+      (writes.put ?? []).map(async (t) => ({ statement: await this.putStatement(t), ref: tokenRef(t.key) })),
+    );
+    const deletes = (writes.delete ?? []).map((key) => ({
+      statement: this.db.prepare("DELETE FROM tokens WHERE key = ?1").bind(key),
+      ref: tokenRef(key),
+    }));
+    const results = await commitJournaled(
+      this.db,
+      this.journal,
+      [...puts, ...deletes, ...(writes.rows ?? [])],
+      writes.deadlineMs,
+    );
     return results.slice(puts.length + deletes.length);
   }
 
@@ -91,7 +81,7 @@ export class TokenStore {
     await this.commit({ put: [token] });
   }
 
-  /** The statement of a put; private so that every write goes through `commit`, which journals. */
+  /** The statement of a put; private so that every write is journaled (src/storage/journaled.ts). */
   private async putStatement(token: TokenInput): Promise<D1PreparedStatement> {
     const value = await this.cipher.encrypt(token.accessToken, token.key);
     const refresh = token.refreshToken ? await this.cipher.encrypt(token.refreshToken, `${token.key}#refresh`) : null;
@@ -134,7 +124,7 @@ export class TokenStore {
     if (!stillSame) return false;
     const value = await this.cipher.encrypt(next.accessToken, next.key);
     const refresh = next.refreshToken ? await this.cipher.encrypt(next.refreshToken, `${next.key}#refresh`) : null;
-    const result = await this.db
+    const statement = this.db
       .prepare(
         `UPDATE tokens SET value = ?2, refresh_token = ?3, expires_at = ?4, refresh_expires_at = ?5,
            scope = COALESCE(?6, scope), status = 'active', updated_at = ?7
@@ -149,19 +139,25 @@ export class TokenStore {
         next.scope ?? null,
         Date.now(),
         current.refresh_token,
-      )
-      .run();
-    if (result.meta.changes !== 1) return false;
-    await this.onChange([{ table: "tokens", key: next.key }]);
-    return true;
+      );
+    const replaced = (result: D1Result) => result.meta.changes === 1;
+    const [result] = await commitJournaled(this.db, this.journal, [
+      { statement, ref: (r) => (replaced(r) ? [tokenRef(next.key)] : []) },
+    ]);
+    return replaced(result!);
   }
 
   async markNeedsReauth(key: string): Promise<void> {
-    await this.db
-      .prepare("UPDATE tokens SET status = 'needs_reauth', updated_at = ?2 WHERE key = ?1")
-      .bind(key, Date.now())
-      .run();
-    await this.onChange([{ table: "tokens", key }]);
+    await this.commit({
+      rows: [
+        {
+          statement: this.db
+            .prepare("UPDATE tokens SET status = 'needs_reauth', updated_at = ?2 WHERE key = ?1")
+            .bind(key, Date.now()),
+          ref: tokenRef(key),
+        },
+      ],
+    });
   }
 
   async delete(key: string, deadlineMs?: number): Promise<void> {

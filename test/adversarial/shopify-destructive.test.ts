@@ -162,7 +162,11 @@ describe("shop/redact acts only when true", () => {
     const res = await shopifyWebhook(shop, "shop/redact", { shop_id: 1, shop_domain: shop });
     expect(await res.json()).toMatchObject({ queued: "redact" });
     expect(await tokenOf(shop)).toBeNull();
-    expect(await env.TOKENS_DB.prepare("SELECT shop FROM shop_syncs WHERE shop = ?1").bind(shop).first()).toBeNull();
+    expect(
+      await env.TOKENS_DB.prepare("SELECT last_synced_at, sync_products FROM shop_status WHERE shop = ?1")
+        .bind(shop)
+        .first(),
+    ).toEqual({ last_synced_at: null, sync_products: null });
     await vi.waitFor(async () => expect(await readJson(shopProductsKey(body.user_uuid, shop))).toBeNull(), {
       timeout: 20_000,
       interval: 200,

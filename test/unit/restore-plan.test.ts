@@ -28,7 +28,8 @@ describe("restore plan", () => {
       "sync_dirty",
     ]);
     expect(schema.tables.get("shops")?.defaults).toEqual({ sync_dirty: 0 });
-    expect(schema.tables.get("tokens")?.primary).toBe("key");
+    expect(schema.tables.get("tokens")?.primary).toEqual(["key"]);
+    expect(schema.tables.get("facebook_page_grants")?.primary).toEqual(["page_id", "facebook_user_id"]);
     expect([...schema.indexes.keys()]).toContain("shops_user");
   });
 
