@@ -12,8 +12,12 @@ import { stateFacts, stateSql } from "../../src/backup/restore-plan";
 import { applyRetention, backupOne } from "../../src/backup/run";
 import { splitStatements } from "../../src/backup/sql-text";
 import { recoveryStatus } from "../../src/backup/status";
-import { sha256Hex } from "../../src/lib/signatures";
+import { toBase64Url, utf8 } from "../../src/lib/encoding";
+import { hmacSha256, sha256Hex } from "../../src/lib/signatures";
 import { linkStore } from "../../src/services";
+import { deletionByCode } from "../../src/storage/facebook-deletions";
+import { facebookUser, pagesGrantedBy } from "../../src/storage/facebook-users";
+import { TEST_SECRETS } from "../env";
 import {
   call,
   logsOfEachTest,
@@ -87,6 +91,26 @@ async function collect(source: AsyncIterable<string>) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Meta's Data Deletion Request for this app-scoped user, signed as Meta signs it. */
+async function dataDeletionRequest(facebookUserId: string) {
+  const part = toBase64Url(
+    utf8(
+      JSON.stringify({ algorithm: "HMAC-SHA256", issued_at: Math.floor(Date.now() / 1000), user_id: facebookUserId }),
+    ),
+  );
+  const signed = `${toBase64Url(await hmacSha256(TEST_SECRETS.FACEBOOK_APP_SECRET, part))}.${part}`;
+  const res = await call("/facebook/data-deletion", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ signed_request: signed }).toString(),
+  });
+  expect(res.status).toBe(200);
+  return (await res.json<{ confirmation_code: string }>()).confirmation_code;
+}
+
+const grantOf = (db: D1Database, pageId: string) =>
+  db.prepare("SELECT * FROM facebook_page_grants WHERE page_id = ?1").bind(pageId).first<Record<string, unknown>>();
 
 describe("backups", () => {
   it("POST /admin/backup writes both dumps with signed manifests; no token in the clear", async () => {
@@ -329,6 +353,24 @@ describe("backups", () => {
         await sign({ format: 2, at, changes: [{ table: "shops", key: "s", row: { shop: "s", user_uuid: { x: 1 } } }] }),
         "holds a object",
       ],
+      [
+        await sign({ format: 2, at, changes: [{ table: "facebook_page_grants", key: "p", row: null }] }),
+        "a change of facebook_page_grants without its key as 2 strings (page_id, facebook_user_id)",
+      ],
+      [
+        await sign({
+          format: 2,
+          at,
+          changes: [
+            {
+              table: "facebook_page_grants",
+              key: ["p", "u"],
+              row: { page_id: "p", facebook_user_id: "other", granted_at: 1, linked: 1 },
+            },
+          ],
+        }),
+        `the row's page_id, facebook_user_id is not the change's key ["p","u"]`,
+      ],
       [await sign({ format: 2, at, changes: [], extra: 1 }), `unexpected field "extra"`],
       [JSON.stringify({ format: 1, at, changes: [] }), "format 1 is not a signed journal entry (format 2)"],
       [JSON.stringify({ format: 2, at, changes: [] }), "it is not authenticated (no HMAC)"],
@@ -409,6 +451,41 @@ describe("backups", () => {
     await expect(planRestore(store, await auth(), migrations(), { at: Date.UTC(2000, 0, 1) })).rejects.toThrow(
       /there is no backup of tokens from before 2000-01-01T00:00:00.000Z/,
     );
+  });
+
+  it("point in time: a Meta login after the last dump keeps who granted which page; a deletion done stays done", async () => {
+    const store = spaces();
+    const leavingPage = uniqueId();
+    const leaver = await loginFacebook([{ id: leavingPage }]);
+    const leaverId = (await grantOf(env.TOKENS_DB, leavingPage))!.facebook_user_id as string;
+    const backup = await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
+    await sleep(5);
+
+    // After the dump: a login (a grant the dump lacks), and a deletion request of a user it has.
+    const page = uniqueId();
+    const { body } = await loginFacebook([{ id: page }]);
+    const grantorId = (await grantOf(env.TOKENS_DB, page))!.facebook_user_id as string;
+    const code = await dataDeletionRequest(leaverId);
+    await vi.waitFor(async () => expect((await deletionByCode(env.TOKENS_DB, code))?.status).toBe("done"), {
+      timeout: 20_000,
+      interval: 200,
+    });
+    await sleep(5);
+
+    const plan = await restoreInto(env.RESTORE_DB, "tokens", { at: Date.now() });
+    expect(plan.manifest.dump_key).toBe(backup.dump_key);
+    // A Data Deletion Request after the restore still finds the page its user linked.
+    expect(await pagesGrantedBy(env.RESTORE_DB, grantorId)).toEqual([
+      { pageId: page, ownerUuid: body.user_uuid, linked: true },
+    ]);
+    expect(await grantOf(env.RESTORE_DB, page)).toEqual(await grantOf(env.TOKENS_DB, page));
+    expect(await facebookUser(env.RESTORE_DB, grantorId)).toEqual(await facebookUser(env.TOKENS_DB, grantorId));
+    // The request done after the dump is still done (its code still answers), and what it forgot stays forgotten.
+    expect(await deletionByCode(env.RESTORE_DB, code)).toEqual(await deletionByCode(env.TOKENS_DB, code));
+    expect(await facebookUser(env.RESTORE_DB, leaverId)).toBeNull();
+    expect(await grantOf(env.RESTORE_DB, leavingPage)).toBeNull();
+    expect(plan.facts.tokenKeys).not.toContain(`facebook:page:${leavingPage}`);
+    expect(plan.facts.tokenKeys).not.toContain(`facebook:user:${leaver.body.user_uuid}`);
   });
 
   it("a journal write during a Spaces outage is queued and lands later", async () => {

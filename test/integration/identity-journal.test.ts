@@ -1,18 +1,35 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { backupAuth } from "../../src/backup/auth";
-import { JOURNAL_PREFIX, parseJournal, type RowChange } from "../../src/backup/journal";
-import { linkStore, shopLifecycle, tokenStore } from "../../src/services";
+import { JOURNAL_PREFIX, keyText, parseJournal, type RowChange } from "../../src/backup/journal";
+import { deletionStore, facebookUserStore, linkStore, shopLifecycle, tokenStore } from "../../src/services";
+import { DeletionStore } from "../../src/storage/facebook-deletions";
+import { FacebookUserStore } from "../../src/storage/facebook-users";
 import { ShopLifecycle } from "../../src/storage/shop-lifecycle";
 import { LinkStore } from "../../src/storage/links";
 import { TokenStore, facebookUserTokenKey, pageTokenKey, shopTokenKey } from "../../src/storage/tokens";
 import { spaces, uniqueId, uniqueShop } from "../helpers";
 
 /**
- * Every write method of the token, link and shop-lifecycle stores lands in the backup journal by itself: a caller
- * cannot forget it. The list of methods is read from the classes, so a new write method without a
- * case here fails this test.
+ * Every write method of the token, link, shop-lifecycle, Facebook user and deletion stores lands in
+ * the backup journal by itself: a caller cannot forget it. The list of methods is read from the
+ * classes, so a new write method without a case here fails this test.
  */
+
+declare global {
+  interface ImportMeta {
+    /** Vite's glob import: here, every source file's text by path. */
+    glob(pattern: string, opts: { query: "?raw"; import: "default"; eager: true }): Record<string, string>;
+  }
+}
+
+const SOURCES = import.meta.glob("../../src/**/*.ts", { query: "?raw", import: "default", eager: true });
+
+/** The stores that write the Meta tables (each write in a method of its class, journaled). */
+const META_STORES: Record<string, string> = {
+  "../../src/storage/facebook-users.ts": "export class FacebookUserStore",
+  "../../src/storage/facebook-deletions.ts": "export class DeletionStore",
+};
 
 const READERS = new Set(["constructor", "get", "shopOwner", "pageOwner"]);
 
@@ -29,7 +46,7 @@ async function journalSince(since: string): Promise<RowChange[]> {
 const now = () => `${JOURNAL_PREFIX}${new Date(Date.now() - 1).toISOString().replace(/[-:.]/g, "")}`;
 
 describe("the stores journal every write they make", () => {
-  it("each write method of TokenStore and LinkStore puts its rows in the journal", async () => {
+  it("each write method of the stores puts its rows in the journal", async () => {
     const tokens = await tokenStore(env);
     const links = await linkStore(env);
     const lifecycle = shopLifecycle(env);
@@ -38,8 +55,15 @@ describe("the stores journal every write they make", () => {
     const uuid = crypto.randomUUID();
     const other = crypto.randomUUID();
 
+    const facebookUsers = facebookUserStore(env);
+    const deletions = deletionStore(env);
+    const fbUser = uniqueId();
+    const agency = uniqueId();
+    const otherPage = uniqueId();
+    const code = crypto.randomUUID().replace(/-/g, "");
+
     type Case = () => Promise<
-      { table: RowChange["table"]; key: string; row: Partial<Record<string, unknown>> | null }[]
+      { table: RowChange["table"]; key: string | string[]; row: Partial<Record<string, unknown>> | null }[]
     >;
     const cases: Record<string, Case> = {
       "TokenStore.commit": async () => {
@@ -103,6 +127,49 @@ describe("the stores journal every write they make", () => {
         expect(await lifecycle.redactToken(shop, Date.now() + 1000)).toBe(true);
         return [{ table: "tokens", key: shopTokenKey(shop), row: null }];
       },
+      "FacebookUserStore.recordLogin": async () => {
+        await facebookUsers.recordLogin(fbUser, uuid, [
+          { pageId: page, linksNow: true, own: true },
+          { pageId: otherPage, linksNow: false, own: false },
+        ]);
+        return [
+          { table: "facebook_users", key: fbUser, row: { user_uuid: uuid, deauthorized_at: null } },
+          { table: "facebook_page_grants", key: [page, fbUser], row: { linked: 1 } },
+          { table: "facebook_page_grants", key: [otherPage, fbUser], row: { linked: 0 } },
+        ];
+      },
+      "FacebookUserStore.markDeauthorized": async () => {
+        await facebookUsers.markDeauthorized(fbUser);
+        return [
+          { table: "facebook_users", key: fbUser, row: { user_uuid: uuid, deauthorized_at: expect.any(Number) } },
+        ];
+      },
+      "FacebookUserStore.forget": async () => {
+        // Another Facebook user's grant of the same page stays.
+        await facebookUsers.recordLogin(agency, other, [{ pageId: page, linksNow: false, own: false }]);
+        await facebookUsers.forget(fbUser);
+        const since = now();
+        await facebookUsers.forget(agency);
+        const agencyRows = await journalSince(since);
+        expect(agencyRows.map((c) => [c.table, keyText(c.key), c.row])).toEqual([
+          ["facebook_page_grants", keyText([page, agency]), null],
+          ["facebook_users", agency, null],
+        ]);
+        return [
+          { table: "facebook_page_grants", key: [page, fbUser], row: null },
+          { table: "facebook_page_grants", key: [otherPage, fbUser], row: null },
+          { table: "facebook_users", key: fbUser, row: null },
+        ];
+      },
+      "DeletionStore.record": async () => {
+        const first = await deletions.record(fbUser, 1_700_000_000, uuid, code);
+        expect(first).toMatchObject({ created: true, deletion: { code, status: "received" } });
+        return [{ table: "facebook_deletions", key: code, row: { status: "received", user_uuid: uuid } }];
+      },
+      "DeletionStore.update": async () => {
+        await deletions.update(code, "done", { pages: 1, tokens: 2 });
+        return [{ table: "facebook_deletions", key: code, row: { status: "done", pages: 1, tokens_deleted: 2 } }];
+      },
       "ShopLifecycle.uninstall": async () => {
         await links.installShop(shop, { accessToken: "shpua_journal7" }, other);
         expect(await lifecycle.uninstall(shop, Date.now() + 1000)).toBe(true);
@@ -117,6 +184,8 @@ describe("the stores journal every write they make", () => {
       ...Object.getOwnPropertyNames(TokenStore.prototype).map((m) => `TokenStore.${m}`),
       ...Object.getOwnPropertyNames(LinkStore.prototype).map((m) => `LinkStore.${m}`),
       ...Object.getOwnPropertyNames(ShopLifecycle.prototype).map((m) => `ShopLifecycle.${m}`),
+      ...Object.getOwnPropertyNames(FacebookUserStore.prototype).map((m) => `FacebookUserStore.${m}`),
+      ...Object.getOwnPropertyNames(DeletionStore.prototype).map((m) => `DeletionStore.${m}`),
     ].filter((m) => !READERS.has(m.split(".")[1]!) && !["putStatement", "decode", "relink"].includes(m.split(".")[1]!));
     expect(methods.sort()).toEqual(Object.keys(cases).sort());
 
@@ -125,7 +194,7 @@ describe("the stores journal every write they make", () => {
       const expected = await run();
       const journaled = await journalSince(since);
       for (const want of expected) {
-        const change = journaled.filter((c) => c.table === want.table && c.key === want.key).at(-1);
+        const change = journaled.filter((c) => c.table === want.table && keyText(c.key) === keyText(want.key)).at(-1);
         expect({ name, change: change ?? null }).toMatchObject({
           name,
           change: {
@@ -136,6 +205,22 @@ describe("the stores journal every write they make", () => {
         });
       }
     }
+  });
+
+  it("no code but the Meta stores' methods writes facebook_users, facebook_page_grants or facebook_deletions", () => {
+    const write =
+      /\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(facebook_users|facebook_page_grants|facebook_deletions)\b/i;
+    const writes = new RegExp(write.source, "gi");
+    expect(Object.keys(SOURCES).length).toBeGreaterThan(50);
+    const outside: string[] = [];
+    for (const [path, text] of Object.entries(SOURCES)) {
+      const classAt = META_STORES[path] ? text.indexOf(META_STORES[path]) : -1;
+      for (const m of text.matchAll(writes)) if (classAt === -1 || m.index < classAt) outside.push(`${path}: ${m[0]}`);
+    }
+    expect(outside).toEqual([]);
+    // Each store has its writes (the check above would pass on an empty file).
+    for (const [path, start] of Object.entries(META_STORES))
+      expect(SOURCES[path]!.slice(SOURCES[path]!.indexOf(start))).toMatch(write);
   });
 
   it("an install that meets a linked shop journals the row as it is: the owner unchanged", async () => {
