@@ -10,10 +10,12 @@ export function backoffMs(attempt: number, baseMs = 500, capMs = 30_000): number
 
 /** `Retry-After` (seconds or an HTTP date) in ms, or undefined. */
 export function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const date = Date.parse(header);
+  const value = header?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  // An HTTP date names its day and month; anything else (a negative number) is malformed.
+  if (!/[a-z]/i.test(value)) return undefined;
+  const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
