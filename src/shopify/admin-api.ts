@@ -91,7 +91,7 @@ export class AdminApi {
         return { resend: true };
       }
       if (response.status === 401) {
-        throw new PlatformError("shopify", "auth", `Admin API answered 401`, {
+        throw new PlatformError("shopify", "auth", "Admin API answered 401", {
           status: 401,
           reason: "token_needs_reauth",
         });
