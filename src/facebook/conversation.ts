@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { describeError, log } from "../lib/log";
-import { backoffMs } from "../lib/platform-error";
+import { backoffMs } from "../lib/retry";
 import { conversationKey } from "../storage/keys";
 import { ConversationStore } from "../storage/conversation-store";
 import { writablePageOwner } from "../storage/facebook-pages";
