@@ -1,13 +1,6 @@
 import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  ErrorPage,
-  PagesConnectedPage,
-  ReconnectPage,
-  ShopConnectedPage,
-  ShopHomePage,
-  errorView,
-} from "../../src/pages/merchant.tsx";
+import * as merchant from "../../src/pages/merchant.tsx";
 import { openBrowser, screenshot } from "./chromium";
 
 /**
@@ -54,7 +47,7 @@ describe("merchant pages in Chromium", () => {
     [
       "shop-connected",
       () =>
-        ShopConnectedPage({
+        merchant.ShopConnectedPage({
           shop: "acme-7cu19ngr.myshopify.com",
           userUuid: USER,
           sync: { state: "done", products: 42 },
@@ -67,7 +60,7 @@ describe("merchant pages in Chromium", () => {
     [
       "shop-connected-other-account",
       () =>
-        ShopConnectedPage({
+        merchant.ShopConnectedPage({
           shop: "acme-7cu19ngr.myshopify.com",
           userUuid: USER,
           sync: { state: "queued" },
@@ -79,7 +72,7 @@ describe("merchant pages in Chromium", () => {
     [
       "pages-connected",
       () =>
-        PagesConnectedPage({
+        merchant.PagesConnectedPage({
           userUuid: USER,
           pages: [
             { id: "101234567890123", name: "Acme Shoes", otherAccount: false },
@@ -92,9 +85,10 @@ describe("merchant pages in Chromium", () => {
     [
       "shop-home",
       () =>
-        ShopHomePage({
+        merchant.ShopHomePage({
           shop: "acme-7cu19ngr.myshopify.com",
           userUuid: USER,
+          productCount: 42,
           lastSyncAt: Date.now() - 3600_000,
           pages: [{ id: "101234567890123", name: "Acme Shoes" }],
           facebookLoginHref: "/facebook/login",
@@ -104,7 +98,7 @@ describe("merchant pages in Chromium", () => {
     [
       "reconnect",
       () =>
-        ReconnectPage({
+        merchant.ReconnectPage({
           subject: { kind: "shop", shop: "acme-7cu19ngr.myshopify.com" },
           href: "/shopify/acme-7cu19ngr.myshopify.com/login",
         }),
@@ -112,7 +106,7 @@ describe("merchant pages in Chromium", () => {
     ],
     [
       "error-upstream",
-      () => ErrorPage({ status: 502, ...errorView("upstream_error", "/shopify/callback") }),
+      () => merchant.ErrorPage({ status: 502, ...merchant.errorView("upstream_error", "/shopify/callback") }),
       "Shopify did not answer as expected",
     ],
   ])("%s reads well", async (name, render, expected) => {
