@@ -44,3 +44,11 @@ export async function screenshot(page: Page, name: string) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
+
+/** The operator's sign-in to the console at `worker`, as a person types it. */
+export async function signIn(page: Page, worker: string, token: string) {
+  await page.goto(`${worker}/admin`);
+  await page.getByLabel("Admin token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForLoadState("domcontentloaded");
+}

@@ -5,7 +5,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ROOT } from "../../scripts/lib/local-stack";
 import { control, installShop, loginFacebook } from "../../scripts/lib/platform-client";
-import { openBrowser, screenshot } from "./chromium";
+import { openBrowser, screenshot, signIn as signInAs } from "./chromium";
 
 /** The operator console in Chromium: sign-in, the cookie it leaves, search, escaping, signed-out visits. */
 
@@ -36,12 +36,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function signIn(page: Page, token = stack.secrets.ADMIN_TOKEN) {
-  await page.goto(`${stack.worker}/admin`);
-  await page.getByLabel("Admin token").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForLoadState("domcontentloaded");
-}
+const signIn = (page: Page, token = stack.secrets.ADMIN_TOKEN) => signInAs(page, stack.worker, token);
 
 describe("the operator console in Chromium", () => {
   it("signs in: a wrong token is refused, the right one opens the console", async () => {
