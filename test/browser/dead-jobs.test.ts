@@ -38,11 +38,12 @@ describe("a dead job in the console, in Chromium", () => {
 
     const page = await context.newPage();
     await signIn(page, stack.worker, stack.secrets.ADMIN_TOKEN);
+    expect(new URL(page.url()).pathname).toBe("/admin");
     const retry = page.getByRole("button", { name: `Retry shopify.sync for ${shop}` });
     await expect
       .poll(
         async () => {
-          await page.goto(`${stack.worker}/admin#dead-jobs`);
+          await page.reload();
           return retry.count();
         },
         { timeout: 80_000, interval: 2000 },
