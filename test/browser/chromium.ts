@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 import { ROOT } from "../../scripts/lib/local-stack";
 
 /**
@@ -35,6 +36,22 @@ export async function openBrowser(): Promise<{ context: BrowserContext; close: (
     close: async () => {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One Chromium for a test file: opened before its tests, closed after them. */
+export function browserForFile(): { readonly context: BrowserContext } {
+  let browser: Awaited<ReturnType<typeof openBrowser>> | undefined;
+  beforeAll(async () => {
+    browser = await openBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    get context() {
+      return browser!.context;
     },
   };
 }

@@ -1,8 +1,7 @@
 import { createHmac } from "node:crypto";
-import type { BrowserContext } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { control, loginFacebook, messageDelivery, messengerWebhookRequest } from "../../scripts/lib/platform-client";
-import { openBrowser, screenshot } from "./chromium";
+import { browserForFile, screenshot } from "./chromium";
 
 /**
  * A Meta Data Deletion Request as the person who asked sees it: Meta posts a signed_request, gives
@@ -10,17 +9,8 @@ import { openBrowser, screenshot } from "./chromium";
  */
 
 const stack = inject("stack");
+const browser = browserForFile();
 const stamp = Math.random().toString(36).slice(2, 8);
-let browser: Awaited<ReturnType<typeof openBrowser>>;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  browser = await openBrowser();
-  context = browser.context;
-});
-afterAll(async () => {
-  await browser?.close();
-});
 
 /** As Meta signs it: base64url(HMAC-SHA256(app secret, payload)) "." base64url(JSON payload). */
 function signedRequest(payload: Record<string, unknown>) {
@@ -54,7 +44,7 @@ describe("a Meta data deletion request in Chromium", () => {
     const answer = (await res.json()) as { url: string; confirmation_code: string };
     expect(new URL(answer.url).origin).toBe(stack.worker);
 
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const opened = await page.goto(answer.url);
     expect(opened!.status()).toBe(200);
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Data deletion request");

@@ -1,7 +1,6 @@
-import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { control, installShop, shopifyWebhookRequest } from "../../scripts/lib/platform-client";
-import { openBrowser, screenshot, signIn } from "./chromium";
+import { browserForFile, screenshot, signIn } from "./chromium";
 
 /**
  * A job that really died (a catalogue sync that Shopify throttled on every delivery the queue
@@ -9,20 +8,16 @@ import { openBrowser, screenshot, signIn } from "./chromium";
  */
 
 const stack = inject("stack");
+const browser = browserForFile();
 const stamp = Math.random().toString(36).slice(2, 8);
 const shop = `deadjob-${stamp}.myshopify.com`;
-let browser: Awaited<ReturnType<typeof openBrowser>>;
-let context: BrowserContext;
 
 beforeAll(async () => {
   await control(stack.shopify, "shop", { shop, products: 2 });
   await installShop(stack.workerDirect, stack.shopify, stack.secrets, shop);
-  browser = await openBrowser();
-  context = browser.context;
 });
 afterAll(async () => {
   await control(stack.shopify, "faults", { faults: [] });
-  await browser?.close();
 });
 
 describe("a dead job in the console, in Chromium", () => {
@@ -36,7 +31,7 @@ describe("a dead job in the console, in Chromium", () => {
     );
     expect(await res.json()).toMatchObject({ queued: "sync" });
 
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     await signIn(page, stack.worker, stack.secrets.ADMIN_TOKEN);
     expect(new URL(page.url()).pathname).toBe("/admin");
     const retry = page.getByRole("button", { name: `Retry shopify.sync for ${shop}` });

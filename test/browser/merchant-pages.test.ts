@@ -1,7 +1,6 @@
-import type { BrowserContext } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import * as merchant from "../../src/pages/merchant.tsx";
-import { openBrowser, screenshot } from "./chromium";
+import { browserForFile, screenshot } from "./chromium";
 
 /**
  * The merchant's pages as Chromium shows them: the worker's error pages through real routes, and
@@ -9,22 +8,13 @@ import { openBrowser, screenshot } from "./chromium";
  */
 
 const stack = inject("stack");
-let browser: Awaited<ReturnType<typeof openBrowser>>;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  browser = await openBrowser();
-  context = browser.context;
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = browserForFile();
 
 const USER = "5f0c1e7a-3b2d-4c8e-9a41-2d6b7e9f0a13";
 
 describe("merchant pages in Chromium", () => {
   it("an unknown address and a bad install link answer pages in words", async () => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const missing = await page.goto(`${stack.worker}/no/such/page`);
     expect(missing!.status()).toBe(404);
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Page not found");
@@ -110,7 +100,7 @@ describe("merchant pages in Chromium", () => {
       "Shopify did not answer as expected",
     ],
   ])("%s reads well", async (name, render, expected) => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     let dialogs = 0;
     page.on("dialog", async (d) => {
       dialogs++;

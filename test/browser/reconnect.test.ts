@@ -1,7 +1,6 @@
-import type { BrowserContext } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { control, installShop, shopifyWebhookRequest, signShopifyQuery } from "../../scripts/lib/platform-client";
-import { openBrowser, screenshot } from "./chromium";
+import { browserForFile, screenshot } from "./chromium";
 
 /**
  * A shop whose grant Shopify revoked: the next sync is refused (401), the token is marked as
@@ -10,20 +9,14 @@ import { openBrowser, screenshot } from "./chromium";
  */
 
 const stack = inject("stack");
+const browser = browserForFile();
 const stamp = Math.random().toString(36).slice(2, 8);
 const shop = `reconnect-${stamp}.myshopify.com`;
 let userUuid: string;
-let browser: Awaited<ReturnType<typeof openBrowser>>;
-let context: BrowserContext;
 
 beforeAll(async () => {
   await control(stack.shopify, "shop", { shop, products: 2 });
   userUuid = (await installShop(stack.workerDirect, stack.shopify, stack.secrets, shop)).body.user_uuid;
-  browser = await openBrowser();
-  context = browser.context;
-});
-afterAll(async () => {
-  await browser?.close();
 });
 
 /** The app URL as Shopify's admin opens it: `shop`, `host`, `timestamp`, signed. */
@@ -39,7 +32,7 @@ function appUrl(origin: string) {
 
 describe("a shop reconnects in Chromium", () => {
   it("after Shopify revoked the grant: the app URL leads through consent to the same account", async () => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     // Healthy first: the app URL shows the shop's home page.
     await page.goto(appUrl(stack.worker));
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe(shop);
