@@ -18,7 +18,7 @@ import { startFaultProxy } from "../test/fakes/fault-proxy.ts";
 import { startGraphFake } from "../test/fakes/graph.ts";
 import { startS3Standin } from "../test/fakes/s3.ts";
 import { startShopifyFake } from "../test/fakes/shopify.ts";
-import { sleep } from "../src/lib/platform-error.ts";
+import { sleep } from "../src/lib/retry.ts";
 import { conversationKey, shopProductsKey } from "../src/storage/keys.ts";
 import { backup } from "./backup.ts";
 import { restore } from "./restore.ts";

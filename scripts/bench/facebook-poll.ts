@@ -10,7 +10,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startGraphFake } from "../../test/fakes/graph.ts";
 import { startS3Standin } from "../../test/fakes/s3.ts";
-import { sleep } from "../../src/lib/platform-error.ts";
+import { sleep } from "../../src/lib/retry.ts";
 import { POLL_CALLS_PER_JOB } from "../../src/facebook/poll-budget.ts";
 import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
 import { control, loginFacebook } from "../lib/platform-client.ts";

@@ -1,4 +1,4 @@
-import { sleep } from "../lib/platform-error";
+import { sleep } from "../lib/retry";
 import { redact } from "../lib/log";
 
 /**

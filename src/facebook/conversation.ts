@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { describeError, log } from "../lib/log";
-import { backoffMs } from "../lib/platform-error";
+import { backoffMs } from "../lib/retry";
 import { conversationKey } from "../storage/keys";
 import { ConversationStore } from "../storage/conversation-store";
 import { writablePageOwner } from "../storage/facebook-pages";
@@ -36,6 +36,10 @@ export interface MergeResult {
  * One customer's conversation with one page. Webhooks and polls merge messages here; the merge is
  * storage-only, so concurrent calls cannot lose an update, and each `mid` is kept once. The file in
  * Spaces is written by the alarm, always from the latest state, and retried until it lands.
+ *
+ * The same class, named `page:<page_id>` ({@link pageIndexStub}), is a page's index: the customers
+ * whose conversation objects exist, so that a data deletion finds those no file was written for yet
+ * (Durable Objects cannot be listed).
  */
 export class Conversation extends DurableObject<Env> {
   private readonly store: ConversationStore;
@@ -128,6 +132,12 @@ export class Conversation extends DurableObject<Env> {
       }
       this.alarmPending = true;
     }
+    // Once per conversation (again after a forget): a failure throws, and the sender's retry of
+    // the merge (each `mid` kept once) registers it then.
+    if (this.getMeta("indexed") === null) {
+      await pageIndexStub(this.env, input.pageId).addSender(input.customerId);
+      this.setMeta("indexed", 1);
+    }
     return { added, edited, total: before + added, started: before === 0 && added > 0 };
   }
 
@@ -144,6 +154,16 @@ export class Conversation extends DurableObject<Env> {
     this.alarmPending = false;
     this.store.createTables();
     return held;
+  }
+
+  /** On a page's index object: notes a customer whose conversation object holds messages. */
+  async addSender(customerId: string): Promise<void> {
+    this.store.addSender(customerId);
+  }
+
+  /** On a page's index object: every customer noted since the index was last forgotten. */
+  async senders(): Promise<string[]> {
+    return this.store.senderIds();
   }
 
   /**
@@ -207,4 +227,9 @@ export class Conversation extends DurableObject<Env> {
 /** The Durable Object of one page's conversation with one customer. */
 export function conversationStub(env: Env, pageId: string, customerId: string) {
   return env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(`${pageId}:${customerId}`));
+}
+
+/** The Durable Object that lists one page's conversations (no `<page>:<customer>` name is `page:…`). */
+export function pageIndexStub(env: Env, pageId: string) {
+  return env.CONVERSATIONS.get(env.CONVERSATIONS.idFromName(`page:${pageId}`));
 }

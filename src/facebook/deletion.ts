@@ -6,7 +6,7 @@ import { facebookUser, pagesGrantedBy, type GrantedPage } from "../storage/faceb
 import { facebookUserTokenKey, pageTokenKey } from "../storage/tokens";
 import { deletionStore, facebookUserStore, spaces, tokenStore } from "../services";
 import type { Job } from "../jobs/messages";
-import { conversationStub } from "./conversation";
+import { conversationStub, pageIndexStub } from "./conversation";
 import type { SignedRequest } from "./signed-request";
 import { forgetWritablePage } from "./webhooks";
 
@@ -97,7 +97,8 @@ export async function forgetConversation(env: Env, userUuid: string | null, page
 
 /**
  * The queued work of a deletion request: tokens first (the pages stop being written), then each
- * conversation's Durable Object, then every object under the pages' folders. A retry after a
+ * conversation's Durable Object (those the page's index lists and those with a file), then every
+ * object under the pages' folders. A retry after a
  * failure does what is left; the counts add up what each run deleted.
  */
 export async function runDataDeletion(env: Env, job: Extract<Job, { type: "facebook.data_deletion" }>): Promise<void> {
@@ -120,14 +121,19 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
     // A page linked again meanwhile (a new login) is written again: leave what it has now.
     if (await writablePageOwner(db, pageId)) continue;
     const folder = pageFolder(userUuid!, pageId);
-    let conversations = 0;
+    // The conversations with a file and those only in their Durable Object (no upload yet).
+    const senders = new Set(await pageIndexStub(env, pageId).senders());
+    const withFile = new Set<string>();
     for (const key of await store.listKeys(`${folder}conversations/`)) {
       const sender = /\/conversations\/(\d{1,32})\.json$/.exec(key)?.[1];
-      if (sender) {
-        await conversationStub(env, pageId, sender).forget();
-        conversations++;
-      }
+      if (sender) withFile.add(sender);
     }
+    let conversations = 0;
+    for (const sender of new Set([...senders, ...withFile])) {
+      const held = await conversationStub(env, pageId, sender).forget();
+      if (held > 0 || withFile.has(sender)) conversations++;
+    }
+    await pageIndexStub(env, pageId).forget();
     // Listed after the objects were forgotten, so an upload that was in flight is deleted too.
     const keys = await store.listKeys(folder);
     for (const key of keys) await store.delete(key);

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import type { Config } from "../config";
 import { redact } from "../lib/log";
-import { PlatformError, backoffMs, sleep } from "../lib/platform-error";
+import { PlatformError } from "../lib/platform-error";
+import { fetchWithRetry, type Verdict } from "../lib/retry";
 import { appSecretProof } from "../lib/signatures";
 
 type FacebookConfig = Config<"facebook">;
@@ -40,17 +41,7 @@ export async function graph<T>(
     url.searchParams.set("access_token", accessToken);
     url.searchParams.set("appsecret_proof", await appSecretProof(accessToken, cfg.FACEBOOK_APP_SECRET));
   }
-  for (let attempt = 0; ; attempt++) {
-    let response: Response;
-    try {
-      response = await fetch(url, { method, headers: { accept: "application/json" } });
-    } catch (err) {
-      if (attempt < 2) {
-        await sleep(backoffMs(attempt, 300));
-        continue;
-      }
-      throw new PlatformError("facebook", "transient", `Graph API unreachable: ${String(err)}`);
-    }
+  const read = async (response: Response): Promise<Verdict<T>> => {
     const text = await response.text();
     let body: unknown;
     try {
@@ -59,27 +50,78 @@ export async function graph<T>(
       body = undefined;
     }
     const parsedError = graphErrorSchema.safeParse(body);
-    if (response.ok && body !== undefined && !parsedError.success) return body as T;
+    if (response.ok && body !== undefined && !parsedError.success) return { done: body as T };
     const error = parsedError.success ? parsedError.data.error : undefined;
     const code = error?.code;
     const message = `Graph API ${method} /${path} answered ${response.status}${code ? ` (code ${code})` : ""}: ${error?.message ?? "no error body"}`;
+    const about = { status: response.status, code };
     if (code === 190 || code === 102)
-      throw new PlatformError("facebook", "auth", message, undefined, response.status, code);
+      throw new PlatformError("facebook", "auth", message, { ...about, reason: "token_needs_reauth" });
     if (code !== undefined && THROTTLE_CODES.has(code)) {
-      throw new PlatformError("facebook", "throttled", message, 60_000, response.status, code);
+      throw new PlatformError("facebook", "throttled", message, { ...about, retryAfterMs: 60_000 });
     }
     const transient = response.status >= 500 || error?.is_transient === true || code === 1 || code === 2;
-    if (transient && attempt < 2) {
-      await sleep(backoffMs(attempt, 300));
-      continue;
-    }
-    throw new PlatformError(
-      "facebook",
-      transient ? "transient" : "rejected",
-      message,
-      undefined,
-      response.status,
-      code,
-    );
+    if (transient) return { retry: new PlatformError("facebook", "transient", message, about) };
+    throw new PlatformError("facebook", "rejected", message, about);
+  };
+  return fetchWithRetry(() => fetch(url, { method, headers: { accept: "application/json" } }), read, {
+    maxAttempts: 3,
+    backoffBaseMs: 300,
+    unreachable: (err) => new PlatformError("facebook", "transient", `Graph API unreachable: ${String(err)}`),
+  });
+}
+
+/** Graph's cursor paging: `cursors.after` names a next page only while `next` is there. */
+const graphPaging = z
+  .object({ cursors: z.object({ after: z.string().optional() }).optional(), next: z.string().optional() })
+  .optional();
+
+/** A Graph connection, `{data: [item...], paging}`, as a field of an answer or the answer itself. */
+export const connection = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), paging: graphPaging });
+
+/** The cursor of the page after this one of a connection; undefined on the last page. */
+export const nextCursor = (paging: z.output<typeof graphPaging>) => (paging?.next ? paging.cursors?.after : undefined);
+
+export interface GraphPage<T> {
+  data: T[];
+  /** Where the next page starts; undefined on the last page. */
+  after?: string;
+}
+
+/**
+ * One page of a Graph connection: GET `path` with `params`, from cursor `after` (the first page
+ * without it). An answer that is not a connection of `item`s is `rejected`.
+ */
+export async function graphPage<T extends z.ZodType>(
+  cfg: FacebookConfig,
+  path: string,
+  params: Record<string, string>,
+  accessToken: string,
+  item: T,
+  after?: string,
+): Promise<GraphPage<z.output<T>>> {
+  const answer = await graph<unknown>(cfg, "GET", path, after ? { ...params, after } : params, accessToken);
+  const parsed = connection(item).safeParse(answer);
+  if (!parsed.success) throw new PlatformError("facebook", "rejected", `unexpected answer from ${path}`);
+  return { data: parsed.data.data, after: nextCursor(parsed.data.paging) };
+}
+
+/** Every item of a Graph connection, following the cursors, in at most `maxCalls` calls. */
+export async function allGraphPages<T extends z.ZodType>(
+  cfg: FacebookConfig,
+  path: string,
+  params: Record<string, string>,
+  accessToken: string,
+  item: T,
+  maxCalls = 100,
+): Promise<z.output<T>[]> {
+  const items: z.output<T>[] = [];
+  let after: string | undefined;
+  for (let calls = 0; calls < maxCalls; calls++) {
+    const page = await graphPage(cfg, path, params, accessToken, item, after);
+    items.push(...page.data);
+    after = page.after;
+    if (!after) break;
   }
+  return items;
 }

@@ -7,7 +7,7 @@ import { writablePageOwner } from "../storage/facebook-pages";
 import { pollFinished, pollJobStarting, recordTokenState, savePollCursor } from "../storage/page-status";
 import { conversationStub } from "./conversation";
 import { runDataDeletion } from "./deletion";
-import { graph } from "./graph";
+import { connection, graphPage, nextCursor } from "./graph";
 import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "./messages";
 import { healPageSubscription, pageToken, refreshPageMetadata } from "./pages";
 import { POLL_CALLS_PER_JOB } from "./poll-budget";
@@ -57,20 +57,10 @@ function parseCursor(text: string | null): PollCursor | null {
   }
 }
 
-const graphPaging = z
-  .object({ cursors: z.object({ after: z.string().optional() }).optional(), next: z.string().optional() })
-  .optional();
-const nextCursor = (paging: z.output<typeof graphPaging>) => (paging?.next ? paging.cursors?.after : undefined);
-const messagesPage = z.object({ data: z.array(z.unknown()), paging: graphPaging });
-const conversationsPage = z.object({
-  data: z.array(
-    z.object({
-      id: z.string(),
-      participants: z.object({ data: z.array(z.object({ id: z.union([z.string(), z.number()]).transform(String) })) }),
-      messages: messagesPage.optional(),
-    }),
-  ),
-  paging: graphPaging,
+const conversation = z.object({
+  id: z.string(),
+  participants: z.object({ data: z.array(z.object({ id: z.union([z.string(), z.number()]).transform(String) })) }),
+  messages: connection(z.unknown()).optional(),
 });
 
 async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) {
@@ -83,13 +73,16 @@ async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) 
   const budget = Math.max(3, job.maxCalls ?? POLL_CALLS_PER_JOB);
   let calls = 0;
   const cfg = config(env, "facebook");
-  const call = <T>(path: string, params: Record<string, string>, token: string, schema: z.ZodType<T>) => {
+  /** One page of a connection, counted against the job's budget. */
+  const page = <T extends z.ZodType>(
+    path: string,
+    params: Record<string, string>,
+    token: string,
+    item: T,
+    after?: string,
+  ) => {
     calls++;
-    return graph<unknown>(cfg, "GET", path, params, token).then((body) => {
-      const parsed = schema.safeParse(body);
-      if (!parsed.success) throw new PlatformError("facebook", "rejected", `unexpected answer from ${path}`);
-      return parsed.data;
-    });
+    return graphPage(cfg, path, params, token, item, after);
   };
 
   try {
@@ -118,26 +111,25 @@ async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) 
     while (calls < budget) {
       const pending = cursor.pending[0];
       if (pending) {
-        const more = await call(
+        const more = await page(
           `${pending.id}/messages`,
-          { fields: GRAPH_MESSAGE_FIELDS, limit: String(MESSAGES_PER_PAGE), after: pending.after },
+          { fields: GRAPH_MESSAGE_FIELDS, limit: String(MESSAGES_PER_PAGE) },
           token,
-          messagesPage,
+          z.unknown(),
+          pending.after,
         );
         await merge(pending.customer, more.data);
-        const after = nextCursor(more.paging);
-        if (after) pending.after = after;
+        if (more.after) pending.after = more.after;
         else cursor.pending.shift();
         continue;
       }
       if (cursor.listDone) break;
-      const params: Record<string, string> = {
+      const params = {
         platform: "messenger",
         fields: `participants,messages.limit(${MESSAGES_PER_PAGE}){${GRAPH_MESSAGE_FIELDS}}`,
         limit: String(CONVERSATIONS_PER_PAGE),
       };
-      if (cursor.listAfter) params.after = cursor.listAfter;
-      const list = await call(`${pageId}/conversations`, params, token, conversationsPage);
+      const list = await page(`${pageId}/conversations`, params, token, conversation, cursor.listAfter ?? undefined);
       for (const conv of list.data) {
         const customer = conv.participants.data.map((p) => p.id).find((id) => id !== pageId);
         if (!customer || !/^\d{1,32}$/.test(customer)) continue;
@@ -146,8 +138,7 @@ async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) 
         const after = nextCursor(conv.messages?.paging);
         if (after) cursor.pending.push({ id: conv.id, customer, after });
       }
-      const after = nextCursor(list.paging);
-      if (after) cursor.listAfter = after;
+      if (list.after) cursor.listAfter = list.after;
       else cursor.listDone = true;
     }
   } catch (err) {

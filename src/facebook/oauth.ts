@@ -2,7 +2,7 @@ import type { Config } from "../config";
 import { redact } from "../lib/log";
 import { z } from "zod";
 import { PlatformError } from "../lib/platform-error";
-import { graph } from "./graph";
+import { allGraphPages, graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
 
@@ -52,38 +52,23 @@ export interface GrantedPage {
   accessToken: string;
 }
 
-const accountsSchema = z.object({
-  data: z.array(
-    z.object({
-      id: z.union([z.string(), z.number()]).transform(String),
-      name: z.string(),
-      category: z.string().optional(),
-      access_token: z.string(),
-    }),
-  ),
-  paging: z
-    .object({ cursors: z.object({ after: z.string().optional() }).optional(), next: z.string().optional() })
-    .optional(),
-});
+/** A page of `/me/accounts`; its token is kept out of logs as soon as it is read. */
+const grantedPageSchema = z
+  .object({
+    id: z.union([z.string(), z.number()]).transform(String),
+    name: z.string(),
+    category: z.string().optional(),
+    access_token: z.string(),
+  })
+  .transform((p): GrantedPage => {
+    redact(p.access_token);
+    return { id: p.id, name: p.name, category: p.category ?? null, accessToken: p.access_token };
+  });
 
 /** Every page of `/me/accounts`, following the cursors. Page tokens from a long-lived user token do not expire. */
-export async function grantedPages(cfg: FacebookConfig, userToken: string): Promise<GrantedPage[]> {
-  const pages: GrantedPage[] = [];
-  let after: string | undefined;
-  for (let guard = 0; guard < 100; guard++) {
-    const params: Record<string, string> = { fields: "id,name,category,access_token", limit: "100" };
-    if (after) params.after = after;
-    const parsed = accountsSchema.safeParse(await graph<unknown>(cfg, "GET", "me/accounts", params, userToken));
-    if (!parsed.success) throw new PlatformError("facebook", "rejected", "unexpected answer from me/accounts");
-    const answer = parsed.data;
-    for (const p of answer.data) {
-      redact(p.access_token);
-      pages.push({ id: String(p.id), name: p.name, category: p.category ?? null, accessToken: p.access_token });
-    }
-    after = answer.paging?.next ? answer.paging.cursors?.after : undefined;
-    if (!after) break;
-  }
-  return pages;
+export function grantedPages(cfg: FacebookConfig, userToken: string): Promise<GrantedPage[]> {
+  const params = { fields: "id,name,category,access_token", limit: "100" };
+  return allGraphPages(cfg, "me/accounts", params, userToken, grantedPageSchema);
 }
 
 /** The app-scoped id of the Facebook user who logged in (`GET /me`): what Meta's callbacks name. */

@@ -145,8 +145,12 @@ export async function uploadPageMetadata(env: Env, userUuid: string, metadata: P
 /** The stored page token; throws `auth` when the page needs a new login. */
 export async function pageToken(env: Env, pageId: string): Promise<string> {
   const token = await (await tokenStore(env)).get(pageTokenKey(pageId));
-  if (!token) throw new PlatformError("facebook", "auth", `no token stored for page ${pageId}`);
-  if (token.status !== "active") throw new PlatformError("facebook", "auth", `page ${pageId} needs a new login`);
+  if (!token) {
+    throw new PlatformError("facebook", "auth", `no token stored for page ${pageId}`, { reason: "token_needs_reauth" });
+  }
+  if (token.status !== "active") {
+    throw new PlatformError("facebook", "auth", `page ${pageId} needs a new login`, { reason: "token_already_marked" });
+  }
   return token.accessToken;
 }
 

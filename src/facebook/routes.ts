@@ -222,11 +222,9 @@ facebookRoutes.get("/webhook", (c) => {
 });
 
 facebookRoutes.post("/webhook", async (c) => {
-  const cfg = config(c.env, "facebook");
-  const body = await readSignedJson(
-    c.req,
-    (raw) => verifyMetaSignature(raw, c.req.header("x-hub-signature-256"), cfg.FACEBOOK_APP_SECRET),
-    "Invalid X-Hub-Signature-256",
-  );
+  const { FACEBOOK_APP_SECRET } = config(c.env, "facebook");
+  const signature = c.req.header("x-hub-signature-256");
+  const verify = (raw: Uint8Array) => verifyMetaSignature(raw, signature, FACEBOOK_APP_SECRET);
+  const body = await readSignedJson(c.req, verify, "Invalid X-Hub-Signature-256");
   return c.json(await handleMessengerDelivery(c.env, body));
 });

@@ -1,5 +1,6 @@
 import { describeError, log } from "../lib/log";
-import { PlatformError, backoffMs } from "../lib/platform-error";
+import { PlatformError } from "../lib/platform-error";
+import { backoffMs } from "../lib/retry";
 import { shopPrefix } from "../storage/keys";
 import { pageTokenKey, shopTokenKey } from "../storage/tokens";
 import { syncFinished } from "../storage/links";
@@ -67,9 +68,7 @@ export async function run(env: Env, job: Job): Promise<void> {
 }
 
 /** Marks a token as needing a new install or login, after the platform refused it for good. */
-async function onDeadToken(env: Env, job: Job, err: PlatformError) {
-  // Already marked: the token was not even used this time, so there is nothing new to say.
-  if (/needs a new (install|login)/.test(err.message)) return;
+async function markDeadToken(env: Env, job: Job) {
   const tokens = await tokenStore(env);
   if (job.type === "shopify.sync") {
     await tokens.markNeedsReauth(shopTokenKey(job.shop));
@@ -100,7 +99,8 @@ export async function consumeJobs(batch: MessageBatch<Job>, env: Env): Promise<v
           action: decision.action,
         });
       }
-      if (err instanceof PlatformError && err.kind === "auth") await onDeadToken(env, job, err);
+      // Already marked (`token_already_marked`): the token was not even used, nothing new to say.
+      if (err instanceof PlatformError && err.reason === "token_needs_reauth") await markDeadToken(env, job);
       if (decision.action === "ack") message.ack();
       else if (message.attempts >= MAX_ATTEMPTS && (await keepDead(env, job, reason, message.attempts))) message.ack();
       else message.retry({ delaySeconds: decision.delaySeconds });

@@ -7,33 +7,56 @@
  */
 export type PlatformErrorKind = "throttled" | "transient" | "auth" | "rejected";
 
+/** Why an `auth` error happened, which decides whether the token gets marked. */
+type AuthReason =
+  /** The platform refused the token, or there is none, or it could not be refreshed: mark it. */
+  | "token_needs_reauth"
+  /** The stored token was already marked as needing a new install or login: it was not even used. */
+  | "token_already_marked";
+
+/**
+ * What a consumer decides on beyond the kind (never the message text):
+ * - `cost_exceeded` (rejected): Shopify refused the query for its cost; a smaller one will pass;
+ * - `bulk_failed` (transient): a bulk operation ended without a result.
+ */
+export type PlatformErrorReason = AuthReason | "cost_exceeded" | "bulk_failed";
+
+export interface PlatformErrorOptions {
+  retryAfterMs?: number;
+  /** The HTTP status of the answer, when there was one. */
+  status?: number;
+  /** The platform's error code (Meta's `error.code`). */
+  code?: number;
+  reason?: PlatformErrorReason;
+}
+
+type Platform = "shopify" | "facebook";
+
 export class PlatformError extends Error {
+  readonly retryAfterMs?: number;
+  readonly status?: number;
+  readonly code?: number;
+  readonly reason?: PlatformErrorReason;
+
+  /** An `auth` error always says whether the token needs marking. */
+  constructor(platform: Platform, kind: "auth", message: string, opts: PlatformErrorOptions & { reason: AuthReason });
   constructor(
-    readonly platform: "shopify" | "facebook",
+    platform: Platform,
+    kind: Exclude<PlatformErrorKind, "auth">,
+    message: string,
+    opts?: PlatformErrorOptions & { reason?: Exclude<PlatformErrorReason, AuthReason> },
+  );
+  constructor(
+    readonly platform: Platform,
     readonly kind: PlatformErrorKind,
     message: string,
-    readonly retryAfterMs?: number,
-    readonly status?: number,
-    readonly code?: number,
+    opts: PlatformErrorOptions = {},
   ) {
     super(message);
     this.name = "PlatformError";
+    this.retryAfterMs = opts.retryAfterMs;
+    this.status = opts.status;
+    this.code = opts.code;
+    this.reason = opts.reason;
   }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Exponential backoff with jitter: 1st retry ~base, doubling, capped. */
-export function backoffMs(attempt: number, baseMs = 500, capMs = 30_000): number {
-  const exp = Math.min(capMs, baseMs * 2 ** attempt);
-  return Math.round(exp / 2 + Math.random() * (exp / 2));
-}
-
-/** `Retry-After` (seconds or an HTTP date) in ms, or undefined. */
-export function retryAfterMs(header: string | null): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }

@@ -85,15 +85,21 @@ export function ShopConnectedPage(props: ShopConnected) {
 export interface ShopHome {
   shop: string;
   userUuid: string;
-  /** When the shop's files were last copied, if known. */
+  /** Products in the last good sync; null when none finished yet. */
+  productCount: number | null;
+  /** When the shop's products were last copied (ms); null when no sync finished yet. */
   lastSyncAt: number | null;
   /** Facebook Pages linked to the same account. */
   pages: { id: string; name: string | null }[];
   facebookLoginHref: string;
 }
 
-/** The merchant's page for an installed, healthy shop (the app URL opened from Shopify's admin). */
+/**
+ * The merchant's page for an installed, healthy shop (the app URL opened from Shopify's admin):
+ * which shop and account this is, how far the catalogue sync got, the linked Facebook Pages.
+ */
 export function ShopHomePage(props: ShopHome) {
+  const synced = props.lastSyncAt === null ? null : new Date(props.lastSyncAt).toISOString();
   return (
     <Layout title={props.shop}>
       <div class="card">
@@ -101,11 +107,15 @@ export function ShopHomePage(props: ShopHome) {
         <AccountLine userUuid={props.userUuid} />
       </div>
       <dl>
+        <dt>Products</dt>
+        <dd>{props.productCount === null ? "not synced yet" : String(props.productCount)}</dd>
         <dt>Last copied</dt>
         <dd>
-          {props.lastSyncAt === null
-            ? "not yet"
-            : `${new Date(props.lastSyncAt).toISOString().slice(0, 16).replace("T", " ")} UTC`}
+          {synced === null ? (
+            "not yet"
+          ) : (
+            <time datetime={synced}>{`${synced.slice(0, 16).replace("T", " ")} UTC`}</time>
+          )}
         </dd>
         <dt>Facebook Pages</dt>
         <dd>{props.pages.length ? props.pages.map((p) => p.name ?? p.id).join(", ") : "none connected yet"}</dd>

@@ -7,7 +7,7 @@ import { listQuery } from "../console/query";
 import { toHex, randomHex } from "../lib/encoding";
 import { AppError, badRequest, forbidden } from "../lib/errors";
 import { log, redact } from "../lib/log";
-import { sleep } from "../lib/platform-error";
+import { sleep } from "../lib/retry";
 import { hmacSha256, timingSafeEqual } from "../lib/signatures";
 import { DashboardPage, NOTICES, type Notice } from "../pages/console/dashboard";
 import { SignInPage } from "../pages/console/sign-in";

@@ -37,19 +37,27 @@ export class ShopAccess {
   /** Called after a 401: refresh now if we can; throws `auth` when the token is beyond saving. */
   async afterUnauthorized(): Promise<string> {
     const token = await this.load();
-    if (!token.refreshToken) throw new PlatformError("shopify", "auth", `token for ${this.shop} was rejected`);
+    if (!token.refreshToken) throw this.dead(`token for ${this.shop} was rejected`);
     const next = await this.refresh(token, true);
     if (next.accessToken === token.accessToken) {
-      throw new PlatformError("shopify", "auth", `token for ${this.shop} was rejected and could not be refreshed`);
+      throw this.dead(`token for ${this.shop} was rejected and could not be refreshed`);
     }
     return next.accessToken;
   }
 
+  /** The token is beyond saving: the consumer marks it as needing a new install. */
+  private dead(message: string) {
+    return new PlatformError("shopify", "auth", message, { reason: "token_needs_reauth" });
+  }
+
   private async load(): Promise<Token> {
     const token = await this.tokens.get(shopTokenKey(this.shop));
-    if (!token) throw new PlatformError("shopify", "auth", `no token stored for ${this.shop}`);
-    if (token.status !== "active")
-      throw new PlatformError("shopify", "auth", `token for ${this.shop} needs a new install`);
+    if (!token) throw this.dead(`no token stored for ${this.shop}`);
+    if (token.status !== "active") {
+      throw new PlatformError("shopify", "auth", `token for ${this.shop} needs a new install`, {
+        reason: "token_already_marked",
+      });
+    }
     this.token = token;
     return token;
   }
@@ -86,7 +94,7 @@ export class ShopAccess {
       const stillValid = token.expiresAt === undefined || token.expiresAt > Date.now();
       if (!force && stillValid) return token;
       if (err instanceof PlatformError && err.kind !== "rejected") throw err;
-      throw new PlatformError("shopify", "auth", `token for ${this.shop} expired and could not be refreshed`);
+      throw this.dead(`token for ${this.shop} expired and could not be refreshed`);
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { Config } from "../config";
-import { PlatformError, backoffMs, retryAfterMs, sleep } from "../lib/platform-error";
+import { PlatformError } from "../lib/platform-error";
+import { backoffMs, fetchWithRetry, retryAfterMs, sleep, type Verdict } from "../lib/retry";
 import type { ShopAccess } from "./access";
 import { adminOrigin } from "./oauth";
 
@@ -24,7 +25,9 @@ export class QueryCostExceeded extends PlatformError {
     readonly requested: number,
     readonly maxCost: number,
   ) {
-    super("shopify", "rejected", `Query cost is ${requested}, over the single query limit (${maxCost})`);
+    super("shopify", "rejected", `Query cost is ${requested}, over the single query limit (${maxCost})`, {
+      reason: "cost_exceeded",
+    });
     this.name = "QueryCostExceeded";
   }
 }
@@ -69,67 +72,40 @@ export class AdminApi {
     let token = await this.access.accessToken();
     let refreshed = false;
     const costKey = `${String(variables.first ?? "")}\u0000${query}`;
-    for (let attempt = 0; ; attempt++) {
+    const send = async () => {
       await this.waitForPoints(this.costs.get(costKey) ?? 0);
-      let response: Response;
-      try {
-        this.calls++;
-        response = await fetch(this.endpoint, {
-          method: "POST",
-          headers: { "content-type": "application/json", accept: "application/json", "x-shopify-access-token": token },
-          body: JSON.stringify({ query, variables }),
-        });
-      } catch (err) {
-        await this.backOffOrThrow(attempt, new PlatformError("shopify", "transient", `unreachable: ${String(err)}`));
-        continue;
-      }
+      this.calls++;
+      return fetch(this.endpoint, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json", "x-shopify-access-token": token },
+        body: JSON.stringify({ query, variables }),
+      });
+    };
+    const read = async (response: Response, attempt: number): Promise<Verdict<T>> => {
+      if (!response.ok) await response.body?.cancel();
+      const failed = (kind: "transient" | "rejected") =>
+        new PlatformError("shopify", kind, `Admin API answered ${response.status}`, { status: response.status });
       if (response.status === 401 && !refreshed) {
-        await response.body?.cancel();
         refreshed = true;
         token = await this.access.afterUnauthorized();
-        continue;
+        return { resend: true };
       }
-      if (response.status === 401 || response.status === 403) {
-        await response.body?.cancel();
-        throw new PlatformError(
-          "shopify",
-          response.status === 401 ? "auth" : "rejected",
-          `Admin API answered ${response.status}`,
-          undefined,
-          response.status,
-        );
+      if (response.status === 401) {
+        throw new PlatformError("shopify", "auth", "Admin API answered 401", {
+          status: 401,
+          reason: "token_needs_reauth",
+        });
       }
       if (response.status === 429) {
-        await response.body?.cancel();
         const wait = retryAfterMs(response.headers.get("retry-after")) ?? backoffMs(attempt, 1000);
-        if (wait > this.maxInlineWaitMs || attempt + 1 >= this.maxAttempts) {
-          throw new PlatformError("shopify", "throttled", "Admin API answered 429", wait, 429);
-        }
-        await sleep(wait);
-        continue;
+        const error = new PlatformError("shopify", "throttled", "Admin API answered 429", {
+          retryAfterMs: wait,
+          status: 429,
+        });
+        return { retry: error, waitMs: wait };
       }
-      if (response.status >= 500) {
-        await response.body?.cancel();
-        const error = new PlatformError(
-          "shopify",
-          "transient",
-          `Admin API answered ${response.status}`,
-          undefined,
-          response.status,
-        );
-        await this.backOffOrThrow(attempt, error);
-        continue;
-      }
-      if (!response.ok) {
-        await response.body?.cancel();
-        throw new PlatformError(
-          "shopify",
-          "rejected",
-          `Admin API answered ${response.status}`,
-          undefined,
-          response.status,
-        );
-      }
+      if (response.status >= 500) return { retry: failed("transient") };
+      if (!response.ok) throw failed("rejected");
       const body = (await response.json()) as GraphQLResponse<T>;
       this.noteThrottle(body.extensions?.cost?.throttleStatus);
       const requested = body.extensions?.cost?.requestedQueryCost;
@@ -141,15 +117,11 @@ export class AdminApi {
           tooCostly.extensions?.maxCost ?? 1000,
         );
       }
-      const throttled = body.errors?.some((e) => e.extensions?.code === "THROTTLED");
-      if (throttled) {
+      if (body.errors?.some((e) => e.extensions?.code === "THROTTLED")) {
         const needed = requested ?? this.costs.get(costKey) ?? 0;
         const wait = this.msUntilPoints(needed) ?? backoffMs(attempt, 1000);
-        if (wait > this.maxInlineWaitMs || attempt + 1 >= this.maxAttempts) {
-          throw new PlatformError("shopify", "throttled", "Admin API cost throttle", wait);
-        }
-        await sleep(wait);
-        continue;
+        const error = new PlatformError("shopify", "throttled", "Admin API cost throttle", { retryAfterMs: wait });
+        return { retry: error, waitMs: wait };
       }
       if (body.errors?.length || !body.data) {
         throw new PlatformError(
@@ -158,14 +130,14 @@ export class AdminApi {
           `GraphQL errors: ${body.errors?.map((e) => e.message).join("; ") ?? "no data"}`,
         );
       }
-      return body.data;
-    }
-  }
-
-  /** Waits before the next attempt, or throws `error` when the attempts are used up. */
-  private async backOffOrThrow(attempt: number, error: PlatformError): Promise<void> {
-    if (attempt + 1 >= this.maxAttempts) throw error;
-    await sleep(backoffMs(attempt));
+      return { done: body.data };
+    };
+    return fetchWithRetry(send, read, {
+      maxAttempts: this.maxAttempts,
+      backoffBaseMs: 500,
+      maxInlineWaitMs: this.maxInlineWaitMs,
+      unreachable: (err) => new PlatformError("shopify", "transient", `unreachable: ${String(err)}`),
+    });
   }
 
   private noteThrottle(status: ThrottleStatus | undefined) {
@@ -188,7 +160,9 @@ export class AdminApi {
     if (cost <= 0) return;
     const wait = this.msUntilPoints(cost);
     if (!wait) return;
-    if (wait > this.maxInlineWaitMs) throw new PlatformError("shopify", "throttled", "Admin API cost throttle", wait);
+    if (wait > this.maxInlineWaitMs) {
+      throw new PlatformError("shopify", "throttled", "Admin API cost throttle", { retryAfterMs: wait });
+    }
     await sleep(wait);
   }
 }

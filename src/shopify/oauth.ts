@@ -55,13 +55,9 @@ export async function requestToken(
   const text = await response.text();
   if (!response.ok) {
     const kind = response.status >= 500 ? "transient" : response.status === 429 ? "throttled" : "rejected";
-    throw new PlatformError(
-      "shopify",
-      kind,
-      `token endpoint answered ${response.status} for ${shop}`,
-      undefined,
-      response.status,
-    );
+    throw new PlatformError("shopify", kind, `token endpoint answered ${response.status} for ${shop}`, {
+      status: response.status,
+    });
   }
   let json: Record<string, unknown>;
   try {

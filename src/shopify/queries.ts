@@ -106,6 +106,7 @@ export const BULK_OPERATION_RUN_QUERY = /* GraphQL */ `
         status
       }
       userErrors {
+        code
         field
         message
       }

@@ -20,8 +20,8 @@ import { syncShop } from "./sync";
 import { registerShopWebhooks } from "./webhook-registration";
 import { handleShopifyWebhook, parseDeliveryHeaders } from "./webhooks";
 import { readSignedJson } from "../lib/json-body";
-import { ShopHome } from "../pages/shop-home";
-import { ShopConnectedPage } from "../pages/merchant";
+import { ShopConnectedPage, ShopHomePage } from "../pages/merchant";
+import { pagesOfUser } from "../storage/facebook-pages";
 import { respond } from "../pages/respond";
 import { readInstall } from "../storage/shop-lifecycle";
 import { installHealth } from "./install-health";
@@ -47,6 +47,15 @@ async function requireSignedQuery(params: URLSearchParams, secret: string): Prom
   if (timestampProblem === "stale") throw unauthorized(`timestamp is more than ${SHOPIFY_QUERY_WINDOW_S} s from now`);
 }
 
+/** The signed query of a request from Shopify and its `shop`, exactly as a *.myshopify.com domain (else 400). */
+async function signedShopQuery(c: Context<AppEnv>, secret: string) {
+  const params = new URL(c.req.url).searchParams;
+  await requireSignedQuery(params, secret);
+  const shop = normalizeShop(params.get("shop"));
+  if (!shop || params.get("shop") !== shop) throw badRequest("shop is missing or not a *.myshopify.com domain");
+  return { params, shop };
+}
+
 /** 302 to the shop's authorize URL, with a state bound to this browser's session (set if new). */
 async function redirectToAuthorize(c: Context<AppEnv>, shop: string) {
   // Each redirect stores a session and a state: limited per client before anything is written.
@@ -65,31 +74,32 @@ async function redirectToAuthorize(c: Context<AppEnv>, shop: string) {
  */
 shopifyRoutes.get("/", async (c) => {
   const cfg = config(c.env, "shopify");
-  const params = new URL(c.req.url).searchParams;
-  await requireSignedQuery(params, cfg.SHOPIFY_API_SECRET);
-  const shop = normalizeShop(params.get("shop"));
-  if (!shop || params.get("shop") !== shop) throw badRequest("shop is missing or not a *.myshopify.com domain");
+  const { shop } = await signedShopQuery(c, cfg.SHOPIFY_API_SECRET);
   const health = installHealth(await readInstall(c.env.TOKENS_DB, shop), cfg.SHOPIFY_SCOPES);
   if (!health.healthy) {
     log.info(`App opened for ${shop}: ${health.reason}, starting OAuth`, { shop });
     return redirectToAuthorize(c, shop);
   }
   const { install } = health;
-  const page = {
-    shop,
-    userUuid: install.userUuid,
-    productCount: install.productCount,
-    lastSyncedAt: install.lastSyncedAt === null ? null : new Date(install.lastSyncedAt).toISOString(),
-  };
+  const lastSyncedAt = install.lastSyncedAt === null ? null : new Date(install.lastSyncedAt).toISOString();
   if (prefersJson(c.req.header("accept"))) {
     return c.json({
       shop,
-      user_uuid: page.userUuid,
-      products: page.productCount,
-      last_synced_at: page.lastSyncedAt,
+      user_uuid: install.userUuid,
+      products: install.productCount,
+      last_synced_at: lastSyncedAt,
     });
   }
-  return c.html(ShopHome(page));
+  return c.html(
+    ShopHomePage({
+      shop,
+      userUuid: install.userUuid,
+      productCount: install.productCount,
+      lastSyncAt: install.lastSyncedAt,
+      pages: await pagesOfUser(c.env.TOKENS_DB, install.userUuid),
+      facebookLoginHref: "/facebook/login",
+    }),
+  );
 });
 
 // `{.+}` so that a "shop" with slashes reaches the handler and gets its 400, not a 404.
@@ -101,10 +111,7 @@ shopifyRoutes.get("/:shop{.+}/login", async (c) => {
 
 shopifyRoutes.get("/callback", async (c) => {
   const cfg = config(c.env, "shopify");
-  const params = new URL(c.req.url).searchParams;
-  await requireSignedQuery(params, cfg.SHOPIFY_API_SECRET);
-  const shop = normalizeShop(params.get("shop"));
-  if (!shop || params.get("shop") !== shop) throw badRequest("shop is missing or not a *.myshopify.com domain");
+  const { params, shop } = await signedShopQuery(c, cfg.SHOPIFY_API_SECRET);
   const code = params.get("code");
   if (!code) throw badRequest("code is missing");
   const session = await currentSession(c);

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { config } from "../config";
 import { log } from "../lib/log";
-import { PlatformError, sleep } from "../lib/platform-error";
+import { PlatformError } from "../lib/platform-error";
+import { fetchWithRetry, sleep } from "../lib/retry";
 import { sha256Hex } from "../lib/signatures";
 import { ContentChanged, ObjectWriter, type ObjectWriterResult } from "../storage/object-writer";
 import { JSON_TYPE, SpacesError } from "../storage/spaces";
@@ -74,7 +75,7 @@ const ShopNode = z.object({
 const BulkRun = z.object({
   bulkOperationRunQuery: z.object({
     bulkOperation: z.object({ id: z.string(), status: z.string() }).nullable(),
-    userErrors: z.array(z.object({ message: z.string() })),
+    userErrors: z.array(z.object({ code: z.string().nullish(), message: z.string() })),
   }),
 });
 const BulkStatus = z.object({
@@ -92,7 +93,9 @@ const BulkStatus = z.object({
 /** A bulk operation that ended without a result (FAILED, CANCELED, EXPIRED) or never ended. */
 export class BulkOperationFailed extends PlatformError {
   constructor(status: string, errorCode?: string | null) {
-    super("shopify", "transient", `bulk operation ${status}${errorCode ? ` (${errorCode})` : ""}`);
+    super("shopify", "transient", `bulk operation ${status}${errorCode ? ` (${errorCode})` : ""}`, {
+      reason: "bulk_failed",
+    });
     this.name = "BulkOperationFailed";
   }
 }
@@ -136,10 +139,10 @@ function shopMetadataRecord(shop: string, s: z.infer<typeof ShopNode>["shop"]) {
 
 /** The short reason code recorded for a failed sync (never the error's text). */
 export function syncFailureReason(err: unknown): SyncFailureReason {
-  if (err instanceof QueryCostExceeded) return "query_cost";
-  if (err instanceof BulkOperationFailed) return "bulk_failed";
   if (err instanceof SpacesError) return "spaces_unavailable";
   if (err instanceof PlatformError) {
+    if (err.reason === "cost_exceeded") return "query_cost";
+    if (err.reason === "bulk_failed") return "bulk_failed";
     return (
       {
         auth: "token_dead",
@@ -210,9 +213,11 @@ async function runBulkOperation(api: AdminApi, shop: string): Promise<string | n
   const run = BulkRun.parse(await api.query(BULK_OPERATION_RUN_QUERY, { query: PRODUCTS_BULK_QUERY }));
   const { bulkOperation, userErrors } = run.bulkOperationRunQuery;
   if (!bulkOperation) {
-    const message = userErrors.map((e) => e.message).join("; ");
     // Too many bulk operations running for this shop: one of them ends soon.
-    if (/in progress/i.test(message)) throw new PlatformError("shopify", "throttled", "bulk operations busy", 30_000);
+    if (userErrors.some((e) => e.code === "OPERATION_IN_PROGRESS")) {
+      throw new PlatformError("shopify", "throttled", "bulk operations busy", { retryAfterMs: 30_000 });
+    }
+    const message = userErrors.map((e) => e.message).join("; ");
     throw new PlatformError("shopify", "rejected", `bulkOperationRunQuery: ${message}`);
   }
   const deadline = Date.now() + BULK_WAIT_MS;
@@ -238,12 +243,25 @@ function bulkProducts(api: AdminApi, shop: string): ProductSource {
     url ??= runBulkOperation(api, shop);
     const location = await url;
     if (!location) return;
-    const res = await fetch(location);
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      throw new PlatformError("shopify", "transient", `bulk result answered ${res.status}`, undefined, res.status);
-    }
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    const body = await fetchWithRetry<ReadableStream<Uint8Array>>(
+      () => fetch(location),
+      async (res) => {
+        if (res.ok && res.body) return { done: res.body };
+        await res.body?.cancel();
+        const error = new PlatformError("shopify", "transient", `bulk result answered ${res.status}`, {
+          status: res.status,
+        });
+        // A server fault is worth another try; anything else (an expired URL) needs a new operation.
+        if (res.status >= 500) return { retry: error };
+        throw error;
+      },
+      {
+        maxAttempts: 3,
+        backoffBaseMs: 500,
+        unreachable: (err) => new PlatformError("shopify", "transient", `bulk result unreachable: ${String(err)}`),
+      },
+    );
+    const reader = body.pipeThrough(new TextDecoderStream()).getReader();
     let rest = "";
     const parse = (lines: string[]) =>
       lines

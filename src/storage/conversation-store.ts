@@ -1,7 +1,7 @@
 /**
  * The SQLite storage of one conversation's Durable Object: its messages (each `mid` once, the
  * message's JSON as stored), a few named values (meta), and customers' edits whose message has not
- * arrived yet. Synchronous, like the object's storage: a merge made of these calls cannot interleave.
+ * arrived yet. A page's index object uses only `senders`: the customers who wrote to the page. Synchronous, like the object's storage: a merge made of these calls cannot interleave.
  */
 export class ConversationStore {
   constructor(private readonly sql: SqlStorage) {
@@ -17,6 +17,18 @@ export class ConversationStore {
     this.sql.exec(
       `CREATE TABLE IF NOT EXISTS pending_edits (mid TEXT PRIMARY KEY, text TEXT NOT NULL, num_edit INTEGER NOT NULL)`,
     );
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS senders (sender_id TEXT PRIMARY KEY)`);
+  }
+
+  addSender(senderId: string): void {
+    this.sql.exec("INSERT OR IGNORE INTO senders (sender_id) VALUES (?)", senderId);
+  }
+
+  senderIds(): string[] {
+    return this.sql
+      .exec<{ sender_id: string }>("SELECT sender_id FROM senders ORDER BY sender_id")
+      .toArray()
+      .map((r) => r.sender_id);
   }
 
   metaRows(): [string, string][] {

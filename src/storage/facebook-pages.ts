@@ -37,3 +37,12 @@ export async function pageOwners(db: D1Database, pageIds: string[]): Promise<Map
   }
   return owners;
 }
+
+/** The pages linked to an account, by name (the merchant's home page lists them). */
+export async function pagesOfUser(db: D1Database, userUuid: string): Promise<{ id: string; name: string | null }[]> {
+  const { results } = await db
+    .prepare(`SELECT page_id, name FROM pages WHERE user_uuid = ? ORDER BY name, page_id`)
+    .bind(userUuid)
+    .all<{ page_id: string; name: string | null }>();
+  return results.map((r) => ({ id: r.page_id, name: r.name }));
+}

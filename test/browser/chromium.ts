@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 import { ROOT } from "../../scripts/lib/local-stack";
 
 /**
@@ -39,8 +40,32 @@ export async function openBrowser(): Promise<{ context: BrowserContext; close: (
   };
 }
 
+/** One Chromium for a test file: opened before its tests, closed after them. */
+export function browserForFile(): { readonly context: BrowserContext } {
+  let browser: Awaited<ReturnType<typeof openBrowser>> | undefined;
+  beforeAll(async () => {
+    browser = await openBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    get context() {
+      return browser!.context;
+    },
+  };
+}
+
 /** Saves a full-page screenshot under test-results/screenshots/<name>.png for review. */
 export async function screenshot(page: Page, name: string) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** The operator's sign-in to the console at `worker`, as a person types it. */
+export async function signIn(page: Page, worker: string, token: string) {
+  await page.goto(`${worker}/admin`);
+  await page.getByLabel("Admin token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForLoadState("domcontentloaded");
 }

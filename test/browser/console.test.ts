@@ -1,15 +1,16 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Page } from "playwright-core";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { ROOT } from "../../scripts/lib/local-stack";
 import { control, installShop, loginFacebook } from "../../scripts/lib/platform-client";
-import { openBrowser, screenshot } from "./chromium";
+import { browserForFile, screenshot, signIn as signInAs } from "./chromium";
 
 /** The operator console in Chromium: sign-in, the cookie it leaves, search, escaping, signed-out visits. */
 
 const stack = inject("stack");
+const browser = browserForFile();
 const stamp = Math.random().toString(36).slice(2, 8);
 const shop = `browser-${stamp}.myshopify.com`;
 const evilPage = {
@@ -19,33 +20,19 @@ const evilPage = {
 let merchant: string;
 let evilMerchant: string;
 
-let browser: Awaited<ReturnType<typeof openBrowser>>;
-let context: BrowserContext;
-
 beforeAll(async () => {
   // Merchants arrive as they do in production: an install and a login through the fakes.
   await control(stack.shopify, "shop", { shop, products: 2 });
   merchant = (await installShop(stack.workerDirect, stack.shopify, stack.secrets, shop)).body.user_uuid;
   await control(stack.graph, "page", evilPage);
   evilMerchant = (await loginFacebook(stack.workerDirect, stack.graph, [evilPage.id])).body.user_uuid;
-  browser = await openBrowser();
-  context = browser.context;
 });
 
-afterAll(async () => {
-  await browser?.close();
-});
-
-async function signIn(page: Page, token = stack.secrets.ADMIN_TOKEN) {
-  await page.goto(`${stack.worker}/admin`);
-  await page.getByLabel("Admin token").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.waitForLoadState("domcontentloaded");
-}
+const signIn = (page: Page, token = stack.secrets.ADMIN_TOKEN) => signInAs(page, stack.worker, token);
 
 describe("the operator console in Chromium", () => {
   it("signs in: a wrong token is refused, the right one opens the console", async () => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     await page.goto(`${stack.worker}/admin`);
     expect(new URL(page.url()).pathname).toBe("/admin/sign-in");
     await screenshot(page, "console-sign-in");
@@ -60,7 +47,7 @@ describe("the operator console in Chromium", () => {
   });
 
   it("keeps the sign-in as a host-only __Host- cookie: HttpOnly, Secure, SameSite=Strict, an hour", async () => {
-    const cookies = await context.cookies(stack.worker);
+    const cookies = await browser.context.cookies(stack.worker);
     const admin = cookies.find((c) => c.name === "__Host-admin");
     expect(admin).toBeDefined();
     expect(admin!.value).toMatch(/^[0-9a-f]{64}$/);
@@ -73,14 +60,14 @@ describe("the operator console in Chromium", () => {
     expect(life).toBeGreaterThan(3500);
     expect(life).toBeLessThanOrEqual(3600);
     // Not readable from a page (HttpOnly): nothing in document.cookie.
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     await page.goto(`${stack.worker}/admin`);
     expect(await page.evaluate("document.cookie")).toBe("");
     await page.close();
   });
 
   it("finds a merchant by shop name and shows its shop and token state", async () => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     await page.goto(`${stack.worker}/admin`);
     await page.getByLabel(/Search by shop/).fill(`browser-${stamp}`);
     await page.getByRole("button", { name: "Search" }).click();
@@ -96,7 +83,7 @@ describe("the operator console in Chromium", () => {
   });
 
   it("renders a page named <script> as text", async () => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     let dialogs = 0;
     page.on("dialog", async (d) => {
       dialogs++;
@@ -124,7 +111,7 @@ describe("the operator console in Chromium", () => {
   });
 
   it("signs out, and a signed-out browser is sent to the sign-in form from every console URL", async () => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     await page.goto(`${stack.worker}/admin`);
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/admin\/sign-in/);

@@ -1,7 +1,7 @@
-import type { BrowserContext, Page, Response } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { Page, Response } from "playwright-core";
+import { describe, expect, inject, it } from "vitest";
 import { control } from "../../scripts/lib/platform-client";
-import { openBrowser, screenshot } from "./chromium";
+import { browserForFile, screenshot } from "./chromium";
 
 /**
  * A merchant's whole install in Chromium, clicking through the fakes' consent screens (Shopify's
@@ -10,19 +10,10 @@ import { openBrowser, screenshot } from "./chromium";
  */
 
 const stack = inject("stack");
+const browser = browserForFile();
 const stamp = Math.random().toString(36).slice(2, 8);
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/;
-let browser: Awaited<ReturnType<typeof openBrowser>>;
-let context: BrowserContext;
 let shopUuid: string | null = null;
-
-beforeAll(async () => {
-  browser = await openBrowser();
-  context = browser.context;
-});
-afterAll(async () => {
-  await browser?.close();
-});
 
 /** The fake answered a page a person can click (not a JSON error). */
 const isPage = (res: Response | null) => res !== null && (res.headers()["content-type"] ?? "").startsWith("text/html");
@@ -35,7 +26,7 @@ describe("a merchant installs in Chromium", () => {
   it("from the Shopify login link: consent at Shopify, then a readable success page", async (ctx) => {
     const shop = `clicker-${stamp}.myshopify.com`;
     await control(stack.shopify, "shop", { shop, products: 3 });
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const consent = await page.goto(`${stack.worker}/shopify/${shop}/login`);
     if (!isPage(consent)) ctx.skip("the Shopify fake has no authorize page yet");
     expect(new URL(page.url()).origin).toBe(stack.shopify);
@@ -55,7 +46,7 @@ describe("a merchant installs in Chromium", () => {
   it("then the Facebook login in the same browser: the same account", async (ctx) => {
     const pageId = String(710000000000000 + Math.floor(Math.random() * 1e9));
     await control(stack.graph, "page", { id: pageId, name: `Clicker ${stamp}` });
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const dialog = await page.goto(`${stack.worker}/facebook/login`);
     if (!isPage(dialog)) ctx.skip("the Graph fake has no login dialog yet");
     expect(new URL(page.url()).origin).toBe(stack.graph);

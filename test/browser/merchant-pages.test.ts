@@ -1,14 +1,6 @@
-import type { BrowserContext } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  ErrorPage,
-  PagesConnectedPage,
-  ReconnectPage,
-  ShopConnectedPage,
-  ShopHomePage,
-  errorView,
-} from "../../src/pages/merchant.tsx";
-import { openBrowser, screenshot } from "./chromium";
+import { describe, expect, inject, it } from "vitest";
+import * as merchant from "../../src/pages/merchant.tsx";
+import { browserForFile, screenshot } from "./chromium";
 
 /**
  * The merchant's pages as Chromium shows them: the worker's error pages through real routes, and
@@ -16,22 +8,13 @@ import { openBrowser, screenshot } from "./chromium";
  */
 
 const stack = inject("stack");
-let browser: Awaited<ReturnType<typeof openBrowser>>;
-let context: BrowserContext;
-
-beforeAll(async () => {
-  browser = await openBrowser();
-  context = browser.context;
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = browserForFile();
 
 const USER = "5f0c1e7a-3b2d-4c8e-9a41-2d6b7e9f0a13";
 
 describe("merchant pages in Chromium", () => {
   it("an unknown address and a bad install link answer pages in words", async () => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     const missing = await page.goto(`${stack.worker}/no/such/page`);
     expect(missing!.status()).toBe(404);
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe("Page not found");
@@ -54,7 +37,7 @@ describe("merchant pages in Chromium", () => {
     [
       "shop-connected",
       () =>
-        ShopConnectedPage({
+        merchant.ShopConnectedPage({
           shop: "acme-7cu19ngr.myshopify.com",
           userUuid: USER,
           sync: { state: "done", products: 42 },
@@ -67,7 +50,7 @@ describe("merchant pages in Chromium", () => {
     [
       "shop-connected-other-account",
       () =>
-        ShopConnectedPage({
+        merchant.ShopConnectedPage({
           shop: "acme-7cu19ngr.myshopify.com",
           userUuid: USER,
           sync: { state: "queued" },
@@ -79,7 +62,7 @@ describe("merchant pages in Chromium", () => {
     [
       "pages-connected",
       () =>
-        PagesConnectedPage({
+        merchant.PagesConnectedPage({
           userUuid: USER,
           pages: [
             { id: "101234567890123", name: "Acme Shoes", otherAccount: false },
@@ -92,9 +75,10 @@ describe("merchant pages in Chromium", () => {
     [
       "shop-home",
       () =>
-        ShopHomePage({
+        merchant.ShopHomePage({
           shop: "acme-7cu19ngr.myshopify.com",
           userUuid: USER,
+          productCount: 42,
           lastSyncAt: Date.now() - 3600_000,
           pages: [{ id: "101234567890123", name: "Acme Shoes" }],
           facebookLoginHref: "/facebook/login",
@@ -104,7 +88,7 @@ describe("merchant pages in Chromium", () => {
     [
       "reconnect",
       () =>
-        ReconnectPage({
+        merchant.ReconnectPage({
           subject: { kind: "shop", shop: "acme-7cu19ngr.myshopify.com" },
           href: "/shopify/acme-7cu19ngr.myshopify.com/login",
         }),
@@ -112,11 +96,11 @@ describe("merchant pages in Chromium", () => {
     ],
     [
       "error-upstream",
-      () => ErrorPage({ status: 502, ...errorView("upstream_error", "/shopify/callback") }),
+      () => merchant.ErrorPage({ status: 502, ...merchant.errorView("upstream_error", "/shopify/callback") }),
       "Shopify did not answer as expected",
     ],
   ])("%s reads well", async (name, render, expected) => {
-    const page = await context.newPage();
+    const page = await browser.context.newPage();
     let dialogs = 0;
     page.on("dialog", async (d) => {
       dialogs++;

@@ -27,7 +27,8 @@ import { adminSchema } from "./shopify-schema";
  *   (`THROTTLED` when short); `extensions.cost` on every answer;
  * - bulk operations (`bulkOperationRunQuery`): run without the cost limit, CREATED → RUNNING →
  *   COMPLETED as they are polled, the JSONL served at the operation's `url`;
- * - faults on demand: HTTP 429 with `Retry-After`, 5xx, slow answers.
+ * - faults on demand: HTTP 429 with `Retry-After`, 5xx, slow answers; a shop's grant revoked
+ *   (`/_control/revoke-tokens`: 401 for its tokens, its refresh token refused).
  * Tests steer it through `/_control/*`.
  */
 
@@ -722,6 +723,14 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
       case "/_control/token-ttl":
         tokenTtlSeconds = body.seconds;
         return json({ ok: true });
+      case "/_control/revoke-tokens": {
+        // What a revoked grant looks like to the app: every access token answers 401 and the
+        // refresh token is refused, until the merchant approves the app again.
+        const s = shopState(body.shop);
+        s.accessTokens.clear();
+        s.refreshTokens.clear();
+        return json({ ok: true });
+      }
       case "/_control/expire-tokens": {
         const s = shopState(body.shop);
         for (const key of s.accessTokens.keys()) s.accessTokens.set(key, 0);

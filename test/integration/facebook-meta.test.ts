@@ -1,7 +1,15 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createMessageBatch,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
+import { conversationStub, type Conversation } from "../../src/facebook/conversation";
+import type { ConversationMessage } from "../../src/facebook/messages";
 import type { Job } from "../../src/jobs/messages";
 import { toBase64Url, utf8 } from "../../src/lib/encoding";
 import { hmacSha256 } from "../../src/lib/signatures";
@@ -134,6 +142,39 @@ describe("Data Deletion Request callback", () => {
     expect(logs.lines.filter((l) => l.includes(`Data deletion request ${answer.confirmation_code} done`))).toHaveLength(
       1,
     );
+  });
+
+  it("forgets a conversation held only in its Durable Object (no file yet); a later upload writes nothing", async () => {
+    const [page, customer] = [uniqueId(), uniqueId()];
+    const { body, user } = await login([page]);
+    const stub = conversationStub(env, page, customer);
+    // Merged as a webhook does, with the upload not yet run: the message is only in the object.
+    await runInDurableObject(stub, async (conversation: Conversation, state) => {
+      const message: ConversationMessage = {
+        ...{ mid: "m_unsent", timestamp: Date.now(), from: "customer", text: "not uploaded yet" },
+        ...{ attachments: null, quick_reply: null, reply_to: null, postback: null },
+      };
+      await conversation.merge({ pageId: page, customerId: customer, messages: [message] });
+      await state.storage.deleteAlarm();
+    });
+    expect(await readJson(conversationKey(body.user_uuid, page, customer))).toBeNull();
+
+    const signed = await signedRequest({ algorithm: "HMAC-SHA256", issued_at: now(), user_id: user });
+    const { confirmation_code: code } = await (await metaCallback("/facebook/data-deletion", signed)).json<any>();
+    await waitFor(async () =>
+      expect((await (await call(`/facebook/data-deletion/${code}`)).json<any>()).status).toBe("done"),
+    );
+    const status = await (await call(`/facebook/data-deletion/${code}`)).json<any>();
+    expect(status.deleted).toMatchObject({ pages: 1, conversations: 1 });
+    expect(
+      await runInDurableObject(stub, (_, state) => state.storage.sql.exec("SELECT * FROM messages").toArray()),
+    ).toEqual([]);
+    // Nothing left to upload, even once the page is linked again and an upload is run anyway.
+    expect(await runDurableObjectAlarm(stub)).toBe(false);
+    const again = await login([page]);
+    await runInDurableObject(stub, (conversation: Conversation) => conversation.alarm());
+    for (const uuid of [body.user_uuid, again.body.user_uuid])
+      expect(await readJson(conversationKey(uuid, page, customer))).toBeNull();
   });
 
   it("a queued deletion whose record was lost (D1 restored to before it) is still carried out", async () => {

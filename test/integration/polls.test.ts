@@ -194,8 +194,12 @@ describe("queue consumer decisions", () => {
       .bind(`shopify:${shop}`)
       .first<any>();
     expect(row.status).toBe("needs_reauth");
-    // The next poll stops cleanly, without calling Shopify.
+    const marked = `Token for ${shop} needs a new install`;
+    expect(logs.lines.filter((l) => l.includes(marked))).toHaveLength(1);
+    // The next poll stops cleanly, without calling Shopify: the token is already marked, nothing new to say.
     expect((await consume([{ type: "shopify.sync", shop, reason: "poll" }])).explicitAcks).toEqual(["m0"]);
+    expect(logs.lines.filter((l) => l.includes(marked))).toHaveLength(1);
+    expect(logs.has(`Polled shop ${shop}: Failed (PlatformError: token for ${shop} needs a new install)`)).toBe(true);
   });
 
   it("Meta token error 190 marks the page, throttling codes back off", async () => {

@@ -127,20 +127,39 @@ describe("merchant pages", () => {
     expect(html).toContain("One page was already connected to another account");
   });
 
-  it("the shop's home page shows the account, the last copy and the linked pages", async () => {
-    const html = await render(
-      ShopHomePage({
-        shop: "acme.myshopify.com",
-        userUuid: "0b6f3a52-1111-4222-8333-444455556666",
-        lastSyncAt: Date.UTC(2026, 11, 2, 7, 30),
-        pages: [{ id: "101", name: "Acme <b>Shoes</b>" }],
-        facebookLoginHref: "/facebook/login",
-      }),
-    );
+  const home = {
+    shop: "acme.myshopify.com",
+    userUuid: "0b6f3a52-1111-4222-8333-444455556666",
+    productCount: 12,
+    lastSyncAt: Date.UTC(2026, 11, 2, 7, 30),
+    pages: [{ id: "101", name: "Acme <b>Shoes</b>" }],
+    facebookLoginHref: "/facebook/login",
+  };
+
+  it("the shop's home page shows the account, the products, the last copy and the linked pages", async () => {
+    const html = await render(ShopHomePage(home));
     expect(html).toContain("<title>acme.myshopify.com</title>");
-    expect(html).toContain("2026-12-02 07:30 UTC");
+    expect(html).toContain("<dt>Products</dt><dd>12</dd>");
+    expect(html).toContain('<time datetime="2026-12-02T07:30:00.000Z">2026-12-02 07:30 UTC</time>');
     expect(html).toContain("Acme &lt;b&gt;Shoes&lt;/b&gt;");
     expect(html).toContain("Connect more Facebook Pages");
+  });
+
+  it("the shop's home page escapes the shop and account, and says when nothing was synced yet", async () => {
+    const html = await render(
+      ShopHomePage({
+        ...home,
+        shop: `<script>alert("x")</script>`,
+        userUuid: `"><img src=x onerror=alert(1)>`,
+        ...{ productCount: null, lastSyncAt: null, pages: [] },
+      }),
+    );
+    expect(html).not.toContain("<script>");
+    expect(html).not.toContain("<img");
+    expect(html).toContain("&lt;script&gt;");
+    expect(html).toContain("not synced yet");
+    expect(html).toContain("none connected yet");
+    expect(html).toContain("Connect your Facebook Pages");
   });
 
   it("the reconnect page links to where OAuth starts again", async () => {
