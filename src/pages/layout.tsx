@@ -38,7 +38,7 @@ td .id.whole{white-space:nowrap}
 .muted{color:var(--muted)}
 .state{font-weight:600}
 .state-ok{color:var(--ok)}.state-warn{color:var(--warn)}.state-bad{color:var(--bad)}
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-weight:600}dd{margin:0}dd ul{margin:0;padding-left:1.2rem}
 nav.pager{display:flex;gap:1rem;margin:1rem 0}
 `;
 

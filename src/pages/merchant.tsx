@@ -3,8 +3,8 @@ import type { ErrorCode } from "../lib/errors";
 import { Layout } from "./layout";
 
 /**
- * The pages a merchant sees: after connecting a shop or Facebook Pages, when a connection needs
- * to be made again, and when something went wrong. They take plain data and say what happened in
+ * The pages a merchant sees: after connecting a shop or Facebook Pages, the shop's home page (which
+ * says when a Facebook Page needs a new login), and when something went wrong. They take plain data and say what happened in
  * words; no error text from the code or a platform ever reaches them.
  */
 
@@ -89,14 +89,36 @@ export interface ShopHome {
   productCount: number | null;
   /** When the shop's products were last copied (ms); null when no sync finished yet. */
   lastSyncAt: number | null;
-  /** Facebook Pages linked to the same account. */
-  pages: { id: string; name: string | null }[];
+  /** Facebook Pages linked to the same account; `needsLogin`: its token was refused or removed. */
+  pages: { id: string; name: string | null; needsLogin: boolean }[];
   facebookLoginHref: string;
 }
 
 /**
+ * A Facebook Page whose token Meta refused (or that lost its token): nothing of it is saved until
+ * the merchant logs in with Facebook again from `href` and grants the page.
+ */
+export function ReconnectNotice(props: { page: { id: string; name: string | null }; href: string }) {
+  return (
+    <div class="notice problem" role="alert">
+      <p>
+        We can no longer reach <strong>{props.page.name ?? `Facebook Page ${props.page.id}`}</strong>: its access was
+        withdrawn or has expired. Its messages are not saved until you connect it again. What was saved is kept.
+      </p>
+      <p>
+        <a class="button" href={props.href}>
+          Reconnect with Facebook
+        </a>
+      </p>
+      <p class="muted">Facebook will ask you to choose your pages again: pick this page.</p>
+    </div>
+  );
+}
+
+/**
  * The merchant's page for an installed, healthy shop (the app URL opened from Shopify's admin):
- * which shop and account this is, how far the catalogue sync got, the linked Facebook Pages.
+ * which shop and account this is, how far the catalogue sync got, the linked Facebook Pages and
+ * which of them need a new Facebook login.
  */
 export function ShopHomePage(props: ShopHome) {
   const synced = props.lastSyncAt === null ? null : new Date(props.lastSyncAt).toISOString();
@@ -106,6 +128,11 @@ export function ShopHomePage(props: ShopHome) {
         <p>The app is installed and your products are kept up to date.</p>
         <AccountLine userUuid={props.userUuid} />
       </div>
+      {props.pages
+        .filter((p) => p.needsLogin)
+        .map((p) => (
+          <ReconnectNotice page={p} href={props.facebookLoginHref} />
+        ))}
       <dl>
         <dt>Products</dt>
         <dd>{props.productCount === null ? "not synced yet" : String(props.productCount)}</dd>
@@ -118,7 +145,19 @@ export function ShopHomePage(props: ShopHome) {
           )}
         </dd>
         <dt>Facebook Pages</dt>
-        <dd>{props.pages.length ? props.pages.map((p) => p.name ?? p.id).join(", ") : "none connected yet"}</dd>
+        <dd>
+          {props.pages.length ? (
+            <ul>
+              {props.pages.map((p) => (
+                <li>
+                  {p.name ?? p.id}: {p.needsLogin ? "needs a new Facebook login" : "connected"}
+                </li>
+              ))}
+            </ul>
+          ) : (
+            "none connected yet"
+          )}
+        </dd>
       </dl>
       <p>
         <a class="button" href={props.facebookLoginHref}>
@@ -191,32 +230,6 @@ export function PagesConnectedPage(props: PagesConnected) {
           {others.length === 1 ? "it" : "them"}.
         </p>
       ) : null}
-    </Layout>
-  );
-}
-
-export type ReconnectSubject = { kind: "shop"; shop: string } | { kind: "page"; pageId: string; name: string | null };
-
-/** A connection whose access was refused or removed: the merchant starts OAuth again from `href`. */
-export function ReconnectPage(props: { subject: ReconnectSubject; href: string }) {
-  const s = props.subject;
-  const label = s.kind === "shop" ? s.shop : (s.name ?? `Facebook Page ${s.pageId}`);
-  return (
-    <Layout title="Please reconnect">
-      <p class="notice problem" role="alert">
-        We can no longer reach <strong>{label}</strong>: its access was withdrawn or has expired. Nothing is copied
-        until you connect it again. Your saved data is kept.
-      </p>
-      <p>
-        <a class="button" href={props.href}>
-          {s.kind === "shop" ? "Reconnect your shop" : "Reconnect with Facebook"}
-        </a>
-      </p>
-      <p class="muted">
-        {s.kind === "shop"
-          ? "You will be asked in Shopify to approve the app again."
-          : "Facebook will ask you to choose your pages again: pick the same pages."}
-      </p>
     </Layout>
   );
 }

@@ -25,6 +25,7 @@ import { pagesOfUser } from "../storage/facebook-pages";
 import { respond } from "../pages/respond";
 import { readInstall } from "../storage/shop-lifecycle";
 import { installHealth } from "./install-health";
+import { tokenState } from "../console/token-state";
 
 export const shopifyRoutes = new Hono<AppEnv>();
 
@@ -96,7 +97,12 @@ shopifyRoutes.get("/", async (c) => {
       userUuid: install.userUuid,
       productCount: install.productCount,
       lastSyncAt: install.lastSyncedAt,
-      pages: await pagesOfUser(c.env.TOKENS_DB, install.userUuid),
+      // A page Meta refused (marked by the poll) or that lost its token needs a new login.
+      pages: (await pagesOfUser(c.env.TOKENS_DB, install.userUuid)).map((p) => ({
+        id: p.id,
+        name: p.name,
+        needsLogin: tokenState(p.token) === "needs_reauth",
+      })),
       facebookLoginHref: "/facebook/login",
     }),
   );

@@ -1,3 +1,4 @@
+import type { TokenStateRow } from "./console";
 import { pageTokenKey } from "./tokens";
 
 /**
@@ -38,11 +39,33 @@ export async function pageOwners(db: D1Database, pageIds: string[]): Promise<Map
   return owners;
 }
 
-/** The pages linked to an account, by name (the merchant's home page lists them). */
-export async function pagesOfUser(db: D1Database, userUuid: string): Promise<{ id: string; name: string | null }[]> {
+/** A page linked to an account, with the bookkeeping of its token (none when it was removed). */
+export interface PageOfUser {
+  id: string;
+  name: string | null;
+  token: Pick<TokenStateRow, "status" | "expires_at" | "refresh_expires_at" | "has_refresh"> | undefined;
+}
+
+/** The pages linked to an account, by name, with their tokens' state (the merchant's home page lists them). */
+export async function pagesOfUser(db: D1Database, userUuid: string): Promise<PageOfUser[]> {
   const { results } = await db
-    .prepare(`SELECT page_id, name FROM pages WHERE user_uuid = ? ORDER BY name, page_id`)
-    .bind(userUuid)
-    .all<{ page_id: string; name: string | null }>();
-  return results.map((r) => ({ id: r.page_id, name: r.name }));
+    .prepare(
+      `SELECT p.page_id, p.name, t.status, t.expires_at, t.refresh_expires_at, t.refresh_token IS NOT NULL AS has_refresh
+       FROM pages p LEFT JOIN tokens t ON t.key = ?2 || p.page_id
+       WHERE p.user_uuid = ?1 ORDER BY p.name, p.page_id`,
+    )
+    .bind(userUuid, TOKEN_PREFIX)
+    .all<{ page_id: string; name: string | null } & Partial<TokenStateRow>>();
+  return results.map((r) => ({
+    id: r.page_id,
+    name: r.name,
+    token: r.status
+      ? {
+          status: r.status,
+          expires_at: r.expires_at ?? null,
+          refresh_expires_at: r.refresh_expires_at ?? null,
+          has_refresh: r.has_refresh ?? 0,
+        }
+      : undefined,
+  }));
 }

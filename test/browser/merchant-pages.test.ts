@@ -80,19 +80,26 @@ describe("merchant pages in Chromium", () => {
           userUuid: USER,
           productCount: 42,
           lastSyncAt: Date.now() - 3600_000,
-          pages: [{ id: "101234567890123", name: "Acme Shoes" }],
+          pages: [{ id: "101234567890123", name: "Acme Shoes", needsLogin: false }],
           facebookLoginHref: "/facebook/login",
         }),
       "The app is installed",
     ],
     [
-      "reconnect",
+      "shop-home-reconnect",
       () =>
-        merchant.ReconnectPage({
-          subject: { kind: "shop", shop: "acme-7cu19ngr.myshopify.com" },
-          href: "/shopify/acme-7cu19ngr.myshopify.com/login",
+        merchant.ShopHomePage({
+          shop: "acme-7cu19ngr.myshopify.com",
+          userUuid: USER,
+          productCount: 42,
+          lastSyncAt: Date.now() - 3600_000,
+          pages: [
+            { id: "101234567890123", name: "Acme Shoes", needsLogin: true },
+            { id: "101234567890124", name: "Acme Hats", needsLogin: false },
+          ],
+          facebookLoginHref: "/facebook/login",
         }),
-      "Reconnect your shop",
+      "We can no longer reach Acme Shoes",
     ],
     [
       "error-upstream",

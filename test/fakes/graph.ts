@@ -13,7 +13,8 @@ import { json, listen, type FakeResponse } from "./http";
  * - `{page}/subscribed_apps`: GET, POST (fields checked against Meta's page webhook fields, added
  *   to what is there), and removal from the platform's side (`/_control/unsubscribe`), as Meta does
  *   after failed deliveries.
- * - Errors: 190 with subcodes 458/460/463/467 for dead tokens, throttling 4/17/32/613 (`faults`).
+ * - Errors: 190 with subcodes 458/460/463/467 for dead tokens, throttling 4/17/32/613 (`faults`);
+ *   a page token that died (`/_control/kill-token`) answers 190 until a new login grants the page.
  * - The login dialog for a browser: `GET /{version}/dialog/oauth` lists the pages to grant and
  *   "Continue" redirects to `redirect_uri` with `code` and `state`.
  * - Webhook deliveries as Meta sends them (`/_control/delivery`): events recorded in the page's
@@ -267,6 +268,15 @@ export async function startGraphFake(opts: GraphFakeOptions) {
         });
       }
       codes.delete(q.get("code")!);
+      // A new login gives new page tokens for the pages granted (Meta: a page token comes from the
+      // user token it was fetched with), so a page whose token died is reachable again.
+      for (const id of grant.pages) {
+        const page = pages.get(id);
+        if (!page?.tokenDead) continue;
+        page.token = `EAApage${randomBytes(12).toString("hex")}`;
+        page.tokenDead = null;
+        issued.push(page.token);
+      }
       const token = `EAAshort${randomBytes(12).toString("hex")}`;
       shortTokens.set(token, { user: grant.user, pages: grant.pages });
       issued.push(token);

@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { tokenState } from "../../src/console/token-state";
 import { age } from "../../src/pages/console/format";
-import {
-  ErrorPage,
-  PagesConnectedPage,
-  ReconnectPage,
-  ShopConnectedPage,
-  ShopHomePage,
-  errorView,
-} from "../../src/pages/merchant";
+import { ErrorPage, PagesConnectedPage, ShopConnectedPage, ShopHomePage, errorView } from "../../src/pages/merchant";
 import { pageHeaders, prefersHtml } from "../../src/pages/respond";
 
 const render = async (node: { toString(): string | Promise<string> }) => String(await node.toString());
@@ -132,7 +125,7 @@ describe("merchant pages", () => {
     userUuid: "0b6f3a52-1111-4222-8333-444455556666",
     productCount: 12,
     lastSyncAt: Date.UTC(2026, 11, 2, 7, 30),
-    pages: [{ id: "101", name: "Acme <b>Shoes</b>" }],
+    pages: [{ id: "101", name: "Acme <b>Shoes</b>", needsLogin: false }],
     facebookLoginHref: "/facebook/login",
   };
 
@@ -162,15 +155,32 @@ describe("merchant pages", () => {
     expect(html).toContain("Connect your Facebook Pages");
   });
 
-  it("the reconnect page links to where OAuth starts again", async () => {
+  it("the shop's home page says plainly which Facebook Page needs a new login, and links to it", async () => {
     const html = await render(
-      ReconnectPage({
-        subject: { kind: "shop", shop: "acme.myshopify.com" },
-        href: "/shopify/acme.myshopify.com/login",
+      ShopHomePage({
+        ...home,
+        pages: [
+          { id: "101", name: "Acme <b>Shoes</b>", needsLogin: true },
+          { id: "102", name: "Acme Hats", needsLogin: false },
+          { id: "103", name: null, needsLogin: true },
+        ],
       }),
     );
-    expect(html).toContain('href="/shopify/acme.myshopify.com/login"');
-    expect(html).toContain("Reconnect your shop");
+    expect(html).toContain('role="alert"');
+    expect(html).toContain("We can no longer reach <strong>Acme &lt;b&gt;Shoes&lt;/b&gt;</strong>:");
+    expect(html).toContain("We can no longer reach <strong>Facebook Page 103</strong>:");
+    expect(html).not.toContain("We can no longer reach <strong>Acme Hats");
+    expect(html).not.toContain("<b>Shoes</b>");
+    expect(html.match(/<a class="button" href="\/facebook\/login">Reconnect with Facebook<\/a>/g)).toHaveLength(2);
+    expect(html).toContain("Acme Hats: connected");
+    expect(html).toContain("Acme &lt;b&gt;Shoes&lt;/b&gt;: needs a new Facebook login");
+  });
+
+  it("the shop's home page shows no reconnect notice when every page is connected", async () => {
+    const html = await render(ShopHomePage(home));
+    expect(html).not.toContain("We can no longer reach");
+    expect(html).not.toContain("Reconnect with Facebook");
+    expect(html).not.toContain('role="alert"');
   });
 
   it("error pages use fixed words per code, never the error's text", async () => {
