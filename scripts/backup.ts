@@ -16,13 +16,12 @@ import { applyRetention, backupOne, retentionPolicy } from "../src/backup/run.ts
 import type { Spaces } from "../src/storage/spaces.ts";
 import { ROOT } from "./lib/local-stack.ts";
 import {
+  backupAccess,
   d1Export,
-  ensureDir,
   human,
+  localBackupsDir,
   parseTarget,
-  scriptAuth,
   scriptMigrations,
-  scriptSpaces,
   step,
   type Target,
 } from "./lib/ops.ts";
@@ -56,9 +55,8 @@ export async function verifyBackup(spaces: Spaces, auth: BackupAuth, database: D
 export async function backup(target: Target, opts: { retention?: number } = {}): Promise<Manifest[]> {
   const where = target.remote ? "remote" : `local${target.persistTo ? ` (${target.persistTo})` : ""}`;
   console.log(`Backup of tokens and sessions (${where})`);
-  const { spaces, bucket, close } = await scriptSpaces(target);
-  const auth = await scriptAuth(target);
-  const outDir = ensureDir(join(ROOT, "backups"));
+  const { spaces, bucket, close, auth } = await backupAccess(target);
+  const outDir = localBackupsDir();
   const manifests: Manifest[] = [];
   try {
     for (const database of Object.keys(DATABASES) as DatabaseName[]) {
@@ -109,8 +107,7 @@ export async function backup(target: Target, opts: { retention?: number } = {}):
 
 /** Verifies every backup in Spaces that has no sidecar yet (those the worker's cron made). */
 export async function verifyPending(target: Target): Promise<number> {
-  const { spaces, close } = await scriptSpaces(target);
-  const auth = await scriptAuth(target);
+  const { spaces, close, auth } = await backupAccess(target);
   try {
     const keys = await spaces.listKeys("backups/d1/");
     const verified = new Set(

@@ -385,7 +385,7 @@ async function main() {
     for (let i = 0; i < 30; i++) {
       const customer = String(920000000000000 + i);
       const res = await fetch(
-        messengerWebhookRequest(
+        await messengerWebhookRequest(
           worker,
           secrets as any,
           messageDelivery(benchPage, customer, `m_lag_${i}_${started}`, "lag"),
@@ -414,7 +414,7 @@ async function main() {
     for (let i = -1; i < 10; i++) {
       await control(shopify.origin, "shop", { shop: benchShop, products: 50, revision: 100 + i });
       const res = await fetch(
-        shopifyWebhookRequest(
+        await shopifyWebhookRequest(
           worker,
           secrets as any,
           benchShop,
@@ -456,9 +456,9 @@ async function main() {
     const burstCustomer = "930000000000001";
     await control(proxy.origin, "reset-counts");
     await Promise.all(
-      Array.from({ length: 100 }, (_, i) =>
+      Array.from({ length: 100 }, async (_, i) =>
         fetch(
-          messengerWebhookRequest(
+          await messengerWebhookRequest(
             worker,
             secrets as any,
             messageDelivery(benchPage, burstCustomer, `m_burst_${i}_${started}`, `burst ${i}`, Date.now() + i),
@@ -484,7 +484,7 @@ async function main() {
     for (let i = 0; i < 30; i++) {
       const text = `chat ${i}`;
       await fetch(
-        messengerWebhookRequest(
+        await messengerWebhookRequest(
           worker,
           secrets as any,
           messageDelivery(benchPage, chatCustomer, `m_chat_${i}_${started}`, text),
@@ -570,7 +570,7 @@ async function main() {
     const restoreMs = Date.now() - tr;
     dev = await startBenchWorker();
     const res = await fetch(
-      shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", { id: 1 }, `rto-${started}`),
+      await shopifyWebhookRequest(worker, secrets as any, benchShop, "products/update", { id: 1 }, `rto-${started}`),
     );
     if (res.status !== 200) throw new Error(`first webhook after restore answered ${res.status}`);
     add("backup", "restore of both databases", restoreMs, "ms");

@@ -112,8 +112,8 @@ async function tokenKeys(): Promise<string[]> {
 }
 
 /** Sends a platform's request to the worker; anything but 200 stops the drill. */
-async function expectOk(request: Request) {
-  const res = await fetch(request);
+async function expectOk(request: Request | Promise<Request>) {
+  const res = await fetch(await request);
   if (res.status !== 200) throw new Error(`answered ${res.status}: ${await res.text()}`);
 }
 
@@ -200,7 +200,7 @@ async function main() {
   });
   await step("Messenger message from a customer", async () => {
     await expectOk(
-      messengerWebhookRequest(
+      await messengerWebhookRequest(
         origin,
         secrets as any,
         messageDelivery(pageA, customer, "m_before", "Do you ship to Lisbon?"),
@@ -236,7 +236,7 @@ async function main() {
   await new Promise((r) => setTimeout(r, 20));
   await step(`uninstall ${shopC} (app/uninstalled)`, async () => {
     await expectOk(
-      shopifyWebhookRequest(
+      await shopifyWebhookRequest(
         origin,
         secrets as any,
         shopC,
@@ -305,7 +305,9 @@ async function main() {
   });
   await control(graph.origin, "page", { id: pageA, name: "Drill Shoes Renamed" });
   await step("page name change", async () => {
-    await expectOk(messengerWebhookRequest(origin, secrets as any, nameChangeDelivery(pageA, "Drill Shoes Renamed")));
+    await expectOk(
+      await messengerWebhookRequest(origin, secrets as any, nameChangeDelivery(pageA, "Drill Shoes Renamed")),
+    );
     await waitFor(
       "new name",
       async () =>
@@ -315,7 +317,11 @@ async function main() {
   });
   await step("Messenger message", async () => {
     await expectOk(
-      messengerWebhookRequest(origin, secrets as any, messageDelivery(pageA, customer, "m_after", "And to Porto?")),
+      await messengerWebhookRequest(
+        origin,
+        secrets as any,
+        messageDelivery(pageA, customer, "m_after", "And to Porto?"),
+      ),
     );
     await waitFor(
       "2 messages",

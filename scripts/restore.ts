@@ -13,14 +13,12 @@ import { JOURNALED_TABLES } from "../src/backup/journal.ts";
 import type { Manifest } from "../src/backup/manifest.ts";
 import { planRestore, type RestorePlan } from "../src/backup/pitr.ts";
 import { diffState } from "../src/backup/restore-plan.ts";
-import { ROOT } from "./lib/local-stack.ts";
 import {
+  backupAccess,
   d1QueryAll,
-  ensureDir,
+  localBackupsDir,
   parseTarget,
-  scriptAuth,
   scriptMigrations,
-  scriptSpaces,
   step,
   type Target,
 } from "./lib/ops.ts";
@@ -76,9 +74,8 @@ export async function restore(
   target: Target,
   opts: { from?: string; at?: number; databases?: DatabaseName[]; dryRun?: boolean } = {},
 ): Promise<RestoreReport[]> {
-  const { spaces, close } = await scriptSpaces(target);
+  const { spaces, close, auth } = await backupAccess(target);
   try {
-    const auth = await scriptAuth(target);
     const migrations = scriptMigrations();
     const what =
       opts.at !== undefined
@@ -107,7 +104,7 @@ export async function restore(
     );
     const failed = rehearsal.flatMap((problems, i) => problems.map((x) => `${plans[i]!.database} ${x}`));
     if (failed.length) throw new RestoreRefused(`the rehearsal did not give the planned state: ${failed.join("; ")}`);
-    const dir = ensureDir(join(ROOT, "backups"));
+    const dir = localBackupsDir();
     // Every table of our schema is dropped first (no listing needed); other tables are not ours.
     const schemaTables = (p: RestorePlan) => [
       ...new Set([...schemaFromMigrations(migrations[p.database]).tables.keys(), ...p.state.tables.keys()]),

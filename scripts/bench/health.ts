@@ -7,11 +7,11 @@
  * worker; BENCH_REQUESTS, BENCH_ROUNDS as for the bench).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startS3Standin } from "../../test/fakes/s3.ts";
-import { ROOT, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
+import { startFakeStack } from "../lib/fake-stack.ts";
+import { ROOT } from "../lib/local-stack.ts";
 import type { LoadKind, LoadResult, LoadSpec } from "../lib/load.ts";
 
 type Load = (name: string, kind: LoadKind) => Promise<LoadResult & { name: string }>;
@@ -54,27 +54,11 @@ export async function benchHealth(bench: { load: Load; add: Add; settle: () => P
 async function standalone() {
   const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const dir = mkdtempSync(join(tmpdir(), "bench-health-"));
-  const persistTo = join(dir, ".wrangler", "state");
-  const s3 = await startS3Standin({ bucket: "bench", directory: join(dir, "s3") });
-  applyLocalMigrations(persistTo);
-  const secrets = freshDevSecrets();
-  const dev = await startWorker({
-    port: await freePort(),
-    persistTo,
-    debugger: false,
-    logFile: false,
-    vars: {
-      ...secrets,
-      SPACES_KEY: "S3RVER",
-      SPACES_SECRET: "S3RVER",
-      SPACES_BUCKET: "bench",
-      SPACES_ENDPOINT: s3.endpoint,
-    },
-  });
+  const stack = await startFakeStack({ dir: mkdtempSync(join(tmpdir(), "bench-health-")), bucket: "bench" });
+  const { secrets } = stack;
   const load: Load = (name, kind) => {
     const spec: LoadSpec = {
-      worker: dev.origin,
+      worker: stack.origin,
       kind,
       requests,
       connections: 20,
@@ -108,9 +92,7 @@ async function standalone() {
   try {
     await benchHealth({ load, add, settle: () => new Promise((r) => setTimeout(r, 1000)), rounds });
   } finally {
-    await dev.stop();
-    await s3.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 
