@@ -6,13 +6,11 @@
  * Part of `npm run bench`; alone: `npx tsx scripts/bench/health.ts` (its own S3 stand-in and
  * worker; BENCH_REQUESTS, BENCH_ROUNDS as for the bench).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFakeStack } from "../lib/fake-stack.ts";
-import { ROOT } from "../lib/local-stack.ts";
-import type { LoadKind, LoadResult, LoadSpec } from "../lib/load.ts";
+import { loadInProcess, type LoadKind, type LoadResult, type LoadSpec } from "../lib/load.ts";
 
 type Load = (name: string, kind: LoadKind) => Promise<LoadResult & { name: string }>;
 type Add = (section: string, figure: string, value: number | string, unit?: string, note?: string) => void;
@@ -67,23 +65,7 @@ async function standalone() {
       page: "1",
       secrets: { SHOPIFY_API_SECRET: secrets.SHOPIFY_API_SECRET!, FACEBOOK_APP_SECRET: secrets.FACEBOOK_APP_SECRET! },
     };
-    return new Promise((resolve, reject) => {
-      const child = spawn(
-        join(ROOT, "node_modules", ".bin", "tsx"),
-        [join(ROOT, "scripts", "lib", "load.ts"), JSON.stringify(spec)],
-        {
-          cwd: ROOT,
-          stdio: ["ignore", "pipe", "inherit"],
-        },
-      );
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => (out += d));
-      child.on("exit", (code) =>
-        code === 0
-          ? resolve({ name, ...(JSON.parse(out.trim().split("\n").pop()!) as LoadResult) })
-          : reject(new Error(`load exited ${code}`)),
-      );
-    });
+    return loadInProcess(spec).then((result) => ({ name, ...result }));
   };
   const add: Add = (_section, figure, value, unit = "", note) =>
     console.log(

@@ -5,7 +5,10 @@
  * throughput from the first request to the last answer (autocannon's own figure only counts whole
  * seconds), latency p50/p99 and failures.
  */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import autocannon from "autocannon";
+import { ROOT } from "./local-stack.ts";
 import { messageDelivery, messengerWebhookInit, shopifyWebhookInit } from "./platform-client.ts";
 
 /** `forged`: Shopify webhooks signed with a wrong secret, answered 401 before any D1 or log work. */
@@ -91,6 +94,24 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     failed: result.non2xx + result.errors + result.timeouts,
     seconds,
   };
+}
+
+/** One load run from its own process (this file), so that the caller's busy event loop does not slow it. */
+export function loadInProcess(spec: LoadSpec): Promise<LoadResult> {
+  const tsx = join(ROOT, "node_modules", ".bin", "tsx");
+  return new Promise((resolve, reject) => {
+    const child = spawn(tsx, [join(ROOT, "scripts", "lib", "load.ts"), JSON.stringify(spec)], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d));
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split("\n").pop()!) as LoadResult)
+        : reject(new Error(`${tsx} exited with ${code}`)),
+    );
+  });
 }
 
 if (process.argv[1]?.endsWith("load.ts") && process.argv[2]) {
