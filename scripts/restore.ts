@@ -13,15 +13,7 @@ import { JOURNALED_TABLES } from "../src/backup/journal.ts";
 import type { Manifest } from "../src/backup/manifest.ts";
 import { planRestore, type RestorePlan } from "../src/backup/pitr.ts";
 import { diffState } from "../src/backup/restore-plan.ts";
-import {
-  backupAccess,
-  d1QueryAll,
-  localBackupsDir,
-  parseTarget,
-  scriptMigrations,
-  step,
-  type Target,
-} from "./lib/ops.ts";
+import { backupAccess, d1QueryAll, localBackupsDir, parseTarget, step, type Target } from "./lib/ops.ts";
 import { compareFacts, readBack, rehearse, writeState } from "./lib/scratch.ts";
 import { schemaFromMigrations } from "../src/backup/schema.ts";
 
@@ -74,9 +66,8 @@ export async function restore(
   target: Target,
   opts: { from?: string; at?: number; databases?: DatabaseName[]; dryRun?: boolean } = {},
 ): Promise<RestoreReport[]> {
-  const { spaces, close, auth } = await backupAccess(target);
+  const { spaces, close, auth, migrations } = await backupAccess(target);
   try {
-    const migrations = scriptMigrations();
     const what =
       opts.at !== undefined
         ? `the state at ${new Date(opts.at).toISOString()}`

@@ -18,16 +18,22 @@ export async function benchWrites(bench: Bench) {
         count,
       30_000,
     );
+  /** The writes to Spaces while `send` delivers `count` messages from `customer`, and until they settle. */
+  const writesOf = async (customer: string, count: number, settleMs: number, send: () => Promise<unknown>) => {
+    await control(proxy.origin, "reset-counts");
+    await send();
+    await conversationHolds(customer, count);
+    await sleep(settleMs);
+    return (await control(proxy.origin, "reset-counts")).writes as number;
+  };
   const burstCustomer = "930000000000001";
-  await control(proxy.origin, "reset-counts");
-  await Promise.all(
-    Array.from({ length: 100 }, (_, i) =>
-      bench.sendMessage(burstCustomer, `m_burst_${i}_${started}`, `burst ${i}`, Date.now() + i),
+  const burstWrites = await writesOf(burstCustomer, 100, 1000, () =>
+    Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        bench.sendMessage(burstCustomer, `m_burst_${i}_${started}`, `burst ${i}`, Date.now() + i),
+      ),
     ),
   );
-  await conversationHolds(burstCustomer, 100);
-  await sleep(1000);
-  const burstWrites = (await control(proxy.origin, "reset-counts")).writes;
   add(
     "writes",
     "burst of 100 messages to one conversation",
@@ -38,15 +44,13 @@ export async function benchWrites(bench: Bench) {
 
   // A customer chatting with the bot: one message every 100 ms for 3 s, to one conversation.
   const chatCustomer = "930000000000002";
-  await control(proxy.origin, "reset-counts");
-  const chatStart = Date.now();
-  for (let i = 0; i < 30; i++) {
-    await bench.sendMessage(chatCustomer, `m_chat_${i}_${started}`, `chat ${i}`);
-    await sleep(Math.max(0, chatStart + (i + 1) * 100 - Date.now()));
-  }
-  await conversationHolds(chatCustomer, 30);
-  await sleep(1500);
-  const chatWrites = (await control(proxy.origin, "reset-counts")).writes;
+  const chatWrites = await writesOf(chatCustomer, 30, 1500, async () => {
+    const chatStart = Date.now();
+    for (let i = 0; i < 30; i++) {
+      await bench.sendMessage(chatCustomer, `m_chat_${i}_${started}`, `chat ${i}`);
+      await sleep(Math.max(0, chatStart + (i + 1) * 100 - Date.now()));
+    }
+  });
   add(
     "writes",
     "a customer chatting: 30 messages over 3 s to one conversation",

@@ -41,6 +41,8 @@ export async function startFakeStack(opts: {
   /** The origin the worker is told it has (PUBLIC_URL); 127.0.0.1 unless given. */
   publicOrigin?: (port: number) => string;
   log?: (line: string) => void;
+  /** Runs on the migrated, empty databases before the worker starts (to seed them). */
+  seed?: (persistTo: string) => void;
 }) {
   const persistTo = join(opts.dir, "state");
   const secrets = freshDevSecrets();
@@ -48,6 +50,7 @@ export async function startFakeStack(opts: {
   const shopify = opts.shopify ? await shopifyFakeFor(secrets) : null;
   const graph = opts.graph ? await graphFakeFor(secrets) : null;
   applyLocalMigrations(persistTo);
+  opts.seed?.(persistTo);
   const port = await freePort();
   const worker = await startWorker({
     port,

@@ -201,12 +201,14 @@ export function ensureDir(dir: string) {
 export const localBackupsDir = () => ensureDir(join(ROOT, "backups"));
 
 /**
- * Spaces and the backup authenticator, what backup and restore both need. The key is read first:
- * without it nothing is started.
+ * Spaces, the backup authenticator and the schema's migrations: what backup and restore both need.
+ * The key is read first: without it nothing is started.
  */
+export type BackupAccess = Awaited<ReturnType<typeof backupAccess>>;
+
 export async function backupAccess(target: Target) {
   const auth = await scriptAuth(target);
-  return { ...(await scriptSpaces(target)), auth };
+  return { ...(await scriptSpaces(target)), auth, migrations: scriptMigrations() };
 }
 
 /** A step of a long operation: prints what it does, how long it took, and fails loudly. */
