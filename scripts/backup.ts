@@ -8,29 +8,27 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { BackupAuth } from "../src/backup/auth.ts";
 import { DATABASES, type DatabaseName } from "../src/backup/dump.ts";
 import { signedJson, stampOf, verificationKey, parseBackupKey, type Manifest } from "../src/backup/manifest.ts";
 import { planRestore } from "../src/backup/pitr.ts";
 import { applyRetention, backupOne, retentionPolicy } from "../src/backup/run.ts";
-import type { Spaces } from "../src/storage/spaces.ts";
 import { ROOT } from "./lib/local-stack.ts";
 import {
+  backupAccess,
   d1Export,
-  ensureDir,
   human,
+  localBackupsDir,
   parseTarget,
-  scriptAuth,
-  scriptMigrations,
-  scriptSpaces,
   step,
+  type BackupAccess,
   type Target,
 } from "./lib/ops.ts";
 import { rehearse } from "./lib/scratch.ts";
 
 /** Restores one backup (its dump alone) into a scratch database; writes the signed sidecar if it matches. */
-export async function verifyBackup(spaces: Spaces, auth: BackupAuth, database: DatabaseName, stamp: string) {
-  const [plan] = await planRestore(spaces, auth, scriptMigrations(), {
+async function verifyBackup(access: BackupAccess, database: DatabaseName, stamp: string) {
+  const { spaces, auth, migrations } = access;
+  const [plan] = await planRestore(spaces, auth, migrations, {
     from: stamp,
     databases: [database],
     journal: false,
@@ -56,9 +54,9 @@ export async function verifyBackup(spaces: Spaces, auth: BackupAuth, database: D
 export async function backup(target: Target, opts: { retention?: number } = {}): Promise<Manifest[]> {
   const where = target.remote ? "remote" : `local${target.persistTo ? ` (${target.persistTo})` : ""}`;
   console.log(`Backup of tokens and sessions (${where})`);
-  const { spaces, bucket, close } = await scriptSpaces(target);
-  const auth = await scriptAuth(target);
-  const outDir = ensureDir(join(ROOT, "backups"));
+  const access = await backupAccess(target);
+  const { spaces, bucket, close, auth } = access;
+  const outDir = localBackupsDir();
   const manifests: Manifest[] = [];
   try {
     for (const database of Object.keys(DATABASES) as DatabaseName[]) {
@@ -92,7 +90,7 @@ export async function backup(target: Target, opts: { retention?: number } = {}):
       manifests.push(manifest);
     }
     await step("verify both backups: restore each into a scratch local database, compare rows and hashes", () =>
-      Promise.all(manifests.map((m) => verifyBackup(spaces, auth, m.database, stampOf(m.exported_at)))),
+      Promise.all(manifests.map((m) => verifyBackup(access, m.database, stampOf(m.exported_at)))),
     );
     const policy = retentionPolicy(opts.retention ?? Number(process.env.BACKUP_RETENTION ?? 7));
     const { deleted } = await step(
@@ -109,8 +107,8 @@ export async function backup(target: Target, opts: { retention?: number } = {}):
 
 /** Verifies every backup in Spaces that has no sidecar yet (those the worker's cron made). */
 export async function verifyPending(target: Target): Promise<number> {
-  const { spaces, close } = await scriptSpaces(target);
-  const auth = await scriptAuth(target);
+  const access = await backupAccess(target);
+  const { spaces, close } = access;
   try {
     const keys = await spaces.listKeys("backups/d1/");
     const verified = new Set(
@@ -120,7 +118,7 @@ export async function verifyPending(target: Target): Promise<number> {
     for (const key of keys.filter((k) => k.endsWith(".manifest.json")).sort()) {
       if (verified.has(key.replace(".manifest.json", ""))) continue;
       const { database, stamp } = parseBackupKey(key)!;
-      await step(`verify ${key.replace(".manifest.json", ".sql")}`, () => verifyBackup(spaces, auth, database, stamp));
+      await step(`verify ${key.replace(".manifest.json", ".sql")}`, () => verifyBackup(access, database, stamp));
       count++;
     }
     console.log(`Verified ${count} backups`);

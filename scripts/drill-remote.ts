@@ -86,7 +86,7 @@ export async function remoteDrill(target: Target, opts: RemoteDrillOptions): Pro
       const uuid = owner(after.shops, opts.shop);
       check(`${opts.shop} is linked`, Boolean(uuid));
       const res = await fetch(
-        shopifyWebhookRequest(
+        await shopifyWebhookRequest(
           opts.workerUrl,
           opts.secrets,
           opts.shop,
@@ -114,7 +114,7 @@ export async function remoteDrill(target: Target, opts: RemoteDrillOptions): Pro
       check(`page ${opts.page} is linked`, Boolean(uuid));
       const mid = `m_drill_${Date.now()}`;
       const res = await fetch(
-        messengerWebhookRequest(
+        await messengerWebhookRequest(
           opts.workerUrl,
           opts.secrets,
           messageDelivery(opts.page, opts.psid, mid, "recovery drill"),

@@ -13,17 +13,7 @@ import { JOURNALED_TABLES } from "../src/backup/journal.ts";
 import type { Manifest } from "../src/backup/manifest.ts";
 import { planRestore, type RestorePlan } from "../src/backup/pitr.ts";
 import { diffState } from "../src/backup/restore-plan.ts";
-import { ROOT } from "./lib/local-stack.ts";
-import {
-  d1QueryAll,
-  ensureDir,
-  parseTarget,
-  scriptAuth,
-  scriptMigrations,
-  scriptSpaces,
-  step,
-  type Target,
-} from "./lib/ops.ts";
+import { backupAccess, d1QueryAll, localBackupsDir, parseTarget, step, type Target } from "./lib/ops.ts";
 import { compareFacts, readBack, rehearse, writeState } from "./lib/scratch.ts";
 import { schemaFromMigrations } from "../src/backup/schema.ts";
 
@@ -76,10 +66,8 @@ export async function restore(
   target: Target,
   opts: { from?: string; at?: number; databases?: DatabaseName[]; dryRun?: boolean } = {},
 ): Promise<RestoreReport[]> {
-  const { spaces, close } = await scriptSpaces(target);
+  const { spaces, close, auth, migrations } = await backupAccess(target);
   try {
-    const auth = await scriptAuth(target);
-    const migrations = scriptMigrations();
     const what =
       opts.at !== undefined
         ? `the state at ${new Date(opts.at).toISOString()}`
@@ -107,7 +95,7 @@ export async function restore(
     );
     const failed = rehearsal.flatMap((problems, i) => problems.map((x) => `${plans[i]!.database} ${x}`));
     if (failed.length) throw new RestoreRefused(`the rehearsal did not give the planned state: ${failed.join("; ")}`);
-    const dir = ensureDir(join(ROOT, "backups"));
+    const dir = localBackupsDir();
     // Every table of our schema is dropped first (no listing needed); other tables are not ours.
     const schemaTables = (p: RestorePlan) => [
       ...new Set([...schemaFromMigrations(migrations[p.database]).tables.keys(), ...p.state.tables.keys()]),

@@ -10,18 +10,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { RotationChunk } from "../src/storage/token-rotation.ts";
 import { LOCAL_DIR, readDevVars } from "./lib/local-stack.ts";
 import { parseTarget } from "./lib/ops.ts";
 
-interface Chunk {
-  scanned: number;
-  rewritten: number;
-  cursor: string;
-  done: boolean;
-  remaining: number;
-  unreadable: string[];
-  key_id: string;
-}
+/** A chunk as `POST /admin/rotate-key` answers it (the key id in snake case). */
+type Chunk = Omit<RotationChunk, "keyId"> & { key_id: string };
 
 interface Progress {
   url: string;

@@ -1,10 +1,10 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach } from "vitest";
 import { config } from "../src/config";
-import { toBase64, toHex } from "../src/lib/encoding";
 import { setLogSink } from "../src/lib/log";
-import { hmacSha256, signShopifyQuery } from "../src/lib/signatures";
 import { Spaces } from "../src/storage/spaces";
+import * as client from "../scripts/lib/platform-client";
+import { cookieOf, delivery, messageEvent } from "../scripts/lib/platform-client";
 import { TEST_SECRETS } from "./env";
 
 /** What the platforms, the browser and the operator do to the worker, for the integration tests. */
@@ -29,11 +29,7 @@ type Fake = "shopify" | "graph" | "spaces";
 const fakeOrigin = (fake: Fake) =>
   ({ shopify: env.FAKE_SHOPIFY, graph: env.FAKE_GRAPH, spaces: env.FAKE_SPACES })[fake];
 
-export async function control(fake: Fake, path: string, body: unknown = {}) {
-  const origin = fakeOrigin(fake);
-  const res = await fetch(`${origin}/_control/${path}`, { method: "POST", body: JSON.stringify(body) });
-  return res.json<any>();
-}
+export const control = (fake: Fake, path: string, body: unknown = {}) => client.control(fakeOrigin(fake), path, body);
 
 export async function fakeState(fake: Fake, query: string) {
   const origin = fakeOrigin(fake);
@@ -84,8 +80,7 @@ export function logsOfEachTest(): { has: (text: string) => boolean; readonly lin
   };
 }
 
-export const cookieOf = (res: Response) =>
-  /__Host-sid=([0-9a-f]{64})/.exec(res.headers.get("set-cookie") ?? "")?.[1] ?? null;
+export { cookieOf, delivery, messageEvent };
 
 /** A unique shop domain for a test. */
 export const uniqueShop = (prefix = "shop") => `${prefix}-${crypto.randomUUID().slice(0, 8)}.myshopify.com`;
@@ -93,100 +88,42 @@ export const uniqueShop = (prefix = "shop") => `${prefix}-${crypto.randomUUID().
 /** A unique numeric id (page or sender). */
 export const uniqueId = () => String(100000000000000 + Math.floor(Math.random() * 899999999999999));
 
-export async function signedShopifyCallback(params: Record<string, string>, secret = TEST_SECRETS.SHOPIFY_API_SECRET) {
-  const query = new URLSearchParams(params);
-  query.set("hmac", await signShopifyQuery(query, secret));
-  return `/shopify/callback?${query.toString()}`;
-}
+export const signedShopifyCallback = (params: Record<string, string>, secret = TEST_SECRETS.SHOPIFY_API_SECRET) =>
+  client.signedShopifyCallback(params, secret);
 
 export async function shopifyWebhook(
   shop: string,
   topic: string,
   payload: unknown,
-  opts: {
-    id?: string;
-    secret?: string;
-    raw?: string;
-    /** X-Shopify-Event-Id (a fresh one unless given). */
-    eventId?: string;
-    /** X-Shopify-Triggered-At (now unless given; a string is sent as it is). */
-    triggeredAt?: Date | string;
-  } = {},
+  opts: client.ShopifyWebhookOptions & { secret?: string; raw?: string } = {},
 ): Promise<Response> {
   const body = opts.raw ?? JSON.stringify(payload);
-  const hmac = toBase64(await hmacSha256(opts.secret ?? TEST_SECRETS.SHOPIFY_API_SECRET, body));
-  return call("/shopify/webhook", {
-    method: "POST",
-    body,
-    headers: {
-      "content-type": "application/json",
-      "x-shopify-hmac-sha256": hmac,
-      "x-shopify-topic": topic,
-      "x-shopify-shop-domain": shop,
-      "x-shopify-webhook-id": opts.id ?? crypto.randomUUID(),
-      "x-shopify-api-version": "2026-10",
-      "x-shopify-event-id": opts.eventId ?? crypto.randomUUID(),
-      "x-shopify-triggered-at":
-        typeof opts.triggeredAt === "string" ? opts.triggeredAt : (opts.triggeredAt ?? new Date()).toISOString(),
-    },
-  });
+  const secret = opts.secret ?? TEST_SECRETS.SHOPIFY_API_SECRET;
+  return call("/shopify/webhook", await client.shopifyWebhookInit(shop, topic, body, secret, opts));
 }
 
 /** The whole Shopify install as a browser does it: login, authorize at the fake, callback. */
 export async function installShop(shop: string, opts: { cookie?: string | null; products?: number } = {}) {
   await control("shopify", "shop", { shop, products: opts.products ?? 3 });
-  const login = await call(`/shopify/${shop}/login`, {
-    headers: opts.cookie ? { cookie: `__Host-sid=${opts.cookie}` } : {},
-  });
-  const cookie = cookieOf(login) ?? opts.cookie!;
-  const location = new URL(login.headers.get("location")!);
-  const { code } = await control("shopify", "code", { shop });
-  const path = await signedShopifyCallback({
-    code,
+  const flow = await client.shopifyInstallFlow(
+    call,
+    env.FAKE_SHOPIFY,
+    TEST_SECRETS.SHOPIFY_API_SECRET,
     shop,
-    state: location.searchParams.get("state")!,
-    timestamp: String(Math.floor(Date.now() / 1000)),
-    host: btoa(`admin.shopify.com/store/${shop.split(".")[0]}`),
-  });
-  const res = await call(path, { headers: { cookie: `__Host-sid=${cookie}` } });
-  // A callback that binds a user replaces the session id: the browser keeps the new cookie.
-  return { res, cookie: cookieOf(res) ?? cookie, body: (await res.json()) as any, login };
+    opts.cookie,
+  );
+  return { res: flow.res, cookie: flow.cookie!, body: (await flow.res.json()) as any, login: flow.login };
 }
 
-/** One Messenger `messaging` event carrying a message (an echo when `echo`). */
-export function messageEvent(
-  pageId: string,
-  senderId: string,
-  mid: string,
-  text: string,
-  timestamp = Date.now(),
-  echo = false,
-) {
-  return {
-    sender: { id: echo ? pageId : senderId },
-    recipient: { id: echo ? senderId : pageId },
-    timestamp,
-    message: { mid, text, ...(echo ? { is_echo: true, app_id: 1234567890 } : {}) },
-  };
-}
-
-/** A signed-ready Messenger delivery of these events for one page. */
-export const delivery = (pageId: string, messaging: unknown[]) => ({
-  object: "page",
-  entry: [{ id: pageId, time: Date.now(), messaging }],
-});
-
-export async function metaSignature(body: string, secret = TEST_SECRETS.FACEBOOK_APP_SECRET) {
-  return `sha256=${toHex(await hmacSha256(secret, body))}`;
-}
+export const metaSignature = (body: string, secret = TEST_SECRETS.FACEBOOK_APP_SECRET) =>
+  client.metaSignature(body, secret);
 
 export async function messengerWebhook(payload: unknown, opts: { raw?: string; secret?: string } = {}) {
   const body = opts.raw ?? JSON.stringify(payload);
-  return call("/facebook/webhook", {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json", "x-hub-signature-256": await metaSignature(body, opts.secret) },
-  });
+  return call(
+    "/facebook/webhook",
+    await client.messengerWebhookInit(body, opts.secret ?? TEST_SECRETS.FACEBOOK_APP_SECRET),
+  );
 }
 
 /** The whole Facebook login: login, the dialog at the fake (a code for these pages), callback. */
@@ -195,14 +132,13 @@ export async function loginFacebook(
   cookie?: string | null,
 ) {
   for (const p of pages) await control("graph", "page", p);
-  const login = await call("/facebook/login", { headers: cookie ? { cookie: `__Host-sid=${cookie}` } : {} });
-  const sid = cookieOf(login) ?? cookie!;
-  const state = new URL(login.headers.get("location")!).searchParams.get("state")!;
-  const { code } = await control("graph", "code", { pages: pages.map((p) => p.id) });
-  const res = await call(`/facebook/callback?code=${code}&state=${state}`, {
-    headers: { cookie: `__Host-sid=${sid}` },
-  });
-  return { res, cookie: cookieOf(res) ?? sid, body: (await res.json()) as any, login };
+  const flow = await client.facebookLoginFlow(
+    call,
+    env.FAKE_GRAPH,
+    pages.map((p) => p.id),
+    cookie,
+  );
+  return { res: flow.res, cookie: flow.cookie!, body: (await flow.res.json()) as any, login: flow.login };
 }
 
 /** Every row of both databases, to show that a rejected request changed nothing. */

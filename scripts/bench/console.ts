@@ -5,13 +5,12 @@
  * a shop and a page, into a fresh local D1, starts the worker and measures. Target: the main page
  * within 100 ms.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startS3Standin } from "../../test/fakes/s3.ts";
 import { sqlLiteral } from "../../src/backup/dump.ts";
-import { applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
+import { startFakeStack } from "../lib/fake-stack.ts";
 import { d1ExecuteFile } from "../lib/ops.ts";
 
 type Add = (section: string, figure: string, value: number | string, unit?: string, note?: string) => void;
@@ -99,32 +98,21 @@ function merchantsSql(count: number): string {
 async function standalone() {
   const merchants = Number(process.env.BENCH_MERCHANTS ?? 1000);
   const dir = mkdtempSync(join(tmpdir(), "bench-console-"));
-  const persistTo = join(dir, "state");
-  const secrets = freshDevSecrets();
-  const s3 = await startS3Standin({ bucket: "bench", directory: join(dir, "s3"), silent: true });
-  let stop = async () => undefined as void;
+  const stack = await startFakeStack({
+    dir,
+    bucket: "bench",
+    seed: (persistTo) => {
+      writeFileSync(join(dir, "seed.sql"), merchantsSql(merchants));
+      d1ExecuteFile("TOKENS_DB", join(dir, "seed.sql"), { remote: false, persistTo });
+    },
+  });
   try {
-    applyLocalMigrations(persistTo);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "seed.sql"), merchantsSql(merchants));
-    d1ExecuteFile("TOKENS_DB", join(dir, "seed.sql"), { remote: false, persistTo });
-    const port = await freePort();
-    const worker = await startWorker({
-      port,
-      persistTo,
-      debugger: false,
-      logFile: false,
-      vars: { ...secrets, SPACES_BUCKET: "bench", SPACES_ENDPOINT: s3.endpoint },
-    });
-    stop = worker.stop;
-    await benchConsole(worker.origin, secrets.ADMIN_TOKEN!, (_section, figure, value, unit = "", note) => {
+    await benchConsole(stack.origin, stack.secrets.ADMIN_TOKEN, (_section, figure, value, unit = "", note) => {
       const shown = typeof value === "number" ? value.toFixed(1) : value;
       console.log(`  ${figure}: ${shown} ${unit}${note ? `  (${note})` : ""}`);
     });
   } finally {
-    await stop();
-    await s3.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

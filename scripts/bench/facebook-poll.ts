@@ -8,11 +8,10 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { startGraphFake } from "../../test/fakes/graph.ts";
-import { startS3Standin } from "../../test/fakes/s3.ts";
 import { sleep } from "../../src/lib/retry.ts";
 import { POLL_CALLS_PER_JOB } from "../../src/facebook/poll-budget.ts";
-import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
+import { startFakeStack } from "../lib/fake-stack.ts";
+import { LOCAL_DIR } from "../lib/local-stack.ts";
 import { control, loginFacebook } from "../lib/platform-client.ts";
 
 /** The Graph fake's count of calls made with this page's token. */
@@ -85,48 +84,19 @@ async function standalone() {
   const dir = join(LOCAL_DIR, "bench-facebook-poll");
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const persistTo = join(dir, "state");
-  const secrets = freshDevSecrets();
-  const s3 = await startS3Standin({ bucket: "bench", directory: join(dir, "s3") });
-  const graph = await startGraphFake({
-    appId: secrets.FACEBOOK_APP_ID!,
-    appSecret: secrets.FACEBOOK_APP_SECRET!,
-    version: "v25.0",
-  });
-  applyLocalMigrations(persistTo);
-  const port = await freePort();
-  const worker = `http://127.0.0.1:${port}`;
-  const dev = await startWorker({
-    port,
-    persistTo,
-    debugger: false,
-    logFile: false,
-    vars: {
-      ...secrets,
-      SPACES_KEY: "S3RVER",
-      SPACES_SECRET: "S3RVER",
-      SPACES_BUCKET: "bench",
-      SPACES_ENDPOINT: s3.endpoint,
-      FACEBOOK_GRAPH_ORIGIN: graph.origin,
-      FACEBOOK_DIALOG_ORIGIN: graph.origin,
-      PUBLIC_URL: worker,
-    },
-  });
+  const stack = await startFakeStack({ dir, bucket: "bench", graph: true });
   try {
     await benchFacebookPoll({
-      worker,
-      graphOrigin: graph.origin,
-      adminToken: secrets.ADMIN_TOKEN!,
+      worker: stack.origin,
+      graphOrigin: stack.graph!.origin,
+      adminToken: stack.secrets.ADMIN_TOKEN!,
       add: (section, figure, value, unit = "", note) =>
         console.log(
           `${section} | ${figure}: ${typeof value === "number" ? +value.toFixed(2) : value} ${unit}${note ? ` (${note})` : ""}`,
         ),
     });
   } finally {
-    await dev.stop();
-    await graph.close();
-    await s3.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

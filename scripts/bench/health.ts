@@ -6,13 +6,11 @@
  * Part of `npm run bench`; alone: `npx tsx scripts/bench/health.ts` (its own S3 stand-in and
  * worker; BENCH_REQUESTS, BENCH_ROUNDS as for the bench).
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startS3Standin } from "../../test/fakes/s3.ts";
-import { ROOT, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
-import type { LoadKind, LoadResult, LoadSpec } from "../lib/load.ts";
+import { startFakeStack } from "../lib/fake-stack.ts";
+import { loadInProcess, type LoadKind, type LoadResult, type LoadSpec } from "../lib/load.ts";
 
 type Load = (name: string, kind: LoadKind) => Promise<LoadResult & { name: string }>;
 type Add = (section: string, figure: string, value: number | string, unit?: string, note?: string) => void;
@@ -54,27 +52,11 @@ export async function benchHealth(bench: { load: Load; add: Add; settle: () => P
 async function standalone() {
   const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const dir = mkdtempSync(join(tmpdir(), "bench-health-"));
-  const persistTo = join(dir, ".wrangler", "state");
-  const s3 = await startS3Standin({ bucket: "bench", directory: join(dir, "s3") });
-  applyLocalMigrations(persistTo);
-  const secrets = freshDevSecrets();
-  const dev = await startWorker({
-    port: await freePort(),
-    persistTo,
-    debugger: false,
-    logFile: false,
-    vars: {
-      ...secrets,
-      SPACES_KEY: "S3RVER",
-      SPACES_SECRET: "S3RVER",
-      SPACES_BUCKET: "bench",
-      SPACES_ENDPOINT: s3.endpoint,
-    },
-  });
+  const stack = await startFakeStack({ dir: mkdtempSync(join(tmpdir(), "bench-health-")), bucket: "bench" });
+  const { secrets } = stack;
   const load: Load = (name, kind) => {
     const spec: LoadSpec = {
-      worker: dev.origin,
+      worker: stack.origin,
       kind,
       requests,
       connections: 20,
@@ -83,23 +65,7 @@ async function standalone() {
       page: "1",
       secrets: { SHOPIFY_API_SECRET: secrets.SHOPIFY_API_SECRET!, FACEBOOK_APP_SECRET: secrets.FACEBOOK_APP_SECRET! },
     };
-    return new Promise((resolve, reject) => {
-      const child = spawn(
-        join(ROOT, "node_modules", ".bin", "tsx"),
-        [join(ROOT, "scripts", "lib", "load.ts"), JSON.stringify(spec)],
-        {
-          cwd: ROOT,
-          stdio: ["ignore", "pipe", "inherit"],
-        },
-      );
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => (out += d));
-      child.on("exit", (code) =>
-        code === 0
-          ? resolve({ name, ...(JSON.parse(out.trim().split("\n").pop()!) as LoadResult) })
-          : reject(new Error(`load exited ${code}`)),
-      );
-    });
+    return loadInProcess(spec).then((result) => ({ name, ...result }));
   };
   const add: Add = (_section, figure, value, unit = "", note) =>
     console.log(
@@ -108,9 +74,7 @@ async function standalone() {
   try {
     await benchHealth({ load, add, settle: () => new Promise((r) => setTimeout(r, 1000)), rounds });
   } finally {
-    await dev.stop();
-    await s3.close();
-    rmSync(dir, { recursive: true, force: true });
+    await stack.stop();
   }
 }
 

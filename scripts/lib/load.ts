@@ -5,8 +5,11 @@
  * throughput from the first request to the last answer (autocannon's own figure only counts whole
  * seconds), latency p50/p99 and failures.
  */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import autocannon from "autocannon";
-import { messageDelivery, messengerWebhookRequest, shopifyWebhookRequest } from "./platform-client.ts";
+import { ROOT } from "./local-stack.ts";
+import { messageDelivery, messengerWebhookInit, shopifyWebhookInit } from "./platform-client.ts";
 
 /** `forged`: Shopify webhooks signed with a wrong secret, answered 401 before any D1 or log work. */
 /** `health`: the public `GET /health` (one `SELECT 1` per database, a cached Spaces probe). */
@@ -40,47 +43,38 @@ export interface LoadResult {
 
 type Built = { method: string; path: string; headers: Record<string, string>; body?: string };
 
-function builder(spec: LoadSpec): () => Built {
+function builder(spec: LoadSpec): () => Promise<Built> {
   let n = 0;
-  const secrets = spec.secrets as never;
-  if (spec.kind === "bare") return () => ({ method: "GET", path: "/ping", headers: {} });
-  if (spec.kind === "health") return () => ({ method: "GET", path: "/health", headers: {} });
+  if (spec.kind === "bare") return async () => ({ method: "GET", path: "/ping", headers: {} });
+  if (spec.kind === "health") return async () => ({ method: "GET", path: "/health", headers: {} });
   if (spec.kind === "shopify" || spec.kind === "forged") {
-    const signing = spec.kind === "forged" ? ({ SHOPIFY_API_SECRET: "not-the-secret" } as never) : secrets;
-    return () => {
+    const secret = spec.kind === "forged" ? "not-the-secret" : spec.secrets.SHOPIFY_API_SECRET;
+    return async () => {
       // 50 products of one shop: a bulk edit as Shopify sends it.
-      const payload = { id: 1000000 + (n % 50), title: "x" };
+      const body = JSON.stringify({ id: 1000000 + (n % 50), title: "x" });
       const id = `${spec.tag}-${n++}`;
-      const r = shopifyWebhookRequest(spec.worker, signing, spec.shop, "products/update", payload, id);
-      return {
-        method: "POST",
-        path: "/shopify/webhook",
-        headers: Object.fromEntries(r.headers),
-        body: JSON.stringify(payload),
-      };
+      const init = await shopifyWebhookInit(spec.shop, "products/update", body, secret, { id });
+      return { ...init, path: "/shopify/webhook" };
     };
   }
-  return () => {
+  return async () => {
     // 100 customers of one page writing at once.
     const customer = String((spec.firstCustomer ?? 910000000000000) + (n % 100));
-    const payload = messageDelivery(spec.page, customer, `m_${spec.tag}_${n++}`, "how much is it?");
-    const r = messengerWebhookRequest(spec.worker, secrets, payload);
-    return {
-      method: "POST",
-      path: "/facebook/webhook",
-      headers: Object.fromEntries(r.headers),
-      body: JSON.stringify(payload),
-    };
+    const body = JSON.stringify(messageDelivery(spec.page, customer, `m_${spec.tag}_${n++}`, "how much is it?"));
+    return { ...(await messengerWebhookInit(body, spec.secrets.FACEBOOK_APP_SECRET)), path: "/facebook/webhook" };
   };
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   // Built (and signed) before the clock starts: on a small machine the generator's own work would
   // otherwise take CPU from the worker and weigh on the signed routes only.
+  // autocannon asks for a request synchronously, and may ask for one per connection beyond the
+  // amount: those spare ones are signed beforehand too.
   const make = builder(spec);
-  const prepared = Array.from({ length: spec.requests }, make);
+  const prepared: Built[] = [];
+  for (let i = 0; i < spec.requests + 2 * spec.connections; i++) prepared.push(await make());
   let next = 0;
-  const build = () => prepared[next++] ?? make();
+  const build = () => prepared[next++ % prepared.length]!;
   const started = performance.now();
   let last = started;
   const instance = autocannon({
@@ -100,6 +94,24 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     failed: result.non2xx + result.errors + result.timeouts,
     seconds,
   };
+}
+
+/** One load run from its own process (this file), so that the caller's busy event loop does not slow it. */
+export function loadInProcess(spec: LoadSpec): Promise<LoadResult> {
+  const tsx = join(ROOT, "node_modules", ".bin", "tsx");
+  return new Promise((resolve, reject) => {
+    const child = spawn(tsx, [join(ROOT, "scripts", "lib", "load.ts"), JSON.stringify(spec)], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d));
+    child.on("exit", (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split("\n").pop()!) as LoadResult)
+        : reject(new Error(`${tsx} exited with ${code}`)),
+    );
+  });
 }
 
 if (process.argv[1]?.endsWith("load.ts") && process.argv[2]) {

@@ -12,8 +12,12 @@ export const quietWrangler = { ...process.env, WRANGLER_SEND_METRICS: "false", C
 
 const wranglerBin = join(ROOT, "node_modules", ".bin", "wrangler");
 
+/** The worker's variables of a development stack; those named here are always set. */
+export type DevSecrets = Record<string, string> &
+  Record<"SHOPIFY_API_SECRET" | "FACEBOOK_APP_SECRET" | "ADMIN_TOKEN" | "TOKEN_ENCRYPTION_KEY", string>;
+
 /** Secrets written to a new `.dev.vars`: fresh random values, for development only. */
-export function freshDevSecrets(): Record<string, string> {
+export function freshDevSecrets(): DevSecrets {
   const hex = (n: number) => randomBytes(n).toString("hex");
   return {
     SHOPIFY_API_KEY: `dev-${hex(8)}`,

@@ -197,6 +197,20 @@ export function ensureDir(dir: string) {
   return dir;
 }
 
+/** Where backup and restore keep a copy of each dump they handle: backups/ in the repository. */
+export const localBackupsDir = () => ensureDir(join(ROOT, "backups"));
+
+/**
+ * Spaces, the backup authenticator and the schema's migrations: what backup and restore both need.
+ * The key is read first: without it nothing is started.
+ */
+export type BackupAccess = Awaited<ReturnType<typeof backupAccess>>;
+
+export async function backupAccess(target: Target) {
+  const auth = await scriptAuth(target);
+  return { ...(await scriptSpaces(target)), auth, migrations: scriptMigrations() };
+}
+
 /** A step of a long operation: prints what it does, how long it took, and fails loudly. */
 export async function step<T>(title: string, run: () => Promise<T> | T): Promise<T> {
   const started = Date.now();

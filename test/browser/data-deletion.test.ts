@@ -28,7 +28,7 @@ describe("a Meta data deletion request in Chromium", () => {
     const facebookUser = `5${pageId.slice(-15)}`;
     const customer = String(730000000000000 + Math.floor(Math.random() * 1e9));
     const delivery = messageDelivery(pageId, customer, `m_${stamp}`, `secret words ${stamp}`);
-    expect((await fetch(messengerWebhookRequest(stack.workerDirect, stack.secrets, delivery))).status).toBe(200);
+    expect((await fetch(await messengerWebhookRequest(stack.workerDirect, stack.secrets, delivery))).status).toBe(200);
 
     const signed = signedRequest({
       algorithm: "HMAC-SHA256",

@@ -27,7 +27,7 @@ describe("a dead job in the console, in Chromium", () => {
     await control(stack.shopify, "faults", { faults: [{ kind: "429", times: 100_000, retryAfter: "0" }] });
     const product = { id: 1, title: "Changed", updated_at: new Date().toISOString() };
     const res = await fetch(
-      shopifyWebhookRequest(stack.workerDirect, stack.secrets, shop, "products/update", product, `wh-${stamp}`),
+      await shopifyWebhookRequest(stack.workerDirect, stack.secrets, shop, "products/update", product, `wh-${stamp}`),
     );
     expect(await res.json()).toMatchObject({ queued: "sync" });
 

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../../scripts/lib/local-stack";
-import { startGraphFake } from "../fakes/graph";
-import { startS3Standin } from "../fakes/s3";
-import { startShopifyFake } from "../fakes/shopify";
+import { startFakeStack } from "../../scripts/lib/fake-stack";
 
 /**
  * The stack the browser talks to: the worker (wrangler dev, fresh local D1) served as
@@ -14,40 +11,21 @@ import { startShopifyFake } from "../fakes/shopify";
  * they are in production, and SameSite rules apply.
  */
 export default async function setup(project: TestProject) {
-  const dir = mkdtempSync(join(tmpdir(), "browser-tests-"));
-  const persistTo = join(dir, "state");
-  const secrets = freshDevSecrets();
-  const s3 = await startS3Standin({ bucket: "browser", directory: join(dir, "s3"), silent: true });
-  const shopify = await startShopifyFake({ apiKey: secrets.SHOPIFY_API_KEY!, apiSecret: secrets.SHOPIFY_API_SECRET! });
-  const graph = await startGraphFake({
-    appId: secrets.FACEBOOK_APP_ID!,
-    appSecret: secrets.FACEBOOK_APP_SECRET!,
-    version: "v25.0",
-  });
-  applyLocalMigrations(persistTo);
-  const port = await freePort();
   const lines: string[] = [];
-  const worker = await startWorker({
-    port,
-    persistTo,
-    debugger: false,
-    logFile: false,
+  const stack = await startFakeStack({
+    dir: mkdtempSync(join(tmpdir(), "browser-tests-")),
+    bucket: "browser",
+    shopify: true,
+    graph: true,
+    publicOrigin: (port) => `http://localhost:${port}`,
     log: (line) => lines.push(line),
-    vars: {
-      ...secrets,
-      SPACES_BUCKET: "browser",
-      SPACES_ENDPOINT: s3.endpoint,
-      SHOPIFY_ADMIN_ORIGIN: `${shopify.origin}/{shop}`,
-      FACEBOOK_GRAPH_ORIGIN: graph.origin,
-      FACEBOOK_DIALOG_ORIGIN: graph.origin,
-      PUBLIC_URL: `http://localhost:${port}`,
-    },
   });
+  const { port, secrets, shopify, graph } = stack;
   project.provide("stack", {
     worker: `http://localhost:${port}`,
     workerDirect: `http://127.0.0.1:${port}`,
-    shopify: shopify.origin,
-    graph: graph.origin,
+    shopify: shopify!.origin,
+    graph: graph!.origin,
     secrets: {
       ADMIN_TOKEN: secrets.ADMIN_TOKEN!,
       SHOPIFY_API_SECRET: secrets.SHOPIFY_API_SECRET!,
@@ -55,11 +33,8 @@ export default async function setup(project: TestProject) {
     },
   });
   return async () => {
-    await worker.stop();
-    await Promise.all([shopify.close(), graph.close()]);
-    await s3.close();
+    await stack.stop();
     if (process.env.BROWSER_WORKER_LOG) console.log(lines.join("\n"));
-    rmSync(dir, { recursive: true, force: true });
   };
 }
 

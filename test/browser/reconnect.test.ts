@@ -1,11 +1,6 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import {
-  control,
-  installShop,
-  loginFacebook,
-  shopifyWebhookRequest,
-  signShopifyQuery,
-} from "../../scripts/lib/platform-client";
+import { control, installShop, loginFacebook, shopifyWebhookRequest } from "../../scripts/lib/platform-client";
+import { signShopifyQuery } from "../../src/lib/signatures";
 import { browserForFile, screenshot } from "./chromium";
 
 /**
@@ -41,13 +36,13 @@ beforeAll(async () => {
 });
 
 /** The app URL as Shopify's admin opens it: `shop`, `host`, `timestamp`, signed. */
-function appUrl(origin: string, forShop = shop) {
+async function appUrl(origin: string, forShop = shop) {
   const params = new URLSearchParams({
     host: Buffer.from(`admin.shopify.com/store/${forShop.split(".")[0]}`).toString("base64"),
     shop: forShop,
     timestamp: String(Math.floor(Date.now() / 1000)),
   });
-  params.set("hmac", signShopifyQuery(params, stack.secrets.SHOPIFY_API_SECRET));
+  params.set("hmac", await signShopifyQuery(params, stack.secrets.SHOPIFY_API_SECRET));
   return `${origin}/shopify?${params}`;
 }
 
@@ -55,25 +50,25 @@ describe("a shop reconnects in Chromium", () => {
   it("after Shopify revoked the grant: the app URL leads through consent to the same account", async () => {
     const page = await browser.context.newPage();
     // Healthy first: the app URL shows the shop's home page.
-    await page.goto(appUrl(stack.worker));
+    await page.goto(await appUrl(stack.worker));
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe(shop);
     expect((await page.textContent("body"))!).toContain(userUuid);
 
     await control(stack.shopify, "revoke-tokens", { shop });
     const product = { id: 1, title: "Changed", updated_at: new Date().toISOString() };
     const res = await fetch(
-      shopifyWebhookRequest(stack.workerDirect, stack.secrets, shop, "products/update", product, `wh-${stamp}`),
+      await shopifyWebhookRequest(stack.workerDirect, stack.secrets, shop, "products/update", product, `wh-${stamp}`),
     );
     expect(await res.json()).toMatchObject({ queued: "sync" });
     // The sync is refused and the token marked: the app URL now starts OAuth.
     await expect
-      .poll(async () => (await fetch(appUrl(stack.workerDirect), { redirect: "manual" })).status, {
+      .poll(async () => (await fetch(await appUrl(stack.workerDirect), { redirect: "manual" })).status, {
         timeout: 30_000,
         interval: 500,
       })
       .toBe(302);
 
-    await page.goto(appUrl(stack.worker));
+    await page.goto(await appUrl(stack.worker));
     expect(new URL(page.url()).origin).toBe(stack.shopify);
     await screenshot(page, "reconnect-shopify-consent");
     await page
@@ -89,7 +84,7 @@ describe("a shop reconnects in Chromium", () => {
     await screenshot(page, "reconnect-done");
 
     // And the app URL shows the home page again.
-    await page.goto(appUrl(stack.worker));
+    await page.goto(await appUrl(stack.worker));
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe(shop);
     await page.close();
   });
@@ -99,7 +94,7 @@ describe("a shop reconnects in Chromium", () => {
     await browser.context.clearCookies();
     const page = await browser.context.newPage();
     const notice = `We can no longer reach ${fbPage.name}`;
-    await page.goto(appUrl(stack.worker, pageShop));
+    await page.goto(await appUrl(stack.worker, pageShop));
     expect((await page.textContent("body"))!).toContain(`${fbPage.name}: connected`);
     expect(await page.getByRole("alert").count()).toBe(0);
 
@@ -111,14 +106,14 @@ describe("a shop reconnects in Chromium", () => {
     await expect
       .poll(
         async () => {
-          const res = await fetch(appUrl(stack.workerDirect, pageShop), { headers: { accept: "text/html" } });
+          const res = await fetch(await appUrl(stack.workerDirect, pageShop), { headers: { accept: "text/html" } });
           return res.status === 200 && (await res.text()).includes("We can no longer reach");
         },
         { timeout: 30_000, interval: 500 },
       )
       .toBe(true);
 
-    await page.goto(appUrl(stack.worker, pageShop));
+    await page.goto(await appUrl(stack.worker, pageShop));
     const alert = page.getByRole("alert");
     expect((await alert.textContent())!.replace(/\s+/g, " ")).toContain(notice);
     await screenshot(page, "reconnect-page-notice");
@@ -161,7 +156,7 @@ describe("a shop reconnects in Chromium", () => {
         { timeout: 30_000, interval: 500 },
       )
       .toBe("Success");
-    await page.goto(appUrl(stack.worker, pageShop));
+    await page.goto(await appUrl(stack.worker, pageShop));
     expect(await page.getByRole("heading", { level: 1 }).textContent()).toBe(pageShop);
     const home = (await page.textContent("body"))!;
     expect(home).toContain(`${fbPage.name}: connected`);

@@ -1,0 +1,51 @@
+import { sleep } from "../../src/lib/retry.ts";
+import { control } from "../lib/platform-client.ts";
+import { add, waitFor } from "./report.ts";
+import { MERCHANTS, messages, type Bench } from "./stack.ts";
+
+/** Bench section "poll": the daily polls of every shop and page, fanned out through the queue. */
+export async function benchPolls({ worker, secrets, proxy }: Bench) {
+  console.log(`\nDaily polls through the queue (${MERCHANTS} shops and ${MERCHANTS} pages)`);
+  const admin = { authorization: `Bearer ${secrets.ADMIN_TOKEN}` };
+  const countLines = (re: RegExp) => messages().filter((m) => re.test(String(m.message))).length;
+  const shopLines = /^Polled shop bench-\d+\.myshopify\.com: /;
+  const pageLines = /^Polled conversations for page 6\d+: |^Polled metadata for page 6\d+: Failed/;
+  for (const round of [1, 2]) {
+    await control(proxy.origin, "reset-counts");
+    const shopsBefore = countLines(shopLines);
+    const pagesBefore = countLines(pageLines);
+    const t0 = Date.now();
+    await fetch(`${worker}/admin/poll/shopify`, { method: "POST", headers: admin });
+    await fetch(`${worker}/admin/poll/facebook`, { method: "POST", headers: admin });
+    await waitFor(
+      "all polls",
+      () => countLines(shopLines) - shopsBefore >= MERCHANTS && countLines(pageLines) - pagesBefore >= MERCHANTS,
+      900_000,
+      250,
+    );
+    const wall = Date.now() - t0;
+    await sleep(1500);
+    const writes = (await control(proxy.origin, "reset-counts")).writes;
+    add("poll", `round ${round}: wall time, ${2 * MERCHANTS} items`, wall, "ms");
+    add(
+      "poll",
+      `round ${round}: Spaces writes`,
+      writes,
+      "writes",
+      round === 2 ? "nothing changed: target 0" : "first poll writes every file",
+    );
+  }
+  const failed = countLines(/: Failed \(/);
+  add("poll", "items that failed", failed, "items", "target 0");
+  const fanout = messages()
+    .filter((m) => /^(Shopify|Facebook) poll enqueued/.test(String(m.message)))
+    .slice(-2);
+  for (const f of fanout)
+    add(
+      "poll",
+      `${String(f.message).split(" ")[0]} cron: fan-out subrequests per invocation`,
+      f.subrequests as number,
+      "calls",
+      `${f.batches} sendBatch + ${f.queries} D1 queries`,
+    );
+}
