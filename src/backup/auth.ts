@@ -50,7 +50,10 @@ export class BackupAuth {
         await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: SALT, info: INFO }, ikm, 256),
       );
       const id = toHex(await crypto.subtle.digest("SHA-256", bits)).slice(0, 16);
-      return { id, key: await crypto.subtle.importKey("raw", bits, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]) };
+      return {
+        id,
+        key: await crypto.subtle.importKey("raw", bits, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+      };
     });
     return new BackupAuth(keys, currentId);
   }

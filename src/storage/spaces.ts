@@ -51,16 +51,16 @@ function clientFor(cfg: SpacesConfig): S3Client {
     cacheKey,
     () =>
       new S3Client({
-      endpoint,
-      forcePathStyle,
-      region: cfg.SPACES_REGION,
-      credentials: { accessKeyId: cfg.SPACES_KEY, secretAccessKey: cfg.SPACES_SECRET },
-      // Trap 1 of toolchain.md: default flexible checksums make streamed PUTs store nothing on
-      // Spaces-like servers. Only send checksums where the operation requires them.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: 3,
-    }),
+        endpoint,
+        forcePathStyle,
+        region: cfg.SPACES_REGION,
+        credentials: { accessKeyId: cfg.SPACES_KEY, secretAccessKey: cfg.SPACES_SECRET },
+        // Trap 1 of toolchain.md: default flexible checksums make streamed PUTs store nothing on
+        // Spaces-like servers. Only send checksums where the operation requires them.
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        maxAttempts: 3,
+      }),
   );
 }
 
