@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
  *   (src/facebook/webhooks.ts), spaces.clients (src/storage/spaces.ts), storage.commit-groups
  *   (src/storage/group-commit.ts), crypto.token-ciphers (src/services.ts), crypto.backup-auth
  *   (src/backup/auth.ts), crypto.hmac-keys (src/lib/signatures.ts), log.secrets, log.redactions
- *   (src/lib/log.ts), health.probes (src/routes/health.ts).
+ *   (src/lib/log.ts), health.probes, health.last-probe-errors (src/routes/health.ts).
  */
 
 export interface IsolateCacheInfo {

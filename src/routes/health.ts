@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
-import { isolateCache } from "../lib/isolate-cache";
+import { isolateCache, registerIsolateCache } from "../lib/isolate-cache";
 import { describeError } from "../lib/log";
 import { spaces } from "../services";
 import { pingDatabase } from "../storage/health";
@@ -9,6 +9,15 @@ export const healthRoutes = new Hono<AppEnv>();
 
 /** The last failure of each probe, for the operator (`/admin/status.json`); never shown publicly. */
 export const lastProbeErrors: Partial<Record<"tokens" | "sessions" | "spaces", { at: string; error: string }>> = {};
+registerIsolateCache({
+  name: "health.last-probe-errors",
+  why: "the last failure of each /health probe, for /admin/status.json (one per dependency)",
+  maxEntries: 3,
+  ttlMs: null,
+  clear: () => {
+    for (const name of Object.keys(lastProbeErrors)) delete lastProbeErrors[name as keyof typeof lastProbeErrors];
+  },
+});
 
 async function probe(name: keyof typeof lastProbeErrors, check: () => Promise<unknown>): Promise<boolean> {
   try {

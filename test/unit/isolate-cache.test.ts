@@ -63,6 +63,7 @@ describe("the registry", () => {
         "crypto.token-ciphers",
         "facebook.webhook-recorded",
         "facebook.writable-pages",
+        "health.last-probe-errors",
         "health.probes",
         "log.redactions",
         "log.secrets",
