@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { AppError } from "./lib/errors";
 import { fromBase64 } from "./lib/encoding";
+import { isolateWeakCache, secretKey, type IsolateCache } from "./lib/isolate-cache";
 import { redact } from "./lib/log";
 
 /**
@@ -116,16 +117,34 @@ const SECRET_NAMES = [
   "CLOUDFLARE_API_TOKEN",
 ] as const;
 
-// Parsed parts per environment object: the environment does not change while an isolate lives.
-const parsedParts = new WeakMap<object, Map<string, unknown>>();
+const parsedParts = isolateWeakCache<object, Map<string, unknown>>(
+  "config.parsed-parts",
+  "parsed parts per environment object (it does not change while an isolate lives); gone with the object",
+);
+
+/**
+ * What is derived from the token encryption keys (a cipher, the backup authenticator), once per set
+ * of keys: `cache` is keyed by their SHA-256, so it never holds a key as a readable string.
+ */
+export function perEncryptionKeys<T>(
+  cache: IsolateCache<string, Promise<T>>,
+  env: object,
+  derive: (current: string, previous: string[]) => Promise<T>,
+): Promise<T> {
+  const cfg = config(env, "crypto");
+  const previous = (cfg.TOKEN_ENCRYPTION_KEY_PREVIOUS ?? "").split(",").filter(Boolean);
+  return cache.getOrCreate(secretKey(cfg.TOKEN_ENCRYPTION_KEY, ...previous), () =>
+    derive(cfg.TOKEN_ENCRYPTION_KEY, previous),
+  );
+}
 
 /** Reads one part of the configuration; throws a `misconfigured` error naming what is wrong. */
 export function config<K extends keyof Schemas>(env: object, part: K): Config<K> {
-  const cached = parsedParts.get(env)?.get(part);
+  const parts = parsedParts.getOrCreate(env, () => new Map());
+  const cached = parts.get(part);
   if (cached) return cached as Config<K>;
   const parsed = parsePart(env, part);
-  if (!parsedParts.has(env)) parsedParts.set(env, new Map());
-  parsedParts.get(env)!.set(part, parsed);
+  parts.set(part, parsed);
   return parsed;
 }
 

@@ -1,5 +1,6 @@
 import { journalRows, type RowRef } from "./backup/journal";
-import { config } from "./config";
+import { config, perEncryptionKeys } from "./config";
+import { isolateCache } from "./lib/isolate-cache";
 import { TokenCipher } from "./lib/token-cipher";
 import { DeletionStore } from "./storage/facebook-deletions";
 import { FacebookUserStore } from "./storage/facebook-users";
@@ -11,20 +12,14 @@ import { LinkStore } from "./storage/links";
 
 /** The storage services, built from the environment on first use and reused within an isolate. */
 
-const ciphers = new Map<string, Promise<TokenCipher>>();
+const ciphers = isolateCache<string, Promise<TokenCipher>>("crypto.token-ciphers", {
+  why: "the imported AES keys per set of token encryption keys (keyed by their SHA-256)",
+  maxEntries: 8,
+});
 
 /** The token cipher of this environment: the current key, and previous ones to read with. */
-export function tokenCipher(env: Env): Promise<TokenCipher> {
-  const cfg = config(env, "crypto");
-  const previous = (cfg.TOKEN_ENCRYPTION_KEY_PREVIOUS ?? "").split(",").filter(Boolean);
-  const cacheKey = [cfg.TOKEN_ENCRYPTION_KEY, ...previous].join(",");
-  let cipher = ciphers.get(cacheKey);
-  if (!cipher) {
-    cipher = TokenCipher.create(cfg.TOKEN_ENCRYPTION_KEY, previous);
-    ciphers.set(cacheKey, cipher);
-  }
-  return cipher;
-}
+export const tokenCipher = (env: Env): Promise<TokenCipher> =>
+  perEncryptionKeys(ciphers, env, (current, previous) => TokenCipher.create(current, previous));
 
 export async function tokenStore(env: Env): Promise<TokenStore> {
   return new TokenStore(env.TOKENS_DB, await tokenCipher(env), (refs, deadlineMs) => journal(env, refs, deadlineMs));

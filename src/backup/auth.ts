@@ -1,6 +1,8 @@
-import { config } from "../config";
-import { fromBase64, toHex, utf8 } from "../lib/encoding";
+import { perEncryptionKeys } from "../config";
+import { toHex, utf8 } from "../lib/encoding";
+import { isolateCache } from "../lib/isolate-cache";
 import { timingSafeEqual } from "../lib/signatures";
+import { keyRing } from "../lib/token-cipher";
 
 /**
  * Authentication of backup objects (manifests, verification sidecars, journal entries). The HMAC
@@ -42,19 +44,17 @@ export class BackupAuth {
 
   /** `current` and `previous` are base64 of 32 bytes (the token encryption keys). */
   static async create(current: string, previous: string[] = []): Promise<BackupAuth> {
-    const keys = new Map<string, CryptoKey>();
-    let currentId = "";
-    for (const [index, encoded] of [current, ...previous].entries()) {
-      const raw = fromBase64(encoded);
-      if (!raw || raw.length !== 32) throw new Error("TOKEN_ENCRYPTION_KEY must be base64 of 32 bytes");
+    const { keys, currentId } = await keyRing(current, previous, async (raw) => {
       const ikm = await crypto.subtle.importKey("raw", raw, "HKDF", false, ["deriveBits"]);
       const bits = new Uint8Array(
         await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: SALT, info: INFO }, ikm, 256),
       );
       const id = toHex(await crypto.subtle.digest("SHA-256", bits)).slice(0, 16);
-      keys.set(id, await crypto.subtle.importKey("raw", bits, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]));
-      if (index === 0) currentId = id;
-    }
+      return {
+        id,
+        key: await crypto.subtle.importKey("raw", bits, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+      };
+    });
     return new BackupAuth(keys, currentId);
   }
 
@@ -82,20 +82,14 @@ export class BackupAuth {
   }
 }
 
-const authByKeys = new Map<string, Promise<BackupAuth>>();
+const authByKeys = isolateCache<string, Promise<BackupAuth>>("crypto.backup-auth", {
+  why: "the derived HMAC keys per set of token encryption keys (keyed by their SHA-256)",
+  maxEntries: 8,
+});
 
 /** The backup authenticator of the worker's (or a script's) environment. */
-export function backupAuth(env: object): Promise<BackupAuth> {
-  const cfg = config(env, "crypto");
-  const previous = (cfg.TOKEN_ENCRYPTION_KEY_PREVIOUS ?? "").split(",").filter(Boolean);
-  const cacheKey = [cfg.TOKEN_ENCRYPTION_KEY, ...previous].join(",");
-  let auth = authByKeys.get(cacheKey);
-  if (!auth) {
-    auth = BackupAuth.create(cfg.TOKEN_ENCRYPTION_KEY, previous);
-    authByKeys.set(cacheKey, auth);
-  }
-  return auth;
-}
+export const backupAuth = (env: object): Promise<BackupAuth> =>
+  perEncryptionKeys(authByKeys, env, (current, previous) => BackupAuth.create(current, previous));
 
 /** Splits a signed object into its payload and its auth field. */
 export function splitAuth(value: Record<string, unknown>): { payload: Record<string, unknown>; auth: unknown } {

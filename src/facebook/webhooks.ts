@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { badRequest } from "../lib/errors";
+import { isolateCache } from "../lib/isolate-cache";
 import { log, scrub } from "../lib/log";
 import { isNumericId } from "../storage/keys";
 import { writablePageOwner } from "../storage/facebook-pages";
@@ -14,23 +15,29 @@ import { messagingUpdate, type ConversationMessage, type MessageEdit } from "./m
  * forgets it at once (`forgetWritablePage`), other isolates within WRITABLE_TTL_MS. A message
  * merged meanwhile stays in its Durable Object and is never uploaded (the upload checks again).
  */
-const writablePages = new Map<string, number>();
 const WRITABLE_TTL_MS = 60 * 1000;
+const writablePages = isolateCache<string, true>("facebook.writable-pages", {
+  why: "pages known to be written, so a busy page costs no D1 query per delivery",
+  maxEntries: 10_000,
+  ttlMs: WRITABLE_TTL_MS,
+});
 
 async function isWritablePage(db: D1Database, pageId: string): Promise<boolean> {
-  const seen = writablePages.get(pageId);
-  if (seen !== undefined && Date.now() - seen < WRITABLE_TTL_MS) return true;
+  if (writablePages.get(pageId)) return true;
   if (!(await writablePageOwner(db, pageId))) return false;
-  if (writablePages.size > 10_000) writablePages.clear();
-  writablePages.set(pageId, Date.now());
+  writablePages.set(pageId, true);
   return true;
 }
 
 export const forgetWritablePage = (pageId: string) => writablePages.delete(pageId);
 
 /** When this isolate last recorded a page's webhook time: once a minute per page is enough. */
-const webhookRecorded = new Map<string, number>();
 const WEBHOOK_RECORD_MS = 60 * 1000;
+const webhookRecorded = isolateCache<string, true>("facebook.webhook-recorded", {
+  why: "pages whose webhook time this isolate recorded within the minute (one D1 write a minute a page)",
+  maxEntries: 10_000,
+  ttlMs: WEBHOOK_RECORD_MS,
+});
 
 const METADATA_FIELDS = new Set(["name", "category"]);
 
@@ -157,9 +164,8 @@ export async function handleMessengerDelivery(env: Env, body: unknown) {
 /** The operator sees each page's last webhook; recorded at most once a minute per page per isolate. */
 async function recordWebhookTimes(db: D1Database, pageIds: string[]) {
   const now = Date.now();
-  const due = pageIds.filter((p) => now - (webhookRecorded.get(p) ?? 0) >= WEBHOOK_RECORD_MS);
+  const due = pageIds.filter((p) => !webhookRecorded.get(p, now));
   if (!due.length) return;
-  if (webhookRecorded.size > 10_000) webhookRecorded.clear();
-  for (const p of due) webhookRecorded.set(p, now);
+  for (const p of due) webhookRecorded.set(p, true, now);
   await webhookReceived(db, due);
 }

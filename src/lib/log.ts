@@ -4,6 +4,8 @@
  * which removes registered secrets and anything shaped like a token.
  */
 
+import { registerIsolateCache } from "./isolate-cache";
+
 type Fields = Record<string, string | number | boolean | null | undefined>;
 type Level = "info" | "warn" | "error";
 
@@ -23,6 +25,27 @@ const HASH_BASE = 31;
 let HASH_DROP = 1; // HASH_BASE ** WINDOW, to drop the character leaving the window
 for (let i = 0; i < WINDOW; i++) HASH_DROP = Math.imul(HASH_DROP, HASH_BASE);
 const byTailHash = new Map<number, string[]>();
+
+registerIsolateCache({
+  name: "log.secrets",
+  why: "configured secrets, removed from every log line; not bounded by count: the environment has a handful",
+  maxEntries: null,
+  ttlMs: null,
+  clear: () => {
+    for (const value of secrets) index(value, false);
+    secrets.clear();
+  },
+});
+registerIsolateCache({
+  name: "log.redactions",
+  why: "tokens seen at work, removed from later log lines; the oldest goes first",
+  maxEntries: MAX_REDACTIONS,
+  ttlMs: null,
+  clear: () => {
+    for (const value of redactions) index(value, false);
+    redactions.clear();
+  },
+});
 
 function tailHash(value: string): number {
   let h = 0;

@@ -1,17 +1,15 @@
 import { toBase64, toHex, utf8 } from "./encoding";
+import { isolateCache, secretKey } from "./isolate-cache";
 
-// Imported keys, per secret: importing costs as much as signing a webhook.
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const hmacKeys = isolateCache<string, Promise<CryptoKey>>("crypto.hmac-keys", {
+  why: "imported HMAC keys per secret (keyed by its SHA-256): importing costs as much as signing a webhook",
+  maxEntries: 16,
+});
 
-function hmacKey(secret: string): Promise<CryptoKey> {
-  let key = hmacKeys.get(secret);
-  if (!key) {
-    if (hmacKeys.size > 16) hmacKeys.clear();
-    key = crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    hmacKeys.set(secret, key);
-  }
-  return key;
-}
+const hmacKey = (secret: string): Promise<CryptoKey> =>
+  hmacKeys.getOrCreate(secretKey(secret), () =>
+    crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+  );
 
 /** HMAC-SHA256 of `data` under `secret`. */
 export async function hmacSha256(secret: string, data: Uint8Array | string): Promise<Uint8Array> {

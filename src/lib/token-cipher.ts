@@ -1,6 +1,27 @@
 import { fromBase64, toBase64Url, toHex, utf8 } from "./encoding";
 
 /**
+ * The keys made from the token encryption keys (`current` first, then `previous`: base64 of 32
+ * bytes each) by `derive`, by the id it gives each; throws on a key that is not 32 bytes.
+ */
+export async function keyRing(
+  current: string,
+  previous: string[],
+  derive: (raw: Uint8Array) => Promise<{ id: string; key: CryptoKey }>,
+): Promise<{ keys: Map<string, CryptoKey>; currentId: string }> {
+  const keys = new Map<string, CryptoKey>();
+  let currentId = "";
+  for (const [index, encoded] of [current, ...previous].entries()) {
+    const raw = fromBase64(encoded);
+    if (!raw || raw.length !== 32) throw new Error("TOKEN_ENCRYPTION_KEY must be base64 of 32 bytes");
+    const { id, key } = await derive(raw);
+    keys.set(id, key);
+    if (index === 0) currentId = id;
+  }
+  return { keys, currentId };
+}
+
+/**
  * AES-256-GCM for tokens at rest. A stored value is `v1.<key id>.<iv>.<ciphertext>` (base64url);
  * the key id is the first 8 bytes of SHA-256 of the key, so values written under an older key can
  * still be read while a rotation is under way. The row key is bound as additional data, so a value
@@ -15,15 +36,10 @@ export class TokenCipher {
 
   /** `current` and `previous` are base64 of 32 bytes; `previous` is read-only (for rotation). */
   static async create(current: string, previous: string[] = []): Promise<TokenCipher> {
-    const keys = new Map<string, CryptoKey>();
-    let currentId = "";
-    for (const [index, encoded] of [current, ...previous].entries()) {
-      const raw = fromBase64(encoded);
-      if (!raw || raw.length !== 32) throw new Error("TOKEN_ENCRYPTION_KEY must be base64 of 32 bytes");
-      const id = toHex(await crypto.subtle.digest("SHA-256", raw)).slice(0, 16);
-      keys.set(id, await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]));
-      if (index === 0) currentId = id;
-    }
+    const { keys, currentId } = await keyRing(current, previous, async (raw) => ({
+      id: toHex(await crypto.subtle.digest("SHA-256", raw)).slice(0, 16),
+      key: await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt", "decrypt"]),
+    }));
     return new TokenCipher(keys, currentId);
   }
 

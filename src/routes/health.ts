@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
+import { isolateCache, registerIsolateCache } from "../lib/isolate-cache";
 import { describeError } from "../lib/log";
 import { spaces } from "../services";
 import { pingDatabase } from "../storage/health";
@@ -8,6 +9,15 @@ export const healthRoutes = new Hono<AppEnv>();
 
 /** The last failure of each probe, for the operator (`/admin/status.json`); never shown publicly. */
 export const lastProbeErrors: Partial<Record<"tokens" | "sessions" | "spaces", { at: string; error: string }>> = {};
+registerIsolateCache({
+  name: "health.last-probe-errors",
+  why: "the last failure of each /health probe, for /admin/status.json (one per dependency)",
+  maxEntries: 3,
+  ttlMs: null,
+  clear: () => {
+    for (const name of Object.keys(lastProbeErrors)) delete lastProbeErrors[name as keyof typeof lastProbeErrors];
+  },
+});
 
 async function probe(name: keyof typeof lastProbeErrors, check: () => Promise<unknown>): Promise<boolean> {
   try {
@@ -25,20 +35,16 @@ async function probe(name: keyof typeof lastProbeErrors, check: () => Promise<un
  * size, and concurrent requests share the probe in flight.
  */
 const PROBE_TTL_MS = { tokens: 1000, sessions: 1000, spaces: 5000 } as const;
-const probes = new Map<keyof typeof PROBE_TTL_MS, { at: number; result: Promise<boolean> }>();
+const probes = isolateCache<keyof typeof PROBE_TTL_MS, { at: number; result: Promise<boolean> }>("health.probes", {
+  why: "the last /health probe of each dependency, shared by every /health for a moment (one per dependency)",
+  maxEntries: Object.keys(PROBE_TTL_MS).length,
+});
 
 function cachedProbe(name: keyof typeof PROBE_TTL_MS, check: () => Promise<unknown>): Promise<boolean> {
   const now = Date.now();
-  const cached = probes.get(name);
+  const cached = probes.get(name, now);
   if (cached && now - cached.at <= PROBE_TTL_MS[name]) return cached.result;
-  const result = probe(name, check);
-  probes.set(name, { at: now, result });
-  return result;
-}
-
-/** Forgets the cached probes (tests that take a dependency down and up). */
-export function resetHealthCache(): void {
-  probes.clear();
+  return probes.set(name, { at: now, result: probe(name, check) }, now).result;
 }
 
 /** Liveness only: answers without touching D1 or Spaces (the benchmark's bare route). */

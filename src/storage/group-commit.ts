@@ -1,3 +1,5 @@
+import { isolateWeakCache } from "../lib/isolate-cache";
+
 /**
  * Group commit for D1: queries submitted while a batch is in flight travel together in the next
  * batch, so concurrent webhooks share round trips instead of queueing one each. Every caller still
@@ -115,7 +117,10 @@ class CommitGroup {
   }
 }
 
-const groups = new WeakMap<D1Database, CommitGroup>();
+const groups = isolateWeakCache<D1Database, CommitGroup>(
+  "storage.commit-groups",
+  "the batch being gathered per database binding; never evicted by count, as dropping a group in flight would split its batch",
+);
 
 /**
  * Runs `queries` as one transaction, in a batch shared with whatever other requests of this
@@ -127,7 +132,5 @@ export function commitTogether(
   queries: Query[],
   waitUntil?: (p: Promise<unknown>) => void,
 ): Promise<D1Result[]> {
-  let group = groups.get(db);
-  if (!group) groups.set(db, (group = new CommitGroup(db)));
-  return group.run(queries, waitUntil);
+  return groups.getOrCreate(db, () => new CommitGroup(db)).run(queries, waitUntil);
 }

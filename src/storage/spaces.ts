@@ -14,6 +14,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import type { Config } from "../config";
+import { isolateCache, secretKey } from "../lib/isolate-cache";
 
 /**
  * The Spaces writer: private JSON objects over the S3 API. Works against DigitalOcean Spaces and any
@@ -38,27 +39,29 @@ export function spacesEndpoint(cfg: Pick<SpacesConfig, "SPACES_ENDPOINT" | "SPAC
   return { endpoint, forcePathStyle: !host.endsWith(".digitaloceanspaces.com") };
 }
 
-const clients = new Map<string, S3Client>();
+const clients = isolateCache<string, S3Client>("spaces.clients", {
+  why: "one S3 client per endpoint and credentials (keyed by their SHA-256), reusing its connections",
+  maxEntries: 16,
+});
 
 function clientFor(cfg: SpacesConfig): S3Client {
   const { endpoint, forcePathStyle } = spacesEndpoint(cfg);
-  const cacheKey = [endpoint, cfg.SPACES_REGION, cfg.SPACES_KEY, cfg.SPACES_SECRET].join("\n");
-  let client = clients.get(cacheKey);
-  if (!client) {
-    client = new S3Client({
-      endpoint,
-      forcePathStyle,
-      region: cfg.SPACES_REGION,
-      credentials: { accessKeyId: cfg.SPACES_KEY, secretAccessKey: cfg.SPACES_SECRET },
-      // Trap 1 of toolchain.md: default flexible checksums make streamed PUTs store nothing on
-      // Spaces-like servers. Only send checksums where the operation requires them.
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-      maxAttempts: 3,
-    });
-    clients.set(cacheKey, client);
-  }
-  return client;
+  const cacheKey = secretKey(endpoint, cfg.SPACES_REGION, cfg.SPACES_KEY, cfg.SPACES_SECRET);
+  return clients.getOrCreate(
+    cacheKey,
+    () =>
+      new S3Client({
+        endpoint,
+        forcePathStyle,
+        region: cfg.SPACES_REGION,
+        credentials: { accessKeyId: cfg.SPACES_KEY, secretAccessKey: cfg.SPACES_SECRET },
+        // Trap 1 of toolchain.md: default flexible checksums make streamed PUTs store nothing on
+        // Spaces-like servers. Only send checksums where the operation requires them.
+        requestChecksumCalculation: "WHEN_REQUIRED",
+        responseChecksumValidation: "WHEN_REQUIRED",
+        maxAttempts: 3,
+      }),
+  );
 }
 
 /** An S3 failure with the status and code the server gave, and no credentials. */

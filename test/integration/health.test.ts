@@ -1,6 +1,6 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { resetHealthCache } from "../../src/routes/health";
+import { resetIsolateCaches } from "../../src/lib/isolate-cache";
 import { control } from "../helpers";
 
 const health = () => exports.default.fetch("https://worker.test/health");
@@ -8,11 +8,11 @@ const health = () => exports.default.fetch("https://worker.test/health");
 describe("GET /health", () => {
   afterEach(async () => {
     await control("spaces", "mode", { mode: "up" });
-    resetHealthCache();
+    resetIsolateCaches();
   });
 
   it("reports D1 and Spaces as booleans", async () => {
-    resetHealthCache();
+    resetIsolateCaches();
     const res = await health();
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: "ok", d1: { tokens: true, sessions: true }, spaces: true });
@@ -20,7 +20,7 @@ describe("GET /health", () => {
 
   it("503 degraded when Spaces is down, with no error text; the details are behind the admin token", async () => {
     await control("spaces", "mode", { mode: "down" });
-    resetHealthCache();
+    resetIsolateCaches();
     const res = await health();
     expect(res.status).toBe(503);
     const text = await res.text();
@@ -41,14 +41,14 @@ describe("GET /health", () => {
   });
 
   it("a flood of /health probes Spaces at most once every few seconds", async () => {
-    resetHealthCache();
+    resetIsolateCaches();
     await control("spaces", "mode", { mode: "up" });
     await health();
     // Spaces goes down: the cached probe still answers for the next requests of this isolate.
     await control("spaces", "mode", { mode: "down" });
     const answers = await Promise.all(Array.from({ length: 50 }, () => health().then((r) => r.status)));
     expect(new Set(answers)).toEqual(new Set([200]));
-    resetHealthCache();
+    resetIsolateCaches();
     expect((await health()).status).toBe(503);
   });
 });
