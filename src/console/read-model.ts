@@ -2,6 +2,7 @@ import { JOURNAL_PREFIX, journalKeyTime } from "../backup/journal";
 import { DATABASES, type DatabaseName } from "../backup/dump";
 import { backupAuth } from "../backup/auth";
 import { parseManifestKey, readManifest, readVerification, verificationKey } from "../backup/manifest";
+import { isolateCache } from "../lib/isolate-cache";
 import { describeError } from "../lib/log";
 import { retryDeadJob } from "../jobs/consumer";
 import { listDeadJobs, type DeadJob as StoredDeadJob } from "../storage/dead-jobs";
@@ -361,7 +362,10 @@ interface SpacesView {
   backups: BackupsSection;
   journal: JournalSection;
 }
-const spacesViews = new Map<string, Promise<SpacesView>>();
+const spacesViews = isolateCache<string, Promise<SpacesView>>("console.spaces-views", {
+  why: "the console's Spaces side (probe, backups, journal) per endpoint and bucket; read again after SPACES_VIEW_TTL_MS",
+  maxEntries: 4,
+});
 
 async function readSpacesView(env: Env, now: number): Promise<SpacesView> {
   const [store, backups, journal] = await Promise.all([

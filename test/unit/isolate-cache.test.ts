@@ -58,6 +58,7 @@ describe("the registry", () => {
     expect(caches.map((c) => c.name).sort()).toEqual(
       [
         "config.parsed-parts",
+        "console.spaces-views",
         "crypto.backup-auth",
         "crypto.hmac-keys",
         "crypto.token-ciphers",
