@@ -109,6 +109,15 @@ async function dataDeletionRequest(facebookUserId: string) {
   return (await res.json<{ confirmation_code: string }>()).confirmation_code;
 }
 
+/**
+ * Deletes the journal other test files left in the shared bucket: a restore replays entries from
+ * JOURNAL_OVERLAP_MS before its dump, and theirs name rows of their own databases, not this one's.
+ */
+async function emptySharedJournal() {
+  const store = spaces();
+  for (const key of await store.listKeys(JOURNAL_PREFIX)) await store.delete(key);
+}
+
 const grantOf = (db: D1Database, pageId: string) =>
   db.prepare("SELECT * FROM facebook_page_grants WHERE page_id = ?1").bind(pageId).first<Record<string, unknown>>();
 
@@ -394,6 +403,7 @@ describe("backups", () => {
   });
 
   it("point in time: every moment of a timeline of installs, uninstalls and relinks restores exactly its state", async () => {
+    await emptySharedJournal();
     const store = spaces();
     const shopA = uniqueShop("pitr-a");
     const shopB = uniqueShop("pitr-b");
@@ -454,6 +464,7 @@ describe("backups", () => {
   });
 
   it("point in time: a Meta login after the last dump keeps who granted which page; a deletion done stays done", async () => {
+    await emptySharedJournal();
     const store = spaces();
     const leavingPage = uniqueId();
     const leaver = await loginFacebook([{ id: leavingPage }]);
