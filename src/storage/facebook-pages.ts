@@ -19,7 +19,9 @@ const TOKEN_PREFIX = pageTokenKey("");
 /** The owner of a page that may be written now, or null. */
 export async function writablePageOwner(db: D1Database, pageId: string): Promise<WritablePage | null> {
   const row = await db
-    .prepare(`SELECT p.page_id, p.user_uuid FROM pages p JOIN tokens t ON t.key = ?2 || p.page_id WHERE p.page_id = ?1`)
+    .prepare(
+      `SELECT p.page_id, p.user_uuid, p.name FROM pages p JOIN tokens t ON t.key = ?2 || p.page_id WHERE p.page_id = ?1`,
+    )
     .bind(pageId, TOKEN_PREFIX)
     .first<{ page_id: string; user_uuid: string; name: string | null }>();
   return row ? { pageId: row.page_id, userUuid: row.user_uuid, name: row.name } : null;

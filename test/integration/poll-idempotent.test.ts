@@ -1,0 +1,80 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
+import type { Job } from "../../src/jobs/messages";
+import { conversationKey } from "../../src/storage/keys";
+import { Spaces } from "../../src/storage/spaces";
+import {
+  control,
+  delivery,
+  installShop,
+  loginFacebook,
+  logsOfEachTest,
+  messageEvent,
+  messengerWebhook,
+  readJson,
+  uniqueId,
+  uniqueShop,
+} from "../helpers";
+
+const logs = logsOfEachTest();
+
+async function consume(jobs: Job[]) {
+  const batch = createMessageBatch<Job>(
+    "jobs",
+    jobs.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** The keys of every write the worker sends to Spaces (object, multipart, copy, delete) from now on. */
+function spyOnSpacesWrites(): string[] {
+  const keys: string[] = [];
+  const methods = ["put", "setHashes", "startMultipart", "copy", "delete"] as const;
+  for (const name of methods) {
+    const original = Spaces.prototype[name] as (this: Spaces, key: string, ...rest: unknown[]) => Promise<unknown>;
+    vi.spyOn(Spaces.prototype, name).mockImplementation(function (this: Spaces, key: string, ...rest: unknown[]) {
+      keys.push(`${name} ${key}`);
+      return original.call(this, key, ...rest);
+    } as never);
+  }
+  return keys;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("a second daily poll with nothing new", () => {
+  it("writes nothing to Spaces for a shop and a page", async () => {
+    const shop = uniqueShop();
+    await installShop(shop, { products: 3 });
+    const page = uniqueId();
+    const customer = uniqueId();
+    const { body } = await loginFacebook([{ id: page, name: "Idle Page" }]);
+    const t0 = Date.parse("2026-11-22T10:00:00Z");
+    await control("graph", "message", { page, customer, mid: "m_1", text: "hello", timestamp: t0 });
+    await control("graph", "message", { page, customer, mid: "m_2", text: "still there?", timestamp: t0 + 60_000 });
+    await messengerWebhook(delivery(page, [messageEvent(page, customer, "m_1", "hello", t0)]));
+    const jobs: Job[] = [
+      { type: "shopify.sync", shop, reason: "poll" },
+      { type: "facebook.poll", pageId: page },
+    ];
+
+    // The first poll brings the files up to date (the message the webhook missed, the metadata).
+    expect((await consume(jobs)).explicitAcks).toEqual(["m0", "m1"]);
+    const key = conversationKey(body.user_uuid, page, customer);
+    await vi.waitFor(async () => expect((await readJson(key))?.messages).toHaveLength(2), { timeout: 15_000 });
+
+    const writes = spyOnSpacesWrites();
+    expect((await consume(jobs)).explicitAcks).toEqual(["m0", "m1"]);
+    expect(logs.has(`Polled shop ${shop}: Success`)).toBe(true);
+    expect(logs.has(`Polled conversations for page ${page}: Success`)).toBe(true);
+    // Long enough for a conversation upload the poll would have scheduled (200 ms after a merge).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(writes).toEqual([]);
+  });
+});
