@@ -26,7 +26,7 @@ export async function benchPolls({ worker, secrets, proxy }: Bench) {
     const wall = Date.now() - t0;
     await sleep(1500);
     const writes = (await control(proxy.origin, "reset-counts")).writes;
-    add("poll", `round ${round}: wall time, ${2 * MERCHANTS} items`, wall, "ms");
+    add("poll", `round ${round}: wall time, every shop and page`, wall, "ms");
     add(
       "poll",
       `round ${round}: Spaces writes`,
