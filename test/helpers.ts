@@ -1,6 +1,9 @@
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach } from "vitest";
 import { config } from "../src/config";
+import worker from "../src/index";
+import type { Job } from "../src/jobs/messages";
 import { setLogSink } from "../src/lib/log";
 import { Spaces } from "../src/storage/spaces";
 import * as client from "../scripts/lib/platform-client";
@@ -162,3 +165,14 @@ export async function databaseSnapshot(): Promise<string> {
 
 /** Every key in the bucket, to show that a rejected request wrote nothing. */
 export const spacesSnapshot = async () => (await spaces().listKeys("")).sort().join("\n");
+
+/** Delivers jobs to the worker's queue handler as the Queues runtime does (first attempt); says what was acked or retried. */
+export async function consumeJobs(jobs: Job[], target: Env = env) {
+  const batch = createMessageBatch<Job>(
+    "jobs",
+    jobs.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, target, ctx);
+  return getQueueResult(batch, ctx);
+}

@@ -1,13 +1,6 @@
-import {
-  createExecutionContext,
-  createMessageBatch,
-  getQueueResult,
-  runDurableObjectAlarm,
-  runInDurableObject,
-} from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
 import { conversationStub, type Conversation } from "../../src/facebook/conversation";
 import type { ConversationMessage } from "../../src/facebook/messages";
 import type { Job } from "../../src/jobs/messages";
@@ -29,6 +22,7 @@ import {
   spaces,
   spacesSnapshot,
   uniqueId,
+  consumeJobs,
 } from "../helpers";
 
 const logs = logsOfEachTest();
@@ -77,16 +71,6 @@ async function fakeDelivery(events: unknown[], entryPerEvent = false) {
     body,
     headers: { "content-type": "application/json", "x-hub-signature-256": signature },
   });
-}
-
-async function consume(jobs: Job[]) {
-  const batch = createMessageBatch<Job>(
-    "jobs",
-    jobs.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
 }
 
 const tokenKeys = async (keys: string[]) =>
@@ -188,7 +172,7 @@ describe("Data Deletion Request callback", () => {
       issuedAt: now(),
       userUuid: body.user_uuid,
     };
-    expect((await consume([job])).explicitAcks).toEqual(["m0"]);
+    expect((await consumeJobs([job])).explicitAcks).toEqual(["m0"]);
     expect(await tokenKeys([`facebook:page:${page}`])).toEqual([]);
     expect(await spaces().listKeys(folder(body.user_uuid, page))).toEqual([]);
     expect((await (await call(`/facebook/data-deletion/${code}`)).json<any>()).status).toBe("done");
@@ -259,7 +243,7 @@ describe("deauthorize callback", () => {
     expect(await readJson(pageMetadataKey(body.user_uuid, page))).not.toBeNull();
     // The poll leaves the page alone too.
     const before = (await fakeState("graph", `page=${page}`)).page_calls;
-    await consume([{ type: "facebook.poll", pageId: page }]);
+    await consumeJobs([{ type: "facebook.poll", pageId: page }]);
     expect((await fakeState("graph", `page=${page}`)).page_calls).toBe(before);
 
     // Logging in again brings the page back, under the same UUID.
@@ -417,7 +401,7 @@ describe("subscriptions that heal", () => {
     const page = uniqueId();
     await login([page]);
     await control("graph", "unsubscribe", { page, fields: ["message_echoes", "messaging_postbacks"] });
-    expect((await consume([{ type: "facebook.poll", pageId: page }])).explicitAcks).toEqual(["m0"]);
+    expect((await consumeJobs([{ type: "facebook.poll", pageId: page }])).explicitAcks).toEqual(["m0"]);
     expect((await fakeState("graph", `page=${page}`)).subscribed).toEqual(
       expect.arrayContaining([
         "name",
@@ -435,7 +419,7 @@ describe("subscriptions that heal", () => {
     ).toBe(true);
     // The whole app removed from the page: back after one poll too.
     await control("graph", "unsubscribe", { page });
-    await consume([{ type: "facebook.poll", pageId: page }]);
+    await consumeJobs([{ type: "facebook.poll", pageId: page }]);
     expect((await fakeState("graph", `page=${page}`)).subscribed).toEqual(
       expect.arrayContaining(["name", "category", "messages", "message_echoes"]),
     );
@@ -451,13 +435,13 @@ describe("subscriptions that heal", () => {
     const page = uniqueId();
     await login([page]);
     await control("graph", "kill-token", { page, subcode: 460 });
-    const result = await consume([{ type: "facebook.poll", pageId: page }]);
+    const result = await consumeJobs([{ type: "facebook.poll", pageId: page }]);
     expect(result.explicitAcks).toEqual(["m0"]);
     expect(result.retryMessages).toEqual([]);
     const status = await (await call("/admin/facebook/pages", { headers: ADMIN })).json<any>();
     expect(status.pages.find((p: any) => p.pageId === page)).toMatchObject({ tokenState: "dead" });
     const calls = (await fakeState("graph", `page=${page}`)).page_calls;
-    await consume([{ type: "facebook.poll", pageId: page }]);
+    await consumeJobs([{ type: "facebook.poll", pageId: page }]);
     expect((await fakeState("graph", `page=${page}`)).page_calls).toBe(calls);
   });
 });
@@ -498,7 +482,7 @@ describe("bounded polls", () => {
       timestamp: Date.now(),
       attachments: [attachment],
     });
-    await consume([{ type: "facebook.poll", pageId: page }]);
+    await consumeJobs([{ type: "facebook.poll", pageId: page }]);
     const key = conversationKey(body.user_uuid, page, customer);
     await waitFor(async () => expect((await readJson(key))?.messages[0]?.attachments).toEqual([attachment]));
   });

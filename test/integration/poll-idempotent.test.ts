@@ -1,7 +1,4 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../../src/index";
 import type { Job } from "../../src/jobs/messages";
 import { conversationKey } from "../../src/storage/keys";
 import { Spaces } from "../../src/storage/spaces";
@@ -16,19 +13,10 @@ import {
   readJson,
   uniqueId,
   uniqueShop,
+  consumeJobs,
 } from "../helpers";
 
 const logs = logsOfEachTest();
-
-async function consume(jobs: Job[]) {
-  const batch = createMessageBatch<Job>(
-    "jobs",
-    jobs.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
-}
 
 /** The keys of every write the worker sends to Spaces (object, multipart, copy, delete) from now on. */
 function spyOnSpacesWrites(): string[] {
@@ -65,12 +53,12 @@ describe("a second daily poll with nothing new", () => {
     ];
 
     // The first poll brings the files up to date (the message the webhook missed, the metadata).
-    expect((await consume(jobs)).explicitAcks).toEqual(["m0", "m1"]);
+    expect((await consumeJobs(jobs)).explicitAcks).toEqual(["m0", "m1"]);
     const key = conversationKey(body.user_uuid, page, customer);
     await vi.waitFor(async () => expect((await readJson(key))?.messages).toHaveLength(2), { timeout: 15_000 });
 
     const writes = spyOnSpacesWrites();
-    expect((await consume(jobs)).explicitAcks).toEqual(["m0", "m1"]);
+    expect((await consumeJobs(jobs)).explicitAcks).toEqual(["m0", "m1"]);
     expect(logs.has(`Polled shop ${shop}: Success`)).toBe(true);
     expect(logs.has(`Polled conversations for page ${page}: Success`)).toBe(true);
     // Long enough for a conversation upload the poll would have scheduled (200 ms after a merge).

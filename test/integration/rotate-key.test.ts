@@ -1,12 +1,20 @@
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import { JOURNAL_PREFIX } from "../../src/backup/journal";
-import worker from "../../src/index";
 import type { Job } from "../../src/jobs/messages";
 import { TokenCipher } from "../../src/lib/token-cipher";
-import { databaseSnapshot, installShop, loginFacebook, logsOfEachTest, spaces, uniqueId, uniqueShop } from "../helpers";
+import {
+  consumeJobs,
+  databaseSnapshot,
+  installShop,
+  loginFacebook,
+  logsOfEachTest,
+  spaces,
+  uniqueId,
+  uniqueShop,
+} from "../helpers";
 import { TEST_SECRETS } from "../env";
 
 const logs = logsOfEachTest();
@@ -36,13 +44,7 @@ async function poll(target: Env, shops: string[], pages: string[]) {
     ...shops.map((shop): Job => ({ type: "shopify.sync", shop, reason: "poll" })),
     ...pages.map((pageId): Job => ({ type: "facebook.poll", pageId })),
   ];
-  const batch = createMessageBatch<Job>(
-    "jobs",
-    jobs.map((body, i) => ({ id: `p${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, target, ctx);
-  return getQueueResult(batch, ctx);
+  return consumeJobs(jobs, target);
 }
 
 describe("rotate-key", () => {
