@@ -26,7 +26,9 @@ import { adminSchema } from "./shopify-schema";
  *   runs, and taken from a leaky bucket per shop whose size and restore rate follow the shop's plan
  *   (`THROTTLED` when short); `extensions.cost` on every answer;
  * - bulk operations (`bulkOperationRunQuery`): run without the cost limit, CREATED → RUNNING →
- *   COMPLETED as they are polled, the JSONL served at the operation's `url`;
+ *   COMPLETED as they are polled, the JSONL served at the operation's `url`; at most 5 running per
+ *   shop (`OPERATION_IN_PROGRESS` beyond; `runningBulk` leaves some running, `finishBulk` ends them);
+ *   the JSONL's storage can answer 503 (`faults` with `bulkDownloads: n`);
  * - faults on demand: HTTP 429 with `Retry-After`, 5xx, slow answers; a shop's grant revoked
  *   (`/_control/revoke-tokens`: 401 for its tokens, its refresh token refused).
  * Tests steer it through `/_control/*`.
@@ -240,6 +242,8 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
   const shops = new Map<string, ShopState>();
   const bulkFiles = new Map<string, BulkOp>();
   let faults: { kind: "429" | "500" | "slow"; times: number; retryAfter?: string; delayMs?: number }[] = [];
+  /** Bulk result downloads still to answer 503, as the storage behind the signed URL can. */
+  let bulkDownloadFaults = 0;
   let tokenTtlSeconds = 3600;
   const freshCalls = () => ({
     graphql: 0,
@@ -615,6 +619,10 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     if (bulkFile && req.method === "GET") {
       const op = bulkFiles.get(bulkFile[1]!);
       if (!op?.file) return json({ error: "NoSuchKey" }, 404);
+      if (bulkDownloadFaults > 0) {
+        bulkDownloadFaults--;
+        return { status: 503, text: "Service Unavailable", headers: { "content-type": "text/plain" } };
+      }
       calls.bulkDownloads++;
       return { text: op.file, headers: { "content-type": "application/jsonl" } };
     }
@@ -680,6 +688,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         shops.clear();
         bulkFiles.clear();
         faults = [];
+        bulkDownloadFaults = 0;
         tokenTtlSeconds = 3600;
         Object.assign(calls, freshCalls());
         return json({ ok: true });
@@ -692,6 +701,28 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
           setPlan(s, (body.plan ?? s.plan) as Plan, body.restoreRate);
         if (body.available !== undefined) s.available = body.available;
         if (body.failNextBulk !== undefined) s.failNextBulk = Boolean(body.failNextBulk);
+        if (body.finishBulk)
+          for (const op of s.bulkOps.filter((o) => o.status === "CREATED" || o.status === "RUNNING")) {
+            op.status = "COMPLETED";
+            op.completedAt = new Date().toISOString();
+          }
+        // Bulk operations of this app left running (by an earlier job): they count against the limit.
+        for (let i = 0; i < (body.runningBulk ?? 0); i++) {
+          const query = "{ products { edges { node { id } } } }";
+          s.bulkOps.push({
+            id: `gid://shopify/BulkOperation/${Date.now()}${s.bulkOps.length}`,
+            status: "RUNNING",
+            query,
+            document: parse(query),
+            createdAt: new Date().toISOString(),
+            completedAt: null,
+            objectCount: 0,
+            rootObjectCount: 0,
+            file: null,
+            fileKey: null,
+            fail: false,
+          });
+        }
         if (body.maxQueryCost !== undefined) s.maxQueryCost = body.maxQueryCost ?? SINGLE_QUERY_MAX_COST;
         return json({ ok: true, throttleStatus: throttleStatus(s) });
       }
@@ -738,6 +769,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
       }
       case "/_control/faults":
         faults = body.faults ?? [];
+        bulkDownloadFaults = body.bulkDownloads ?? 0;
         return json({ ok: true });
       case "/_control/state": {
         const s = shops.get(String(url.searchParams.get("shop")));

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { PlatformError } from "../../src/lib/platform-error";
 import { BULK_THRESHOLD, syncShop } from "../../src/shopify/sync";
 import { listShopStatus, shopStatus } from "../../src/storage/shop-status";
 import { ContentChanged, ObjectWriter } from "../../src/storage/object-writer";
@@ -157,6 +158,43 @@ describe("bulk operations for big catalogues", () => {
     const next = await syncShop(env, shop);
     expect(next!.products).toBe(BULK_THRESHOLD + 1);
     expect((await readJson(next!.productsKey)).count).toBe(BULK_THRESHOLD + 1);
+  });
+});
+
+describe("bulk operations when Shopify is busy or its storage fails", () => {
+  it("five bulk operations already running: the sync is throttled for 30 s, nothing written; later it completes", async () => {
+    const shop = uniqueShop("busy");
+    await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: BULK_THRESHOLD + 1, plan: "plus", runningBulk: 5 });
+    const before = await spaces().listKeys(`users/`);
+    const err = await syncShop(env, shop).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlatformError);
+    expect(err).toMatchObject({ kind: "throttled", retryAfterMs: 30_000 });
+    expect(await spaces().listKeys(`users/`)).toEqual(before);
+    // Shopify finishes the running ones; the queue's retry then completes the sync.
+    await control("shopify", "shop", { shop, finishBulk: true });
+    const next = await syncShop(env, shop);
+    expect(next!.mode).toBe("bulk");
+    expect((await readJson(next!.productsKey)).count).toBe(BULK_THRESHOLD + 1);
+  });
+
+  it("the bulk result download is retried on 503 (twice), and a third 503 fails the sync as transient", async () => {
+    const shop = uniqueShop("dl");
+    await installShop(shop, { products: 1 });
+    await control("shopify", "shop", { shop, products: BULK_THRESHOLD + 1, plan: "plus" });
+    const downloads = async () => (await fakeState("shopify", `shop=${shop}`)).calls.bulkDownloads as number;
+    let before = await downloads();
+    await control("shopify", "faults", { bulkDownloads: 2 });
+    const synced = await syncShop(env, shop);
+    expect((await readJson(synced!.productsKey)).count).toBe(BULK_THRESHOLD + 1);
+    expect((await downloads()) - before).toBe(1); // two 503s, then the one served
+
+    before = await downloads();
+    await control("shopify", "faults", { bulkDownloads: 3 });
+    const err = await syncShop(env, shop).catch((e: unknown) => e);
+    expect(err).toMatchObject({ kind: "transient", status: 503 });
+    expect(await downloads()).toBe(before);
+    await control("shopify", "faults", {});
   });
 });
 
