@@ -93,6 +93,33 @@ interface ShopState {
   maxQueryCost: number;
 }
 
+/** An operation Shopify accepted for a shop, as `bulkOperationRunQuery` creates it. */
+function newBulkOp(
+  s: ShopState,
+  query: string,
+  document: DocumentNode,
+  status: BulkOp["status"],
+  fail = false,
+): BulkOp {
+  const op: BulkOp = {
+    id: `gid://shopify/BulkOperation/${Date.now()}${s.bulkOps.length}`,
+    status,
+    query,
+    document,
+    createdAt: new Date().toISOString(),
+    completedAt: null,
+    objectCount: 0,
+    rootObjectCount: 0,
+    file: null,
+    fileKey: null,
+    fail,
+  };
+  s.bulkOps.push(op);
+  return op;
+}
+
+const isRunning = (op: BulkOp) => op.status === "CREATED" || op.status === "RUNNING";
+
 export interface ShopifyFakeOptions {
   apiKey: string;
   apiSecret: string;
@@ -468,7 +495,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         const errors = validate(schema, document);
         if (errors.length) return invalid(`Invalid bulk query: ${shopifyError(errors[0]!).message}`);
         if (!hasConnection(schema, document)) return invalid("Bulk queries must contain at least one connection.");
-        const running = s.bulkOps.filter((o) => o.status === "CREATED" || o.status === "RUNNING");
+        const running = s.bulkOps.filter(isRunning);
         if (running.length >= MAX_CONCURRENT_BULK)
           return {
             bulkOperation: null,
@@ -481,21 +508,8 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
             ],
           };
         calls.bulkRuns++;
-        const op: BulkOp = {
-          id: `gid://shopify/BulkOperation/${Date.now()}${s.bulkOps.length}`,
-          status: "CREATED",
-          query,
-          document,
-          createdAt: new Date().toISOString(),
-          completedAt: null,
-          objectCount: 0,
-          rootObjectCount: 0,
-          file: null,
-          fileKey: null,
-          fail: s.failNextBulk,
-        };
+        const op = newBulkOp(s, query, document, "CREATED", s.failNextBulk);
         s.failNextBulk = false;
-        s.bulkOps.push(op);
         return { bulkOperation: bulkNode(op), userErrors: [] };
       },
     };
@@ -702,26 +716,14 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         if (body.available !== undefined) s.available = body.available;
         if (body.failNextBulk !== undefined) s.failNextBulk = Boolean(body.failNextBulk);
         if (body.finishBulk)
-          for (const op of s.bulkOps.filter((o) => o.status === "CREATED" || o.status === "RUNNING")) {
+          for (const op of s.bulkOps.filter(isRunning)) {
             op.status = "COMPLETED";
             op.completedAt = new Date().toISOString();
           }
         // Bulk operations of this app left running (by an earlier job): they count against the limit.
         for (let i = 0; i < (body.runningBulk ?? 0); i++) {
           const query = "{ products { edges { node { id } } } }";
-          s.bulkOps.push({
-            id: `gid://shopify/BulkOperation/${Date.now()}${s.bulkOps.length}`,
-            status: "RUNNING",
-            query,
-            document: parse(query),
-            createdAt: new Date().toISOString(),
-            completedAt: null,
-            objectCount: 0,
-            rootObjectCount: 0,
-            file: null,
-            fileKey: null,
-            fail: false,
-          });
+          newBulkOp(s, query, parse(query), "RUNNING");
         }
         if (body.maxQueryCost !== undefined) s.maxQueryCost = body.maxQueryCost ?? SINGLE_QUERY_MAX_COST;
         return json({ ok: true, throttleStatus: throttleStatus(s) });
