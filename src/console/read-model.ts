@@ -68,48 +68,58 @@ const pageStatuses = (env: Env, pages: PageRow[]) =>
 
 /** Where each section's data comes from: one function per source, so a new one plugs in here. */
 export const sources = {
-  /** The last sync of each shop (shop_status, written by every sync). */
-  shopRuns: async (env: Env, shops: ShopRow[]): Promise<Map<string, RunResult>> =>
-    pickEach(await shopStatuses(env, shops), ({ sync }) =>
-      sync
-        ? {
-            at: sync.at,
-            ok: sync.result === "ok",
-            durationMs: sync.ms,
-            ...(sync.result === "failed" ? { error: syncFailureWords(sync.reason) } : {}),
-          }
-        : null,
-    ),
-  /** The last poll of each page (facebook_page_status, written by every poll job). */
-  pageRuns: async (env: Env, pages: PageRow[]): Promise<Map<string, RunResult>> =>
-    pickEach(await pageStatuses(env, pages), (p) => {
-      if (p.lastPollAt === null) return null;
-      const ok = p.lastPollResult === "ok" || p.lastPollResult === "success";
-      return {
-        at: p.lastPollAt,
-        ok,
-        durationMs: p.lastPollDurationMs,
-        ...(ok ? {} : { error: p.lastPollResult ?? "failed" }),
-      };
-    }),
-  /** Webhook subscriptions of each shop, as the last check found them. */
-  shopSubscriptions: async (env: Env, shops: ShopRow[]): Promise<Map<string, SubscriptionHealth>> =>
-    pickEach(await shopStatuses(env, shops), ({ webhooks }) =>
-      webhooks ? { ok: webhooks.ok, checkedAt: webhooks.checkedAt, missing: webhooks.missing } : null,
-    ),
-  /** `subscribed_apps` of each page, as the last check found them. */
-  pageSubscriptions: async (env: Env, pages: PageRow[]): Promise<Map<string, SubscriptionHealth>> =>
-    pickEach(await pageStatuses(env, pages), (p) => {
-      if (p.subscriptionHealth === null) return null;
-      const ok = p.subscriptionHealth === "ok";
-      const missing = ok
-        ? []
-        : p.subscriptionHealth
-            .replace(/^[a-z_]+:/, "")
-            .split(",")
-            .filter(Boolean);
-      return { ok, checkedAt: p.subscriptionCheckedAt, missing };
-    }),
+  /** Per shop, from one read of shop_status: its last sync and its webhook subscriptions' health. */
+  shops: async (
+    env: Env,
+    shops: ShopRow[],
+  ): Promise<{ runs: Map<string, RunResult>; subscriptions: Map<string, SubscriptionHealth> }> => {
+    const statuses = await shopStatuses(env, shops);
+    return {
+      runs: pickEach(statuses, ({ sync }) =>
+        sync
+          ? {
+              at: sync.at,
+              ok: sync.result === "ok",
+              durationMs: sync.ms,
+              ...(sync.result === "failed" ? { error: syncFailureWords(sync.reason) } : {}),
+            }
+          : null,
+      ),
+      subscriptions: pickEach(statuses, ({ webhooks }) =>
+        webhooks ? { ok: webhooks.ok, checkedAt: webhooks.checkedAt, missing: webhooks.missing } : null,
+      ),
+    };
+  },
+  /** Per page, from one read of facebook_page_status: its last poll and its `subscribed_apps`. */
+  pages: async (
+    env: Env,
+    pages: PageRow[],
+  ): Promise<{ runs: Map<string, RunResult>; subscriptions: Map<string, SubscriptionHealth> }> => {
+    const statuses = await pageStatuses(env, pages);
+    return {
+      runs: pickEach(statuses, (p) => {
+        if (p.lastPollAt === null) return null;
+        const ok = p.lastPollResult === "ok" || p.lastPollResult === "success";
+        return {
+          at: p.lastPollAt,
+          ok,
+          durationMs: p.lastPollDurationMs,
+          ...(ok ? {} : { error: p.lastPollResult ?? "failed" }),
+        };
+      }),
+      subscriptions: pickEach(statuses, (p) => {
+        if (p.subscriptionHealth === null) return null;
+        const ok = p.subscriptionHealth === "ok";
+        const missing = ok
+          ? []
+          : p.subscriptionHealth
+              .replace(/^[a-z_]+:/, "")
+              .split(",")
+              .filter(Boolean);
+        return { ok, checkedAt: p.subscriptionCheckedAt, missing };
+      }),
+    };
+  },
   /** The newest dead jobs (work that failed every retry) and how many there are. */
   deadJobs: async (env: Env, limit: number): Promise<{ total: number; items: DeadJob[] }> => {
     const all = await listDeadJobs(env.TOKENS_DB);
@@ -191,11 +201,9 @@ export async function merchantsSection(
   });
   const links = await merchantLinks(env.TOKENS_DB, userUuids);
   const webhooks = links.lastWebhooks;
-  const [shopRuns, pageRuns, shopSubs, pageSubs] = await Promise.all([
-    sources.shopRuns(env, links.shops),
-    sources.pageRuns(env, links.pages),
-    sources.shopSubscriptions(env, links.shops),
-    sources.pageSubscriptions(env, links.pages),
+  const [shopStatus, pageStatus] = await Promise.all([
+    sources.shops(env, links.shops),
+    sources.pages(env, links.pages),
   ]);
   const tokens = new Map(links.tokens.map((t) => [t.key, t]));
   const items = userUuids.map((userUuid) => ({
@@ -211,9 +219,9 @@ export async function merchantsSection(
           token: tokenState(token, { uninstalled: s.uninstalled_at !== null, now }),
           tokenExpiresAt: token ? (token.has_refresh ? token.refresh_expires_at : token.expires_at) : null,
           lastWebhookAt: webhooks.get(s.shop) ?? null,
-          lastSync: shopRuns.get(s.shop) ?? null,
+          lastSync: shopStatus.runs.get(s.shop) ?? null,
           syncQueuedAt: s.sync_queued_at,
-          subscriptions: shopSubs.get(s.shop) ?? null,
+          subscriptions: shopStatus.subscriptions.get(s.shop) ?? null,
         };
       }),
     pages: links.pages
@@ -223,8 +231,8 @@ export async function merchantsSection(
         name: p.name,
         linkedAt: p.linked_at,
         token: tokenState(tokens.get(`facebook:page:${p.page_id}`), { now }),
-        lastPoll: pageRuns.get(p.page_id) ?? null,
-        subscriptions: pageSubs.get(p.page_id) ?? null,
+        lastPoll: pageStatus.runs.get(p.page_id) ?? null,
+        subscriptions: pageStatus.subscriptions.get(p.page_id) ?? null,
       })),
   }));
   return { search, page, perPage, total, items };
