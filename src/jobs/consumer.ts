@@ -25,18 +25,21 @@ const MAX_ATTEMPTS = 9;
 
 export type Decision = { action: "ack" } | { action: "retry"; delaySeconds: number };
 
+/** The longest delay Queues accepts on a retry (12 hours): a platform's Retry-After may ask for more. */
+const MAX_RETRY_DELAY_S = 43_200;
+
+const retryIn = (ms: number): Decision => ({
+  action: "retry",
+  delaySeconds: Math.min(MAX_RETRY_DELAY_S, Math.max(1, Math.ceil(ms / 1000))),
+});
+
 /** What to do with a failed job: wait out throttles, back off on faults, stop on dead tokens. */
 function decide(err: unknown, attempts: number): Decision {
   if (err instanceof PlatformError) {
     if (err.kind === "auth" || err.kind === "rejected") return { action: "ack" };
-    if (err.kind === "throttled") {
-      return {
-        action: "retry",
-        delaySeconds: Math.max(1, Math.ceil((err.retryAfterMs ?? backoffMs(attempts, 2000)) / 1000)),
-      };
-    }
+    if (err.kind === "throttled") return retryIn(err.retryAfterMs ?? backoffMs(attempts, 2000));
   }
-  return { action: "retry", delaySeconds: Math.max(1, Math.ceil(backoffMs(attempts, 2000, 600_000) / 1000)) };
+  return retryIn(backoffMs(attempts, 2000, 600_000));
 }
 
 export async function run(env: Env, job: Job): Promise<void> {
