@@ -1,4 +1,4 @@
-import { journalRows, type RowRef } from "./backup/journal";
+import { journalRows, type RowJournal } from "./backup/journal";
 import { config, perEncryptionKeys } from "./config";
 import { isolateCache } from "./lib/isolate-cache";
 import { TokenCipher } from "./lib/token-cipher";
@@ -22,28 +22,27 @@ export const tokenCipher = (env: Env): Promise<TokenCipher> =>
   perEncryptionKeys(ciphers, env, (current, previous) => TokenCipher.create(current, previous));
 
 export async function tokenStore(env: Env): Promise<TokenStore> {
-  return new TokenStore(env.TOKENS_DB, await tokenCipher(env), (refs, deadlineMs) => journal(env, refs, deadlineMs));
+  return new TokenStore(env.TOKENS_DB, await tokenCipher(env), rowJournal(env));
 }
 
 /** Shop and page links, written with their tokens and journaled (see src/storage/links.ts). */
 export const linkStore = async (env: Env) => new LinkStore(env.TOKENS_DB, await tokenStore(env));
 
 /** Facebook users and their page grants, journaled (see src/storage/facebook-users.ts). */
-export const facebookUserStore = (env: Env) =>
-  new FacebookUserStore(env.TOKENS_DB, (refs, deadlineMs) => journal(env, refs, deadlineMs));
+export const facebookUserStore = (env: Env) => new FacebookUserStore(env.TOKENS_DB, rowJournal(env));
 
 /** Meta's data deletion requests, journaled (see src/storage/facebook-deletions.ts). */
-export const deletionStore = (env: Env) =>
-  new DeletionStore(env.TOKENS_DB, (refs, deadlineMs) => journal(env, refs, deadlineMs));
+export const deletionStore = (env: Env) => new DeletionStore(env.TOKENS_DB, rowJournal(env));
 
-/** Journals the current state of changed rows of the journaled tables (see src/backup/journal.ts). */
-export const journal = (env: Env, refs: RowRef[], deadlineMs?: number) =>
-  journalRows(env, () => spaces(env), refs, deadlineMs);
+/** Journals the current state of a store's changed rows (see src/backup/journal.ts). */
+export const rowJournal =
+  (env: Env): RowJournal =>
+  (refs, deadlineMs) =>
+    journalRows(env, () => spaces(env), refs, deadlineMs);
 
 export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);
 
 export const spaces = (env: Env) => new Spaces(config(env, "spaces"));
 
 /** Installs and uninstalls of shops, journalled (see src/storage/shop-lifecycle.ts). */
-export const shopLifecycle = (env: Env) =>
-  new ShopLifecycle(env.TOKENS_DB, (refs, deadlineMs) => journal(env, refs, deadlineMs));
+export const shopLifecycle = (env: Env) => new ShopLifecycle(env.TOKENS_DB, rowJournal(env));

@@ -52,6 +52,12 @@ export type RowRef = { [T in JournalTable]: { table: T; key: JournalKey<T> } }[J
  */
 export type RowJournal = (refs: RowRef[], deadlineMs?: number) => Promise<void>;
 
+/**
+ * How long a platform's callback (a webhook, Meta's deauthorize or deletion request) waits for its
+ * journal entry to reach Spaces before queueing it instead: the platform wants its answer at once.
+ */
+export const CALLBACK_JOURNAL_DEADLINE_MS = 1000;
+
 /** The values of a key, in the order of the table's key columns. */
 export const keyValues = (key: string | readonly string[]): string[] => (typeof key === "string" ? [key] : [...key]);
 

@@ -1,3 +1,4 @@
+import { CALLBACK_JOURNAL_DEADLINE_MS } from "../backup/journal";
 import { log } from "../lib/log";
 import { conversationKey, pageMetadataKey } from "../storage/keys";
 import { deletionByCode, type Deletion } from "../storage/facebook-deletions";
@@ -24,12 +25,12 @@ function ownPages(pages: GrantedPage[], userUuid: string) {
 }
 
 /** Removes the tokens of a user and their pages: from now on those pages are not written. */
-async function removeTokens(env: Env, userUuid: string, pageIds: string[]): Promise<number> {
+async function removeTokens(env: Env, userUuid: string, pageIds: string[], deadlineMs?: number): Promise<number> {
   const tokens = await tokenStore(env);
   let removed = 0;
   for (const key of [facebookUserTokenKey(userUuid), ...pageIds.map(pageTokenKey)]) {
     if (!(await tokens.get(key))) continue;
-    await tokens.delete(key);
+    await tokens.delete(key, deadlineMs);
     removed++;
   }
   for (const pageId of pageIds) forgetWritablePage(pageId);
@@ -44,8 +45,8 @@ export async function deauthorize(env: Env, request: SignedRequest) {
     return { pages: 0, tokens_removed: 0 };
   }
   const pages = ownPages(await pagesGrantedBy(env.TOKENS_DB, user.facebookUserId), user.userUuid);
-  const removed = await removeTokens(env, user.userUuid, pages);
-  await facebookUserStore(env).markDeauthorized(user.facebookUserId);
+  const removed = await removeTokens(env, user.userUuid, pages, CALLBACK_JOURNAL_DEADLINE_MS);
+  await facebookUserStore(env).markDeauthorized(user.facebookUserId, CALLBACK_JOURNAL_DEADLINE_MS);
   log.info(`Facebook user deauthorized the app: ${removed} tokens removed, ${pages.length} pages stopped`, {
     user_uuid: user.userUuid,
     pages: pages.length,
@@ -60,10 +61,12 @@ export async function deauthorize(env: Env, request: SignedRequest) {
 export async function requestDataDeletion(env: Env, request: SignedRequest): Promise<Deletion> {
   const user = await facebookUser(env.TOKENS_DB, request.userId);
   const deletions = deletionStore(env);
-  const { deletion, created } = await deletions.record(request.userId, request.issuedAt, user?.userUuid ?? null);
+  const { deletion, created } = await deletions.record(request.userId, request.issuedAt, user?.userUuid ?? null, {
+    deadlineMs: CALLBACK_JOURNAL_DEADLINE_MS,
+  });
   if (!created) return deletion;
   if (!user) {
-    await deletions.update(deletion.code, "done");
+    await deletions.update(deletion.code, "done", {}, CALLBACK_JOURNAL_DEADLINE_MS);
     log.info(`Data deletion request ${deletion.code} for an unknown Facebook user: nothing held`, {});
   } else {
     const job: Job = {
@@ -108,7 +111,7 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
   // The request's row is gone only if D1 was restored to before it: recorded again, same code.
   const deletion =
     (await deletionByCode(db, code)) ??
-    (await deletions.record(job.facebookUserId, job.issuedAt, job.userUuid, code)).deletion;
+    (await deletions.record(job.facebookUserId, job.issuedAt, job.userUuid, { code })).deletion;
   if (deletion.status === "done") return;
   const userUuid = deletion.userUuid;
   const pages = userUuid ? ownPages(await pagesGrantedBy(db, deletion.facebookUserId), userUuid) : [];

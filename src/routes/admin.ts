@@ -9,7 +9,7 @@ import { facebookAdminRoutes } from "../facebook/admin";
 import { z } from "zod";
 import { badRequest } from "../lib/errors";
 import { relink } from "../identity/relink";
-import { journal, sessionStore, tokenCipher } from "../services";
+import { rowJournal, sessionStore, tokenCipher } from "../services";
 import { tokenDatabaseCounts } from "../storage/health";
 import { lastProbeErrors } from "./health";
 import { consoleStatus, serverTiming, statusJson } from "../console/read-model";
@@ -90,10 +90,7 @@ adminRoutes.post("/rotate-key", bearer, async (c) => {
   const parsed = rotateChunk.safeParse(body);
   if (!parsed.success) throw badRequest('Body must be {"after": string, "limit": 1..500}');
   const rotation = new TokenRotation(c.env.TOKENS_DB, await tokenCipher(c.env), (keys) =>
-    journal(
-      c.env,
-      keys.map((key) => ({ table: "tokens", key })),
-    ),
+    rowJournal(c.env)(keys.map((key) => ({ table: "tokens", key }))),
   );
   const chunk = await rotation.chunk(parsed.data.after, parsed.data.limit);
   return c.json({

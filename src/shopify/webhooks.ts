@@ -1,3 +1,4 @@
+import { CALLBACK_JOURNAL_DEADLINE_MS } from "../backup/journal";
 import { z } from "zod";
 import { AppError, badRequest } from "../lib/errors";
 import { describeError, log } from "../lib/log";
@@ -73,9 +74,6 @@ export async function forgetOldDeliveries(db: D1Database, now = Date.now()): Pro
   log.info(`Forgot ${forgotten} Shopify webhook ids older than a week`, { forgotten });
   return forgotten;
 }
-
-/** How long a webhook waits for its journal entry to reach Spaces before queueing it instead. */
-const JOURNAL_DEADLINE_MS = 1000;
 
 const PRODUCT_TOPICS = new Set(["products/create", "products/update", "products/delete"]);
 const COMPLIANCE_TOPICS = new Set(["customers/data_request", "customers/redact", "shop/redact"]);
@@ -201,13 +199,13 @@ async function destructiveTopic(env: Env, delivery: ShopifyDelivery) {
     const lifecycle = shopLifecycle(env);
     if (topic === "app/uninstalled") {
       // The answer must not wait on Spaces: the journal entry goes through the queue if it is slow.
-      if (!(await lifecycle.uninstall(shop, triggeredAt, JOURNAL_DEADLINE_MS))) {
+      if (!(await lifecycle.uninstall(shop, triggeredAt, CALLBACK_JOURNAL_DEADLINE_MS))) {
         return ignore("reinstalled while this event was handled", "triggered before the latest install");
       }
       log.info(`App uninstalled from ${shop}: tokens removed`, fields);
       return { ok: true, removed: "tokens" };
     }
-    await lifecycle.redactToken(shop, triggeredAt, JOURNAL_DEADLINE_MS);
+    await lifecycle.redactToken(shop, triggeredAt, CALLBACK_JOURNAL_DEADLINE_MS);
     await env.JOBS.send({ type: "shopify.redact", shop, userUuid: install.userUuid } satisfies Job, {
       contentType: "json",
     });

@@ -74,20 +74,25 @@ export class DeletionStore {
     facebookUserId: string,
     issuedAt: number,
     userUuid: string | null,
-    code = randomHex(16),
+    { code = randomHex(16), deadlineMs }: { code?: string; deadlineMs?: number } = {},
   ): Promise<{ deletion: Deletion; created: boolean }> {
     const now = Date.now();
-    const [inserted] = await commitJournaled(this.db, this.journal, [
-      {
-        statement: this.db
-          .prepare(
-            `INSERT INTO facebook_deletions (code, facebook_user_id, issued_at, user_uuid, status, requested_at, updated_at)
+    const [inserted] = await commitJournaled(
+      this.db,
+      this.journal,
+      [
+        {
+          statement: this.db
+            .prepare(
+              `INSERT INTO facebook_deletions (code, facebook_user_id, issued_at, user_uuid, status, requested_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, 'received', ?5, ?5) ON CONFLICT (facebook_user_id, issued_at) DO NOTHING`,
-          )
-          .bind(code, facebookUserId, issuedAt, userUuid, now),
-        ref: (result) => (result.meta.changes === 1 ? [deletionRef(code)] : []),
-      },
-    ]);
+            )
+            .bind(code, facebookUserId, issuedAt, userUuid, now),
+          ref: (result) => (result.meta.changes === 1 ? [deletionRef(code)] : []),
+        },
+      ],
+      deadlineMs,
+    );
     const row = await this.db
       .prepare("SELECT * FROM facebook_deletions WHERE facebook_user_id = ?1 AND issued_at = ?2")
       .bind(facebookUserId, issuedAt)
@@ -100,19 +105,25 @@ export class DeletionStore {
     code: string,
     status: DeletionStatus,
     add: { pages?: number; tokens?: number; objects?: number; conversations?: number } = {},
+    deadlineMs?: number,
   ): Promise<void> {
-    await commitJournaled(this.db, this.journal, [
-      {
-        statement: this.db
-          .prepare(
-            `UPDATE facebook_deletions SET status = ?2, pages = MAX(pages, ?3), tokens_deleted = tokens_deleted + ?4,
+    await commitJournaled(
+      this.db,
+      this.journal,
+      [
+        {
+          statement: this.db
+            .prepare(
+              `UPDATE facebook_deletions SET status = ?2, pages = MAX(pages, ?3), tokens_deleted = tokens_deleted + ?4,
                objects_deleted = objects_deleted + ?5, conversations_forgotten = conversations_forgotten + ?6,
                updated_at = ?7
              WHERE code = ?1`,
-          )
-          .bind(code, status, add.pages ?? 0, add.tokens ?? 0, add.objects ?? 0, add.conversations ?? 0, Date.now()),
-        ref: deletionRef(code),
-      },
-    ]);
+            )
+            .bind(code, status, add.pages ?? 0, add.tokens ?? 0, add.objects ?? 0, add.conversations ?? 0, Date.now()),
+          ref: deletionRef(code),
+        },
+      ],
+      deadlineMs,
+    );
   }
 }

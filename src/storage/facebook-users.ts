@@ -100,15 +100,20 @@ export class FacebookUserStore {
   }
 
   /** Meta's deauthorize callback: the user stays known (their grants too), marked. */
-  async markDeauthorized(facebookUserId: string): Promise<void> {
-    await commitJournaled(this.db, this.journal, [
-      {
-        statement: this.db
-          .prepare("UPDATE facebook_users SET deauthorized_at = ?2 WHERE facebook_user_id = ?1")
-          .bind(facebookUserId, Date.now()),
-        ref: userRef(facebookUserId),
-      },
-    ]);
+  async markDeauthorized(facebookUserId: string, deadlineMs?: number): Promise<void> {
+    await commitJournaled(
+      this.db,
+      this.journal,
+      [
+        {
+          statement: this.db
+            .prepare("UPDATE facebook_users SET deauthorized_at = ?2 WHERE facebook_user_id = ?1")
+            .bind(facebookUserId, Date.now()),
+          ref: userRef(facebookUserId),
+        },
+      ],
+      deadlineMs,
+    );
   }
 
   /** Forgets the user and their grants (the last step of a data deletion). */

@@ -162,7 +162,7 @@ describe("the stores journal every write they make", () => {
         ];
       },
       "DeletionStore.record": async () => {
-        const first = await deletions.record(fbUser, 1_700_000_000, uuid, code);
+        const first = await deletions.record(fbUser, 1_700_000_000, uuid, { code });
         expect(first).toMatchObject({ created: true, deletion: { code, status: "received" } });
         return [{ table: "facebook_deletions", key: code, row: { status: "received", user_uuid: uuid } }];
       },
