@@ -112,7 +112,7 @@ export async function d1QueryAll(
 }
 
 /** The migrations of each database, as the worker's bindings list them (for the dump shape check). */
-export function scriptMigrations(): Record<DatabaseName, Migration[]> {
+function scriptMigrations(): Record<DatabaseName, Migration[]> {
   const read = (dir: string): Migration[] =>
     readdirSync(join(ROOT, "migrations", dir))
       .filter((f) => f.endsWith(".sql"))
@@ -125,7 +125,7 @@ export function scriptMigrations(): Record<DatabaseName, Migration[]> {
  * The backup authenticator of the scripts: TOKEN_ENCRYPTION_KEY (and _PREVIOUS, comma separated)
  * from the environment, else (locally) from `.dev.vars`: the same keys the worker has.
  */
-export async function scriptAuth(target: Target): Promise<BackupAuth> {
+async function scriptAuth(target: Target): Promise<BackupAuth> {
   const vars = target.remote ? {} : readDevVars();
   const current = process.env.TOKEN_ENCRYPTION_KEY ?? vars.TOKEN_ENCRYPTION_KEY;
   if (!current) throw new Error("TOKEN_ENCRYPTION_KEY is not set (it signs and checks backups)");

@@ -17,7 +17,7 @@ export interface Secrets {
 export type Send = (path: string, init?: RequestInit) => Promise<Response>;
 
 /** `Send` for a worker at this origin, over the network. */
-export const sendTo =
+const sendTo =
   (worker: string): Send =>
   (path, init) =>
     fetch(`${worker}${path}`, { redirect: "manual", ...init });
@@ -51,7 +51,7 @@ export async function signedShopifyCallback(params: Record<string, string>, secr
 }
 
 /** `X-Shopify-Hmac-Sha256`: the base64 HMAC of the raw body. */
-export const shopifyHmac = async (body: string, secret: string) => toBase64(await hmacSha256(secret, body));
+const shopifyHmac = async (body: string, secret: string) => toBase64(await hmacSha256(secret, body));
 
 /** `X-Hub-Signature-256`: `sha256=` and the hex HMAC of the raw body. */
 export const metaSignature = async (body: string, secret: string) => `sha256=${toHex(await hmacSha256(secret, body))}`;

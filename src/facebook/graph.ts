@@ -82,7 +82,7 @@ export const connection = <T extends z.ZodType>(item: T) => z.object({ data: z.a
 /** The cursor of the page after this one of a connection; undefined on the last page. */
 export const nextCursor = (paging: z.output<typeof graphPaging>) => (paging?.next ? paging.cursors?.after : undefined);
 
-export interface GraphPage<T> {
+interface GraphPage<T> {
   data: T[];
   /** Where the next page starts; undefined on the last page. */
   after?: string;

@@ -4,12 +4,7 @@ import { createHash } from "node:crypto";
  * Every cache that outlives a request lives in this isolate's memory, so each is declared through
  * this module: bounded (least recently used goes first, and an optional age after which an entry is
  * stale), named, and with a one-line reason. `listIsolateCaches()` is the list; tests start from an
- * empty isolate with `resetIsolateCaches()`. The caches, by module:
- * - config.parsed-parts (src/config.ts), facebook.writable-pages, facebook.webhook-recorded
- *   (src/facebook/webhooks.ts), spaces.clients (src/storage/spaces.ts), storage.commit-groups
- *   (src/storage/group-commit.ts), crypto.token-ciphers (src/services.ts), crypto.backup-auth
- *   (src/backup/auth.ts), crypto.hmac-keys (src/lib/signatures.ts), log.secrets, log.redactions
- *   (src/lib/log.ts), health.probes, health.last-probe-errors (src/routes/health.ts).
+ * empty isolate with `resetIsolateCaches()` (and `test/unit/isolate-cache.test.ts` names them all).
  */
 
 export interface IsolateCacheInfo {
@@ -120,10 +115,6 @@ export function isolateWeakCache<K extends object, V>(name: string, why: string)
 
 export class WeakCache<K extends object, V> {
   private map = new WeakMap<K, V>();
-
-  get(key: K): V | undefined {
-    return this.map.get(key);
-  }
 
   getOrCreate(key: K, create: () => V): V {
     if (this.map.has(key)) return this.map.get(key)!;

@@ -98,7 +98,7 @@ export interface ShopHome {
  * A Facebook Page whose token Meta refused (or that lost its token): nothing of it is saved until
  * the merchant logs in with Facebook again from `href` and grants the page.
  */
-export function ReconnectNotice(props: { page: { id: string; name: string | null }; href: string }) {
+function ReconnectNotice(props: { page: { id: string; name: string | null }; href: string }) {
   return (
     <div class="notice problem" role="alert">
       <p>

@@ -1,7 +1,8 @@
 /**
  * The SQLite storage of one conversation's Durable Object: its messages (each `mid` once, the
  * message's JSON as stored), a few named values (meta), and customers' edits whose message has not
- * arrived yet. A page's index object uses only `senders`: the customers who wrote to the page. Synchronous, like the object's storage: a merge made of these calls cannot interleave.
+ * arrived yet. A page's index object uses only `senders`: the customers who wrote to the page.
+ * Synchronous, like the object's storage: a merge made of these calls cannot interleave.
  */
 export class ConversationStore {
   constructor(private readonly sql: SqlStorage) {
