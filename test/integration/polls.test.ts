@@ -182,6 +182,16 @@ describe("queue consumer decisions", () => {
     expect(failing.delays[0]).toBeGreaterThanOrEqual(8);
   });
 
+  it("a Retry-After longer than Queues allows is waited as the 12 hours it does allow", async () => {
+    const shop = uniqueShop();
+    await installShop(shop, { products: 1 });
+    await control("shopify", "faults", { faults: [{ kind: "429", times: 10, retryAfter: "86400" }] });
+    const throttled = await consume([{ type: "shopify.sync", shop, reason: "poll" }]);
+    expect(throttled.retryMessages).toHaveLength(1);
+    expect(throttled.delays).toEqual([43_200]);
+    await control("shopify", "faults", { faults: [] });
+  });
+
   it("a dead token ends the retries and marks the shop as needing a new install", async () => {
     const shop = uniqueShop();
     await installShop(shop, { products: 1 });
