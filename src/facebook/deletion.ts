@@ -24,17 +24,19 @@ function ownPages(pages: GrantedPage[], userUuid: string) {
   return pages.filter((p) => p.linked && p.ownerUuid === userUuid).map((p) => p.pageId);
 }
 
-/** Removes the tokens of a user and their pages: from now on those pages are not written. */
+/**
+ * Removes the tokens of a user and their pages, in one transaction and one journal entry: from now
+ * on those pages are not written. Returns how many there were.
+ */
 async function removeTokens(env: Env, userUuid: string, pageIds: string[], deadlineMs?: number): Promise<number> {
   const tokens = await tokenStore(env);
-  let removed = 0;
-  for (const key of [facebookUserTokenKey(userUuid), ...pageIds.map(pageTokenKey)]) {
-    if (!(await tokens.get(key))) continue;
-    await tokens.delete(key, deadlineMs);
-    removed++;
-  }
+  const keys = [facebookUserTokenKey(userUuid), ...pageIds.map(pageTokenKey)];
+  const held = (await Promise.all(keys.map(async (key) => ((await tokens.get(key)) ? key : null)))).filter(
+    (key) => key !== null,
+  );
+  if (held.length) await tokens.commit({ delete: held, deadlineMs });
   for (const pageId of pageIds) forgetWritablePage(pageId);
-  return removed;
+  return held.length;
 }
 
 /** Meta's deauthorize callback: the user removed the app. Tokens go, files stay. */
@@ -45,8 +47,11 @@ export async function deauthorize(env: Env, request: SignedRequest) {
     return { pages: 0, tokens_removed: 0 };
   }
   const pages = ownPages(await pagesGrantedBy(env.TOKENS_DB, user.facebookUserId), user.userUuid);
-  const removed = await removeTokens(env, user.userUuid, pages, CALLBACK_JOURNAL_DEADLINE_MS);
-  await facebookUserStore(env).markDeauthorized(user.facebookUserId, CALLBACK_JOURNAL_DEADLINE_MS);
+  // Both journal writes wait on Spaces at the same time: Meta's answer waits at most one deadline.
+  const [removed] = await Promise.all([
+    removeTokens(env, user.userUuid, pages, CALLBACK_JOURNAL_DEADLINE_MS),
+    facebookUserStore(env).markDeauthorized(user.facebookUserId, CALLBACK_JOURNAL_DEADLINE_MS),
+  ]);
   log.info(`Facebook user deauthorized the app: ${removed} tokens removed, ${pages.length} pages stopped`, {
     user_uuid: user.userUuid,
     pages: pages.length,

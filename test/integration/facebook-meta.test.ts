@@ -252,6 +252,41 @@ describe("deauthorize callback", () => {
   });
 });
 
+describe("Meta's callbacks while Spaces hangs", () => {
+  it("deauthorize and a deletion request answer in time; their journal entries are queued and land later", async () => {
+    const [page, otherPage] = [uniqueId(), uniqueId()];
+    const { user } = await login([page]);
+    const { user: other } = await login([otherPage]);
+    await control("spaces", "mode", { mode: "slow", delayMs: 4000 });
+    try {
+      let started = Date.now();
+      const res = await metaCallback(
+        "/facebook/deauthorize",
+        await signedRequest({ algorithm: "HMAC-SHA256", issued_at: now(), user_id: user }),
+      );
+      expect(res.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(await res.json<any>()).toMatchObject({ tokens_removed: 2 });
+      started = Date.now();
+      const deletion = await metaCallback(
+        "/facebook/data-deletion",
+        await signedRequest({ algorithm: "HMAC-SHA256", issued_at: now(), user_id: other }),
+      );
+      expect(deletion.status).toBe(200);
+      expect(Date.now() - started).toBeLessThan(2500);
+      expect(logs.has("Journal write failed, queued")).toBe(true);
+    } finally {
+      await control("spaces", "mode", { mode: "up" });
+    }
+    await waitFor(async () => {
+      const keys = await spaces().listKeys("backups/journal/tokens/");
+      const texts = await Promise.all(keys.map((k) => spaces().getText(k)));
+      expect(texts.some((t) => t!.includes(`"key":"facebook:page:${page}","row":null`))).toBe(true);
+      expect(texts.some((t) => t!.includes(`"table":"facebook_deletions"`) && t!.includes(other))).toBe(true);
+    }, 20_000);
+  });
+});
+
 describe("one customer's conversation forgotten on the merchant's word", () => {
   it("DELETE /admin/facebook/pages/:page/conversations/:sender removes it from the Durable Object and Spaces", async () => {
     const [page, alice, bob] = [uniqueId(), uniqueId(), uniqueId()];
