@@ -12,7 +12,7 @@ import { DATABASES, type DatabaseName } from "../src/backup/dump.ts";
 import { signedJson, stampOf, verificationKey, parseBackupKey, type Manifest } from "../src/backup/manifest.ts";
 import { planRestore } from "../src/backup/pitr.ts";
 import { applyRetention, backupOne, retentionPolicy } from "../src/backup/run.ts";
-import { ROOT } from "./lib/local-stack.ts";
+import { ROOT } from "../dev/local-stack.ts";
 import {
   backupAccess,
   d1Export,

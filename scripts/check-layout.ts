@@ -1,9 +1,13 @@
 /**
  * The layout rules a compiler cannot check, run by `npm test` (`npm run check`):
- * - SQL lives in `src/storage/` only (the backup's dump format, `src/backup/`, reads and writes SQL
- *   text as data); every other module reaches D1 through the stores, which journal what they change;
+ * - one scheme per level: `src/` holds only the folders of LAYOUT below (and the entry files), so a
+ *   new concern gets a named home instead of a stray file;
+ * - every route is declared in `src/http/`: `new Hono` appears nowhere else;
+ * - SQL lives in `src/db/` (D1), `src/conversations/store.ts` (a Durable Object's SQLite) and
+ *   `src/console/rows.ts` (read-only); the backup's dump format, `src/backup/`, reads and writes SQL
+ *   text as data. Every other module reaches D1 through the stores, which journal what they change;
  * - no import cycles in `src/` (type imports count: a cycle of types still ties the files together);
- * - data flows one way: `src/storage/` and `src/lib/` never import routes, platforms or jobs.
+ * - data flows one way: `src/db/`, `src/spaces/` and `src/lib/` never import routes, platforms or jobs.
  * Exits non-zero with one line per breach.
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
@@ -27,17 +31,41 @@ const breaches: string[] = [];
 // A statement keyword followed by the words that make it SQL, inside a string or template literal.
 const SQL =
   /["'`]\s*(SELECT\s[\s\S]*?\sFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|ALTER\s+TABLE)\b/;
-const SQL_HOMES = ["src/storage/", "src/backup/"];
+const SQL_HOMES = ["src/db/", "src/backup/", "src/conversations/store.ts", "src/console/rows.ts"];
+/** The folders of `src/`, one concern each (README, "Layout"). */
+const LAYOUT = [
+  "backup",
+  "console",
+  "conversations",
+  "db",
+  "facebook",
+  "http",
+  "identity",
+  "jobs",
+  "lib",
+  "shopify",
+  "spaces",
+];
+const ENTRY_FILES = ["index.ts", "app.ts", "config.ts", "env.ts", "services.ts"];
+const FOUNDATION = /^src\/(db|spaces|lib)\//;
 const JOURNAL_FORMAT = ["src/backup/journal.ts", "src/backup/auth.ts"];
+
+for (const name of readdirSync(src)) {
+  const isDir = statSync(join(src, name)).isDirectory();
+  if (isDir ? !LAYOUT.includes(name) : !ENTRY_FILES.includes(name))
+    breaches.push(`src/${name}: not a home of the layout (${LAYOUT.join(", ")}); put it in one or add it to LAYOUT`);
+}
 
 const imports = new Map<string, string[]>();
 for (const path of all) {
   const text = readFileSync(path, "utf8");
   if (!SQL_HOMES.some((home) => rel(path).startsWith(home))) {
     text.split("\n").forEach((line, i) => {
-      if (SQL.test(line)) breaches.push(`${rel(path)}:${i + 1}: SQL outside src/storage/ (add a store method)`);
+      if (SQL.test(line)) breaches.push(`${rel(path)}:${i + 1}: SQL outside its homes (add a store method in src/db/)`);
     });
   }
+  if (/new Hono\b/.test(text) && !rel(path).startsWith("src/http/") && rel(path) !== "src/app.ts")
+    breaches.push(`${rel(path)}: declares routes outside src/http/`);
   const targets: string[] = [];
   for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+["'](\.[^"']+)["']/gm)) {
     const base = resolve(dirname(path), m[1]!);
@@ -49,12 +77,12 @@ for (const path of all) {
 
 for (const [path, targets] of imports) {
   const from = rel(path);
-  if (!from.startsWith("src/storage/") && !from.startsWith("src/lib/")) continue;
+  if (!FOUNDATION.test(from)) continue;
   for (const target of targets) {
     const to = rel(target);
     // The journal's format and its signing key belong with the stores that journal every write.
-    if (!/^src\/(storage|lib)\//.test(to) && !JOURNAL_FORMAT.includes(to) && to !== "src/config.ts")
-      breaches.push(`${from}: imports ${to} (storage and lib must not depend on routes, platforms or jobs)`);
+    if (!FOUNDATION.test(to) && !JOURNAL_FORMAT.includes(to) && to !== "src/config.ts")
+      breaches.push(`${from}: imports ${to} (db, spaces and lib must not depend on routes, platforms or jobs)`);
   }
 }
 
@@ -80,4 +108,4 @@ if (breaches.length) {
   console.error(`check-layout: ${breaches.length} breach(es) of the layout rules`);
   process.exit(1);
 }
-console.log(`check-layout: ${all.length} modules, SQL only in storage, no import cycles`);
+console.log(`check-layout: ${all.length} modules, one home per concern, SQL only in its homes, no import cycles`);

@@ -7,11 +7,11 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startGraphFake } from "../test/fakes/graph.ts";
-import { startS3Standin } from "../test/fakes/s3.ts";
-import { startShopifyFake } from "../test/fakes/shopify.ts";
-import { control } from "./lib/platform-client.ts";
-import { LOCAL_BUCKET, LOCAL_DIR, applyLocalMigrations, ensureDevVars, startWorker } from "./lib/local-stack.ts";
+import { startGraphFake } from "../dev/fakes/graph.ts";
+import { startS3Standin } from "../dev/fakes/s3.ts";
+import { startShopifyFake } from "../dev/fakes/shopify.ts";
+import { control } from "../dev/platform-client.ts";
+import { LOCAL_BUCKET, LOCAL_DIR, applyLocalMigrations, ensureDevVars, startWorker } from "../dev/local-stack.ts";
 
 const port = Number(process.env.PORT ?? 8787);
 const s3Port = Number(process.env.S3_PORT ?? 9000);

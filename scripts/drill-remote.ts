@@ -12,7 +12,7 @@
  * logged in (CLOUDFLARE_API_TOKEN). Optional: DRILL_SHOP (an installed shop), DRILL_PAGE and
  * DRILL_PSID (a linked page and a test user's PSID on it) for the webhook steps.
  */
-import { shopMetadataKey, shopProductsKey, pageMetadataKey, conversationKey } from "../src/storage/keys.ts";
+import { shopMetadataKey, shopProductsKey, pageMetadataKey, conversationKey } from "../src/spaces/keys.ts";
 import { backup } from "./backup.ts";
 import { restore } from "./restore.ts";
 import { d1Query, scriptSpaces, step, type Target } from "./lib/ops.ts";
@@ -21,7 +21,7 @@ import {
   messengerWebhookRequest,
   shopifyWebhookRequest,
   type Secrets,
-} from "./lib/platform-client.ts";
+} from "../dev/platform-client.ts";
 
 export interface RemoteDrillOptions {
   workerUrl: string;

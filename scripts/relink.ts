@@ -11,7 +11,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { startS3Standin } from "../test/fakes/s3.ts";
+import { startS3Standin } from "../dev/fakes/s3.ts";
 import {
   LOCAL_BUCKET,
   LOCAL_DIR,
@@ -19,7 +19,7 @@ import {
   freePort,
   readDevVars,
   startWorker,
-} from "./lib/local-stack.ts";
+} from "../dev/local-stack.ts";
 
 const USAGE = "usage: npm run relink -- --shop <domain>|--page <id> --to <uuid> [--from <uuid>] [--remote <url>]";
 

@@ -10,8 +10,8 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RotationChunk } from "../src/storage/token-rotation.ts";
-import { LOCAL_DIR, readDevVars } from "./lib/local-stack.ts";
+import type { RotationChunk } from "../src/db/token-rotation.ts";
+import { LOCAL_DIR, readDevVars } from "../dev/local-stack.ts";
 import { parseTarget } from "./lib/ops.ts";
 
 /** A chunk as `POST /admin/rotate-key` answers it (the key id in snake case). */

@@ -4,7 +4,7 @@
  * ADMIN_TOKEN of .dev.vars. `--remote <url>`: a deployed worker, with ADMIN_TOKEN from the
  * environment. `--search <text>` and `--page <n>` as in the console; `--json` prints the JSON.
  */
-import { readDevVars } from "./lib/local-stack.ts";
+import { readDevVars } from "../dev/local-stack.ts";
 import { statusText } from "./lib/status-text.ts";
 import type { StatusJson } from "../src/console/read-model.ts";
 

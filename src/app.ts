@@ -4,13 +4,13 @@ import { HTTPException } from "hono/http-exception";
 import { limitBody } from "./lib/body-limit";
 import { AppError } from "./lib/errors";
 import { describeError, log } from "./lib/log";
-import { adminRoutes } from "./routes/admin";
-import { consoleRoutes } from "./routes/console";
-import { errorResponse } from "./pages/error-response";
-import { healthRoutes } from "./routes/health";
-import { loginRateLimit } from "./routes/session";
-import { facebookRoutes } from "./facebook/routes";
-import { shopifyRoutes } from "./shopify/routes";
+import { adminRoutes } from "./http/admin";
+import { consoleRoutes } from "./http/console";
+import { errorResponse } from "./http/pages/error-response";
+import { healthRoutes } from "./http/health";
+import { loginRateLimit } from "./http/session";
+import { facebookRoutes } from "./http/facebook";
+import { shopifyRoutes } from "./http/shopify";
 
 /** Largest request body accepted, but for webhook deliveries. */
 const MAX_BODY_BYTES = 1024 * 1024;

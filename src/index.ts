@@ -1,9 +1,9 @@
 import { app } from "./app";
 import { consumeDeadJobs, consumeJobs } from "./jobs/consumer";
-import type { Job } from "./jobs/messages";
+import type { Job } from "./jobs/queue-jobs";
 import { runScheduled } from "./jobs/schedule";
 
-export { Conversation } from "./facebook/conversation";
+export { Conversation } from "./conversations/durable-object";
 
 export default {
   fetch: app.fetch,

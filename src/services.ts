@@ -2,13 +2,13 @@ import { journalRows, type RowJournal } from "./backup/journal";
 import { config, perEncryptionKeys } from "./config";
 import { isolateCache } from "./lib/isolate-cache";
 import { TokenCipher } from "./lib/token-cipher";
-import { DeletionStore } from "./storage/facebook-deletions";
-import { FacebookUserStore } from "./storage/facebook-users";
-import { Spaces } from "./storage/spaces";
-import { SessionStore } from "./storage/sessions";
-import { ShopLifecycle } from "./storage/shop-lifecycle";
-import { TokenStore } from "./storage/tokens";
-import { LinkStore } from "./storage/links";
+import { DeletionStore } from "./db/facebook-deletions";
+import { FacebookUserStore } from "./db/facebook-users";
+import { Spaces } from "./spaces/client";
+import { SessionStore } from "./db/sessions";
+import { ShopLifecycle } from "./db/shop-lifecycle";
+import { TokenStore } from "./db/tokens";
+import { LinkStore } from "./db/links";
 
 /** The storage services, built from the environment on first use and reused within an isolate. */
 
@@ -25,13 +25,13 @@ export async function tokenStore(env: Env): Promise<TokenStore> {
   return new TokenStore(env.TOKENS_DB, await tokenCipher(env), rowJournal(env));
 }
 
-/** Shop and page links, written with their tokens and journaled (see src/storage/links.ts). */
+/** Shop and page links, written with their tokens and journaled (see src/db/links.ts). */
 export const linkStore = async (env: Env) => new LinkStore(env.TOKENS_DB, await tokenStore(env));
 
-/** Facebook users and their page grants, journaled (see src/storage/facebook-users.ts). */
+/** Facebook users and their page grants, journaled (see src/db/facebook-users.ts). */
 export const facebookUserStore = (env: Env) => new FacebookUserStore(env.TOKENS_DB, rowJournal(env));
 
-/** Meta's data deletion requests, journaled (see src/storage/facebook-deletions.ts). */
+/** Meta's data deletion requests, journaled (see src/db/facebook-deletions.ts). */
 export const deletionStore = (env: Env) => new DeletionStore(env.TOKENS_DB, rowJournal(env));
 
 /** Journals the current state of a store's changed rows (see src/backup/journal.ts). */
@@ -44,5 +44,5 @@ export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);
 
 export const spaces = (env: Env) => new Spaces(config(env, "spaces"));
 
-/** Installs and uninstalls of shops, journalled (see src/storage/shop-lifecycle.ts). */
+/** Installs and uninstalls of shops, journalled (see src/db/shop-lifecycle.ts). */
 export const shopLifecycle = (env: Env) => new ShopLifecycle(env.TOKENS_DB, rowJournal(env));

@@ -1,8 +1,8 @@
 import type { TestProject } from "vitest/node";
-import { startFaultProxy } from "./fakes/fault-proxy";
-import { startGraphFake } from "./fakes/graph";
-import { startS3Standin } from "./fakes/s3";
-import { startShopifyFake } from "./fakes/shopify";
+import { startFaultProxy } from "../dev/fakes/fault-proxy";
+import { startGraphFake } from "../dev/fakes/graph";
+import { startS3Standin } from "../dev/fakes/s3";
+import { startShopifyFake } from "../dev/fakes/shopify";
 import { GRAPH_VERSION, TEST_BUCKET, TEST_SECRETS } from "./env";
 
 /** Starts the S3 stand-in and the platform fakes on loopback for the whole run, and stops them after. */

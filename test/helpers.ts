@@ -3,11 +3,11 @@ import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach } from "vitest";
 import { config } from "../src/config";
 import worker from "../src/index";
-import type { Job } from "../src/jobs/messages";
+import type { Job } from "../src/jobs/queue-jobs";
 import { setLogSink } from "../src/lib/log";
-import { Spaces } from "../src/storage/spaces";
-import * as client from "../scripts/lib/platform-client";
-import { cookieOf, delivery, messageEvent } from "../scripts/lib/platform-client";
+import { Spaces } from "../src/spaces/client";
+import * as client from "../dev/platform-client";
+import { cookieOf, delivery, messageEvent } from "../dev/platform-client";
 import { TEST_SECRETS } from "./env";
 
 /** What the platforms, the browser and the operator do to the worker, for the integration tests. */

@@ -1,7 +1,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { backup } from "../backup.ts";
-import { shopifyWebhookRequest } from "../lib/platform-client.ts";
+import { shopifyWebhookRequest } from "../../dev/platform-client.ts";
 import { restore } from "../restore.ts";
 import { add } from "./report.ts";
 import { MERCHANTS, type Bench } from "./stack.ts";

@@ -13,10 +13,10 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { startS3Standin } from "../../test/fakes/s3.ts";
-import { startShopifyFake } from "../../test/fakes/shopify.ts";
-import { ROOT } from "../lib/local-stack.ts";
-import { control } from "../lib/platform-client.ts";
+import { startS3Standin } from "../../dev/fakes/s3.ts";
+import { startShopifyFake } from "../../dev/fakes/shopify.ts";
+import { ROOT } from "../../dev/local-stack.ts";
+import { control } from "../../dev/platform-client.ts";
 
 type Add = (section: string, figure: string, value: number | string, unit?: string, note?: string) => void;
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sqlLiteral } from "../../src/backup/dump.ts";
-import { startFakeStack } from "../lib/fake-stack.ts";
+import { startFakeStack } from "../../dev/fake-stack.ts";
 import { d1ExecuteFile } from "../lib/ops.ts";
 
 type Add = (section: string, figure: string, value: number | string, unit?: string, note?: string) => void;

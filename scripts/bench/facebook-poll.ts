@@ -10,9 +10,9 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { sleep } from "../../src/lib/retry.ts";
 import { POLL_CALLS_PER_JOB } from "../../src/facebook/poll-budget.ts";
-import { startFakeStack } from "../lib/fake-stack.ts";
-import { LOCAL_DIR } from "../lib/local-stack.ts";
-import { control, loginFacebook } from "../lib/platform-client.ts";
+import { startFakeStack } from "../../dev/fake-stack.ts";
+import { LOCAL_DIR } from "../../dev/local-stack.ts";
+import { control, loginFacebook } from "../../dev/platform-client.ts";
 
 /** The Graph fake's count of calls made with this page's token. */
 const pageCalls = async (graphOrigin: string, page: string) =>

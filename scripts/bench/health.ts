@@ -9,7 +9,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFakeStack } from "../lib/fake-stack.ts";
+import { startFakeStack } from "../../dev/fake-stack.ts";
 import { loadInProcess, type LoadKind, type LoadResult, type LoadSpec } from "../lib/load.ts";
 
 type Load = (name: string, kind: LoadKind) => Promise<LoadResult & { name: string }>;

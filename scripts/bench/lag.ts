@@ -1,5 +1,5 @@
-import { conversationKey, shopProductsKey } from "../../src/storage/keys.ts";
-import { control, shopifyWebhookRequest } from "../lib/platform-client.ts";
+import { conversationKey, shopProductsKey } from "../../src/spaces/keys.ts";
+import { control, shopifyWebhookRequest } from "../../dev/platform-client.ts";
 import { add, percentile, waitFor } from "./report.ts";
 import type { Bench } from "./stack.ts";
 

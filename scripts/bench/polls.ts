@@ -1,5 +1,5 @@
 import { sleep } from "../../src/lib/retry.ts";
-import { control } from "../lib/platform-client.ts";
+import { control } from "../../dev/platform-client.ts";
 import { add, waitFor } from "./report.ts";
 import { MERCHANTS, messages, type Bench } from "./stack.ts";
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sleep } from "../../src/lib/retry.ts";
-import { ROOT } from "../lib/local-stack.ts";
+import { ROOT } from "../../dev/local-stack.ts";
 
 /** The benchmark's figures, its shared clock helpers, and the table it ends with. */
 

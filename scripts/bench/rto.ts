@@ -13,9 +13,9 @@ import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { sqlLiteral } from "../../src/backup/sql-text.ts";
 import { TokenCipher } from "../../src/lib/token-cipher.ts";
-import { startS3Standin } from "../../test/fakes/s3.ts";
+import { startS3Standin } from "../../dev/fakes/s3.ts";
 import { backup } from "../backup.ts";
-import { LOCAL_DIR, applyLocalMigrations } from "../lib/local-stack.ts";
+import { LOCAL_DIR, applyLocalMigrations } from "../../dev/local-stack.ts";
 import { d1ExecuteFile, d1Query, ensureDir } from "../lib/ops.ts";
 import { restore } from "../restore.ts";
 

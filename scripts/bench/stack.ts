@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { startFaultProxy } from "../../test/fakes/fault-proxy.ts";
-import { startS3Standin } from "../../test/fakes/s3.ts";
-import { fakeStackVars, graphFakeFor, shopifyFakeFor } from "../lib/fake-stack.ts";
-import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
+import { startFaultProxy } from "../../dev/fakes/fault-proxy.ts";
+import { startS3Standin } from "../../dev/fakes/s3.ts";
+import { fakeStackVars, graphFakeFor, shopifyFakeFor } from "../../dev/fake-stack.ts";
+import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../../dev/local-stack.ts";
 import { loadInProcess, type LoadKind, type LoadSpec } from "../lib/load.ts";
 import { d1ExecuteFile, scriptSpaces } from "../lib/ops.ts";
 import {
@@ -12,7 +12,7 @@ import {
   loginFacebook,
   messageDelivery,
   messengerWebhookRequest,
-} from "../lib/platform-client.ts";
+} from "../../dev/platform-client.ts";
 import { seedSql } from "../lib/seed.ts";
 import { add } from "./report.ts";
 

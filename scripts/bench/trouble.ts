@@ -1,5 +1,5 @@
 import { sleep } from "../../src/lib/retry.ts";
-import { control } from "../lib/platform-client.ts";
+import { control } from "../../dev/platform-client.ts";
 import { add, median } from "./report.ts";
 import { ROUNDS, type Bench } from "./stack.ts";
 

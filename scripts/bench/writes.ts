@@ -1,6 +1,6 @@
 import { sleep } from "../../src/lib/retry.ts";
-import { conversationKey } from "../../src/storage/keys.ts";
-import { control } from "../lib/platform-client.ts";
+import { conversationKey } from "../../src/spaces/keys.ts";
+import { control } from "../../dev/platform-client.ts";
 import { add, waitFor } from "./report.ts";
 import type { Bench } from "./stack.ts";
 

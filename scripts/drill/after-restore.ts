@@ -1,4 +1,4 @@
-import { conversationKey, pageMetadataKey, shopProductsKey } from "../../src/storage/keys.ts";
+import { conversationKey, pageMetadataKey, shopProductsKey } from "../../src/spaces/keys.ts";
 import { step } from "../lib/ops.ts";
 import {
   control,
@@ -7,7 +7,7 @@ import {
   messageDelivery,
   messengerWebhookRequest,
   nameChangeDelivery,
-} from "../lib/platform-client.ts";
+} from "../../dev/platform-client.ts";
 import { cast, check, expectOk, sawLog, waitFor, type Drill } from "./stack.ts";
 
 const { shopA, shopB, shopC, pageA, pageB, customer } = cast;

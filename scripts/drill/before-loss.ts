@@ -1,4 +1,4 @@
-import { conversationKey, shopProductsKey } from "../../src/storage/keys.ts";
+import { conversationKey, shopProductsKey } from "../../src/spaces/keys.ts";
 import { backup } from "../backup.ts";
 import {
   control,
@@ -7,7 +7,7 @@ import {
   messageDelivery,
   messengerWebhookRequest,
   shopifyWebhookRequest,
-} from "../lib/platform-client.ts";
+} from "../../dev/platform-client.ts";
 import { step } from "../lib/ops.ts";
 import { cast, check, expectOk, waitFor, type Drill } from "./stack.ts";
 

@@ -1,5 +1,5 @@
 import { GetObjectAclCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import * as objects from "../../src/storage/keys.ts";
+import * as objects from "../../src/spaces/keys.ts";
 import { cast, check, logLines, sawLog, type Drill, type SpacesObject } from "./stack.ts";
 
 const { shopA, shopB, pageA, pageB, customer } = cast;

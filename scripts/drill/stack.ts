@@ -1,10 +1,10 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { startS3Standin } from "../../test/fakes/s3.ts";
-import { fakeStackVars, graphFakeFor, shopifyFakeFor } from "../lib/fake-stack.ts";
-import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../lib/local-stack.ts";
+import { startS3Standin } from "../../dev/fakes/s3.ts";
+import { fakeStackVars, graphFakeFor, shopifyFakeFor } from "../../dev/fake-stack.ts";
+import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../../dev/local-stack.ts";
 import { d1Query, scriptSpaces, step } from "../lib/ops.ts";
-import { control, shopifyWebhookRequest } from "../lib/platform-client.ts";
+import { control, shopifyWebhookRequest } from "../../dev/platform-client.ts";
 
 /**
  * The drill's local stack (the S3 stand-in or a named S3 server, the Shopify and Graph fakes, the

@@ -8,8 +8,8 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import autocannon from "autocannon";
-import { ROOT } from "./local-stack.ts";
-import { messageDelivery, messengerWebhookInit, shopifyWebhookInit } from "./platform-client.ts";
+import { ROOT } from "../../dev/local-stack.ts";
+import { messageDelivery, messengerWebhookInit, shopifyWebhookInit } from "../../dev/platform-client.ts";
 
 /** `forged`: Shopify webhooks signed with a wrong secret, answered 401 before any D1 or log work. */
 /** `health`: the public `GET /health` (one `SELECT 1` per database, a cached Spaces probe). */

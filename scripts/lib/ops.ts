@@ -5,9 +5,9 @@ import { BackupAuth } from "../../src/backup/auth.ts";
 import type { DatabaseName } from "../../src/backup/dump.ts";
 import type { Migration } from "../../src/backup/schema.ts";
 import { config } from "../../src/config.ts";
-import { Spaces } from "../../src/storage/spaces.ts";
-import { startS3Standin } from "../../test/fakes/s3.ts";
-import { LOCAL_BUCKET, LOCAL_DIR, ROOT, quietWrangler, readDevVars } from "./local-stack.ts";
+import { Spaces } from "../../src/spaces/client.ts";
+import { startS3Standin } from "../../dev/fakes/s3.ts";
+import { LOCAL_BUCKET, LOCAL_DIR, ROOT, quietWrangler, readDevVars } from "../../dev/local-stack.ts";
 
 // The SDK warns on every run that Node 20 support ends in 2027 (see README, toolchain).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";

@@ -4,7 +4,7 @@ import { DATABASES, type DatabaseName } from "../../src/backup/dump.ts";
 import type { DumpState } from "../../src/backup/dump-parse.ts";
 import { rowsHash, stateSql, type StateFacts } from "../../src/backup/restore-plan.ts";
 import type { SqlValue } from "../../src/backup/sql-text.ts";
-import { LOCAL_DIR } from "./local-stack.ts";
+import { LOCAL_DIR } from "../../dev/local-stack.ts";
 import { d1ExecuteFileAsync, d1QueryAll, ensureDir, type Target } from "./ops.ts";
 
 /**

@@ -1,5 +1,5 @@
 import type { StatusJson } from "../../src/console/read-model.ts";
-import { age, bytes, duration } from "../../src/pages/console/format.ts";
+import { age, bytes, duration } from "../../src/console/format.ts";
 
 /** `GET /admin/status.json` as lines for a terminal: the console's sections, in the same words. */
 export function statusText(origin: string, s: StatusJson): string {

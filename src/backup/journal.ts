@@ -1,6 +1,6 @@
 import { describeError, log } from "../lib/log";
 import { randomHex } from "../lib/encoding";
-import type { Spaces } from "../storage/spaces";
+import type { Spaces } from "../spaces/client";
 import { backupAuth, type BackupAuth } from "./auth";
 import { BackupRefused } from "./dump-parse";
 import { stampOf } from "./manifest";

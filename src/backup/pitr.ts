@@ -1,5 +1,5 @@
 import { sha256Hex } from "../lib/signatures";
-import type { Spaces } from "../storage/spaces";
+import type { Spaces } from "../spaces/client";
 import { isUnknownKeyReason, type BackupAuth } from "./auth";
 import { DATABASES, type DatabaseName } from "./dump";
 import { BackupRefused, parseDump, type DumpState } from "./dump-parse";

@@ -1,8 +1,8 @@
 import { config } from "../config";
 import { describeError, log } from "../lib/log";
 import { spaces } from "../services";
-import { ObjectWriter } from "../storage/object-writer";
-import { JSON_TYPE, type Spaces } from "../storage/spaces";
+import { ObjectWriter } from "../spaces/object-writer";
+import { JSON_TYPE, type Spaces } from "../spaces/client";
 import { backupAuth, type BackupAuth } from "./auth";
 import { exportViaApi } from "./d1-export-api";
 import { DATABASES, DumpReader, databaseOfDump, dumpD1, type DatabaseName } from "./dump";

@@ -1,4 +1,4 @@
-import type { Spaces } from "../storage/spaces";
+import type { Spaces } from "../spaces/client";
 import type { BackupAuth } from "./auth";
 import { DATABASES, type DatabaseName } from "./dump";
 import { JOURNAL_PREFIX, journalKeyTime } from "./journal";

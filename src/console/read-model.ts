@@ -5,18 +5,11 @@ import { parseManifestKey, readManifest, readVerification, verificationKey } fro
 import { isolateCache } from "../lib/isolate-cache";
 import { describeError } from "../lib/log";
 import { retryDeadJob } from "../jobs/consumer";
-import { listDeadJobs, type DeadJob as StoredDeadJob } from "../storage/dead-jobs";
-import { pageStatusesOf } from "../storage/page-status";
-import { shopStatusesOf } from "../storage/shop-status";
+import { listDeadJobs, type DeadJob as StoredDeadJob } from "../db/dead-jobs";
+import { pageStatusesOf } from "../db/page-status";
+import { shopStatusesOf } from "../db/shop-status";
 import { spaces } from "../services";
-import {
-  merchantLinks,
-  merchantPage,
-  probeSessionsDb,
-  probeTokensDb,
-  type PageRow,
-  type ShopRow,
-} from "../storage/console";
+import { merchantLinks, merchantPage, probeSessionsDb, probeTokensDb, type PageRow, type ShopRow } from "./rows";
 import { tokenState, type TokenState } from "./token-state";
 
 /**

@@ -1,4 +1,4 @@
-import type { TokenStateRow } from "../storage/console";
+import type { TokenStateRow } from "../db/tokens";
 
 /** What the operator needs to know of a credential, from its bookkeeping only. */
 export type TokenState = "active" | "expiring" | "needs_reauth" | "uninstalled";

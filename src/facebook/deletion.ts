@@ -1,13 +1,13 @@
 import { CALLBACK_JOURNAL_DEADLINE_MS } from "../backup/journal";
 import { log } from "../lib/log";
-import { conversationKey, pageMetadataKey } from "../storage/keys";
-import { deletionByCode, type Deletion } from "../storage/facebook-deletions";
-import { writablePageOwner } from "../storage/facebook-pages";
-import { facebookUser, pagesGrantedBy, type GrantedPage } from "../storage/facebook-users";
-import { facebookUserTokenKey, pageTokenKey } from "../storage/tokens";
+import { conversationKey, pageMetadataKey } from "../spaces/keys";
+import { deletionByCode, type Deletion } from "../db/facebook-deletions";
+import { writablePageOwner } from "../db/facebook-pages";
+import { facebookUser, pagesGrantedBy, type GrantedPage } from "../db/facebook-users";
+import { facebookUserTokenKey, pageTokenKey } from "../db/tokens";
 import { deletionStore, facebookUserStore, spaces, tokenStore } from "../services";
-import type { Job } from "../jobs/messages";
-import { conversationStub, pageIndexStub } from "./conversation";
+import type { Job } from "../jobs/queue-jobs";
+import { conversationStub, pageIndexStub } from "../conversations/durable-object";
 import type { SignedRequest } from "./signed-request";
 import { forgetWritablePage } from "./webhooks";
 

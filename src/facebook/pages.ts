@@ -3,10 +3,10 @@ import { config, type Config } from "../config";
 import { log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { sha256Hex } from "../lib/signatures";
-import { pageMetadataKey } from "../storage/keys";
-import { writablePageOwner } from "../storage/facebook-pages";
-import { recordSubscriptionHealth } from "../storage/page-status";
-import { pageTokenKey } from "../storage/tokens";
+import { pageMetadataKey } from "../spaces/keys";
+import { writablePageOwner } from "../db/facebook-pages";
+import { recordSubscriptionHealth } from "../db/page-status";
+import { pageTokenKey } from "../db/tokens";
 import { linkStore, spaces, tokenStore } from "../services";
 import { graph } from "./graph";
 

@@ -2,12 +2,12 @@ import { z } from "zod";
 import { badRequest } from "../lib/errors";
 import { isolateCache } from "../lib/isolate-cache";
 import { log, scrub } from "../lib/log";
-import { isNumericId } from "../storage/keys";
-import { writablePageOwner } from "../storage/facebook-pages";
-import { webhookReceived } from "../storage/page-status";
-import { enqueueAll, type Job } from "../jobs/messages";
-import { conversationStub } from "./conversation";
-import { messagingUpdate, type ConversationMessage, type MessageEdit } from "./messages";
+import { isNumericId } from "../spaces/keys";
+import { writablePageOwner } from "../db/facebook-pages";
+import { webhookReceived } from "../db/page-status";
+import { enqueueAll, type Job } from "../jobs/queue-jobs";
+import { conversationStub } from "../conversations/durable-object";
+import { messagingUpdate, type ConversationMessage, type MessageEdit } from "../conversations/messages";
 
 /**
  * Pages known to be written, so a busy page costs no D1 query per delivery. Only positive answers

@@ -1,6 +1,6 @@
 import { AppError, badRequest } from "../lib/errors";
 import { log } from "../lib/log";
-import { isNumericId, isUserUuid, normalizeShop, pagePrefix, shopPrefix } from "../storage/keys";
+import { isNumericId, isUserUuid, normalizeShop, pagePrefix, shopPrefix } from "../spaces/keys";
 import { linkStore, spaces } from "../services";
 
 /** What the operator moves: one shop or one page. */

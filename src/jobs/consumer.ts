@@ -1,16 +1,16 @@
 import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { backoffMs } from "../lib/retry";
-import { shopPrefix } from "../storage/keys";
-import { pageTokenKey, shopTokenKey } from "../storage/tokens";
-import { syncFinished } from "../storage/links";
+import { shopPrefix } from "../spaces/keys";
+import { pageTokenKey, shopTokenKey } from "../db/tokens";
+import { syncFinished } from "../db/links";
 import { spaces, tokenStore } from "../services";
 import { syncShop } from "../shopify/sync";
 import { checkShopWebhooks } from "../shopify/webhook-registration";
-import { jobSubject, type Job } from "./messages";
+import { jobSubject, type Job } from "./queue-jobs";
 import { writeJournal } from "../backup/journal";
 import { backupAuth } from "../backup/auth";
-import { facebookJob } from "../facebook/jobs";
+import { facebookJob } from "../facebook/poll";
 import {
   deadJobBody,
   deadJobDone,
@@ -18,7 +18,7 @@ import {
   dueDeadJobs,
   recordDeadJob,
   type DeadJob,
-} from "../storage/dead-jobs";
+} from "../db/dead-jobs";
 
 /** Deliveries of a message before the queue gives up: 1 + `max_retries` of wrangler.toml. */
 const MAX_ATTEMPTS = 9;

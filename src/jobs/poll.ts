@@ -1,6 +1,6 @@
 import { log } from "../lib/log";
-import { installedShops, linkedPages } from "../storage/links";
-import { enqueueAll, type Job } from "./messages";
+import { installedShops, linkedPages } from "../db/links";
+import { enqueueAll, type Job } from "./queue-jobs";
 
 /**
  * The daily polls do not run inline (a cron has 30 s of CPU and 1,000 subrequests): they enqueue

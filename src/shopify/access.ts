@@ -1,8 +1,8 @@
 import type { Config } from "../config";
 import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
-import type { Token, TokenStore } from "../storage/tokens";
-import { shopTokenKey } from "../storage/tokens";
+import type { Token, TokenStore } from "../db/tokens";
+import { shopTokenKey } from "../db/tokens";
 import { requestToken } from "./oauth";
 
 /** Refresh this long before expiry, so a token never dies in the middle of a sync. */

@@ -1,4 +1,4 @@
-import type { InstallRecord } from "../storage/shop-lifecycle";
+import type { InstallRecord } from "../db/shop-lifecycle";
 
 /**
  * Whether a shop's install can serve the merchant as it is, or needs OAuth again: what the app URL

@@ -2,17 +2,17 @@ import { CALLBACK_JOURNAL_DEADLINE_MS } from "../backup/journal";
 import { z } from "zod";
 import { AppError, badRequest } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { releaseSync, requestSyncQuery } from "../storage/links";
-import { commitTogether } from "../storage/group-commit";
-import { readInstall } from "../storage/shop-lifecycle";
+import { releaseSync, requestSyncQuery } from "../db/links";
+import { commitTogether } from "../db/group-commit";
+import { readInstall } from "../db/shop-lifecycle";
 import {
   forgetDeliveriesBefore,
   forgetDelivery,
   recordDelivery,
   recordDeliveryQuery,
   type DeliveryRef,
-} from "../storage/webhook-deliveries";
-import type { Job } from "../jobs/messages";
+} from "../db/webhook-deliveries";
+import type { Job } from "../jobs/queue-jobs";
 import { shopLifecycle } from "../services";
 
 export interface ShopifyDelivery extends DeliveryRef {

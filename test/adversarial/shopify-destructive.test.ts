@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { shopProductsKey } from "../../src/storage/keys";
+import { shopProductsKey } from "../../src/spaces/keys";
 import {
   databaseSnapshot,
   installShop,

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
-import { ROOT } from "../../scripts/lib/local-stack";
+import { ROOT } from "../../dev/local-stack";
 
 /**
  * Debian's Chromium (never a downloaded browser), headless, with a fresh profile each time, and

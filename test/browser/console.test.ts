@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type { Page } from "playwright-core";
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { ROOT } from "../../scripts/lib/local-stack";
-import { control, installShop, loginFacebook } from "../../scripts/lib/platform-client";
+import { ROOT } from "../../dev/local-stack";
+import { control, installShop, loginFacebook } from "../../dev/platform-client";
 import { browserForFile, screenshot, signIn as signInAs } from "./chromium";
 
 /** The operator console in Chromium: sign-in, the cookie it leaves, search, escaping, signed-out visits. */

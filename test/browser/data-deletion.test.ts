@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, inject, it } from "vitest";
-import { control, loginFacebook, messageDelivery, messengerWebhookRequest } from "../../scripts/lib/platform-client";
+import { control, loginFacebook, messageDelivery, messengerWebhookRequest } from "../../dev/platform-client";
 import { browserForFile, screenshot } from "./chromium";
 
 /**

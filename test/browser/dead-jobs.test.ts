@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { control, installShop, shopifyWebhookRequest } from "../../scripts/lib/platform-client";
+import { control, installShop, shopifyWebhookRequest } from "../../dev/platform-client";
 import { browserForFile, screenshot, signIn } from "./chromium";
 
 /**

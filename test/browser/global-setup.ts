@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import { startFakeStack } from "../../scripts/lib/fake-stack";
+import { startFakeStack } from "../../dev/fake-stack";
 
 /**
  * The stack the browser talks to: the worker (wrangler dev, fresh local D1) served as

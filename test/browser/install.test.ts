@@ -1,6 +1,6 @@
 import type { Page, Response } from "playwright-core";
 import { describe, expect, inject, it } from "vitest";
-import { control } from "../../scripts/lib/platform-client";
+import { control } from "../../dev/platform-client";
 import { browserForFile, screenshot } from "./chromium";
 
 /**

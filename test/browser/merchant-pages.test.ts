@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from "vitest";
-import * as merchant from "../../src/pages/merchant.tsx";
+import * as merchant from "../../src/http/pages/merchant.tsx";
 import { browserForFile, screenshot } from "./chromium";
 
 /**

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, inject, it } from "vitest";
-import { control, installShop, loginFacebook, shopifyWebhookRequest } from "../../scripts/lib/platform-client";
+import { control, installShop, loginFacebook, shopifyWebhookRequest } from "../../dev/platform-client";
 import { signShopifyQuery } from "../../src/lib/signatures";
 import { browserForFile, screenshot } from "./chromium";
 

@@ -2,8 +2,8 @@ import { GetObjectAclCommand, HeadObjectCommand, S3Client } from "@aws-sdk/clien
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { config } from "../../src/config";
-import { ContentChanged, ObjectWriter } from "../../src/storage/object-writer";
-import { Spaces, SpacesError, spacesEndpoint } from "../../src/storage/spaces";
+import { ContentChanged, ObjectWriter } from "../../src/spaces/object-writer";
+import { Spaces, SpacesError, spacesEndpoint } from "../../src/spaces/client";
 
 /** The Spaces writer against radosgw: signatures checked, ACLs enforced, bytes kept. */
 

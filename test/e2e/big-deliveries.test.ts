@@ -4,7 +4,7 @@ import { Agent, request, type IncomingHttpHeaders } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../../scripts/lib/local-stack";
+import { applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../../dev/local-stack";
 
 /**
  * Big webhook deliveries against the worker under `wrangler dev`, over one real keep-alive

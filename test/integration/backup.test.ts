@@ -15,8 +15,8 @@ import { recoveryStatus } from "../../src/backup/status";
 import { toBase64Url, utf8 } from "../../src/lib/encoding";
 import { hmacSha256, sha256Hex } from "../../src/lib/signatures";
 import { linkStore } from "../../src/services";
-import { deletionByCode } from "../../src/storage/facebook-deletions";
-import { facebookUser, pagesGrantedBy } from "../../src/storage/facebook-users";
+import { deletionByCode } from "../../src/db/facebook-deletions";
+import { facebookUser, pagesGrantedBy } from "../../src/db/facebook-users";
 import { TEST_SECRETS } from "../env";
 import {
   call,

@@ -11,9 +11,9 @@ import { backupAuth } from "../../src/backup/auth";
 import { JOURNAL_PREFIX, parseJournal } from "../../src/backup/journal";
 import worker from "../../src/index";
 import { retryDeadJob, retryDueDeadJobs } from "../../src/jobs/consumer";
-import type { Job } from "../../src/jobs/messages";
-import { isCriticalJob, listDeadJobs, nextRetryDelayMs } from "../../src/storage/dead-jobs";
-import { shopPrefix } from "../../src/storage/keys";
+import type { Job } from "../../src/jobs/queue-jobs";
+import { isCriticalJob, listDeadJobs, nextRetryDelayMs } from "../../src/db/dead-jobs";
+import { shopPrefix } from "../../src/spaces/keys";
 import wranglerToml from "../../wrangler.toml?raw";
 import { control, installShop, logsOfEachTest, spaces, uniqueShop } from "../helpers";
 

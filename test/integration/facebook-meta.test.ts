@@ -1,12 +1,12 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { conversationStub, type Conversation } from "../../src/facebook/conversation";
-import type { ConversationMessage } from "../../src/facebook/messages";
-import type { Job } from "../../src/jobs/messages";
+import { conversationStub, type Conversation } from "../../src/conversations/durable-object";
+import type { ConversationMessage } from "../../src/conversations/messages";
+import type { Job } from "../../src/jobs/queue-jobs";
 import { toBase64Url, utf8 } from "../../src/lib/encoding";
 import { hmacSha256 } from "../../src/lib/signatures";
-import { conversationKey, pageMetadataKey } from "../../src/storage/keys";
+import { conversationKey, pageMetadataKey } from "../../src/spaces/keys";
 import { TEST_SECRETS } from "../env";
 import {
   call,

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { conversationKey, pageMetadataKey } from "../../src/storage/keys";
+import { conversationKey, pageMetadataKey } from "../../src/spaces/keys";
 import {
   call,
   delivery,

@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import { backupAuth } from "../../src/backup/auth";
 import { JOURNAL_PREFIX, keyText, parseJournal, type RowChange } from "../../src/backup/journal";
 import { deletionStore, facebookUserStore, linkStore, shopLifecycle, tokenStore } from "../../src/services";
-import { DeletionStore } from "../../src/storage/facebook-deletions";
-import { FacebookUserStore } from "../../src/storage/facebook-users";
-import { ShopLifecycle } from "../../src/storage/shop-lifecycle";
-import { LinkStore } from "../../src/storage/links";
-import { TokenStore, facebookUserTokenKey, pageTokenKey, shopTokenKey } from "../../src/storage/tokens";
+import { DeletionStore } from "../../src/db/facebook-deletions";
+import { FacebookUserStore } from "../../src/db/facebook-users";
+import { ShopLifecycle } from "../../src/db/shop-lifecycle";
+import { LinkStore } from "../../src/db/links";
+import { TokenStore, facebookUserTokenKey, pageTokenKey, shopTokenKey } from "../../src/db/tokens";
 import { spaces, uniqueId, uniqueShop } from "../helpers";
 
 /**
@@ -27,8 +27,8 @@ const SOURCES = import.meta.glob("../../src/**/*.ts", { query: "?raw", import: "
 
 /** The stores that write the Meta tables (each write in a method of its class, journaled). */
 const META_STORES: Record<string, string> = {
-  "../../src/storage/facebook-users.ts": "export class FacebookUserStore",
-  "../../src/storage/facebook-deletions.ts": "export class DeletionStore",
+  "../../src/db/facebook-users.ts": "export class FacebookUserStore",
+  "../../src/db/facebook-deletions.ts": "export class DeletionStore",
 };
 
 const READERS = new Set(["constructor", "get", "shopOwner", "pageOwner"]);

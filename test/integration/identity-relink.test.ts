@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { backupAuth } from "../../src/backup/auth";
 import { JOURNAL_PREFIX, parseJournal } from "../../src/backup/journal";
-import { conversationKey, pageMetadataKey, shopMetadataKey, shopProductsKey } from "../../src/storage/keys";
-import { pageOwner, shopOwner } from "../../src/storage/links";
+import { conversationKey, pageMetadataKey, shopMetadataKey, shopProductsKey } from "../../src/spaces/keys";
+import { pageOwner, shopOwner } from "../../src/db/links";
 import {
   call,
   delivery,

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { app } from "../../src/app";
-import { SessionStore } from "../../src/storage/sessions";
+import { SessionStore } from "../../src/db/sessions";
 import { signShopifyQuery } from "../../src/lib/signatures";
 import { TEST_SECRETS } from "../env";
 import { call, cookieOf, installShop, logsOfEachTest, uniqueShop } from "../helpers";

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { conversationKey, pageMetadataKey, shopMetadataKey } from "../../src/storage/keys";
-import { pageOwner, shopOwner } from "../../src/storage/links";
+import { conversationKey, pageMetadataKey, shopMetadataKey } from "../../src/spaces/keys";
+import { pageOwner, shopOwner } from "../../src/db/links";
 import {
   call,
   cookieOf,

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { Job } from "../../src/jobs/messages";
-import { conversationKey } from "../../src/storage/keys";
-import { Spaces } from "../../src/storage/spaces";
+import type { Job } from "../../src/jobs/queue-jobs";
+import { conversationKey } from "../../src/spaces/keys";
+import { Spaces } from "../../src/spaces/client";
 import {
   control,
   delivery,

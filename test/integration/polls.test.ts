@@ -8,9 +8,9 @@ import {
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import type { Job } from "../../src/jobs/messages";
+import type { Job } from "../../src/jobs/queue-jobs";
 import { SCHEDULE } from "../../src/jobs/schedule";
-import { conversationKey, pageMetadataKey, shopProductsKey } from "../../src/storage/keys";
+import { conversationKey, pageMetadataKey, shopProductsKey } from "../../src/spaces/keys";
 import wranglerToml from "../../wrangler.toml?raw";
 import {
   call,

@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
 import { JOURNAL_PREFIX } from "../../src/backup/journal";
-import type { Job } from "../../src/jobs/messages";
+import type { Job } from "../../src/jobs/queue-jobs";
 import { TokenCipher } from "../../src/lib/token-cipher";
 import {
   consumeJobs,

@@ -2,8 +2,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { PlatformError } from "../../src/lib/platform-error";
 import { BULK_THRESHOLD, syncShop } from "../../src/shopify/sync";
-import { listShopStatus, shopStatus } from "../../src/storage/shop-status";
-import { ContentChanged, ObjectWriter } from "../../src/storage/object-writer";
+import { listShopStatus, shopStatus } from "../../src/db/shop-status";
+import { ContentChanged, ObjectWriter } from "../../src/spaces/object-writer";
 import { control, logsOfEachTest, fakeState, installShop, readJson, spaces, uniqueShop } from "../helpers";
 
 const logs = logsOfEachTest();

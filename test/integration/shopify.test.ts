@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { shopMetadataKey, shopProductsKey } from "../../src/storage/keys";
-import { syncFinished, syncStarting } from "../../src/storage/links";
+import { shopMetadataKey, shopProductsKey } from "../../src/spaces/keys";
+import { syncFinished, syncStarting } from "../../src/db/links";
 import {
   call,
   logsOfEachTest,

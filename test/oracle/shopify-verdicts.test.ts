@@ -3,7 +3,7 @@ import { ApiVersion, LogSeverity, shopifyApi } from "@shopify/shopify-api";
 import { createHmac } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { shopifyTimestampProblem, verifyShopifyQuery, verifyShopifyWebhook } from "../../src/lib/signatures";
-import { normalizeShop } from "../../src/storage/keys";
+import { normalizeShop } from "../../src/spaces/keys";
 import { randomHost, randomKey, randomShopInput, randomText, seeded, shuffle, type Random } from "./generate";
 
 /**

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { config, isSecureOrigin } from "../../src/config";
 import { AppError } from "../../src/lib/errors";
-import { spacesEndpoint } from "../../src/storage/spaces";
+import { spacesEndpoint } from "../../src/spaces/client";
 
 describe("configuration", () => {
   it("names a missing or malformed secret or var", () => {

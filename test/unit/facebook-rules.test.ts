@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { toBase64Url, utf8 } from "../../src/lib/encoding";
 import { hmacSha256 } from "../../src/lib/signatures";
-import { choosePageOwners } from "../../src/facebook/identity";
-import { messagingUpdate } from "../../src/facebook/messages";
+import { choosePageOwners } from "../../src/identity/facebook-login";
+import { messagingUpdate } from "../../src/conversations/messages";
 import { verifySignedRequest } from "../../src/facebook/signed-request";
 import { loggableEntry } from "../../src/facebook/webhooks";
 

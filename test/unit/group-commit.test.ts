@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { commitTogether, type Query } from "../../src/storage/group-commit";
+import { commitTogether, type Query } from "../../src/db/group-commit";
 
 /** The tokens database, with every batch sent to it recorded (statement counts). */
 function recordingDb() {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { installHealth, scopeSet } from "../../src/shopify/install-health";
-import type { InstallRecord } from "../../src/storage/shop-lifecycle";
+import type { InstallRecord } from "../../src/db/shop-lifecycle";
 
 const NOW = 1_800_000_000_000;
 const healthy: InstallRecord = {

@@ -12,10 +12,10 @@ import {
 } from "../../src/lib/isolate-cache";
 import { redact, scrub } from "../../src/lib/log";
 import "../../src/lib/signatures";
-import "../../src/routes/health";
+import "../../src/http/health";
 import { tokenCipher } from "../../src/services";
-import "../../src/storage/group-commit";
-import "../../src/storage/spaces";
+import "../../src/db/group-commit";
+import "../../src/spaces/client";
 
 describe("IsolateCache", () => {
   it("evicts the least recently used entry past its bound", () => {

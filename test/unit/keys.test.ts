@@ -5,7 +5,7 @@ import {
   pageMetadataKey,
   shopMetadataKey,
   shopProductsKey,
-} from "../../src/storage/keys";
+} from "../../src/spaces/keys";
 
 const UUID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
 

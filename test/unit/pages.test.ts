@@ -1,8 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { tokenState } from "../../src/console/token-state";
-import { age } from "../../src/pages/console/format";
-import { ErrorPage, PagesConnectedPage, ShopConnectedPage, ShopHomePage, errorView } from "../../src/pages/merchant";
-import { pageHeaders, prefersHtml } from "../../src/pages/respond";
+import { age } from "../../src/console/format";
+import {
+  ErrorPage,
+  PagesConnectedPage,
+  ShopConnectedPage,
+  ShopHomePage,
+  errorView,
+} from "../../src/http/pages/merchant";
+import { pageHeaders, prefersHtml } from "../../src/http/pages/respond";
 
 const render = async (node: { toString(): string | Promise<string> }) => String(await node.toString());
 

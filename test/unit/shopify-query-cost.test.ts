@@ -1,9 +1,9 @@
 import { parse, validate } from "graphql";
 import { describe, expect, it } from "vitest";
 import * as queries from "../../src/shopify/queries";
-import { hasConnection } from "../fakes/shopify-bulk";
-import { MUTATION_COST, SINGLE_QUERY_MAX_COST, requestedQueryCost } from "../fakes/shopify-cost";
-import { adminSchema } from "../fakes/shopify-schema";
+import { hasConnection } from "../../dev/fakes/shopify-bulk";
+import { MUTATION_COST, SINGLE_QUERY_MAX_COST, requestedQueryCost } from "../../dev/fakes/shopify-cost";
+import { adminSchema } from "../../dev/fakes/shopify-schema";
 
 /** The worker's documents priced by Shopify's documented rules, from their text. */
 const schema = adminSchema();

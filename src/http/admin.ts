@@ -5,16 +5,16 @@ import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
-import { facebookAdminRoutes } from "../facebook/admin";
+import { facebookAdminRoutes } from "./facebook-admin";
 import { z } from "zod";
 import { badRequest } from "../lib/errors";
 import { relink } from "../identity/relink";
 import { rowJournal, sessionStore, tokenCipher } from "../services";
-import { tokenDatabaseCounts } from "../storage/health";
+import { tokenDatabaseCounts } from "../db/health";
 import { lastProbeErrors } from "./health";
 import { consoleStatus, serverTiming, statusJson } from "../console/read-model";
 import { listQuery } from "../console/query";
-import { TokenRotation } from "../storage/token-rotation";
+import { TokenRotation } from "../db/token-rotation";
 
 /**
  * The operator's API: `Authorization: Bearer {ADMIN_TOKEN}` on each of these routes. The

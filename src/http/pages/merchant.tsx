@@ -1,5 +1,5 @@
 import type { Child } from "hono/jsx";
-import type { ErrorCode } from "../lib/errors";
+import type { ErrorCode } from "../../lib/errors";
 import { Layout } from "./layout";
 
 /**

@@ -1,4 +1,4 @@
-import type { Deletion } from "../storage/facebook-deletions";
+import type { Deletion } from "../../db/facebook-deletions";
 import { Layout } from "./layout";
 
 const STEPS: Record<Deletion["status"], string> = {

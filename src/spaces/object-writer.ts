@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { describeError, log } from "../lib/log";
-import { JSON_TYPE, type MultipartUpload, type PutResult, type Spaces } from "./spaces";
+import { JSON_TYPE, type MultipartUpload, type PutResult, type Spaces } from "./client";
 
 const encoder = new TextEncoder();
 

@@ -3,7 +3,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../env";
 import { AppError } from "../lib/errors";
 import { log } from "../lib/log";
-import { ANONYMOUS_SESSION_TTL_MS, SESSION_COOKIE, SESSION_TTL_MS, type Session } from "../storage/sessions";
+import { ANONYMOUS_SESSION_TTL_MS, SESSION_COOKIE, SESSION_TTL_MS, type Session } from "../db/sessions";
 import { sessionStore } from "../services";
 
 /**

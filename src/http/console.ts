@@ -9,15 +9,15 @@ import { AppError, badRequest, forbidden } from "../lib/errors";
 import { log, redact } from "../lib/log";
 import { sleep } from "../lib/retry";
 import { hmacSha256, timingSafeEqual } from "../lib/signatures";
-import { DashboardPage, NOTICES, type Notice } from "../pages/console/dashboard";
-import { SignInPage } from "../pages/console/sign-in";
-import { page } from "../pages/respond";
+import { DashboardPage, NOTICES, type Notice } from "../console/dashboard";
+import { SignInPage } from "../console/sign-in";
+import { page } from "./pages/respond";
 import {
   ADMIN_SESSION_TTL_MS,
   AdminSessionStore,
   SIGN_IN_FAILURE_LIMIT,
   SIGN_IN_WINDOW_MS,
-} from "../storage/admin-sessions";
+} from "../db/admin-sessions";
 
 /**
  * The operator console in a browser (`GET /admin`). Signing in with the ADMIN_TOKEN gives a

@@ -1,9 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
 import { describeError, log } from "../lib/log";
 import { backoffMs } from "../lib/retry";
-import { conversationKey } from "../storage/keys";
-import { ConversationStore } from "../storage/conversation-store";
-import { writablePageOwner } from "../storage/facebook-pages";
+import { conversationKey } from "../spaces/keys";
+import { ConversationStore } from "./store";
+import { writablePageOwner } from "../db/facebook-pages";
 import { spaces } from "../services";
 import type { ConversationMessage, MessageEdit } from "./messages";
 

@@ -2,13 +2,13 @@ import { z } from "zod";
 import { config } from "../config";
 import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
-import type { Job } from "../jobs/messages";
-import { writablePageOwner } from "../storage/facebook-pages";
-import { pollFinished, pollJobStarting, recordTokenState, savePollCursor } from "../storage/page-status";
-import { conversationStub } from "./conversation";
+import type { Job } from "../jobs/queue-jobs";
+import { writablePageOwner } from "../db/facebook-pages";
+import { pollFinished, pollJobStarting, recordTokenState, savePollCursor } from "../db/page-status";
+import { conversationStub } from "../conversations/durable-object";
 import { runDataDeletion } from "./deletion";
 import { connection, graphPage, nextCursor } from "./graph";
-import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "./messages";
+import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "../conversations/messages";
 import { healPageSubscription, pageToken, refreshPageMetadata } from "./pages";
 import { POLL_CALLS_PER_JOB } from "./poll-budget";
 

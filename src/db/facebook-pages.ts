@@ -1,4 +1,4 @@
-import type { TokenStateRow } from "./console";
+import type { TokenStateRow } from "./tokens";
 import { pageTokenKey } from "./tokens";
 
 /**

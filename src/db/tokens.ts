@@ -81,7 +81,7 @@ export class TokenStore {
     await this.commit({ put: [token] });
   }
 
-  /** The statement of a put; private so that every write is journaled (src/storage/journaled.ts). */
+  /** The statement of a put; private so that every write is journaled (src/db/journaled.ts). */
   private async putStatement(token: TokenInput): Promise<D1PreparedStatement> {
     const value = await this.cipher.encrypt(token.accessToken, token.key);
     const refresh = token.refreshToken ? await this.cipher.encrypt(token.refreshToken, `${token.key}#refresh`) : null;
@@ -181,4 +181,14 @@ export class TokenStore {
       status: row.status,
     };
   }
+}
+
+/** A token's bookkeeping columns: enough to tell its state, nothing that decrypts. */
+export interface TokenStateRow {
+  key: string;
+  status: "active" | "needs_reauth";
+  expires_at: number | null;
+  refresh_expires_at: number | null;
+  has_refresh: number;
+  updated_at: number;
 }

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { ErrorCode } from "../lib/errors";
+import type { ErrorCode } from "../../lib/errors";
 import { ErrorPage, errorView } from "./merchant";
 import { respond } from "./respond";
 

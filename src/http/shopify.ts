@@ -9,22 +9,22 @@ import {
   verifyShopifyQuery,
   verifyShopifyWebhook,
 } from "../lib/signatures";
-import { normalizeShop } from "../storage/keys";
+import { normalizeShop } from "../spaces/keys";
 import { sessionStore, tokenStore } from "../services";
-import { bindSession, currentSession, ensureSession, limitLogin } from "../routes/session";
-import { installShop } from "./install";
-import { ShopAccess } from "./access";
-import { AdminApi } from "./admin-api";
-import { authorizeUrl, requestToken } from "./oauth";
-import { syncShop } from "./sync";
-import { registerShopWebhooks } from "./webhook-registration";
-import { handleShopifyWebhook, parseDeliveryHeaders } from "./webhooks";
+import { bindSession, currentSession, ensureSession, limitLogin } from "./session";
+import { installShop } from "../shopify/install";
+import { ShopAccess } from "../shopify/access";
+import { AdminApi } from "../shopify/admin-api";
+import { authorizeUrl, requestToken } from "../shopify/oauth";
+import { syncShop } from "../shopify/sync";
+import { registerShopWebhooks } from "../shopify/webhook-registration";
+import { handleShopifyWebhook, parseDeliveryHeaders } from "../shopify/webhooks";
 import { readSignedJson } from "../lib/json-body";
-import { ShopConnectedPage, ShopHomePage } from "../pages/merchant";
-import { pagesOfUser } from "../storage/facebook-pages";
-import { respond } from "../pages/respond";
-import { readInstall } from "../storage/shop-lifecycle";
-import { installHealth } from "./install-health";
+import { ShopConnectedPage, ShopHomePage } from "./pages/merchant";
+import { pagesOfUser } from "../db/facebook-pages";
+import { respond } from "./pages/respond";
+import { readInstall } from "../db/shop-lifecycle";
+import { installHealth } from "../shopify/install-health";
 import { tokenState } from "../console/token-state";
 
 export const shopifyRoutes = new Hono<AppEnv>();

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { isNumericId } from "../storage/keys";
+import { isNumericId } from "../spaces/keys";
 
 /** One message of a conversation file, from a webhook or a poll. */
 export interface ConversationMessage {

@@ -1,6 +1,6 @@
 /**
  * The worker in wrangler's local dev server without a debugger attached, for the benchmark:
- * `tsx scripts/lib/worker-server.ts '<json>'`, where the JSON is `WorkerServerSpec`.
+ * `tsx dev/worker-server.ts '<json>'`, where the JSON is `WorkerServerSpec`.
  *
  * It is `wrangler dev` (the same ProxyWorker in front, the same workerd, bindings and `.dev.vars`)
  * started through wrangler's `unstable_startWorker`, with one difference: `wrangler dev` always

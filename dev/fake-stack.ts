@@ -1,8 +1,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { startGraphFake } from "../../test/fakes/graph.ts";
-import { startS3Standin } from "../../test/fakes/s3.ts";
-import { startShopifyFake } from "../../test/fakes/shopify.ts";
+import { startGraphFake } from "./fakes/graph.ts";
+import { startS3Standin } from "./fakes/s3.ts";
+import { startShopifyFake } from "./fakes/shopify.ts";
 import { applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "./local-stack.ts";
 
 /** Starts the Shopify fake for these development secrets. */

@@ -3,7 +3,7 @@ import type { AppEnv } from "../env";
 import { isolateCache, registerIsolateCache } from "../lib/isolate-cache";
 import { describeError } from "../lib/log";
 import { spaces } from "../services";
-import { pingDatabase } from "../storage/health";
+import { pingDatabase } from "../db/health";
 
 export const healthRoutes = new Hono<AppEnv>();
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 
 /** Helpers shared by `npm start`, the drill and the benchmark: the local stack of the worker. */
 
-export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+export const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const LOCAL_DIR = join(ROOT, ".local");
 export const LOCAL_BUCKET = "local-spaces";
 export const quietWrangler = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
@@ -73,7 +73,7 @@ export function applyLocalMigrations(persistTo?: string) {
 
 /**
  * Starts `wrangler dev` with cron testing on; resolves when it answers. `debugger: false` starts the
- * same dev server without its DevTools inspector (scripts/lib/worker-server.ts), for the benchmark;
+ * same dev server without its DevTools inspector (dev/worker-server.ts), for the benchmark;
  * `logFile: false` also skips wrangler's debug log file there.
  */
 export async function startWorker(opts: {
@@ -102,7 +102,7 @@ export async function startWorker(opts: {
       ? [
           join(ROOT, "node_modules", ".bin", "tsx"),
           [
-            join(ROOT, "scripts", "lib", "worker-server.ts"),
+            join(ROOT, "dev", "worker-server.ts"),
             JSON.stringify({
               port: opts.port,
               vars: opts.vars,

@@ -1,4 +1,4 @@
-import { Layout } from "../layout";
+import { Layout } from "../http/pages/layout";
 
 /** The console's sign-in form: the operator pastes the worker's ADMIN_TOKEN. */
 export function SignInPage(props: { csrf: string; problem?: "wrong_token" | "too_many" | "signed_out" }) {

@@ -1,14 +1,7 @@
 import type { Child } from "hono/jsx";
-import type {
-  BackupView,
-  ConsoleStatus,
-  MerchantView,
-  Probe,
-  RunResult,
-  SubscriptionHealth,
-} from "../../console/read-model";
-import { TOKEN_STATE_LABEL, type TokenState } from "../../console/token-state";
-import { Layout } from "../layout";
+import type { BackupView, ConsoleStatus, MerchantView, Probe, RunResult, SubscriptionHealth } from "./read-model";
+import { TOKEN_STATE_LABEL, type TokenState } from "./token-state";
+import { Layout } from "../http/pages/layout";
 import { age, bytes, duration, utc } from "./format";
 
 /** Messages the console shows after an action, by code (nothing from the request is echoed). */

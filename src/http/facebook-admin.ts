@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import { badRequest } from "../lib/errors";
 import { log } from "../lib/log";
-import { isNumericId } from "../storage/keys";
-import { pageOwners } from "../storage/facebook-pages";
-import { pageStatuses } from "../storage/page-status";
-import type { Job } from "../jobs/messages";
-import { forgetConversation } from "./deletion";
+import { isNumericId } from "../spaces/keys";
+import { pageOwners } from "../db/facebook-pages";
+import { pageStatuses } from "../db/page-status";
+import type { Job } from "../jobs/queue-jobs";
+import { forgetConversation } from "../facebook/deletion";
 
 /** The operator's Facebook routes, mounted under `/admin/facebook` behind the admin Bearer token. */
 export const facebookAdminRoutes = new Hono<{ Bindings: Env }>();

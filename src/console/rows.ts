@@ -3,6 +3,7 @@
  * found by shop, page or UUID, with their shops, pages and the state (never the value) of their
  * tokens. Read-only.
  */
+import type { TokenStateRow } from "../db/tokens";
 
 export interface MerchantPageQuery {
   /** Part of a shop domain, page name or page id, or the start of a user UUID; empty for all. */
@@ -24,16 +25,6 @@ export interface PageRow {
   user_uuid: string;
   name: string | null;
   linked_at: number;
-}
-
-/** A token's bookkeeping columns: enough to tell its state, nothing that decrypts. */
-export interface TokenStateRow {
-  key: string;
-  status: "active" | "needs_reauth";
-  expires_at: number | null;
-  refresh_expires_at: number | null;
-  has_refresh: number;
-  updated_at: number;
 }
 
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);

@@ -1,5 +1,5 @@
-import { toBase64, toHex } from "../../src/lib/encoding.ts";
-import { hmacSha256, signShopifyQuery } from "../../src/lib/signatures.ts";
+import { toBase64, toHex } from "../src/lib/encoding.ts";
+import { hmacSha256, signShopifyQuery } from "../src/lib/signatures.ts";
 
 /**
  * What Shopify, Meta and a merchant's browser do to the worker, signed with the worker's own code:
