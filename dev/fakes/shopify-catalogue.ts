@@ -56,7 +56,9 @@ export function makeProduct(i: number, shape: ProductShape = {}): Raw {
     },
     options: [
       { id: `gid://shopify/ProductOption/${i}1`, name: "Size", position: 1, values: sizes },
-      ...(colours.length > 1 ? [{ id: `gid://shopify/ProductOption/${i}2`, name: "Colour", position: 2, values: colours }] : []),
+      ...(colours.length > 1
+        ? [{ id: `gid://shopify/ProductOption/${i}2`, name: "Colour", position: 2, values: colours }]
+        : []),
     ],
     variants: Array.from({ length: count }, (_, v) => {
       const size = SIZES[v % SIZES.length]!;

@@ -58,7 +58,6 @@ const BUCKET_SECONDS = 20;
 /** Bulk query operations that may run at once per shop (API 2026-01 and later). */
 const MAX_CONCURRENT_BULK = 5;
 
-
 interface Webhook {
   id: string;
   topic: string;
@@ -698,7 +697,9 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
       if (body.maxQueryCost !== undefined) s.maxQueryCost = body.maxQueryCost ?? SINGLE_QUERY_MAX_COST;
       return json({ ok: true, throttleStatus: throttleStatus(s) });
     },
-    product: (body: { shop: string; index?: number; create?: boolean; delete?: boolean } & ProductEdit & ProductShape) => {
+    product: (
+      body: { shop: string; index?: number; create?: boolean; delete?: boolean } & ProductEdit & ProductShape,
+    ) => {
       // A merchant's edit in the admin: one product created, changed or deleted.
       const s = shopState(body.shop);
       if (body.create) {

@@ -212,7 +212,7 @@ export class Catalogue extends DurableObject<Env> {
     try {
       await file.write(`{"shop":${JSON.stringify(shop)},"products":[`);
       // Read in slices between awaits: changes made meanwhile land in a later slice or the next upload.
-      for (let after = 0; ; ) {
+      for (let after = 0; ;) {
         const slice = this.store.bodiesAfter(after, UPLOAD_SLICE);
         if (!slice.length) break;
         let text = "";

@@ -92,7 +92,9 @@ export class CatalogueStore {
   }
 
   pendingBatch(limit: number): { id: number; seq: number }[] {
-    return this.sql.exec<{ id: number; seq: number }>("SELECT id, seq FROM pending ORDER BY seq LIMIT ?", limit).toArray();
+    return this.sql
+      .exec<{ id: number; seq: number }>("SELECT id, seq FROM pending ORDER BY seq LIMIT ?", limit)
+      .toArray();
   }
 
   /** Done with a read: removed unless the product was noted again meanwhile. */
@@ -107,7 +109,11 @@ export class CatalogueStore {
   /** The file's lines in id order, `limit` after `after` (the upload reads them in slices). */
   bodiesAfter(after: number, limit: number): { id: number; body: string }[] {
     return this.sql
-      .exec<{ id: number; body: string }>("SELECT id, body FROM products WHERE id > ? ORDER BY id LIMIT ?", after, limit)
+      .exec<{ id: number; body: string }>(
+        "SELECT id, body FROM products WHERE id > ? ORDER BY id LIMIT ?",
+        after,
+        limit,
+      )
       .toArray();
   }
 }

@@ -151,9 +151,7 @@ async function remainingVariants(api: AdminApi, productId: string, cursor: strin
 
 /** A listed product made whole: the variants its page did not hold are read after it. */
 async function wholeProduct(api: AdminApi, p: ListedProduct): Promise<CatalogueProduct> {
-  const rest = p.variants.pageInfo.hasNextPage
-    ? await remainingVariants(api, p.id, p.variants.pageInfo.endCursor)
-    : [];
+  const rest = p.variants.pageInfo.hasNextPage ? await remainingVariants(api, p.id, p.variants.pageInfo.endCursor) : [];
   return catalogueProduct(p, p.images.nodes, [...p.variants.nodes, ...rest]);
 }
 

@@ -174,7 +174,11 @@ export async function syncShop(env: Env, shop: string, opts: ShopSyncOptions = {
         .parse(await api.query(PRODUCTS_COUNT_QUERY));
       if ((counted.productsCount?.count ?? 0) > BULK_THRESHOLD) mode = "bulk";
     }
-    const products = await loadCatalogue(env, shop, mode === "bulk" ? bulkProducts(api, shop) : pagedProducts(api, shop));
+    const products = await loadCatalogue(
+      env,
+      shop,
+      mode === "bulk" ? bulkProducts(api, shop) : pagedProducts(api, shop),
+    );
     const file = await catalogueStub(env, shop).publish({ partSize: opts.partSize });
     const metadataKey = metadata.key;
     const productsKey = shopProductsKey(owner.userUuid, shop);

@@ -174,7 +174,11 @@ describe("a product's change, at the cost of that product", () => {
     const file = await fileWhere(key, (f) => f.products[1].title === "Newest");
     // An older read of the same product (a full read that started before the change) changes nothing.
     const stub = catalogueStub(env, shop);
-    const older = { ...JSON.parse(JSON.stringify(file.products[1])), title: "Older", updated_at: "2026-02-01T00:00:00Z" };
+    const older = {
+      ...JSON.parse(JSON.stringify(file.products[1])),
+      title: "Older",
+      updated_at: "2026-02-01T00:00:00Z",
+    };
     const { changed } = await stub.load(
       [{ id: productId(1), updatedAt: "2026-02-01T00:00:00.000Z", body: JSON.stringify(older) }],
       productId(0),
@@ -234,10 +238,10 @@ describe("shop/update and app/scopes_update", () => {
     const { shop, userUuid } = await installed(1);
     await control("shopify", "shop", { shop, name: "Renamed shop" });
     await shopifyWebhook(shop, "shop/update", { id: 1, updated_at: new Date().toISOString() });
-    await vi.waitFor(
-      async () => expect((await readJson(shopMetadataKey(userUuid, shop)))?.name).toBe("Renamed shop"),
-      { timeout: 10_000, interval: 200 },
-    );
+    await vi.waitFor(async () => expect((await readJson(shopMetadataKey(userUuid, shop)))?.name).toBe("Renamed shop"), {
+      timeout: 10_000,
+      interval: 200,
+    });
     const at = new Date(Date.now() + 1000).toISOString();
     const res = await shopifyWebhook(shop, "app/scopes_update", {
       id: 1,
@@ -246,7 +250,9 @@ describe("shop/update and app/scopes_update", () => {
       updated_at: at,
     });
     expect(await res.json()).toMatchObject({ scopes: "updated" });
-    const row = await env.TOKENS_DB.prepare("SELECT scope FROM tokens WHERE key = ?1").bind(`shopify:${shop}`).first<any>();
+    const row = await env.TOKENS_DB.prepare("SELECT scope FROM tokens WHERE key = ?1")
+      .bind(`shopify:${shop}`)
+      .first<any>();
     expect(row.scope).toBe("read_products,read_inventory");
     // An older event does not undo it.
     await shopifyWebhook(shop, "app/scopes_update", {
@@ -255,7 +261,9 @@ describe("shop/update and app/scopes_update", () => {
       current: ["read_products"],
       updated_at: "2026-01-01T00:00:00Z",
     });
-    const after = await env.TOKENS_DB.prepare("SELECT scope FROM tokens WHERE key = ?1").bind(`shopify:${shop}`).first<any>();
+    const after = await env.TOKENS_DB.prepare("SELECT scope FROM tokens WHERE key = ?1")
+      .bind(`shopify:${shop}`)
+      .first<any>();
     expect(after.scope).toBe("read_products,read_inventory");
   });
 });
