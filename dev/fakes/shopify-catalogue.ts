@@ -95,7 +95,11 @@ export interface ProductEdit {
 /** Applies an edit as Shopify would record it, with an `updatedAt` later than the last one. */
 export function editProduct(product: Raw, edit: ProductEdit, index: number): void {
   if (edit.title !== undefined) product.title = edit.title;
-  if (edit.variants !== undefined) product.variants = makeProduct(index, { variants: edit.variants }).variants;
+  if (edit.variants !== undefined) {
+    const remade = makeProduct(index, { variants: edit.variants });
+    product.variants = remade.variants;
+    product.options = remade.options;
+  }
   const variants = product.variants as Raw[];
   if (edit.price !== undefined) variants[0]!.price = edit.price;
   if (edit.inventoryQuantity !== undefined) {

@@ -85,7 +85,7 @@ describe("Shopify install (OAuth)", () => {
     const again = await installShop(shop); // a new browser: no cookie
     expect(again.res.status).toBe(200);
     expect(again.body.user_uuid).toBe(first.body.user_uuid);
-    expect((await fakeState("shopify", `shop=${shop}`)).webhooks).toHaveLength(4);
+    expect((await fakeState("shopify", `shop=${shop}`)).webhooks).toHaveLength(SHOP_WEBHOOKS.length);
     expect(again.body.webhooks).toEqual({ ok: true, created: [] });
   });
 
