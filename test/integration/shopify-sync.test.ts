@@ -302,7 +302,7 @@ describe("polls of a big catalogue", () => {
       { timeout: 20_000, interval: 250 },
     );
     expect((await calls()) - before).toBe(1 + 1 + 20 + 1);
-  });
+  }, 120_000);
 });
 
 describe("ObjectWriter (big files in parts)", () => {
