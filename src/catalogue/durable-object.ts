@@ -25,7 +25,9 @@ const REMOVAL_MEMORY_MS = 7 * 24 * 3600 * 1000;
 /** A catalogue not held asks for a full read at most this often. */
 const FULL_READ_REQUEST_INTERVAL_MS = 3600 * 1000;
 /** Products read from storage at a time while the file is written. */
-const UPLOAD_SLICE = 500;
+const UPLOAD_SLICE = 200;
+/** Upload part size: the smallest S3 takes, so the upload holds as little as it can. */
+const PART_SIZE = 5 * 1024 * 1024;
 
 export interface UploadOutcome {
   key: string | null;
@@ -207,7 +209,7 @@ export class Catalogue extends DurableObject<Env> {
       return { key, written: false, products, bytes: 0, skipped: "unchanged" };
     }
     this.lastUploadAt = Date.now();
-    const file = new ObjectWriter(spaces(this.env), key, opts.partSize, JSON_TYPE);
+    const file = new ObjectWriter(spaces(this.env), key, opts.partSize ?? PART_SIZE, JSON_TYPE);
     let count = 0;
     try {
       await file.write(`{"shop":${JSON.stringify(shop)},"products":[`);
