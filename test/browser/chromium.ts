@@ -23,33 +23,47 @@ const Choice = z.object({
 
 export type ChromiumBinary = { path: string; from: "system" | "npm" };
 
+/**
+ * The choice alone: the system's Chromium (`CHROMIUM_PATH`, then `/usr/bin/chromium`) when there
+ * is one, else the npm one. A `CHROMIUM_PATH` or `CHROMIUM_FROM=system` that finds nothing is an
+ * error, not a quiet fallback.
+ */
+export function chooseChromium(
+  env: Record<string, string | undefined>,
+  exists: (path: string) => boolean,
+): { from: "system"; path: string } | { from: "npm" } {
+  const choice = Choice.parse(env);
+  if (choice.CHROMIUM_FROM === "npm") return { from: "npm" };
+  const path = choice.CHROMIUM_PATH ?? SYSTEM_CHROMIUM;
+  if (exists(path)) return { from: "system", path };
+  if (choice.CHROMIUM_PATH || choice.CHROMIUM_FROM === "system") {
+    throw new Error(`No Chromium at ${path} (CHROMIUM_PATH, CHROMIUM_FROM=system)`);
+  }
+  return { from: "npm" };
+}
+
 let resolved: Promise<ChromiumBinary> | undefined;
 
 /**
- * The browser binary: the system's Chromium (`CHROMIUM_PATH`, then `/usr/bin/chromium`) when there
- * is one, else the Chromium that ships inside the npm package, unpacked once per version into
+ * The browser binary as chooseChromium picks it; the npm one is unpacked once per version into
  * node_modules/.cache. Nothing is downloaded.
  */
 export function chromiumBinary(): Promise<ChromiumBinary> {
-  resolved ??= resolveChromium();
+  resolved ??= (async () => {
+    const choice = chooseChromium(process.env, existsSync);
+    return choice.from === "system" ? choice : { from: "npm", path: await unpackNpmChromium() };
+  })();
   return resolved;
 }
 
-async function resolveChromium(): Promise<ChromiumBinary> {
-  const choice = Choice.parse(process.env);
-  if (choice.CHROMIUM_FROM !== "npm") {
-    const path = choice.CHROMIUM_PATH ?? SYSTEM_CHROMIUM;
-    if (existsSync(path)) return { path, from: "system" };
-    if (choice.CHROMIUM_PATH || choice.CHROMIUM_FROM === "system") {
-      throw new Error(`No Chromium at ${path} (CHROMIUM_PATH / CHROMIUM_FROM=system)`);
-    }
-  }
-  return { path: await unpackNpmChromium(), from: "npm" };
+/** The installed version of the npm package (its major is its Chromium's). */
+export function npmChromiumVersion(): string {
+  const manifest = join(ROOT, "node_modules", ...NPM_CHROMIUM.split("/"), "package.json");
+  return z.object({ version: z.string() }).parse(JSON.parse(readFileSync(manifest, "utf8"))).version;
 }
 
 async function unpackNpmChromium(): Promise<string> {
-  const manifest = join(ROOT, "node_modules", ...NPM_CHROMIUM.split("/"), "package.json");
-  const { version } = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(manifest, "utf8")));
+  const version = npmChromiumVersion();
   const home = join(ROOT, "node_modules", ".cache", `sparticuz-chromium-${version}`);
   const binary = join(home, "chromium");
   if (existsSync(binary)) return binary;

@@ -14,9 +14,7 @@ import { chromiumBinary } from "./chromium";
 export default async function setup(project: TestProject) {
   // Found (and the npm one unpacked) once, before any test file opens it.
   const browser = await chromiumBinary();
-  console.log(
-    `Chromium: ${browser.path} (${browser.from === "npm" ? "from npm, @sparticuz/chromium" : "the system's"})`,
-  );
+  console.log(`Chromium: ${browser.path} (${browser.from === "npm" ? "from npm, @sparticuz/chromium" : "installed"})`);
   const lines: string[] = [];
   const stack = await startFakeStack({
     dir: mkdtempSync(join(tmpdir(), "browser-tests-")),
