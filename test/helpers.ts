@@ -129,10 +129,14 @@ export async function messengerWebhook(payload: unknown, opts: { raw?: string; s
   );
 }
 
-/** The whole Facebook login: login, the dialog at the fake (a code for these pages), callback. */
+/**
+ * The whole Facebook login: login, the dialog at the fake (a code for these pages), callback. The
+ * Facebook user is `user`, else the fake's one for the first page (the same admin logging in again).
+ */
 export async function loginFacebook(
   pages: { id: string; name?: string; subscribed?: string[] }[],
   cookie?: string | null,
+  user?: string,
 ) {
   for (const p of pages) await control("graph", "page", p);
   const flow = await client.facebookLoginFlow(
@@ -140,6 +144,7 @@ export async function loginFacebook(
     env.FAKE_GRAPH,
     pages.map((p) => p.id),
     cookie,
+    user,
   );
   return { res: flow.res, cookie: flow.cookie!, body: (await flow.res.json()) as any, login: flow.login };
 }
