@@ -95,6 +95,8 @@ interface FakeMedia {
   bytes: Buffer;
   contentType: string;
   expiresAt: number;
+  /** A slow CDN: the answer waits this long. */
+  delayMs?: number;
 }
 
 interface FakeUser {
@@ -179,10 +181,10 @@ export class GraphState {
   }
 
   /** A CDN URL serving these bytes for `ttlMs`. */
-  addMedia(origin: string, bytes: Buffer, contentType: string, ttlMs: number) {
+  addMedia(origin: string, bytes: Buffer, contentType: string, ttlMs: number, delayMs?: number) {
     const id = randomBytes(9).toString("hex");
     const expiresAt = Date.now() + ttlMs;
-    this.media.set(id, { bytes, contentType, expiresAt });
+    this.media.set(id, { bytes, contentType, expiresAt, delayMs });
     // Meta's CDN URLs carry their expiry (`oe`, hex seconds) and a signature.
     const oe = Math.floor(expiresAt / 1000).toString(16);
     return `${origin}/media/${id}?oe=${oe}&oh=${randomBytes(8).toString("hex")}`;
@@ -225,11 +227,8 @@ const objectRoutes: {
   { edge: "messages", methods: ["GET"], of: (s, id) => s.conversationById(id)?.page, handle: conversationMessages },
 ];
 
-/** The page of a customer who has a profile for this app (others do not exist, for the app). */
-function customerPage(s: GraphState, psid: string) {
-  const customer = s.customers.get(psid);
-  return customer?.profile ? s.pages.get(customer.page) : null;
-}
+/** The page a customer wrote to (their PSID is scoped to it). */
+const customerPage = (s: GraphState, psid: string) => s.pages.get(s.customers.get(psid)?.page ?? "");
 
 function pageNode({ state, page, fields }: Call): FakeResponse {
   state.calls.metadata++;
@@ -252,7 +251,9 @@ function userProfile({ state, id, fields }: Call): FakeResponse {
   state.calls.profiles++;
   const unknown = fields.find((f) => !USER_PROFILE_FIELDS.has(f.name));
   if (unknown) return nonexistingField(unknown.name, "User");
-  const profile = state.customers.get(id)!.profile!;
+  const profile = state.customers.get(id)!.profile;
+  // Some people have no profile available to the app: Meta answers as for an unknown id.
+  if (!profile) return unsupportedGet(id);
   const all: Record<string, unknown> = {
     id,
     first_name: profile.first_name,
@@ -523,7 +524,8 @@ function cdn(state: GraphState, url: URL): FakeResponse {
     status: 200,
     text: media.bytes.toString("latin1"),
     binary: true,
-    headers: { "content-type": media.contentType },
+    headers: { "content-type": media.contentType, "content-length": String(media.bytes.byteLength) },
+    delayMs: media.delayMs,
   };
 }
 
@@ -672,6 +674,7 @@ const controls: Record<string, (state: GraphState, body: any, url: URL) => FakeR
       bytes,
       body.content_type ?? "application/octet-stream",
       Number(body.ttl_ms ?? 3_600_000),
+      body.delay_ms === undefined ? undefined : Number(body.delay_ms),
     );
     return json({ url: link, size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") });
   },
