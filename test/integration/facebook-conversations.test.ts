@@ -397,4 +397,31 @@ describe("deletions cover the customer's folder", () => {
     expect(await spaces().listKeys(adaFolder)).toEqual([]);
     expect(await spaces().listKeys(benFolder)).toHaveLength(2);
   });
+
+  it("a relink moves the attachments byte for byte and the file names their new keys", async () => {
+    const [page, customer] = [uniqueId(), uniqueId()];
+    const { uuid } = await login(page);
+    const folder = await conversationWithFiles(page, customer, uuid);
+    const before = (await readJson(conversationKey(uuid, page, customer))).messages[0].attachments[0].copy;
+    const original = await rawObject(before.key);
+    const to = crypto.randomUUID();
+    const res = await call("/admin/relink", {
+      method: "POST",
+      headers: { ...ADMIN, "content-type": "application/json" },
+      body: JSON.stringify({ page, to }),
+    });
+    expect(res.status).toBe(200);
+    expect(await spaces().listKeys(folder)).toEqual([]);
+    const key = conversationKey(to, page, customer);
+    await waitFor(async () =>
+      expect((await readJson(key))?.messages[0]?.attachments[0]?.copy?.key).toBe(
+        before.key.replace(`users/${uuid}/`, `users/${to}/`),
+      ),
+    );
+    const file = await readJson(key);
+    expect(file.customer.picture_key.startsWith(conversationFolder(to, page, customer))).toBe(true);
+    const moved = await rawObject(file.messages[0].attachments[0].copy.key);
+    expect(moved.type).toBe(original.type);
+    expect(await sha256(moved.bytes)).toBe(await sha256(original.bytes));
+  });
 });
