@@ -159,11 +159,9 @@ export class Conversation extends DurableObject<Env> {
     let added = 0;
     let edited = 0;
     let events = 0;
-    let lastCustomerAt = Number(this.getMeta("last_customer_at") ?? 0);
     for (const m of input.messages) {
       if (!this.store.insertMessage(m.mid, m.timestamp, JSON.stringify(m))) continue;
       added++;
-      if (m.from === "customer") lastCustomerAt = Math.max(lastCustomerAt, m.timestamp);
       for (const source of attachmentSources(m)) this.store.addCopy(m.mid, source.idx, source.url);
       // An edit that came before its message (deliveries arrive in any order) applies now.
       const pending = this.store.takePendingEdit(m.mid);
@@ -187,7 +185,6 @@ export class Conversation extends DurableObject<Env> {
       this.setMeta("read_watermark", input.readWatermark);
       events++;
     }
-    if (lastCustomerAt > 0) this.setMeta("last_customer_at", lastCustomerAt);
     // The first message of a customer, and one a week later, asks for their name and picture.
     const profileDue =
       added > 0 &&
@@ -291,7 +288,8 @@ export class Conversation extends DurableObject<Env> {
    */
   private conversationFile(owner: string, pageId: string, customerId: string): { body: string; version: number } {
     const folder = conversationFolder(owner, pageId, customerId);
-    const lastCustomerAt = Number(this.getMeta("last_customer_at") ?? 0);
+    // Read at upload time, not kept by each merge: the webhook's merge stays one write a message.
+    const lastCustomerAt = this.store.lastCustomerMessageAt();
     const handovers = this.store.bodies("handovers");
     const customer = this.getMeta("customer");
     const head = {

@@ -195,6 +195,15 @@ export class ConversationStore {
     );
   }
 
+  /** When the customer last wrote (a message or a postback); null before they did. */
+  lastCustomerMessageAt(): number | null {
+    return this.sql
+      .exec<{ at: number | null }>(
+        "SELECT MAX(timestamp) AS at FROM messages WHERE json_extract(body, '$.from') = 'customer'",
+      )
+      .one().at;
+  }
+
   messageBody(mid: string): string | null {
     return this.sql.exec<{ body: string }>("SELECT body FROM messages WHERE mid = ?", mid).toArray()[0]?.body ?? null;
   }

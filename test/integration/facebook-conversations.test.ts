@@ -24,6 +24,8 @@ const ADMIN = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}` };
 const APP_ID = TEST_SECRETS.FACEBOOK_APP_ID;
 const PAGE_INBOX = "263902037430900";
 const waitFor = (check: () => Promise<void> | void, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
+/** A conversation file, read again if it was caught while being written (the S3 stand-in is not atomic). */
+const readFile = (key: string) => vi.waitFor(() => readJson(key), { timeout: 5000, interval: 50 });
 
 /** A Facebook login by a new app-scoped user granting this page. */
 async function login(pageId: string, pageOpts: Record<string, unknown> = {}) {
@@ -115,7 +117,7 @@ describe("where the customer came from, who holds the thread, reads and reaction
     ]);
 
     await waitFor(async () => expect((await readJson(key))?.reactions).toHaveLength(1));
-    const file = await readJson(key);
+    const file = await readFile(key);
     expect(file.referrals).toEqual([
       {
         timestamp: t0,
@@ -153,7 +155,7 @@ describe("where the customer came from, who holds the thread, reads and reaction
 
     key = conversationKey(uuid, page, ben);
     await waitFor(async () => expect((await readJson(key))?.referrals).toHaveLength(1));
-    const started = await readJson(key);
+    const started = await readFile(key);
     expect(started.referrals[0]).toMatchObject({
       via: "postback",
       source: "SHORTLINK",
@@ -215,7 +217,7 @@ describe("the customer's name and picture", () => {
     ]);
     const adaKey = conversationKey(uuid, page, ada);
     await waitFor(async () => expect((await readJson(adaKey))?.customer?.first_name).toBe("Ada"));
-    const customer = (await readJson(adaKey)).customer;
+    const customer = (await readFile(adaKey)).customer;
     expect(customer).toMatchObject({ first_name: "Ada", last_name: "Lovelace", profile: "available" });
     expect(customer.picture_key).toBe(`${conversationFolder(uuid, page, ada)}profile.jpg`);
     // The picture is ours once copied: readable after Meta's URL expired.
@@ -227,7 +229,7 @@ describe("the customer's name and picture", () => {
 
     const benKey = conversationKey(uuid, page, ben);
     await waitFor(async () => expect((await readJson(benKey))?.customer?.profile).toBe("unavailable"));
-    expect((await readJson(benKey)).customer).toMatchObject({ first_name: null, last_name: null, picture_key: null });
+    expect((await readFile(benKey)).customer).toMatchObject({ first_name: null, last_name: null, picture_key: null });
     // More messages within the week ask nobody again: no retry storm for a person without a profile.
     await deliver([
       { page, customer: ada, mid: `m_${ada}_2`, text: "still there?" },
@@ -265,7 +267,7 @@ describe("attachments that last", () => {
     expect(Date.now() - started).toBeLessThan(1500);
     const key = conversationKey(uuid, page, customer);
     await waitFor(async () => expect((await readJson(key))?.messages[0]?.attachments[0]?.copy?.status).toBe("stored"));
-    const attachment = (await readJson(key)).messages[0].attachments[0];
+    const attachment = (await readFile(key)).messages[0].attachments[0];
     expect(attachment).toMatchObject({
       type: "image",
       payload: { url: media.url },
@@ -313,7 +315,7 @@ describe("attachments that last", () => {
       const copies = (await readJson(key))?.messages[0]?.attachments.map((a: any) => a.copy?.status ?? null);
       expect(copies).toEqual(["expired", "too_large", "stored", "stored", "stored", null]);
     }, 30_000);
-    const attachments = (await readJson(key)).messages[0].attachments;
+    const attachments = (await readFile(key)).messages[0].attachments;
     expect(attachments[1].copy).toEqual({ status: "too_large", size: 25 * 1024 * 1024 + 1 });
     for (let i = 0; i < kinds.length; i++) {
       const stored = await rawObject(attachments[2 + i].copy.key);
@@ -337,7 +339,7 @@ describe("attachments that last", () => {
       async () => expect((await readJson(key))?.messages[0]?.attachments[0]?.copy?.status).toBe("stored"),
       60_000,
     );
-    const stored = await rawObject((await readJson(key)).messages[0].attachments[0].copy.key);
+    const stored = await rawObject((await readFile(key)).messages[0].attachments[0].copy.key);
     expect(await sha256(stored.bytes)).toBe(media.sha256);
   }, 90_000);
 });
@@ -402,7 +404,7 @@ describe("deletions cover the customer's folder", () => {
     const [page, customer] = [uniqueId(), uniqueId()];
     const { uuid } = await login(page);
     const folder = await conversationWithFiles(page, customer, uuid);
-    const before = (await readJson(conversationKey(uuid, page, customer))).messages[0].attachments[0].copy;
+    const before = (await readFile(conversationKey(uuid, page, customer))).messages[0].attachments[0].copy;
     const original = await rawObject(before.key);
     const to = crypto.randomUUID();
     const res = await call("/admin/relink", {
@@ -418,7 +420,7 @@ describe("deletions cover the customer's folder", () => {
         before.key.replace(`users/${uuid}/`, `users/${to}/`),
       ),
     );
-    const file = await readJson(key);
+    const file = await readFile(key);
     expect(file.customer.picture_key.startsWith(conversationFolder(to, page, customer))).toBe(true);
     const moved = await rawObject(file.messages[0].attachments[0].copy.key);
     expect(moved.type).toBe(original.type);
