@@ -6,9 +6,8 @@ import { isNumericId } from "../spaces/keys";
 import { writablePageOwner } from "../db/facebook-pages";
 import { webhookReceived } from "../db/page-status";
 import { enqueueAll, type Job } from "../jobs/queue-jobs";
-import { conversationStub } from "../conversations/durable-object";
+import { conversationStub, type MergeInput } from "../conversations/durable-object";
 import { messagingUpdate } from "../conversations/messages";
-import type { MergeInput } from "../conversations/durable-object";
 
 /**
  * Pages known to be written, so a busy page costs no D1 query per delivery. Only positive answers
