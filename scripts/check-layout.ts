@@ -34,6 +34,7 @@ const SQL =
 const SQL_HOMES = ["src/db/", "src/backup/", "src/conversations/store.ts", "src/console/rows.ts"];
 /** The folders of `src/`, one concern each (README, "Layout"). */
 const LAYOUT = [
+  "alerts",
   "backup",
   "console",
   "conversations",

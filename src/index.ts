@@ -4,6 +4,7 @@ import type { Job } from "./jobs/queue-jobs";
 import { runScheduled } from "./jobs/schedule";
 
 export { Conversation } from "./conversations/durable-object";
+export { BackupScratch } from "./backup/scratch";
 
 export default {
   fetch: app.fetch,

@@ -7,7 +7,7 @@ import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
 import { isNumericId } from "../spaces/keys";
 import { pageOwners } from "../db/facebook-pages";
 import { deletionByCode, isDeletionCode } from "../db/facebook-deletions";
-import { recordTokenState } from "../db/page-status";
+import { recordPageToken } from "../alerts/alerts";
 import { DataDeletionPage } from "./pages/data-deletion";
 import { PagesConnectedPage } from "./pages/merchant";
 import { respond } from "./pages/respond";
@@ -101,7 +101,7 @@ facebookRoutes.get("/callback", async (c) => {
       own: linked.owners[p.id] === userUuid,
     })),
   );
-  for (const page of pages) await recordTokenState(db, page.id, "active");
+  for (const page of pages) await recordPageToken(c.env, page.id, "active");
   await bindSession(c, session, userUuid);
   log.info(`Facebook login linked ${pages.length} pages`, {
     user_uuid: userUuid,

@@ -9,6 +9,7 @@ import { JSON_TYPE, SpacesError } from "../spaces/client";
 import { shopMetadataKey, shopProductsKey } from "../spaces/keys";
 import { shopOwner, syncStarting } from "../db/links";
 import { recordSyncOutcome, type SyncFailureReason } from "../db/shop-status";
+import { shopTokenWorks } from "../alerts/alerts";
 import { spaces, tokenStore } from "../services";
 import { ShopAccess } from "./access";
 import { AdminApi, QueryCostExceeded } from "./admin-api";
@@ -348,6 +349,7 @@ export async function syncShop(env: Env, shop: string, opts: ShopSyncOptions = {
       mode: result.mode,
       apiCalls: result.apiCalls,
     });
+    await shopTokenWorks(env, shop);
     return result;
   } catch (err) {
     await recordSyncOutcome(env.TOKENS_DB, shop, Date.now(), {
