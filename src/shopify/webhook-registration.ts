@@ -145,7 +145,8 @@ export async function checkShopWebhooks(env: Env, shop: string): Promise<Webhook
     return { missing: topics, repaired };
   } catch (err) {
     log.warn(`Webhook subscription check failed for ${shop}: ${describeError(err)}`, { shop });
-    if (err instanceof PlatformError && err.kind === "rejected") await shopSubscriptionGone(env, shop, ["(Shopify refused the repair)"]);
+    if (err instanceof PlatformError && err.kind === "rejected")
+      await shopSubscriptionGone(env, shop, ["(Shopify refused the repair)"]);
     return null;
   }
 }
