@@ -3,7 +3,10 @@ import { enterFailingState, enterWorkingState, forgetState, recordAlert, recordA
 import { recordTokenState } from "../db/page-status";
 import { describeError, log } from "../lib/log";
 import type { Job } from "../jobs/queue-jobs";
+import type { AlertBody, AlertEvent } from "./body";
 import { MONITOR_TIMEOUT_MS } from "./heartbeat";
+
+export type { AlertBody, AlertEvent };
 
 /**
  * Alerts to `ALERTS_WEBHOOK_URL`: `POST` JSON `{"event", "at", "shop"|"page_id", "state", "detail"}`
@@ -13,19 +16,6 @@ import { MONITOR_TIMEOUT_MS } from "./heartbeat";
  * detail is a fixed wording or a backup's check result: never a token, a secret or customer text.
  * Unset: the change is still recorded for the console, and nothing is sent.
  */
-
-export type AlertEvent =
-  "shop_token" | "page_token" | "shop_subscription" | "page_subscription" | "backup" | "backup_restore_test" | "job";
-
-/** The JSON an alert receiver gets. */
-export interface AlertBody {
-  event: AlertEvent;
-  at: string;
-  shop?: string;
-  page_id?: string;
-  state: string;
-  detail: string;
-}
 
 type Subject = { shop: string } | { page_id: string } | Record<string, never>;
 

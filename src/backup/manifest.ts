@@ -12,6 +12,12 @@ import { BackupRefused } from "./dump-parse";
  * keeps only the newest few.
  */
 
+/** One backup of one database, as a job names it. */
+export interface BackupRef {
+  database: DatabaseName;
+  stamp: string;
+}
+
 /** Where a dump belongs: the backups, or the state a restore replaced. */
 export type Shelf = "d1" | "undo";
 

@@ -4,8 +4,16 @@ import { log } from "../lib/log";
 import { spaces } from "../services";
 import type { Job } from "../jobs/queue-jobs";
 import { backupAuth } from "./auth";
-import type { DatabaseName } from "./dump";
-import { parseBackupKey, passedVerification, readVerification, signedJson, verificationKey } from "./manifest";
+import {
+  parseBackupKey,
+  passedVerification,
+  readVerification,
+  signedJson,
+  verificationKey,
+  type BackupRef,
+} from "./manifest";
+
+export type { BackupRef };
 import type { ScratchOutcome } from "./scratch";
 
 /**
@@ -14,11 +22,6 @@ import type { ScratchOutcome } from "./scratch";
  * (./scratch.ts), compares it, and writes the signed record beside the manifest. Only when every
  * backup of the job passed is BACKUP_HEARTBEAT_URL called.
  */
-
-export interface BackupRef {
-  database: DatabaseName;
-  stamp: string;
-}
 
 const METHOD =
   "loaded into a scratch Durable Object SQLite database by the worker; row counts compared with the manifest and per-table SHA-256 with the dump";

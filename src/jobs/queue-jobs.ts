@@ -1,6 +1,6 @@
-import type { AlertBody } from "../alerts/alerts";
+import type { AlertBody } from "../alerts/body";
 import type { JournalEntry } from "../backup/journal";
-import type { BackupRef } from "../backup/restore-test";
+import type { BackupRef } from "../backup/manifest";
 
 /** Messages on the `jobs` queue: work that must not hold up a webhook's answer or a cron. */
 export type Job =
