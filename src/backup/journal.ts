@@ -28,6 +28,7 @@ export const JOURNALED_TABLES = {
   shops: ["shop"],
   pages: ["page_id"],
   facebook_users: ["facebook_user_id"],
+  facebook_user_accounts: ["facebook_user_id", "user_uuid"],
   facebook_page_grants: ["page_id", "facebook_user_id"],
   facebook_deletions: ["code"],
 } as const satisfies Record<string, readonly [string, ...string[]]>;
@@ -102,7 +103,7 @@ async function snapshotRows(db: D1Database, refs: RowRef[]): Promise<{ seq: numb
     }),
   ]);
   const seq = (results[0]!.results[0] as { seq: number } | undefined)?.seq;
-  if (seq === undefined) throw new Error("the journal sequence is missing (migration 0010 not applied?)");
+  if (seq === undefined) throw new Error("the journal sequence is missing (migration 0011 not applied?)");
   return {
     seq,
     changes: refs.map((ref, i) => ({ ...ref, row: (results[i + 1]!.results[0] as RowChange["row"]) ?? null })),

@@ -1,5 +1,5 @@
 /**
- * The monitoring's D1 side (tables of migration 0010): the last state of each subject an alert is
+ * The monitoring's D1 side (tables of migration 0011): the last state of each subject an alert is
  * about, the alerts sent (the newest ALERT_LOG_KEPT), and the last backup heartbeat.
  */
 
