@@ -17,10 +17,12 @@ const ports = {
   s3: Number(process.env.TEST_S3_PORT ?? (await freePort())),
   shopify: Number(process.env.TEST_SHOPIFY_PORT ?? (await freePort())),
   graph: Number(process.env.TEST_GRAPH_PORT ?? (await freePort())),
+  monitor: Number(process.env.TEST_MONITOR_PORT ?? (await freePort())),
 };
 process.env.TEST_S3_PORT = String(ports.s3);
 process.env.TEST_SHOPIFY_PORT = String(ports.shopify);
 process.env.TEST_GRAPH_PORT = String(ports.graph);
+process.env.TEST_MONITOR_PORT = String(ports.monitor);
 
 const root = fileURLToPath(new URL(".", import.meta.url));
 const xmlBuilder = fileURLToPath(new URL("./node_modules/@aws-sdk/xml-builder/dist-cjs/index.js", import.meta.url));
@@ -45,6 +47,10 @@ export default defineConfig({
           FAKE_SHOPIFY: `http://127.0.0.1:${ports.shopify}`,
           FAKE_GRAPH: `http://127.0.0.1:${ports.graph}`,
           FAKE_SPACES: `http://127.0.0.1:${ports.s3}`,
+          // The monitoring receiver (dev/fakes/monitor.ts) records heartbeats and alerts.
+          FAKE_MONITOR: `http://127.0.0.1:${ports.monitor}`,
+          BACKUP_HEARTBEAT_URL: `http://127.0.0.1:${ports.monitor}/heartbeat`,
+          ALERTS_WEBHOOK_URL: `http://127.0.0.1:${ports.monitor}/alerts`,
           TEST_MIGRATIONS_TOKENS: await readD1Migrations(`${root}/migrations/tokens`),
           TEST_MIGRATIONS_SESSIONS: await readD1Migrations(`${root}/migrations/sessions`),
         },

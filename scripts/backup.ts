@@ -1,10 +1,13 @@
 /**
- * `npm run backup [-- --remote] [--persist-to DIR] [--verify-pending]`: `wrangler d1 export` of both
- * databases, each dump uploaded to Spaces under backups/d1/<database>/<UTC timestamp>.sql with a
- * signed manifest beside it and a copy kept under backups/ here; then each new backup is verified
- * (restored into a scratch local database, row counts and hashes compared, a signed
- * `.verified.json` written beside it), then retention (7 daily + 4 weekly, the newest verified kept).
- * `--verify-pending` verifies the backups the worker's cron made instead of making new ones.
+ * `npm run backup [-- --remote <url>] [--persist-to DIR] [--verify-pending]`: `wrangler d1 export`
+ * of both databases, each dump uploaded to Spaces under backups/d1/<database>/<UTC timestamp>.sql
+ * with a signed manifest beside it and a copy kept under backups/ here; then the worker is asked to
+ * restore-test them (`POST /admin/backup/restore-test`: its queue loads each into a scratch database,
+ * compares, writes the signed `.verified.json` and calls BACKUP_HEARTBEAT_URL). When no worker
+ * answers, the script restore-tests them itself in a scratch local database and writes the same
+ * record (no heartbeat: that is the worker's). Then retention (7 daily + 4 weekly, the newest
+ * restore-tested kept). `--verify-pending` asks for the restore test of every backup without a
+ * record instead of making new ones.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +15,7 @@ import { DATABASES, type DatabaseName } from "../src/backup/dump.ts";
 import { signedJson, stampOf, verificationKey, parseBackupKey, type Manifest } from "../src/backup/manifest.ts";
 import { planRestore } from "../src/backup/pitr.ts";
 import { applyRetention, backupOne, retentionPolicy } from "../src/backup/run.ts";
-import { ROOT } from "../dev/local-stack.ts";
+import { ROOT, readDevVars } from "../dev/local-stack.ts";
 import {
   backupAccess,
   d1Export,
@@ -25,8 +28,8 @@ import {
 } from "./lib/ops.ts";
 import { rehearse } from "./lib/scratch.ts";
 
-/** Restores one backup (its dump alone) into a scratch database; writes the signed sidecar if it matches. */
-async function verifyBackup(access: BackupAccess, database: DatabaseName, stamp: string) {
+/** Restores one backup (its dump alone) into a scratch local database; writes the signed record if it matches. */
+async function verifyLocally(access: BackupAccess, database: DatabaseName, stamp: string) {
   const { spaces, auth, migrations } = access;
   const [plan] = await planRestore(spaces, auth, migrations, {
     from: stamp,
@@ -34,7 +37,6 @@ async function verifyBackup(access: BackupAccess, database: DatabaseName, stamp:
     journal: false,
   });
   const problems = await rehearse(database, plan!.state, plan!.facts);
-  if (problems.length) throw new Error(`backup ${plan!.manifest.dump_key} did not verify: ${problems.join("; ")}`);
   const key = verificationKey(database, stamp);
   await spaces.put(
     key,
@@ -42,13 +44,72 @@ async function verifyBackup(access: BackupAccess, database: DatabaseName, stamp:
       format: 2,
       database,
       dump_key: plan!.manifest.dump_key,
+      sha256: plan!.manifest.sha256,
       verified_at: new Date().toISOString(),
-      method: "restored into a scratch local D1 database; row counts and per-table SHA-256 compared",
+      method:
+        "restored by npm run backup into a scratch local D1 database (no worker answered); row counts and per-table SHA-256 compared",
+      result: problems.length ? "failed" : "passed",
+      problems,
       tables: plan!.facts.tables,
       hashes: plan!.facts.hashes,
     }),
   );
+  if (problems.length) throw new Error(`backup ${plan!.manifest.dump_key} did not verify: ${problems.join("; ")}`);
   return key;
+}
+
+/** The worker these backups belong to: `--remote <url>`, else the local one of `npm start`. */
+function workerOf(target: Target & { args?: Map<string, string> }) {
+  const remote = target.args?.get("remote");
+  const origin = remote && remote !== "true" ? remote : `http://127.0.0.1:${process.env.PORT ?? 8787}`;
+  const token = process.env.ADMIN_TOKEN ?? (target.remote ? undefined : readDevVars().ADMIN_TOKEN);
+  return { origin: origin.replace(/\/+$/, ""), token };
+}
+
+/**
+ * Asks the worker to restore-test every backup without a record; the backups it queued, or null
+ * when no worker answered (or it has no admin token to ask with).
+ */
+async function askWorkerToRestoreTest(target: Target): Promise<string[] | null> {
+  const { origin, token } = workerOf(target);
+  if (!token) return null;
+  try {
+    const res = await fetch(`${origin}/admin/backup/restore-test`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status !== 202) {
+      console.log(`  the worker at ${origin} answered ${res.status}`);
+      return null;
+    }
+    const body = (await res.json()) as { queued?: unknown };
+    return Array.isArray(body.queued) ? body.queued.map(String) : [];
+  } catch {
+    return null;
+  }
+}
+
+/** The restore test of new backups: by the worker when it answers, else here. */
+async function restoreTest(
+  access: BackupAccess,
+  target: Target,
+  backups: { database: DatabaseName; stamp: string }[],
+): Promise<"worker" | "here"> {
+  const queued = await step("ask the worker to restore-test them (its queue, a scratch database each)", () =>
+    askWorkerToRestoreTest(target),
+  );
+  if (queued) {
+    console.log(
+      `  queued by the worker: ${queued.join(", ") || "nothing (already tested)"}; records appear within minutes`,
+    );
+    return "worker";
+  }
+  console.log(`  no worker answered at ${workerOf(target).origin}: restore-testing here instead (no heartbeat)`);
+  await step("restore each into a scratch local database, compare rows and hashes", () =>
+    Promise.all(backups.map((b) => verifyLocally(access, b.database, b.stamp))),
+  );
+  return "here";
 }
 
 export async function backup(target: Target, opts: { retention?: number } = {}): Promise<Manifest[]> {
@@ -58,6 +119,7 @@ export async function backup(target: Target, opts: { retention?: number } = {}):
   const { spaces, bucket, close, auth } = access;
   const outDir = localBackupsDir();
   const manifests: Manifest[] = [];
+  let testedBy: "worker" | "here" = "here";
   try {
     for (const database of Object.keys(DATABASES) as DatabaseName[]) {
       const exportedAt = Date.now();
@@ -89,40 +151,42 @@ export async function backup(target: Target, opts: { retention?: number } = {}):
       console.log(`  → s3://${bucket}/${manifest.dump_key}`);
       manifests.push(manifest);
     }
-    await step("verify both backups: restore each into a scratch local database, compare rows and hashes", () =>
-      Promise.all(manifests.map((m) => verifyBackup(access, m.database, stampOf(m.exported_at)))),
+    testedBy = await restoreTest(
+      access,
+      target,
+      manifests.map((m) => ({ database: m.database, stamp: stampOf(m.exported_at) })),
     );
     const policy = retentionPolicy(opts.retention ?? Number(process.env.BACKUP_RETENTION ?? 7));
     const { deleted } = await step(
-      `retention: ${policy.daily} daily + ${policy.weekly} weekly of each database, the newest verified kept`,
-      () => applyRetention(spaces, policy),
+      `retention: ${policy.daily} daily + ${policy.weekly} weekly of each database, the newest restore-tested kept`,
+      () => applyRetention(spaces, auth, policy),
     );
     if (deleted.length) console.log(`  deleted ${deleted.length} old objects`);
   } finally {
     await close();
   }
-  console.log(`Backup complete: ${manifests.map((m) => m.dump_key).join(", ")} (verified; copies in backups/)`);
+  console.log(
+    `Backup complete: ${manifests.map((m) => m.dump_key).join(", ")} (${testedBy === "worker" ? "restore test queued in the worker" : "restore-tested here"}; copies in backups/)`,
+  );
   return manifests;
 }
 
-/** Verifies every backup in Spaces that has no sidecar yet (those the worker's cron made). */
+/** Restore-tests every backup in Spaces that has no record yet: by the worker, else here. */
 export async function verifyPending(target: Target): Promise<number> {
   const access = await backupAccess(target);
   const { spaces, close } = access;
   try {
     const keys = await spaces.listKeys("backups/d1/");
-    const verified = new Set(
+    const recorded = new Set(
       keys.filter((k) => k.endsWith(".verified.json")).map((k) => k.replace(".verified.json", "")),
     );
-    let count = 0;
-    for (const key of keys.filter((k) => k.endsWith(".manifest.json")).sort()) {
-      if (verified.has(key.replace(".manifest.json", ""))) continue;
-      const { database, stamp } = parseBackupKey(key)!;
-      await step(`verify ${key.replace(".manifest.json", ".sql")}`, () => verifyBackup(access, database, stamp));
-      count++;
-    }
-    console.log(`Verified ${count} backups`);
-    return count;
+    const pending = keys
+      .filter((k) => k.endsWith(".manifest.json") && !recorded.has(k.replace(".manifest.json", "")))
+      .sort()
+      .map((k) => parseBackupKey(k)!);
+    await restoreTest(access, target, pending);
+    console.log(`Restore tests asked for ${pending.length} backups`);
+    return pending.length;
   } finally {
     await close();
   }

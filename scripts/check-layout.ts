@@ -40,6 +40,7 @@ const SQL_HOMES = [
 ];
 /** The folders of `src/`, one concern each (README, "Layout"). */
 const LAYOUT = [
+  "alerts",
   "backup",
   "catalogue",
   "console",

@@ -1,10 +1,13 @@
 /**
  * `npm run restore [-- --remote] [--at ISO_TIME] [--from KEY|STAMP] [--database tokens|sessions]
- * [--dry-run] [--persist-to DIR]`: the state of the databases at a moment (the newest backup before
- * it, then the token journal up to it), the latest state, or a named backup. Everything is checked
- * before anything live is touched: signed manifests and journal entries, the dump's SHA-256 and
- * statement shapes, then a rehearsal into scratch local databases whose row counts, hashes and
- * token keys must be what the plan says. `--dry-run` stops there and shows what would change.
+ * [--dry-run] [--undo] [--persist-to DIR]`: the state of the databases at a moment (the newest
+ * backup before it, then the token journal up to it), the latest state, or a named backup.
+ * Everything is checked before anything live is touched: signed manifests and journal entries, the
+ * dump's SHA-256 and statement shapes, then a rehearsal into scratch local databases whose row
+ * counts, hashes and token keys must be what the plan says. `--dry-run` stops there and shows what
+ * would change. Before writing, what the restore replaces is exported and kept, signed, under
+ * `backups/undo/`; `--undo` puts the newest of those back (and keeps what it replaces in turn, so a
+ * second `--undo` goes forward again).
  */
 import { join } from "node:path";
 import { DATABASES, isDatabaseName, type DatabaseName } from "../src/backup/dump.ts";
@@ -13,7 +16,20 @@ import { JOURNALED_TABLES } from "../src/backup/journal.ts";
 import type { Manifest } from "../src/backup/manifest.ts";
 import { planRestore, type RestorePlan } from "../src/backup/pitr.ts";
 import { diffState } from "../src/backup/restore-plan.ts";
-import { backupAccess, d1QueryAll, localBackupsDir, parseTarget, step, type Target } from "./lib/ops.ts";
+import { readFileSync, rmSync } from "node:fs";
+import { databaseOfDump, readDump } from "../src/backup/dump.ts";
+import { backupOne } from "../src/backup/run.ts";
+import {
+  backupAccess,
+  d1Export,
+  d1QueryAll,
+  human,
+  localBackupsDir,
+  parseTarget,
+  step,
+  type BackupAccess,
+  type Target,
+} from "./lib/ops.ts";
 import { compareFacts, readBack, rehearse, writeState } from "./lib/scratch.ts";
 import { schemaFromMigrations } from "../src/backup/schema.ts";
 
@@ -62,25 +78,71 @@ async function showDryRun(plan: RestorePlan, target: Target) {
   }
 }
 
+/**
+ * Exports the live databases a restore is about to replace and keeps them under `backups/undo/`
+ * (signed as backups are). A database that is gone (the loss being recovered from) has nothing to
+ * keep: said, not an error.
+ */
+async function keepReplaced(access: BackupAccess, target: Target, databases: DatabaseName[]) {
+  const kept: string[] = [];
+  for (const database of databases) {
+    const exportedAt = Date.now();
+    const file = join(localBackupsDir(), `replaced-${database}-${process.pid}-${exportedAt}.sql`);
+    try {
+      d1Export(DATABASES[database].binding, file, target);
+    } catch {
+      console.log(`  ${database}: nothing to keep (no live database to export)`);
+      continue;
+    }
+    const text = readFileSync(file);
+    rmSync(file, { force: true });
+    if (databaseOfDump(readDump(text.toString("utf8"))) !== database) {
+      console.log(`  ${database}: nothing to keep (the live database holds none of its tables)`);
+      continue;
+    }
+    async function* chunks() {
+      for (let i = 0; i < text.length; i += 1 << 20) yield new Uint8Array(text.subarray(i, i + (1 << 20)));
+    }
+    const manifest = await backupOne(
+      access.spaces,
+      access.auth,
+      database,
+      chunks(),
+      "replaced by a restore",
+      exportedAt,
+      "undo",
+    );
+    console.log(`  ${database}: kept ${manifest.dump_key} (${human(manifest.bytes)})`);
+    kept.push(manifest.dump_key);
+  }
+  return kept;
+}
+
 export async function restore(
   target: Target,
-  opts: { from?: string; at?: number; databases?: DatabaseName[]; dryRun?: boolean } = {},
+  opts: { from?: string; at?: number; databases?: DatabaseName[]; dryRun?: boolean; undo?: boolean } = {},
 ): Promise<RestoreReport[]> {
-  const { spaces, close, auth, migrations } = await backupAccess(target);
+  const access = await backupAccess(target);
+  const { spaces, close, auth, migrations } = access;
   try {
-    const what =
-      opts.at !== undefined
+    const what = opts.undo
+      ? "the state the last restore replaced"
+      : opts.at !== undefined
         ? `the state at ${new Date(opts.at).toISOString()}`
         : opts.from
           ? `backup ${opts.from}`
           : "the latest state";
     const plans = await step(`plan ${what}: backup, signatures, dump shapes, journal`, () =>
-      planRestore(spaces, auth, migrations, { at: opts.at, from: opts.from, databases: opts.databases }).catch(
-        (err) => {
-          throw err instanceof BackupRefused ? new RestoreRefused(err.message) : err;
-        },
-      ),
+      planRestore(spaces, auth, migrations, {
+        at: opts.at,
+        from: opts.from,
+        databases: opts.databases,
+        ...(opts.undo ? { shelf: "undo" as const } : {}),
+      }).catch((err) => {
+        throw err instanceof BackupRefused ? new RestoreRefused(err.message) : err;
+      }),
     );
+    for (const p of plans) for (const s of p.skipped) console.log(`  passed over ${s.key}: ${s.reason}`);
     for (const p of plans) {
       const journal = p.database === "tokens" ? ` + ${p.journalEntries} journal entries` : "";
       console.log(`  ${p.database}: ${p.manifest.dump_key}${journal} → ${rowsText(p.facts.tables)}`);
@@ -95,6 +157,13 @@ export async function restore(
     );
     const failed = rehearsal.flatMap((problems, i) => problems.map((x) => `${plans[i]!.database} ${x}`));
     if (failed.length) throw new RestoreRefused(`the rehearsal did not give the planned state: ${failed.join("; ")}`);
+    await step("keep what the restore replaces (backups/undo/, for npm run restore -- --undo)", () =>
+      keepReplaced(
+        access,
+        target,
+        plans.map((p) => p.database),
+      ),
+    );
     const dir = localBackupsDir();
     // Every table of our schema is dropped first (no listing needed); other tables are not ours.
     const schemaTables = (p: RestorePlan) => [
@@ -149,6 +218,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     at,
     databases: database ? [database as DatabaseName] : undefined,
     dryRun: target.args.has("dry-run"),
+    undo: target.args.has("undo"),
   })
     .then((reports) => {
       const verb = target.args.has("dry-run") ? "Dry run complete" : "Restore complete";

@@ -98,6 +98,11 @@ const schemas = {
     TOKENS_DATABASE_ID: optional,
     SESSIONS_DATABASE_ID: optional,
   }),
+  /** Monitoring: both optional; with neither set nothing is sent. */
+  alerts: z.object({
+    BACKUP_HEARTBEAT_URL: secureOrigin("BACKUP_HEARTBEAT_URL"),
+    ALERTS_WEBHOOK_URL: secureOrigin("ALERTS_WEBHOOK_URL"),
+  }),
   admin: z.object({
     ADMIN_TOKEN: required("ADMIN_TOKEN").min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
   }),

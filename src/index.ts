@@ -5,6 +5,7 @@ import { runScheduled } from "./jobs/schedule";
 
 export { Catalogue } from "./catalogue/durable-object";
 export { Conversation } from "./conversations/durable-object";
+export { BackupScratch } from "./backup/scratch";
 
 export default {
   fetch: app.fetch,

@@ -10,6 +10,8 @@ declare global {
       FAKE_GRAPH: string;
       /** The fault proxy in front of the S3 stand-in. */
       FAKE_SPACES: string;
+      /** The monitoring receiver: heartbeats and alerts sent to it (dev/fakes/monitor.ts). */
+      FAKE_MONITOR: string;
       /** A spare database for restore round trips (tests only). */
       RESTORE_DB: D1Database;
     }

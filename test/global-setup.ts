@@ -1,11 +1,12 @@
 import type { TestProject } from "vitest/node";
 import { startFaultProxy } from "../dev/fakes/fault-proxy";
 import { startGraphFake } from "../dev/fakes/graph";
+import { startMonitor } from "../dev/fakes/monitor";
 import { startS3Standin } from "../dev/fakes/s3";
 import { startShopifyFake } from "../dev/fakes/shopify";
 import { GRAPH_VERSION, TEST_BUCKET, TEST_SECRETS } from "./env";
 
-/** Starts the S3 stand-in and the platform fakes on loopback for the whole run, and stops them after. */
+/** Starts the S3 stand-in, the platform fakes and the monitoring receiver on loopback for the whole run, and stops them after. */
 export default async function setup(project: TestProject) {
   const s3 = await startS3Standin({ bucket: TEST_BUCKET });
   const proxy = await startFaultProxy(s3.endpoint, Number(process.env.TEST_S3_PORT));
@@ -20,11 +21,12 @@ export default async function setup(project: TestProject) {
     version: GRAPH_VERSION,
     port: Number(process.env.TEST_GRAPH_PORT),
   });
+  const monitor = await startMonitor(Number(process.env.TEST_MONITOR_PORT));
   project.provide("s3Endpoint", proxy.origin);
   project.provide("shopifyOrigin", shopify.origin);
   project.provide("graphOrigin", graph.origin);
   return async () => {
-    await Promise.all([proxy.close(), shopify.close(), graph.close()]);
+    await Promise.all([proxy.close(), shopify.close(), graph.close(), monitor.close()]);
     await s3.close();
   };
 }

@@ -10,6 +10,8 @@ import { MERCHANTS, type Bench } from "./stack.ts";
 export async function benchBackupRestore(bench: Bench) {
   const { started, worker, secrets, target, persistTo, benchShop } = bench;
   console.log(`\nBackup and restore (${2 * MERCHANTS + bench.extra}+ tokens)`);
+  // The bench's worker restore-tests the backup (npm run backup asks the worker on PORT).
+  Object.assign(process.env, { PORT: new URL(worker).port, ADMIN_TOKEN: secrets.ADMIN_TOKEN });
   const tb = Date.now();
   const manifests = await backup(target);
   add(

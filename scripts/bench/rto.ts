@@ -1,10 +1,12 @@
 /**
  * RTO of a local restore at 10,000 and 100,000 tokens: each size seeded into fresh local databases
  * (tokens encrypted with the worker's cipher, a shop or page link for each), backed up with
- * `npm run backup`'s code (export, signed manifest, verification in a scratch database), both
- * databases deleted, then restored with `npm run restore`'s code (plan, scratch rehearsal, one
- * `wrangler d1 execute --file` per database, read back). Time here grows with the rows; the number
- * of wrangler processes a restore starts is fixed (10, run two at a time).
+ * `npm run backup`'s code (export, signed manifest, restore test in a scratch database), both
+ * databases deleted, then restored with `npm run restore`'s code (plan, keep what it replaces,
+ * scratch rehearsal, one `wrangler d1 execute --file` per database, read back), then the worker
+ * started on the restored databases and a signed webhook sent: the RTO runs from the start of the
+ * restore to that webhook's answer. Time here grows with the rows; the number of wrangler processes
+ * a restore starts is fixed.
  *
  * Standalone: `tsx scripts/bench/rto.ts [--sizes 10000,100000]`; `npm run bench` calls rtoSection.
  */
@@ -15,7 +17,8 @@ import { sqlLiteral } from "../../src/backup/sql-text.ts";
 import { TokenCipher } from "../../src/lib/token-cipher.ts";
 import { startS3Standin } from "../../dev/fakes/s3.ts";
 import { backup } from "../backup.ts";
-import { LOCAL_DIR, applyLocalMigrations } from "../../dev/local-stack.ts";
+import { LOCAL_DIR, applyLocalMigrations, freePort, freshDevSecrets, startWorker } from "../../dev/local-stack.ts";
+import { shopifyWebhookRequest } from "../../dev/platform-client.ts";
 import { d1ExecuteFile, d1Query, ensureDir } from "../lib/ops.ts";
 import { restore } from "../restore.ts";
 
@@ -55,7 +58,16 @@ export async function rtoSection(add: Add, sizes = [10_000, 100_000]): Promise<v
   console.log(`\nRTO: local restore of ${sizes.map((n) => n.toLocaleString("en")).join(" and ")} tokens`);
   const s3 = await startS3Standin({ bucket: "rto" });
   const key = randomBytes(32).toString("base64");
+  const secrets = {
+    ...freshDevSecrets(),
+    TOKEN_ENCRYPTION_KEY: key,
+    SPACES_ENDPOINT: s3.endpoint,
+    SPACES_BUCKET: "rto",
+  };
   Object.assign(process.env, {
+    // No worker answers the backup's request here: it restore-tests in a scratch database itself.
+    PORT: String(await freePort()),
+    ADMIN_TOKEN: secrets.ADMIN_TOKEN,
     TOKEN_ENCRYPTION_KEY: key,
     SPACES_ENDPOINT: s3.endpoint,
     SPACES_KEY: "S3RVER",
@@ -96,6 +108,37 @@ export async function rtoSection(add: Add, sizes = [10_000, 100_000]): Promise<v
         `${reports[0]!.rows.tokens} tokens read back`,
       );
       add("rto", `restore time per 1,000 tokens at ${label}`, (seconds / size) * 1000, "s");
+      // The worker on the restored databases, and the first webhook it answers: the RTO's end.
+      const worker = await startWorker({
+        port: await freePort(),
+        vars: secrets,
+        persistTo,
+        debugger: false,
+        logFile: false,
+      });
+      try {
+        const res = await fetch(
+          await shopifyWebhookRequest(
+            worker.origin,
+            secrets,
+            "rto-000000.myshopify.com",
+            "products/update",
+            { id: 1 },
+            `rto-${size}-${Date.now()}`,
+          ),
+        );
+        await res.body?.cancel();
+        if (res.status !== 200) throw new Error(`first webhook after the restore answered ${res.status}`);
+        add(
+          "rto",
+          `RTO at ${label}: restore start → first webhook answered`,
+          (Date.now() - tr) / 1000,
+          "s",
+          "includes starting the worker",
+        );
+      } finally {
+        await worker.stop();
+      }
       rmSync(dir, { recursive: true, force: true });
     }
   } finally {

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { describeError, log } from "../lib/log";
 import { randomHex } from "../lib/encoding";
 import type { Spaces } from "../spaces/client";
@@ -73,6 +74,11 @@ export type RowChange = RowRef & { row: Record<string, JournalValue> | null };
 export interface JournalEntry {
   format: 2;
   at: number;
+  /**
+   * The entry's number in the journal (from D1's `journal_sequence`): a restore refuses a journal
+   * with a number missing. Entries written before the sequence existed have none.
+   */
+  seq?: number;
   changes: RowChange[];
 }
 
@@ -84,21 +90,30 @@ export function journalKeyTime(key: string): number | null {
   return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!) : null;
 }
 
-/** Reads the current rows of these keys, as journal changes. */
-async function snapshotRows(db: D1Database, refs: RowRef[]): Promise<RowChange[]> {
-  const rows = await db.batch(
-    refs.map(({ table, key }) => {
+/**
+ * Reads the current rows of these keys, as journal changes, and takes the entry's number from the
+ * sequence in the same batch (one round trip).
+ */
+async function snapshotRows(db: D1Database, refs: RowRef[]): Promise<{ seq: number; changes: RowChange[] }> {
+  const results = await db.batch([
+    db.prepare("UPDATE journal_sequence SET next = next + 1 WHERE id = 1 RETURNING next - 1 AS seq"),
+    ...refs.map(({ table, key }) => {
       const where = JOURNALED_TABLES[table].map((column, i) => `${column} = ?${i + 1}`).join(" AND ");
       return db.prepare(`SELECT * FROM ${table} WHERE ${where}`).bind(...keyValues(key));
     }),
-  );
-  return refs.map((ref, i) => ({ ...ref, row: (rows[i]!.results[0] as RowChange["row"]) ?? null }));
+  ]);
+  const seq = (results[0]!.results[0] as { seq: number } | undefined)?.seq;
+  if (seq === undefined) throw new Error("the journal sequence is missing (migration 0011 not applied?)");
+  return {
+    seq,
+    changes: refs.map((ref, i) => ({ ...ref, row: (results[i + 1]!.results[0] as RowChange["row"]) ?? null })),
+  };
 }
 
 /** Writes one signed journal entry; the caller decides what to do if Spaces fails. */
 export async function writeJournal(spaces: Spaces, auth: BackupAuth, entry: JournalEntry): Promise<string> {
   const key = journalKey(entry.at);
-  const payload: JournalEntry = { format: 2, at: entry.at, changes: entry.changes };
+  const payload: JournalEntry = { format: 2, at: entry.at, seq: entry.seq, changes: entry.changes };
   await spaces.put(key, JSON.stringify({ ...payload, auth: await auth.sign(key, payload) }));
   return key;
 }
@@ -114,7 +129,7 @@ export async function journalRows(
   refs: RowRef[],
   deadlineMs?: number,
 ): Promise<void> {
-  const entry: JournalEntry = { format: 2, at: Date.now(), changes: await snapshotRows(env.TOKENS_DB, refs) };
+  const entry: JournalEntry = { format: 2, at: Date.now(), ...(await snapshotRows(env.TOKENS_DB, refs)) };
   try {
     const write = backupAuth(env).then((auth) => writeJournal(spaces(), auth, entry));
     if (deadlineMs === undefined) await write;
@@ -131,45 +146,79 @@ export async function journalRows(
   }
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
-
 const COLUMN_NAME = /^[a-z_][a-z0-9_]*$/;
 
-/** Null when `key` names a row of `table` (a string, or one string per key column); else why not. */
-function keyProblem(table: JournalTable, key: unknown): string | null {
-  const columns = JOURNALED_TABLES[table];
-  if (columns.length === 1) return typeof key === "string" ? null : "a change without a string key";
-  if (!Array.isArray(key) || key.length !== columns.length || !key.every((v) => typeof v === "string"))
-    return `a change of ${table} without its key as ${columns.length} strings (${columns.join(", ")})`;
-  return null;
-}
+const journalValue = z.union([z.string(), z.number().finite(), z.null()], {
+  error: (issue) => `holds a ${typeof issue.input}, not a value D1 stores`,
+});
 
-/** Null when `change` is a row change of a journaled table; else why it is not. */
-function changeProblem(change: unknown): string | null {
-  if (!isPlainObject(change)) return "a change that is not an object";
-  for (const field of Object.keys(change))
-    if (!["table", "key", "row"].includes(field)) return `a change with an unexpected field ${JSON.stringify(field)}`;
-  if (!Object.hasOwn(change, "table") || !isJournalTable(change.table))
-    return `table ${JSON.stringify(change.table)} is not a journaled table`;
-  const table = change.table;
-  const badKey = keyProblem(table, Object.hasOwn(change, "key") ? change.key : undefined);
-  if (badKey) return badKey;
-  const key = change.key as string | string[];
-  if (!Object.hasOwn(change, "row")) return "a change without a row";
-  const row = change.row;
-  if (row === null) return null;
-  if (!isPlainObject(row)) return `the row of ${table} ${keyText(key)} is not an object`;
-  for (const [column, value] of Object.entries(row)) {
-    if (!COLUMN_NAME.test(column)) return `column ${JSON.stringify(column)} of ${table} is not a column name`;
-    if (value !== null && typeof value !== "string" && !(typeof value === "number" && Number.isFinite(value)))
-      return `column ${column} of ${table} ${keyText(key)} holds a ${typeof value}, not a value D1 stores`;
-  }
-  const columns = JOURNALED_TABLES[table];
-  const values = keyValues(key);
-  if (columns.some((column, i) => !Object.hasOwn(row, column) || row[column] !== values[i]))
-    return `the row's ${columns.join(", ")} is not the change's key ${keyText(key)}`;
-  return null;
+const journalTable = z
+  .string({ error: (issue) => `table ${JSON.stringify(issue.input)} is not a journaled table` })
+  .refine(isJournalTable, {
+    error: (issue) => `table ${JSON.stringify(issue.input)} is not a journaled table`,
+  });
+
+/** One change as stored: its table, its key (one string, or one per key column) and the row or null. */
+const changeSchema = z
+  .strictObject({
+    table: journalTable,
+    key: z.union([z.string(), z.array(z.string())], { error: "a change without a string key" }),
+    row: z
+      .record(
+        z
+          .string()
+          .regex(COLUMN_NAME, { error: (issue) => `column ${JSON.stringify(issue.input)} is not a column name` }),
+        journalValue,
+        { error: (issue) => (issue.input === undefined ? "a change without a row" : "its row is not an object") },
+      )
+      .nullable(),
+  })
+  .superRefine((change, ctx) => {
+    // Runs even when a field failed: only a known table has key columns to check.
+    if (!isJournalTable(change.table)) return;
+    const table = change.table;
+    const columns = JOURNALED_TABLES[table];
+    const key = change.key;
+    const fits = columns.length === 1 ? typeof key === "string" : Array.isArray(key) && key.length === columns.length;
+    if (!fits) {
+      ctx.addIssue({
+        code: "custom",
+        message:
+          columns.length === 1
+            ? "a change without a string key"
+            : `a change of ${table} without its key as ${columns.length} strings (${columns.join(", ")})`,
+      });
+      return;
+    }
+    const row = change.row;
+    if (row === null) return;
+    const values = keyValues(key);
+    if (columns.some((column, i) => !Object.hasOwn(row, column) || row[column] !== values[i]))
+      ctx.addIssue({
+        code: "custom",
+        message: `the row's ${columns.join(", ")} is not the change's key ${keyText(key)}`,
+      });
+  });
+
+/** A journal object as stored: the signed entry and its `auth`. */
+const storedEntrySchema = z.strictObject({
+  format: z.literal(2, {
+    error: (issue) => `format ${JSON.stringify(issue.input)} is not a signed journal entry (format 2)`,
+  }),
+  at: z.number({ error: "it has no time" }).finite({ error: "it has no time" }),
+  seq: z.number().int().positive().optional(),
+  changes: z.array(changeSchema, { error: "it has no list of changes" }),
+  auth: z.unknown().optional(),
+});
+
+/** The reason of the first problem zod found, worded for the operator (`change N: ...`). */
+function firstProblem(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  const where = issue.path[0] === "changes" && typeof issue.path[1] === "number" ? `change ${issue.path[1] + 1}: ` : "";
+  if (issue.code === "invalid_key") return `${where}${issue.issues[0]?.message ?? issue.message}`;
+  if (issue.code === "unrecognized_keys")
+    return `${where}${where ? "a change with an " : ""}unexpected field ${JSON.stringify(issue.keys[0])}`;
+  return `${where}${issue.message}`;
 }
 
 /**
@@ -186,21 +235,19 @@ export async function parseJournal(objectKey: string, text: string, auth: Backup
   } catch {
     return refuse("it is not valid JSON");
   }
-  if (!isPlainObject(value)) return refuse("it is not a journal entry");
-  for (const field of Object.keys(value))
-    if (!["format", "at", "changes", "auth"].includes(field)) refuse(`unexpected field ${JSON.stringify(field)}`);
-  if (!Object.hasOwn(value, "format") || value.format !== 2)
-    return refuse(`format ${JSON.stringify(value.format)} is not a signed journal entry (format 2)`);
-  if (!Object.hasOwn(value, "at") || typeof value.at !== "number" || !Number.isFinite(value.at))
-    return refuse("it has no time");
-  if (journalKeyTime(objectKey) !== value.at) return refuse("its time is not the time in its name");
-  if (!Object.hasOwn(value, "changes") || !Array.isArray(value.changes)) return refuse("it has no list of changes");
-  value.changes.forEach((change, i) => {
-    const problem = changeProblem(change);
-    if (problem) refuse(`change ${i + 1}: ${problem}`);
-  });
-  const entry: JournalEntry = { format: 2, at: value.at, changes: value.changes as RowChange[] };
-  const problem = await auth.problem(objectKey, entry, Object.hasOwn(value, "auth") ? value.auth : undefined);
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return refuse("it is not a journal entry");
+  const parsed = storedEntrySchema.safeParse(value);
+  if (!parsed.success) return refuse(firstProblem(parsed.error));
+  const { auth: given, ...stored } = parsed.data;
+  if (journalKeyTime(objectKey) !== stored.at) return refuse("its time is not the time in its name");
+  // RowChange's key type follows the table; the schema checked that pairing above.
+  const entry: JournalEntry = {
+    format: 2,
+    at: stored.at,
+    ...(stored.seq === undefined ? {} : { seq: stored.seq }),
+    changes: stored.changes as RowChange[],
+  };
+  const problem = await auth.problem(objectKey, entry, Object.hasOwn(value, "auth") ? given : undefined);
   if (problem) refuse(problem);
   return entry;
 }

@@ -1,38 +1,60 @@
-import type { BackupAuth } from "./auth";
-import { databaseOfDump, isDatabaseName, readDump, type DatabaseName, type DumpFacts } from "./dump";
+import { z } from "zod";
+import { splitAuth, type BackupAuth } from "./auth";
+import { databaseOfDump, readDump, type DatabaseName, type DumpFacts } from "./dump";
 import { BackupRefused } from "./dump-parse";
 
 /**
  * Backups in Spaces: `backups/d1/<database>/<UTC timestamp>.sql` (the dump),
- * `<UTC timestamp>.manifest.json` beside it (signed, ./auth.ts) and, once a script has restored it
- * into a scratch database and compared it, `<UTC timestamp>.verified.json` (signed too).
+ * `<UTC timestamp>.manifest.json` beside it (signed, ./auth.ts) and, once the worker has restored it
+ * into a scratch database and compared it (./restore-test.ts), `<UTC timestamp>.verified.json`
+ * (signed too). What a restore replaced is kept the same way under `backups/undo/<database>/`, so
+ * `npm run restore -- --undo` can put it back; those are not backups of the timeline and retention
+ * keeps only the newest few.
  */
 
-export interface Manifest {
-  format: 2;
+/** One backup of one database, as a job names it. */
+export interface BackupRef {
   database: DatabaseName;
-  dump_key: string;
-  /** When the export began (ms): journal entries from then on are replayed on restore. */
-  exported_at: number;
-  created_at: string;
-  source: string;
-  sha256: string;
-  bytes: number;
-  tables: Record<string, number>;
-  migration: string | null;
+  stamp: string;
 }
 
-/** What a script found when it restored a backup into a scratch database. */
-export interface Verification {
-  format: 2;
-  database: DatabaseName;
-  dump_key: string;
-  verified_at: string;
-  method: string;
-  tables: Record<string, number>;
+/** Where a dump belongs: the backups, or the state a restore replaced. */
+export type Shelf = "d1" | "undo";
+
+const manifestSchema = z.object({
+  format: z.literal(2),
+  database: z.enum(["tokens", "sessions"]),
+  dump_key: z.string(),
+  /** When the export began (ms): journal entries from then on are replayed on restore. */
+  exported_at: z.number().finite(),
+  created_at: z.string(),
+  source: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().nonnegative(),
+  tables: z.record(z.string(), z.number().int().nonnegative()),
+  migration: z.string().nullable(),
+});
+
+export type Manifest = z.output<typeof manifestSchema>;
+
+/** What the worker found when it restored a backup into a scratch database (./restore-test.ts). */
+const verificationSchema = z.object({
+  format: z.literal(2),
+  database: z.enum(["tokens", "sessions"]),
+  dump_key: z.string(),
+  /** The dump's SHA-256 as its manifest records it: the record is about that dump and no other. */
+  sha256: z.string().optional(),
+  verified_at: z.string(),
+  method: z.string(),
+  /** `passed`: counts and hashes as expected; `failed`: `problems` says what differed. */
+  result: z.enum(["passed", "failed"]).default("passed"),
+  problems: z.array(z.string()).default([]),
+  tables: z.record(z.string(), z.number()),
   /** SHA-256 per table of its rows as read back from the scratch database. */
-  hashes: Record<string, string>;
-}
+  hashes: z.record(z.string(), z.string()),
+});
+
+export type Verification = z.output<typeof verificationSchema>;
 
 /** `2026-11-28T04:00:00.123Z` → `20261128T040000123Z`: sorts as time, safe in a key. */
 export const stampOf = (at: number) => new Date(at).toISOString().replace(/[-:.]/g, "");
@@ -43,31 +65,42 @@ export function stampTime(stamp: string): number {
   return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
 }
 
-const backupPrefix = (database: DatabaseName) => `backups/d1/${database}/`;
-export const dumpKey = (database: DatabaseName, stamp: string) => `${backupPrefix(database)}${stamp}.sql`;
-export const manifestKey = (database: DatabaseName, stamp: string) => `${backupPrefix(database)}${stamp}.manifest.json`;
+export const backupPrefix = (database: DatabaseName, shelf: Shelf = "d1") => `backups/${shelf}/${database}/`;
+export const dumpKey = (database: DatabaseName, stamp: string, shelf: Shelf = "d1") =>
+  `${backupPrefix(database, shelf)}${stamp}.sql`;
+export const manifestKey = (database: DatabaseName, stamp: string, shelf: Shelf = "d1") =>
+  `${backupPrefix(database, shelf)}${stamp}.manifest.json`;
 export const verificationKey = (database: DatabaseName, stamp: string) =>
   `${backupPrefix(database)}${stamp}.verified.json`;
 
-const BACKUP_KEY = /^backups\/d1\/(tokens|sessions)\/(\d{8}T\d{9}Z)\.(manifest\.json|verified\.json|sql)$/;
+const BACKUP_KEY = /^backups\/(d1|undo)\/(tokens|sessions)\/(\d{8}T\d{9}Z)\.(manifest\.json|verified\.json|sql)$/;
 
-/** The database and stamp of a manifest key; null for any other key. */
-export function parseManifestKey(key: string): { database: DatabaseName; stamp: string } | null {
-  const m = BACKUP_KEY.exec(key);
-  return m && m[3] === "manifest.json" ? { database: m[1] as DatabaseName, stamp: m[2]! } : null;
-}
+const backupKeyParts = z.tuple([
+  z.string(),
+  z.enum(["d1", "undo"]),
+  z.enum(["tokens", "sessions"]),
+  z.string(),
+  z.enum(["manifest.json", "verified.json", "sql"]),
+]);
 
-/** The database, stamp and kind of any backup object's key; null for any other key. */
+/** The shelf, database, stamp and kind of any backup object's key; null for any other key. */
 export function parseBackupKey(key: string) {
   const m = BACKUP_KEY.exec(key);
-  return m
-    ? { database: m[1] as DatabaseName, stamp: m[2]!, kind: m[3] as "manifest.json" | "verified.json" | "sql" }
-    : null;
+  if (!m) return null;
+  const [, shelf, database, stamp, kind] = backupKeyParts.parse([...m]);
+  return { shelf, database, stamp, kind };
+}
+
+/** The database, stamp and shelf of a manifest key; null for any other key. */
+export function parseManifestKey(key: string): { database: DatabaseName; stamp: string; shelf: Shelf } | null {
+  const parsed = parseBackupKey(key);
+  return parsed?.kind === "manifest.json" ? parsed : null;
 }
 
 export function buildManifest(
   database: DatabaseName,
   stamp: string,
+  shelf: Shelf,
   exportedAt: number,
   source: string,
   sha256: string,
@@ -77,7 +110,7 @@ export function buildManifest(
   return {
     format: 2,
     database,
-    dump_key: dumpKey(database, stamp),
+    dump_key: dumpKey(database, stamp, shelf),
     exported_at: exportedAt,
     created_at: new Date().toISOString(),
     source,
@@ -102,35 +135,31 @@ async function readSigned(key: string, text: string | null, auth: BackupAuth): P
   } catch {
     throw new BackupRefused(key, "it is not valid JSON");
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw new BackupRefused(key, "it is not a JSON object");
-  const { auth: given, ...payload } = value as Record<string, unknown>;
-  const problem = await auth.problem(key, payload, Object.hasOwn(value, "auth") ? given : undefined);
+  const object = z.record(z.string(), z.unknown()).safeParse(value);
+  if (!object.success) throw new BackupRefused(key, "it is not a JSON object");
+  const { payload, auth: given } = splitAuth(object.data);
+  const problem = await auth.problem(key, payload, Object.hasOwn(object.data, "auth") ? given : undefined);
   if (problem) throw new BackupRefused(key, problem);
   return payload;
 }
 
 /** Reads and authenticates the manifest stored at `key`; throws BackupRefused naming it. */
 export async function readManifest(key: string, text: string | null, auth: BackupAuth): Promise<Manifest> {
-  const m = await readSigned(key, text, auth);
-  const parsed = parseManifestKey(key);
-  if (
-    m.format !== 2 ||
-    !isDatabaseName(String(m.database)) ||
-    typeof m.dump_key !== "string" ||
-    typeof m.sha256 !== "string" ||
-    typeof m.bytes !== "number" ||
-    typeof m.exported_at !== "number" ||
-    typeof m.tables !== "object"
-  ) {
+  const payload = await readSigned(key, text, auth);
+  const manifest = manifestSchema.safeParse(payload);
+  if (!manifest.success)
     throw new BackupRefused(key, "it is missing fields or is not a backup manifest of this worker");
-  }
-  if (!parsed || m.database !== parsed.database || m.dump_key !== dumpKey(parsed.database, parsed.stamp))
+  const parsed = parseManifestKey(key);
+  const m = manifest.data;
+  if (!parsed || m.database !== parsed.database || m.dump_key !== dumpKey(parsed.database, parsed.stamp, parsed.shelf))
     throw new BackupRefused(key, "it names another backup than the one beside it");
-  return m as unknown as Manifest;
+  return m;
 }
 
-/** Reads and authenticates a verification sidecar; null when there is none or it does not verify. */
+/**
+ * Reads and authenticates a verification record; null when there is none or it does not verify
+ * (anyone with the Spaces key can write one: only our signature makes it count).
+ */
 export async function readVerification(
   key: string,
   text: string | null,
@@ -138,11 +167,23 @@ export async function readVerification(
 ): Promise<Verification | null> {
   if (text === null) return null;
   try {
-    const v = await readSigned(key, text, auth);
-    return v.format === 2 && typeof v.verified_at === "string" ? (v as unknown as Verification) : null;
+    const parsed = verificationSchema.safeParse(await readSigned(key, text, auth));
+    return parsed.success ? parsed.data : null;
   } catch {
     return null;
   }
+}
+
+/** A record of a restore test that passed, signed with our key; what retention and the console count. */
+export async function passedVerification(
+  store: { getText(key: string): Promise<string | null> },
+  auth: BackupAuth,
+  database: DatabaseName,
+  stamp: string,
+) {
+  const key = verificationKey(database, stamp);
+  const record = await readVerification(key, await store.getText(key), auth);
+  return record?.result === "passed" ? record : null;
 }
 
 /**

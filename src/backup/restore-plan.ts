@@ -80,22 +80,22 @@ export async function stateFacts(state: DumpState): Promise<StateFacts> {
 }
 
 /**
- * The SQL that replaces a live database with this state: every table now in the database dropped
- * first (so a restore into a database that still exists replaces it, and twice gives the same),
- * our CREATE TABLEs, the rows in multi-row INSERTs (about 100 statements for 10,000 tokens), the
- * sqlite_sequence values, then the indexes.
+ * The statements that replace a live database with this state: every table now in the database
+ * dropped first (so a restore into a database that still exists replaces it, and twice gives the
+ * same), our CREATE TABLEs, the rows in multi-row INSERTs (about 100 statements for 10,000 tokens),
+ * the sqlite_sequence values, then the indexes.
  */
-export function stateSql(state: DumpState, liveTables: string[]): string {
-  const out = ["PRAGMA defer_foreign_keys=TRUE;"];
+export function stateStatements(state: DumpState, liveTables: string[]): string[] {
+  const out = ["PRAGMA defer_foreign_keys=TRUE"];
   for (const t of liveTables)
     if (/^[A-Za-z0-9_]+$/.test(t) && !t.startsWith("sqlite_") && !t.startsWith("_cf_"))
-      out.push(`DROP TABLE IF EXISTS ${quoteIdent(t)};`);
+      out.push(`DROP TABLE IF EXISTS ${quoteIdent(t)}`);
   for (const [name, table] of state.tables) {
-    out.push(`${table.create};`);
+    out.push(table.create);
     let values: string[] = [];
     let bytes = 0;
     const flush = () => {
-      if (values.length) out.push(`INSERT INTO ${quoteIdent(name)} VALUES${values.join(",")};`);
+      if (values.length) out.push(`INSERT INTO ${quoteIdent(name)} VALUES${values.join(",")}`);
       values = [];
       bytes = 0;
     };
@@ -108,12 +108,40 @@ export function stateSql(state: DumpState, liveTables: string[]): string {
     flush();
   }
   if (state.sequences.length) {
-    out.push("DELETE FROM sqlite_sequence;");
+    out.push("DELETE FROM sqlite_sequence");
     for (const [name, seq] of state.sequences)
-      out.push(`INSERT INTO "sqlite_sequence" VALUES(${sqlLiteral(name)},${seq});`);
+      out.push(`INSERT INTO "sqlite_sequence" VALUES(${sqlLiteral(name)},${seq})`);
   }
-  for (const index of state.indexes) out.push(`${index};`);
-  return out.join("\n") + "\n";
+  out.push(...state.indexes);
+  return out;
+}
+
+/** stateStatements as one SQL script (`wrangler d1 execute --file`). */
+export const stateSql = (state: DumpState, liveTables: string[]): string =>
+  stateStatements(state, liveTables)
+    .map((s) => `${s};`)
+    .join("\n") + "\n";
+
+/** Row counts, hashes and token keys of tables read back from a database, in their columns' order. */
+export async function readBackFacts(tables: { name: string; rows: SqlValue[][] }[]): Promise<StateFacts> {
+  const facts: StateFacts = { tables: {}, hashes: {}, tokenKeys: [] };
+  for (const { name, rows } of tables) {
+    facts.tables[name] = rows.length;
+    facts.hashes[name] = await rowsHash(rows);
+    if (name === "tokens") facts.tokenKeys = rows.map((r) => String(r[0])).sort(compareText);
+  }
+  return facts;
+}
+
+/** What differs between the facts expected and the facts read back (empty: the same). */
+export function compareFacts(expected: StateFacts, actual: StateFacts): string[] {
+  const problems: string[] = [];
+  for (const [table, n] of Object.entries(expected.tables)) {
+    if (actual.tables[table] !== n) problems.push(`${table}: ${actual.tables[table] ?? "no"} rows, expected ${n}`);
+    else if (actual.hashes[table] !== expected.hashes[table]) problems.push(`${table}: rows differ (hash)`);
+  }
+  if (expected.tokenKeys.join("\n") !== actual.tokenKeys.join("\n")) problems.push("the token keys differ");
+  return problems;
 }
 
 /** What a restore would change in the journaled tables: keys added, removed and changed. */

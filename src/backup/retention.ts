@@ -4,7 +4,7 @@ import { parseBackupKey, stampTime } from "./manifest";
 /**
  * Retention by age and count, per database: the newest backup of each of the last `daily` days
  * that have one, then the newest of each of the `weekly` weeks before those, and always the newest
- * verified backup (so a run of bad copies can never push out the last good one). Many backups in
+ * restore-tested backup (so a run of bad copies can never push out the last good one). Many backups in
  * one day (repeated drills, `POST /admin/backup`) keep one copy of that day, not seven.
  */
 
@@ -52,30 +52,28 @@ export function keptBackups(backups: StoredBackup[], policy: RetentionPolicy = D
   return sorted.filter((b) => kept.has(b));
 }
 
-/** Backups as listed in Spaces: one per manifest, verified when a sidecar is beside it. */
-export function storedBackups(keys: string[]): StoredBackup[] {
-  const verified = new Set<string>();
+/**
+ * Backups as listed in Spaces: one per manifest. `tested` names (`<database>/<stamp>`) those whose
+ * restore-test record passed and verifies by its signature: a file's name proves nothing.
+ */
+export function storedBackups(keys: string[], tested: Set<string> = new Set()): StoredBackup[] {
   const out: StoredBackup[] = [];
   for (const key of keys) {
     const parsed = parseBackupKey(key);
-    if (parsed?.kind === "verified.json") verified.add(`${parsed.database}/${parsed.stamp}`);
-  }
-  for (const key of keys) {
-    const parsed = parseBackupKey(key);
-    if (parsed?.kind !== "manifest.json") continue;
+    if (parsed?.kind !== "manifest.json" || parsed.shelf !== "d1") continue;
     out.push({
       database: parsed.database,
       stamp: parsed.stamp,
       at: stampTime(parsed.stamp),
-      verified: verified.has(`${parsed.database}/${parsed.stamp}`),
+      verified: tested.has(`${parsed.database}/${parsed.stamp}`),
     });
   }
   return out;
 }
 
-/** Which backups (dump, manifest, sidecar) to delete from these keys; the rest are kept. */
-export function planRetention(keys: string[], policy: RetentionPolicy = DEFAULT_RETENTION) {
-  const all = storedBackups(keys);
+/** Which backups (dump, manifest, record) to delete from these keys; the rest are kept. */
+export function planRetention(keys: string[], tested: Set<string>, policy: RetentionPolicy = DEFAULT_RETENTION) {
+  const all = storedBackups(keys, tested);
   const kept: StoredBackup[] = [];
   for (const database of new Set(all.map((b) => b.database)))
     kept.push(
@@ -87,7 +85,7 @@ export function planRetention(keys: string[], policy: RetentionPolicy = DEFAULT_
   const keep = new Set(kept.map((b) => `${b.database}/${b.stamp}`));
   const doomed = keys.filter((key) => {
     const parsed = parseBackupKey(key);
-    return parsed !== null && !keep.has(`${parsed.database}/${parsed.stamp}`);
+    return parsed !== null && parsed.shelf === "d1" && !keep.has(`${parsed.database}/${parsed.stamp}`);
   });
   return { kept, doomed };
 }

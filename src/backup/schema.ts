@@ -211,3 +211,23 @@ export function sameTokens(a: Token[], b: Token[]): boolean {
     return t.kind === u.kind && t.text === u.text;
   });
 }
+
+/**
+ * The migrations of a live database as they shaped it: the names it recorded as applied, the last
+ * carrying the CREATE statements SQLite keeps for it. A dump of that database, made minutes before,
+ * must have exactly those shapes: what the worker's restore test checks it against (the migration
+ * files themselves are not in the worker's bundle).
+ */
+export async function liveMigrations(db: D1Database): Promise<Migration[]> {
+  const [applied, objects] = await db.batch<{ name: string; sql: string | null }>([
+    db.prepare("SELECT name, NULL AS sql FROM d1_migrations ORDER BY id"),
+    db.prepare(
+      `SELECT name, sql FROM sqlite_master
+       WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND type IN ('table', 'index')
+       ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid`,
+    ),
+  ]);
+  const names = applied!.results.map((r) => r.name);
+  const schema = objects!.results.map((r) => `${r.sql};`);
+  return names.map((name, i) => ({ name, queries: i === names.length - 1 ? schema : [] }));
+}

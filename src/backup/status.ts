@@ -2,7 +2,7 @@ import type { Spaces } from "../spaces/client";
 import type { BackupAuth } from "./auth";
 import { DATABASES, type DatabaseName } from "./dump";
 import { JOURNAL_PREFIX, journalKeyTime } from "./journal";
-import { readVerification, verificationKey } from "./manifest";
+import { passedVerification, verificationKey } from "./manifest";
 import { storedBackups } from "./retention";
 
 /** For the console and `npm run status`: how recoverable the databases are now. */
@@ -27,10 +27,10 @@ export async function recoveryStatus(store: Spaces, auth: BackupAuth, now = Date
   for (const database of Object.keys(DATABASES) as DatabaseName[]) {
     const mine = all.filter((b) => b.database === database).sort((a, b) => b.at - a.at);
     let newestVerified: RecoveryStatus["databases"][DatabaseName]["newestVerified"] = null;
-    for (const b of mine.filter((x) => x.verified)) {
-      const key = verificationKey(database, b.stamp);
-      // A sidecar counts only when it is signed with our key (anyone with the Spaces key can write one).
-      if (await readVerification(key, await store.getText(key), auth)) {
+    const recorded = new Set(keys.filter((k) => k.endsWith(".verified.json")));
+    for (const b of mine.filter((x) => recorded.has(verificationKey(database, x.stamp)))) {
+      // A record counts only when it passed and is signed with our key (anyone with the Spaces key can write one).
+      if (await passedVerification(store, auth, database, b.stamp)) {
         newestVerified = when(b.at, b.stamp);
         break;
       }

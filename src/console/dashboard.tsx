@@ -152,12 +152,15 @@ function BackupRow(props: { name: string; backup: BackupView | null; now: number
           </td>
           <td>{bytes(b.bytes)}</td>
           <td class={b.verified ? "state state-ok" : "state state-bad"}>{b.verified ? "verified" : "not verified"}</td>
+          <td class={b.restoreTested ? "state state-ok" : "state state-bad"}>
+            {b.restoreTested ? "passed" : "not passed (yet)"}
+          </td>
           <td>
             <code>{b.key}</code>
           </td>
         </>
       ) : (
-        <td colspan={4} class="state state-bad">
+        <td colspan={5} class="state state-bad">
           no backup
         </td>
       )}
@@ -187,7 +190,7 @@ export function SignOut(props: { csrf: string }) {
 
 /** The console's main page: health, backups, dead jobs, then the merchants (searchable, paged). */
 export function DashboardPage(props: { status: ConsoleStatus; csrf: string; notice?: Notice }) {
-  const { health, backups, journal, deadJobs, merchants } = props.status;
+  const { health, backups, journal, deadJobs, monitoring, merchants } = props.status;
   const now = props.status.generatedAt;
   const lastPage = Math.max(1, Math.ceil(merchants.total / merchants.perPage));
   const first = merchants.total ? (merchants.page - 1) * merchants.perPage + 1 : 0;
@@ -229,6 +232,7 @@ export function DashboardPage(props: { status: ConsoleStatus; csrf: string; noti
               <th scope="col">Newest backup</th>
               <th scope="col">Size</th>
               <th scope="col">Checksum</th>
+              <th scope="col">Restore test</th>
               <th scope="col">Key</th>
             </tr>
           </thead>
@@ -250,6 +254,56 @@ export function DashboardPage(props: { status: ConsoleStatus; csrf: string; noti
           <span class="muted">none</span>
         )}
       </p>
+
+      <h2 id="monitoring">Heartbeat and alerts</h2>
+      <p>
+        Last backup heartbeat:{" "}
+        {monitoring.heartbeat ? (
+          <>
+            <When at={monitoring.heartbeat.at} now={now} /> {monitoring.heartbeat.delivery}{" "}
+            <code>{monitoring.heartbeat.backup}</code>
+          </>
+        ) : (
+          <span class="muted">none (BACKUP_HEARTBEAT_URL unset, or no restore-tested backup yet)</span>
+        )}
+      </p>
+      {monitoring.error ? (
+        <p class="notice problem">
+          Alerts could not be read: <code>{monitoring.error}</code>
+        </p>
+      ) : null}
+      {monitoring.alerts.length ? (
+        <div class="scroll">
+          <table aria-labelledby="monitoring">
+            <thead>
+              <tr>
+                <th scope="col">When</th>
+                <th scope="col">Event</th>
+                <th scope="col">Shop or page</th>
+                <th scope="col">State</th>
+                <th scope="col">Detail</th>
+                <th scope="col">Delivery</th>
+              </tr>
+            </thead>
+            <tbody>
+              {monitoring.alerts.map((a) => (
+                <tr>
+                  <td>
+                    <When at={a.at} now={now} />
+                  </td>
+                  <td>{a.event}</td>
+                  <td>{a.shop ?? a.pageId ?? ""}</td>
+                  <td>{a.state}</td>
+                  <td>{a.detail}</td>
+                  <td>{a.delivery}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : (
+        <p class="muted">No alerts.</p>
+      )}
 
       <h2 id="dead-jobs">Dead jobs ({deadJobs.total})</h2>
       {deadJobs.items.length ? (

@@ -1,7 +1,8 @@
 import { JOURNAL_PREFIX, journalKeyTime } from "../backup/journal";
 import { DATABASES, type DatabaseName } from "../backup/dump";
 import { backupAuth } from "../backup/auth";
-import { parseManifestKey, readManifest, readVerification, verificationKey } from "../backup/manifest";
+import { parseManifestKey, passedVerification, readManifest } from "../backup/manifest";
+import { lastHeartbeat, latestAlerts, type AlertRecord, type HeartbeatRecord } from "../db/alerts";
 import { isolateCache } from "../lib/isolate-cache";
 import { describeError } from "../lib/log";
 import { retryDeadJob } from "../jobs/consumer";
@@ -265,7 +266,7 @@ export interface BackupView {
   bytes: number;
   /** Its manifest is signed with our key and the dump in Spaces still has the checksum it records. */
   verified: boolean;
-  /** A scratch restore of it matched (the signed sidecar of `npm run backup`'s check). */
+  /** The worker's restore test of it passed (its signed record, src/backup/restore-test.ts). */
   restoreTested: boolean;
 }
 
@@ -296,14 +297,13 @@ export async function backupsSection(env: Env): Promise<BackupsSection> {
         continue;
       }
       const stored = await store.storedSha256(manifest.dump_key);
-      const sidecar = verificationKey(database, stamp);
       newest[database] = {
         database,
         key: manifest.dump_key,
         at: manifest.exported_at,
         bytes: manifest.bytes,
         verified: stored !== null && stored === manifest.sha256,
-        restoreTested: (await readVerification(sidecar, await store.getText(sidecar), auth)) !== null,
+        restoreTested: (await passedVerification(store, auth, database, stamp)) !== null,
       };
     }
     return { newest };
@@ -337,6 +337,24 @@ export async function journalSection(env: Env, now = Date.now()): Promise<Journa
   }
 }
 
+export interface MonitoringSection {
+  /** The last call of BACKUP_HEARTBEAT_URL (null: none yet, or not configured). */
+  heartbeat: HeartbeatRecord | null;
+  /** The newest alerts first. */
+  alerts: AlertRecord[];
+  error?: string;
+}
+
+/** The last heartbeat and the latest alerts (two D1 reads). */
+export async function monitoringSection(env: Env, limit = 10): Promise<MonitoringSection> {
+  try {
+    const [heartbeat, alerts] = await Promise.all([lastHeartbeat(env.TOKENS_DB), latestAlerts(env.TOKENS_DB, limit)]);
+    return { heartbeat, alerts };
+  } catch (err) {
+    return { heartbeat: null, alerts: [], error: describeError(err) };
+  }
+}
+
 export interface ConsoleStatus {
   generatedAt: number;
   /** How long each section took to read (ms), for a Server-Timing header. */
@@ -347,6 +365,7 @@ export interface ConsoleStatus {
   /** When Spaces was last asked for its health, backups and journal (they are reused a little while). */
   spacesCheckedAt: number;
   deadJobs: { total: number; items: DeadJob[] };
+  monitoring: MonitoringSection;
   merchants: MerchantsSection;
 }
 
@@ -403,10 +422,11 @@ export async function consoleStatus(
       timings[name] = performance.now() - started;
     });
   };
-  const [d1, fromSpaces, deadJobs, merchants] = await Promise.all([
+  const [d1, fromSpaces, deadJobs, monitoring, merchants] = await Promise.all([
     timed("d1", d1Health(env)),
     timed("spaces", spacesView(env, now, opts.fresh ?? false)),
     timed("dead_jobs", sources.deadJobs(env, 50)),
+    timed("monitoring", monitoringSection(env)),
     timed("merchants", merchantsSection(env, { ...opts, now })),
   ]);
   return {
@@ -417,6 +437,7 @@ export async function consoleStatus(
     journal: fromSpaces.journal,
     spacesCheckedAt: fromSpaces.at,
     deadJobs,
+    monitoring,
     merchants,
   };
 }
@@ -440,6 +461,7 @@ export function statusJson(status: ConsoleStatus) {
       age_s: Math.round((status.generatedAt - b.at) / 1000),
       bytes: b.bytes,
       verified: b.verified,
+      restore_tested: b.restoreTested,
     };
   return {
     generated_at: iso(status.generatedAt),
@@ -457,6 +479,23 @@ export function statusJson(status: ConsoleStatus) {
         age_s: Math.round((status.generatedAt - status.journal.newest.at) / 1000),
       },
       ...(status.journal.error ? { error: status.journal.error } : {}),
+    },
+    monitoring: {
+      heartbeat: status.monitoring.heartbeat && {
+        at: iso(status.monitoring.heartbeat.at),
+        backup: status.monitoring.heartbeat.backup,
+        delivery: status.monitoring.heartbeat.delivery,
+      },
+      alerts: status.monitoring.alerts.map((a) => ({
+        at: iso(a.at),
+        event: a.event,
+        ...(a.shop ? { shop: a.shop } : {}),
+        ...(a.pageId ? { page_id: a.pageId } : {}),
+        state: a.state,
+        detail: a.detail,
+        delivery: a.delivery,
+      })),
+      ...(status.monitoring.error ? { error: status.monitoring.error } : {}),
     },
     dead_jobs: {
       total: status.deadJobs.total,

@@ -1,7 +1,7 @@
 import { config } from "../config";
 import { pageOwners } from "../db/facebook-pages";
 import { accountsProvenBy } from "../db/facebook-users";
-import { recordTokenState } from "../db/page-status";
+import { recordPageToken } from "../alerts/alerts";
 import type { Session } from "../db/sessions";
 import { decideLoginIdentity } from "../identity/login-identity";
 import { AppError } from "../lib/errors";
@@ -108,7 +108,7 @@ export async function connectFacebookPages(env: Env, input: FacebookLoginInput):
       own: ownedByProof(pageId),
     })),
   );
-  for (const pageId of pageIds) await recordTokenState(db, pageId, "active");
+  for (const pageId of pageIds) await recordPageToken(env, pageId, "active");
   log.info(`Facebook login linked ${pages.length} pages`, {
     user_uuid: userUuid,
     pages: pages.length,

@@ -6,6 +6,7 @@ import { sha256Hex } from "../lib/signatures";
 import { pageMetadataKey } from "../spaces/keys";
 import { writablePageOwner } from "../db/facebook-pages";
 import { recordSubscriptionHealth } from "../db/page-status";
+import { pageSubscriptionGone, pageSubscriptionWorks } from "../alerts/alerts";
 import { pageTokenKey } from "../db/tokens";
 import { linkStore, spaces, tokenStore } from "../services";
 import { graph } from "./graph";
@@ -136,7 +137,11 @@ export async function ensurePageSubscription(
 /** The daily check of a page's subscription, its outcome kept for the operator. */
 export async function healPageSubscription(env: Env, pageId: string, pageToken: string) {
   const cfg = config(env, "facebook");
-  const outcome = await ensurePageSubscription(cfg, pageId, pageToken, true);
+  const outcome = await ensurePageSubscription(cfg, pageId, pageToken, true).catch(async (err) => {
+    if (err instanceof PlatformError && err.kind === "rejected") await pageSubscriptionGone(env, pageId);
+    throw err;
+  });
+  await pageSubscriptionWorks(env, pageId);
   await recordSubscriptionHealth(
     env.TOKENS_DB,
     pageId,

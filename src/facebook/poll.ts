@@ -4,7 +4,8 @@ import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import type { Job } from "../jobs/queue-jobs";
 import { writablePageOwner } from "../db/facebook-pages";
-import { pollFinished, pollJobStarting, recordTokenState, savePollCursor } from "../db/page-status";
+import { pollFinished, pollJobStarting, savePollCursor } from "../db/page-status";
+import { recordPageToken } from "../alerts/alerts";
 import { conversationStub } from "../conversations/durable-object";
 import { copyAttachment } from "./attachments";
 import { runDataDeletion } from "./deletion";
@@ -37,7 +38,7 @@ export async function facebookJob(env: Env, job: FacebookJob) {
   if (job.type === "facebook.page_metadata") {
     await refreshPageMetadata(env, job.pageId).catch(async (err) => {
       if (err instanceof PlatformError && err.kind === "auth") {
-        await recordTokenState(env.TOKENS_DB, job.pageId, "dead", describeError(err));
+        await recordPageToken(env, job.pageId, "dead", describeError(err));
       }
       throw err;
     });
@@ -157,7 +158,7 @@ async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) 
   } catch (err) {
     if (err instanceof PlatformError && err.kind === "auth") {
       // A dead page token: marked for the operator and not retried (the consumer acks it).
-      await recordTokenState(db, pageId, "dead", describeError(err));
+      await recordPageToken(env, pageId, "dead", describeError(err));
       await pollFinished(db, pageId, `Failed (page token refused: needs a new login)`, calls);
     } else if (cursor) {
       // Throttled or failing: the queue retries this job, which resumes from here.
@@ -181,7 +182,7 @@ async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) 
     return;
   }
   await pollFinished(db, pageId, "Success", calls);
-  await recordTokenState(db, pageId, "active");
+  await recordPageToken(env, pageId, "active");
   log.info(`Polled conversations for page ${pageId}: Success`, {
     page_id: pageId,
     conversations: cursor.conversations,

@@ -5,6 +5,7 @@ import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
+import { queuePendingRestoreTests } from "../backup/restore-test";
 import { facebookAdminRoutes } from "./facebook-admin";
 import { z } from "zod";
 import { badRequest } from "../lib/errors";
@@ -42,6 +43,10 @@ adminRoutes.post("/backup", bearer, async (c) => {
     })),
   });
 });
+/** `npm run backup`'s request: restore-test every backup without a record yet (through the queue). */
+adminRoutes.post("/backup/restore-test", bearer, async (c) =>
+  c.json({ queued: (await queuePendingRestoreTests(c.env)).map((b) => `${b.database}/${b.stamp}`) }, 202),
+);
 adminRoutes.post("/poll/shopify", bearer, async (c) => c.json({ enqueued: await fanOutShopifyPoll(c.env) }, 202));
 adminRoutes.post("/poll/facebook", bearer, async (c) => c.json({ enqueued: await fanOutFacebookPoll(c.env) }, 202));
 

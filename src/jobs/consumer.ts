@@ -11,6 +11,8 @@ import { jobSubject, type Job } from "./queue-jobs";
 import { writeJournal } from "../backup/journal";
 import { backupAuth } from "../backup/auth";
 import { facebookJob } from "../facebook/poll";
+import { jobDone, jobGivenUp, redeliverAlert, shopTokenRefused } from "../alerts/alerts";
+import { runRestoreTest } from "../backup/restore-test";
 import {
   deadJobBody,
   deadJobDone,
@@ -58,6 +60,12 @@ export async function run(env: Env, job: Job): Promise<void> {
     case "journal.write":
       await writeJournal(spaces(env), await backupAuth(env), job.entry);
       return;
+    case "backup.restore_test":
+      await runRestoreTest(env, job.backups);
+      return;
+    case "alert.deliver":
+      await redeliverAlert(env, job.id, job.body);
+      return;
     case "shopify.redact": {
       const store = spaces(env);
       const keys = await store.listKeys(shopPrefix(job.userUuid, job.shop));
@@ -77,6 +85,7 @@ async function markDeadToken(env: Env, job: Job) {
   if (job.type === "shopify.sync" || job.type === "shopify.metadata") {
     await tokens.markNeedsReauth(shopTokenKey(job.shop));
     log.warn(`Token for ${job.shop} needs a new install`, { shop: job.shop });
+    await shopTokenRefused(env, job.shop);
   } else if (
     job.type === "facebook.poll" ||
     job.type === "facebook.page_metadata" ||
@@ -119,11 +128,19 @@ export async function consumeJobs(batch: MessageBatch<Job>, env: Env): Promise<v
 /** Stores a job that failed its last delivery as a dead job; false when D1 failed too. */
 async function keepDead(env: Env, job: Job, error: string, attempts: number): Promise<boolean> {
   try {
-    await recordDeadJob(env.TOKENS_DB, { type: job.type, subject: jobSubject(job), body: job, error, attempts });
+    const id = await recordDeadJob(env.TOKENS_DB, {
+      type: job.type,
+      subject: jobSubject(job),
+      body: job,
+      error,
+      attempts,
+    });
     log.error(`Job gave up after retries, kept as a dead job: ${job.type} for ${jobSubject(job)}`, {
       type: job.type,
       attempts,
     });
+    // An alert that could not be delivered is in the console already: no alert about the alert.
+    if (job.type !== "alert.deliver") await jobGivenUp(env, id, job.type, jobSubject(job));
     return true;
   } catch (err) {
     log.error(`Dead job could not be stored: ${describeError(err)}`, { type: job.type });
@@ -152,6 +169,7 @@ async function retryOne(env: Env, job: DeadJob, body: unknown): Promise<RetryRes
   try {
     await run(env, body as Job);
     await deadJobDone(env.TOKENS_DB, job.id);
+    await jobDone(env, job.id);
     log.info(`Dead job retried: ${job.type} for ${job.subject}: done`, { type: job.type, id: job.id });
     return { ...about, status: "done" };
   } catch (err) {

@@ -1,8 +1,14 @@
+import type { AlertBody } from "../alerts/body";
 import type { JournalEntry } from "../backup/journal";
+import type { BackupRef } from "../backup/manifest";
 
 /** Messages on the `jobs` queue: work that must not hold up a webhook's answer or a cron. */
 export type Job =
   | { type: "journal.write"; entry: JournalEntry }
+  /** Loads these backups into scratch databases and writes their signed records (src/backup/restore-test.ts). */
+  | { type: "backup.restore_test"; backups: BackupRef[] }
+  /** An alert whose first delivery failed: sent again until ALERTS_WEBHOOK_URL takes it. */
+  | { type: "alert.deliver"; id: number; body: AlertBody }
   | { type: "shopify.sync"; shop: string; reason: "webhook" | "install" | "poll" }
   | { type: "shopify.redact"; shop: string; userUuid: string }
   /** `shop/update`: the shop's metadata read again. */
@@ -20,6 +26,9 @@ export type Job =
 /** Where a job's log lines and errors point. */
 export function jobSubject(job: Job): string {
   if (job.type === "journal.write") return "the token journal";
+  if (job.type === "backup.restore_test")
+    return `the restore test of ${job.backups.map((b) => `${b.database} ${b.stamp}`).join(", ")}`;
+  if (job.type === "alert.deliver") return `alert ${job.body.event} ${job.body.state}`;
   if (job.type === "facebook.data_deletion") return `data deletion request ${job.code}`;
   return "shop" in job ? job.shop : `page ${job.pageId}`;
 }

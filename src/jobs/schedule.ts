@@ -1,5 +1,6 @@
 import { describeError, log } from "../lib/log";
 import { runBackup } from "../backup/run";
+import { queuePendingRestoreTests } from "../backup/restore-test";
 import { forgetOldDeliveries } from "../shopify/webhooks";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "./poll";
 import { sessionStore } from "../services";
@@ -21,7 +22,12 @@ export const SCHEDULE: Record<string, { name: string; run: (env: Env) => Promise
     name: "d1_backup",
     run: async (env) => {
       await retryDueDeadJobs(env).catch((err) => log.error(`Dead job retries stopped: ${describeError(err)}`));
-      return runBackup(env);
+      const manifests = await runBackup(env);
+      // Backups a script made while no worker answered it get their restore test now.
+      await queuePendingRestoreTests(env).catch((err) =>
+        log.warn(`Pending restore tests not queued: ${describeError(err)}`),
+      );
+      return manifests;
     },
   },
 };

@@ -7,6 +7,7 @@ import { SpacesError, type PutResult } from "../spaces/client";
 import { shopMetadataKey, shopProductsKey } from "../spaces/keys";
 import { shopOwner } from "../db/links";
 import { recordSyncOutcome, type SyncFailureReason } from "../db/shop-status";
+import { shopTokenWorks } from "../alerts/alerts";
 import { spaces, tokenStore } from "../services";
 import { catalogueStub } from "../catalogue/durable-object";
 import { ShopAccess } from "./access";
@@ -195,6 +196,7 @@ export async function syncShop(env: Env, shop: string, opts: ShopSyncOptions = {
       mode,
       apiCalls: api.calls,
     });
+    await shopTokenWorks(env, shop);
     return {
       shop,
       userUuid: owner.userUuid,

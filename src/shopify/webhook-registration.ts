@@ -4,6 +4,7 @@ import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { shopOwner } from "../db/links";
 import { recordWebhookHealth } from "../db/shop-status";
+import { shopSubscriptionGone, shopSubscriptionWorks } from "../alerts/alerts";
 import { tokenStore } from "../services";
 import { ShopAccess } from "./access";
 import { AdminApi } from "./admin-api";
@@ -131,6 +132,7 @@ export async function checkShopWebhooks(env: Env, shop: string): Promise<Webhook
       log.warn(`Webhook subscriptions of ${shop} cannot be repaired: PUBLIC_URL is not set`, { shop });
       const missing = SHOP_WEBHOOKS.map((w) => w.topic);
       await recordWebhookHealth(env.TOKENS_DB, shop, Date.now(), missing);
+      await shopSubscriptionGone(env, shop, missing);
       return { missing, repaired: [] };
     }
     const missing = missingWebhooks(existing, callbackUrl);
@@ -142,9 +144,12 @@ export async function checkShopWebhooks(env: Env, shop: string): Promise<Webhook
     }
     const topics = missing.map((w) => w.topic);
     await recordWebhookHealth(env.TOKENS_DB, shop, Date.now(), topics);
+    await shopSubscriptionWorks(env, shop);
     return { missing: topics, repaired };
   } catch (err) {
     log.warn(`Webhook subscription check failed for ${shop}: ${describeError(err)}`, { shop });
+    if (err instanceof PlatformError && err.kind === "rejected")
+      await shopSubscriptionGone(env, shop, ["(Shopify refused the repair)"]);
     return null;
   }
 }

@@ -519,7 +519,7 @@ describe("backups", () => {
     );
   });
 
-  it("retention after 40 simulated days keeps 7 daily + 4 weekly, one a day, and the newest verified", async () => {
+  it("retention after 40 simulated days keeps 7 daily + 4 weekly, one a day, and the newest restore-tested by its signed record", async () => {
     const day = 86_400_000;
     const start = Date.UTC(2026, 9, 1, 4, 0, 0);
     const backups: StoredBackup[] = [];
@@ -574,11 +574,39 @@ describe("backups", () => {
       await store.put(`${prefix}${stamp}.sql`, "-- test");
       await store.put(manifestKey("sessions", stamp), "{}");
     }
+    // A record anyone could write (a file of the right name, unsigned) does not keep its backup.
     await store.put(verificationKey("sessions", stampOf(start)), "{}");
-    await applyRetention(store);
+    await applyRetention(store, await auth());
+    expect((await store.listKeys(prefix)).filter((k) => k.endsWith(".manifest.json"))).toHaveLength(11);
+    expect(await store.listKeys(prefix)).not.toContain(verificationKey("sessions", stampOf(start)));
+    for (const key of await store.listKeys(prefix)) await store.delete(key);
+    // A passed record signed with our key does.
+    for (let d = 0; d < 40; d++) {
+      const stamp = stampOf(start + d * day);
+      await store.put(`${prefix}${stamp}.sql`, "-- test");
+      await store.put(manifestKey("sessions", stamp), "{}");
+    }
+    const recordKey = verificationKey("sessions", stampOf(start));
+    const record = {
+      format: 2,
+      database: "sessions",
+      dump_key: `${prefix}${stampOf(start)}.sql`,
+      verified_at: new Date().toISOString(),
+      method: "test",
+      result: "passed",
+      problems: [],
+      tables: {},
+      hashes: {},
+    };
+    await store.put(recordKey, await signedJson(await auth(), recordKey, record));
+    // ... and the newest signed record that says the test failed does not.
+    const failedKey = verificationKey("sessions", stampOf(start + day));
+    await store.put(failedKey, await signedJson(await auth(), failedKey, { ...record, result: "failed" }));
+    await applyRetention(store, await auth());
     const left = (await store.listKeys(prefix)).filter((k) => k.endsWith(".manifest.json"));
     expect(left).toHaveLength(12);
-    expect(await store.listKeys(prefix)).toContain(verificationKey("sessions", stampOf(start)));
+    expect(await store.listKeys(prefix)).toContain(recordKey);
+    expect(await store.listKeys(prefix)).not.toContain(failedKey);
     expect((await store.listKeys(prefix)).filter((k) => k.endsWith(".sql"))).toHaveLength(12);
     for (const key of await store.listKeys(prefix)) await store.delete(key);
     // The journal entries the kept tokens backups need are all still there.
