@@ -6,6 +6,7 @@ import type { Job } from "../jobs/queue-jobs";
 import { writablePageOwner } from "../db/facebook-pages";
 import { pollFinished, pollJobStarting, recordTokenState, savePollCursor } from "../db/page-status";
 import { conversationStub } from "../conversations/durable-object";
+import { conversationFilesJob } from "../conversations/restore-missing";
 import { runDataDeletion } from "./deletion";
 import { connection, graphPage, nextCursor } from "./graph";
 import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "../conversations/messages";
@@ -17,10 +18,17 @@ const CURSOR_MAX_AGE_MS = 20 * 60 * 60 * 1000;
 const CONVERSATIONS_PER_PAGE = 50;
 const MESSAGES_PER_PAGE = 100;
 
-type FacebookJob = Extract<Job, { type: "facebook.page_metadata" | "facebook.poll" | "facebook.data_deletion" }>;
+type FacebookJob = Extract<
+  Job,
+  { type: "facebook.page_metadata" | "facebook.poll" | "facebook.data_deletion" | "facebook.conversation_files" }
+>;
 
-/** The Facebook jobs of the queue: a page's metadata refresh, its daily poll, a data deletion. */
+/** The Facebook jobs of the queue: a page's metadata refresh, its daily poll, a data deletion, its files' check. */
 export async function facebookJob(env: Env, job: FacebookJob) {
+  if (job.type === "facebook.conversation_files") {
+    await conversationFilesJob(env, job);
+    return;
+  }
   if (job.type === "facebook.page_metadata") {
     await refreshPageMetadata(env, job.pageId).catch(async (err) => {
       if (err instanceof PlatformError && err.kind === "auth") {
@@ -70,6 +78,11 @@ async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) 
   const db = env.TOKENS_DB;
   const status = await pollJobStarting(db, pageId, !job.continuation, CURSOR_MAX_AGE_MS);
   let cursor = parseCursor(status.pollCursor);
+  // A poll also puts back the conversation files Spaces lost, from their objects: its own job, which
+  // needs no page token and spends none of this job's calls.
+  if (!job.continuation) {
+    await env.JOBS.send({ type: "facebook.conversation_files", pageId } satisfies Job, { contentType: "json" });
+  }
   const budget = Math.max(3, job.maxCalls ?? POLL_CALLS_PER_JOB);
   let calls = 0;
   const cfg = config(env, "facebook");

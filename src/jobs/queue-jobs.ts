@@ -8,6 +8,11 @@ export type Job =
   | { type: "facebook.page_metadata"; pageId: string; reason: "webhook" | "poll" }
   /** `continuation`: a follow-up job of a long poll, resuming from the saved cursor; `maxCalls`: its Graph call budget. */
   | { type: "facebook.poll"; pageId: string; continuation?: boolean; maxCalls?: number }
+  /**
+   * Puts back the page's conversation files Spaces lost. `after`: the senders up to it are checked;
+   * `perJob`: senders a job checks (SENDERS_PER_JOB of src/conversations/restore-missing.ts unless set).
+   */
+  | { type: "facebook.conversation_files"; pageId: string; after?: string; perJob?: number }
   /** Carries the request itself, so the work survives a restore of D1 to before it was recorded. */
   | { type: "facebook.data_deletion"; code: string; facebookUserId: string; issuedAt: number; userUuid: string };
 
