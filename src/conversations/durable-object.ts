@@ -170,6 +170,19 @@ export class Conversation extends DurableObject<Env> {
   }
 
   /**
+   * On a page's index object: keeps the page's page_metadata.json as last written, so that a lost
+   * copy can be put back while Meta refuses the page's token. Forgotten with the index.
+   */
+  async keepPageMetadata(text: string): Promise<void> {
+    this.setMeta("page_metadata", text);
+  }
+
+  /** On a page's index object: the page_metadata.json last kept, or null. */
+  async pageMetadata(): Promise<string | null> {
+    return this.getMeta("page_metadata");
+  }
+
+  /**
    * Spaces lost this conversation's file: the next upload writes it again from what this object
    * holds, the same messages in the same bytes. False when the object holds no conversation.
    */

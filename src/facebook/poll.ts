@@ -6,7 +6,7 @@ import type { Job } from "../jobs/queue-jobs";
 import { writablePageOwner } from "../db/facebook-pages";
 import { pollFinished, pollJobStarting, recordTokenState, savePollCursor } from "../db/page-status";
 import { conversationStub } from "../conversations/durable-object";
-import { conversationFilesJob } from "../conversations/restore-missing";
+import { conversationFilesJob } from "./objects";
 import { runDataDeletion } from "./deletion";
 import { connection, graphPage, nextCursor } from "./graph";
 import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "../conversations/messages";

@@ -10,7 +10,7 @@ export type Job =
   | { type: "facebook.poll"; pageId: string; continuation?: boolean; maxCalls?: number }
   /**
    * Puts back the page's conversation files Spaces lost. `after`: the senders up to it are checked;
-   * `perJob`: senders a job checks (SENDERS_PER_JOB of src/conversations/restore-missing.ts unless set).
+   * `perJob`: senders a job checks (SENDERS_PER_JOB of src/facebook/objects.ts unless set).
    */
   | { type: "facebook.conversation_files"; pageId: string; after?: string; perJob?: number }
   /** Carries the request itself, so the work survives a restore of D1 to before it was recorded. */

@@ -1,12 +1,19 @@
 import { log } from "../lib/log";
+import { PlatformError } from "../lib/platform-error";
+import { sha256Hex } from "../lib/signatures";
 import { writablePageOwner } from "../db/facebook-pages";
 import type { Job } from "../jobs/queue-jobs";
 import { spaces } from "../services";
-import { conversationKey, pagePrefix } from "../spaces/keys";
-import { conversationStub, pageIndexStub } from "./durable-object";
+import { conversationKey, pageMetadataKey, pagePrefix } from "../spaces/keys";
+import { conversationStub, pageIndexStub } from "../conversations/durable-object";
+import { pageToken } from "./pages";
 
 /**
- * Conversation files lost from Spaces, put back from their Durable Objects. The page's index object
+ * A page's objects lost from Spaces, put back. page_metadata.json is the poll's: it reads the Page
+ * and writes the file when its hash differs from the object's (one HEAD), so a missing one is
+ * written; while Meta refuses the page's token, the copy the page's index object keeps is.
+ *
+ * Conversation files come back from their Durable Objects. The page's index object
  * names every sender; one LIST of the page's `conversations/` folder says which files are there.
  * A LIST answers up to LIST_PAGE_SIZE entries for the price of one HEAD, and with the folder
  * delimiter a sender costs at most two entries (the file, the folder of its attachments), so a page
@@ -23,6 +30,8 @@ const LIST_PAGE_SIZE = 1000;
 export const SENDERS_PER_JOB = LIST_PAGE_SIZE / 2;
 
 export interface FilesCheck {
+  /** page_metadata.json was missing and put back from the kept copy. */
+  pageMetadata: boolean;
   checked: number;
   missing: number;
   /** LIST requests made: the cost of the check. */
@@ -42,6 +51,29 @@ function sendersWithFile(prefix: string, keys: string[]): Set<string> {
 }
 
 /**
+ * While Meta refuses the page's token, the poll cannot read the Page: a missing page_metadata.json
+ * (one HEAD) is written from the copy the page's index object keeps. True when it was put back.
+ */
+async function restoreKeptPageMetadata(env: Env, userUuid: string, pageId: string): Promise<boolean> {
+  const refused = await pageToken(env, pageId).then(
+    () => false,
+    (err: unknown) => {
+      if (err instanceof PlatformError && err.kind === "auth") return true;
+      throw err;
+    },
+  );
+  if (!refused) return false;
+  const key = pageMetadataKey(userUuid, pageId);
+  if ((await spaces(env).storedSha256(key)) !== null) return false;
+  const text = await pageIndexStub(env, pageId).pageMetadata();
+  if (text === null) return false;
+  const bytes = new TextEncoder().encode(text);
+  await spaces(env).put(key, bytes, { sha256: await sha256Hex(bytes) });
+  log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, user_uuid: userUuid, key });
+  return true;
+}
+
+/**
  * Checks the conversation files of a page's senders after `after` (`perJob` of them) and asks
  * the object of each missing one to write it again. Nothing happens for a page that is not written.
  */
@@ -55,7 +87,13 @@ export async function restoreMissingConversations(
   if (!owner) return null;
   const batch = await pageIndexStub(env, pageId).senders(after, perJob + 1);
   const senders = batch.slice(0, perJob);
-  const check: FilesCheck = { checked: senders.length, missing: 0, lists: 0, continueAfter: null };
+  const check: FilesCheck = {
+    pageMetadata: after ? false : await restoreKeptPageMetadata(env, owner.userUuid, pageId),
+    checked: senders.length,
+    missing: 0,
+    lists: 0,
+    continueAfter: null,
+  };
   if (!senders.length) return check;
 
   const folder = `${pagePrefix(owner.userUuid, pageId)}conversations/`;
