@@ -13,8 +13,8 @@ import { pageToken } from "./pages";
  * and writes the file when its hash differs from the object's (one HEAD), so a missing one is
  * written; while Meta refuses the page's token, the copy the page's index object keeps is.
  *
- * Conversation files come back from their Durable Objects. The page's index object
- * names every sender; one LIST of the page's `conversations/` folder says which files are there.
+ * Conversation files come back from their Durable Objects. The page's index object names every
+ * sender; one LIST of the page's `conversations/` folder says which files are there.
  * A LIST answers up to LIST_PAGE_SIZE entries for the price of one HEAD, and with the folder
  * delimiter a sender costs at most two entries (the file, the folder of its attachments), so a page
  * is checked for 1/SENDERS_PER_JOB of a HEAD a conversation. A present file costs nothing more; a
