@@ -2,7 +2,8 @@
  * `npm run drill`: the recovery drill on the local stack, with the Shopify and Graph API fakes.
  * Install a shop and log a page in, receive webhooks, back up, change tokens, lose both databases,
  * restore, then re-run both OAuth flows, webhooks and polls, and check UUIDs, the old session
- * cookie, the contract's log lines and every Spaces object. Each step is printed with its outcome
+ * cookie, the contract's log lines and every Spaces object. Then lose every object under `users/`,
+ * run both polls, and find each object back with its bytes. Each step is printed with its outcome
  * and time; the verdict ends it, and any failure exits non-zero.
  *
  * Spaces is the S3 stand-in, or a real S3 server when DRILL_SPACES_ENDPOINT, DRILL_SPACES_KEY,
@@ -11,6 +12,7 @@
  */
 import { identitiesSurvived, webhooksAndPollsWork } from "./drill/after-restore.ts";
 import { backupThenChanges, beforeTheLoss } from "./drill/before-loss.ts";
+import { objectsLost } from "./drill/objects-lost.ts";
 import { checkLogLines, checkSpacesObjects } from "./drill/outcome.ts";
 import { rehearseRemoteDrill, runRemoteDrill } from "./drill/remote.ts";
 import { loseAndRestore, pointInTime } from "./drill/restore.ts";
@@ -29,6 +31,7 @@ async function main() {
   await webhooksAndPollsWork(drill, before.uuidA);
   await checkSpacesObjects(drill, before.uuidA, changes.uuidB);
   checkLogLines(drill, before.uuidA, cookie);
+  await objectsLost(drill);
   await pointInTime(drill, changes.moment, changes.keysAtMoment);
   await rehearseRemoteDrill(drill);
   return { rto };

@@ -3,11 +3,12 @@ import { json, listen } from "./http";
 
 /**
  * A pass-through proxy in front of the S3 stand-in that can play a Spaces outage or a slow Spaces
- * on demand (`POST /_control/mode {"mode":"up"|"down"|"slow","delayMs"}`), and counts writes.
+ * on demand (`POST /_control/mode {"mode":"up"|"down"|"slow","delayMs"}`), and counts requests:
+ * writes, and the reads that only check (HEAD of an object, LIST of a prefix).
  */
 export async function startFaultProxy(target: string, port?: number) {
   let mode: { mode: "up" | "down" | "slow"; delayMs?: number } = { mode: "up" };
-  const counts = { requests: 0, writes: 0, refused: 0 };
+  const counts = { requests: 0, writes: 0, heads: 0, lists: 0, refused: 0 };
   const targetUrl = new URL(target);
   // Connections to the server behind are kept open: one TCP connection per request cost the
   // benchmark as much CPU as the S3 server's own work.
@@ -18,7 +19,8 @@ export async function startFaultProxy(target: string, port?: number) {
       if (url.pathname === "/_control/mode") mode = JSON.parse(body.toString());
       const answer = json({ ...mode, ...counts });
       // Answers the counts so far, then starts counting again.
-      if (url.pathname === "/_control/reset-counts") Object.assign(counts, { requests: 0, writes: 0, refused: 0 });
+      if (url.pathname === "/_control/reset-counts")
+        Object.assign(counts, { requests: 0, writes: 0, heads: 0, lists: 0, refused: 0 });
       return answer;
     }
     counts.requests++;
@@ -32,6 +34,8 @@ export async function startFaultProxy(target: string, port?: number) {
     }
     if (mode.mode === "slow") await new Promise((r) => setTimeout(r, mode.delayMs ?? 2000));
     if (req.method === "PUT" || req.method === "POST" || req.method === "DELETE") counts.writes++;
+    if (req.method === "HEAD") counts.heads++;
+    if (req.method === "GET" && url.searchParams.has("list-type")) counts.lists++;
     const { connection: _hop, "keep-alive": _alive, ...headers } = req.headers;
     return new Promise((resolve) => {
       const upstream = request(

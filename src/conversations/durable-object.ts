@@ -300,9 +300,38 @@ export class Conversation extends DurableObject<Env> {
     return true;
   }
 
-  /** On a page's index object: every customer noted since the index was last forgotten. */
-  async senders(): Promise<string[]> {
-    return this.store.senderIds();
+  /**
+   * On a page's index object: the customers noted since the index was last forgotten, in the order
+   * of their ids; those after `after`, at most `limit`, when given.
+   */
+  async senders(after?: string, limit?: number): Promise<string[]> {
+    return this.store.senderIds(after, limit);
+  }
+
+  /**
+   * On a page's index object: keeps the page's page_metadata.json as last written, so that a lost
+   * copy can be put back while Meta refuses the page's token. Forgotten with the index.
+   */
+  async keepPageMetadata(text: string): Promise<void> {
+    this.setMeta("page_metadata", text);
+  }
+
+  /** On a page's index object: the page_metadata.json last kept, or null. */
+  async pageMetadata(): Promise<string | null> {
+    return this.getMeta("page_metadata");
+  }
+
+  /**
+   * Spaces lost this conversation's file: the next upload writes it again from what this object
+   * holds, the same messages in the same bytes. False when the object holds no conversation.
+   */
+  async fileMissing(): Promise<boolean> {
+    if (this.count() === 0 || this.getMeta("page_id") === null) return false;
+    this.setMeta("uploaded_version", 0);
+    if (this.alarmPending !== true && (await this.ctx.storage.getAlarm()) === null) {
+      await this.schedule(UPLOAD_DELAY_MS);
+    }
+    return true;
   }
 
   /**

@@ -155,9 +155,14 @@ export class ConversationStore {
     this.sql.exec("INSERT OR IGNORE INTO senders (sender_id) VALUES (?)", senderId);
   }
 
-  senderIds(): string[] {
+  /** Sender ids in key order, those after `after` (all by default), at most `limit` (-1: no limit). */
+  senderIds(after = "", limit = -1): string[] {
     return this.sql
-      .exec<{ sender_id: string }>("SELECT sender_id FROM senders ORDER BY sender_id")
+      .exec<{ sender_id: string }>(
+        "SELECT sender_id FROM senders WHERE sender_id > ? ORDER BY sender_id LIMIT ?",
+        after,
+        limit,
+      )
       .toArray()
       .map((r) => r.sender_id);
   }

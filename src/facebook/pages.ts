@@ -9,6 +9,7 @@ import { recordSubscriptionHealth } from "../db/page-status";
 import { pageSubscriptionGone, pageSubscriptionWorks } from "../alerts/alerts";
 import { pageTokenKey } from "../db/tokens";
 import { linkStore, spaces, tokenStore } from "../services";
+import { pageIndexStub } from "../conversations/durable-object";
 import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
@@ -150,12 +151,17 @@ export async function healPageSubscription(env: Env, pageId: string, pageToken: 
   return outcome;
 }
 
-/** Writes page_metadata.json (unless unchanged) and logs the contract's upload line. */
+/**
+ * Writes page_metadata.json (unless unchanged) and logs the contract's upload line. The page's index
+ * object keeps the same text, to put a lost copy back while the platform cannot be asked.
+ */
 export async function uploadPageMetadata(env: Env, userUuid: string, metadata: PageMetadata) {
   const key = pageMetadataKey(userUuid, metadata.id);
-  const bytes = new TextEncoder().encode(JSON.stringify(metadata, null, 2));
+  const text = JSON.stringify(metadata, null, 2);
+  const bytes = new TextEncoder().encode(text);
   const result = await spaces(env).putIfChanged(key, bytes, await sha256Hex(bytes));
   if (result.written) log.info(`Uploaded ${key} to Spaces`, { page_id: metadata.id, user_uuid: userUuid, key });
+  await pageIndexStub(env, metadata.id).keepPageMetadata(text);
   return result;
 }
 

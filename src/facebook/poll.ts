@@ -8,6 +8,7 @@ import { pollFinished, pollJobStarting, savePollCursor } from "../db/page-status
 import { recordPageToken } from "../alerts/alerts";
 import { conversationStub } from "../conversations/durable-object";
 import { copyAttachment } from "./attachments";
+import { conversationFilesJob } from "./objects";
 import { runDataDeletion } from "./deletion";
 import { connection, graphPage, nextCursor } from "./graph";
 import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "../conversations/messages";
@@ -24,11 +25,15 @@ type FacebookJob = Extract<Job, { type: `facebook.${string}` }>;
 
 /**
  * The Facebook jobs of the queue: a page's metadata refresh, its daily poll, a data deletion, an
- * attachment's copy, a customer's profile.
+ * attachment's copy, a customer's profile, the check of its files in Spaces.
  */
 export async function facebookJob(env: Env, job: FacebookJob) {
   if (job.type === "facebook.attachment_copy") {
     await copyAttachment(env, job);
+    return;
+  }
+  if (job.type === "facebook.conversation_files") {
+    await conversationFilesJob(env, job);
     return;
   }
   if (job.type === "facebook.customer_profile") {
@@ -84,6 +89,11 @@ async function pollPage(env: Env, job: Extract<Job, { type: "facebook.poll" }>) 
   const db = env.TOKENS_DB;
   const status = await pollJobStarting(db, pageId, !job.continuation, CURSOR_MAX_AGE_MS);
   let cursor = parseCursor(status.pollCursor);
+  // A poll also puts back the conversation files Spaces lost, from their objects: its own job, which
+  // needs no page token and spends none of this job's calls.
+  if (!job.continuation) {
+    await env.JOBS.send({ type: "facebook.conversation_files", pageId } satisfies Job, { contentType: "json" });
+  }
   const budget = Math.max(3, job.maxCalls ?? POLL_CALLS_PER_JOB);
   let calls = 0;
   const cfg = config(env, "facebook");

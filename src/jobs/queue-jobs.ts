@@ -20,6 +20,11 @@ export type Job =
   | { type: "facebook.attachment_copy"; pageId: string; customerId: string; mid: string; index: number }
   /** A customer's name and picture from the User Profile API. */
   | { type: "facebook.customer_profile"; pageId: string; customerId: string }
+  /**
+   * Puts back the page's conversation files Spaces lost. `after`: the senders up to it are checked;
+   * `perJob`: senders a job checks (SENDERS_PER_JOB of src/facebook/objects.ts unless set).
+   */
+  | { type: "facebook.conversation_files"; pageId: string; after?: string; perJob?: number }
   /** Carries the request itself, so the work survives a restore of D1 to before it was recorded. */
   | { type: "facebook.data_deletion"; code: string; facebookUserId: string; issuedAt: number; userUuid: string };
 

@@ -267,6 +267,32 @@ export class Spaces {
     return keys;
   }
 
+  /**
+   * One LIST request of what lies directly under `prefix` (a folder's objects; each sub-folder folded
+   * into one entry, not listed), in key order from after `startAfter`. `next` continues the listing.
+   */
+  async listFolderPage(
+    prefix: string,
+    opts: { startAfter?: string; continuation?: string; pageSize?: number } = {},
+  ): Promise<{ keys: string[]; next: string | undefined }> {
+    try {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: "/",
+          StartAfter: opts.startAfter,
+          ContinuationToken: opts.continuation,
+          MaxKeys: opts.pageSize,
+        }),
+      );
+      const keys = (page.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
+      return { keys, next: page.IsTruncated ? page.NextContinuationToken : undefined };
+    } catch (err) {
+      throw wrap("list", prefix, err);
+    }
+  }
+
   /** Bucket reachable with these credentials (for /health). */
   async check(): Promise<void> {
     try {

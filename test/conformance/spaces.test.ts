@@ -103,6 +103,27 @@ describe("Spaces writer on radosgw", () => {
     expect((await store().listKeys(listPrefix, 3)).sort()).toEqual(keys.sort());
   });
 
+  it("lists a folder's own objects, sub-folders folded, from after a given key", async () => {
+    // A page's conversations/ folder: files, and a sender's folder of attachments.
+    const folder = `${prefix}conversations/`;
+    for (const name of ["1.json", "10.json", "10/pic.jpg", "10/doc.pdf", "2.json"])
+      await store().put(folder + name, "{}");
+    const all = async (startAfter?: string, pageSize?: number) => {
+      const keys: string[] = [];
+      let continuation: string | undefined;
+      do {
+        const page = await store().listFolderPage(folder, { startAfter, continuation, pageSize });
+        keys.push(...page.keys);
+        continuation = page.next;
+      } while (continuation);
+      return keys.map((k) => k.slice(folder.length));
+    };
+    expect(await all()).toEqual(["1.json", "10.json", "2.json"]);
+    expect(await all(undefined, 1)).toEqual(["1.json", "10.json", "2.json"]);
+    expect(await all(`${folder}1/`)).toEqual(["10.json", "2.json"]);
+    expect(await all(`${folder}10/`)).toEqual(["2.json"]);
+  });
+
   it("skips an upload whose bytes are unchanged", async () => {
     const key = `${prefix}skip.json`;
     const bytes = new TextEncoder().encode('{"a":1}');
