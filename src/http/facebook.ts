@@ -2,8 +2,8 @@ import { Hono, type Context } from "hono";
 import { config, publicBase } from "../config";
 import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { PlatformError } from "../lib/platform-error";
-import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
+import { PlatformError, platformFailureCode } from "../lib/platform-error";
+import { metaWebhookSignature, timingSafeEqual } from "../lib/signatures";
 import { isNumericId } from "../spaces/keys";
 import { pageOwners } from "../db/facebook-pages";
 import { deletionByCode, isDeletionCode } from "../db/facebook-deletions";
@@ -31,20 +31,26 @@ facebookRoutes.get("/login", async (c) => {
   return c.redirect(dialogUrl(cfg, `${publicBase(cfg.PUBLIC_URL, c.req.url)}/facebook/callback`, state), 302);
 });
 
-/** A Graph failure during login: the user's fault or Meta's refusal is 4xx, Meta being down 502. */
+/**
+ * A Graph failure during login: the user's fault or Meta's refusal is 4xx, Meta being down 502.
+ * Meta's words stay in the log: the client gets the step and a code.
+ */
 function loginFailure(step: string, err: unknown): AppError {
-  const detail = describeError(err);
+  log.warn(`Facebook login failed at ${step}: ${describeError(err)}`, { code: platformFailureCode(err) });
   if (err instanceof PlatformError && (err.kind === "rejected" || err.kind === "auth")) {
-    return new AppError("bad_request", `Facebook refused ${step}: ${detail}`);
+    return new AppError("bad_request", `Facebook refused ${step}`);
   }
-  return new AppError("upstream_error", `Facebook ${step} failed: ${detail}`);
+  return new AppError("upstream_error", `Facebook ${step} failed`);
 }
 
 facebookRoutes.get("/callback", async (c) => {
   const cfg = config(c.env, "facebook");
   const q = (name: string) => c.req.query(name);
   if (q("error")) {
-    throw badRequest(`Facebook login was not completed: ${(q("error_description") ?? q("error") ?? "").slice(0, 200)}`);
+    // Meta's code (`access_denied`) is shown when it is one; its description only goes to the log.
+    const reason = /^[a-z_]{1,64}$/.test(q("error") ?? "") ? ` (${q("error")})` : "";
+    log.info(`Facebook login was not completed: ${(q("error_description") ?? "").slice(0, 200)}`);
+    throw badRequest(`Facebook login was not completed${reason}`);
   }
   const code = q("code");
   if (!code) throw badRequest("code is missing");
@@ -223,8 +229,9 @@ facebookRoutes.get("/webhook", (c) => {
 
 facebookRoutes.post("/webhook", async (c) => {
   const { FACEBOOK_APP_SECRET } = config(c.env, "facebook");
-  const signature = c.req.header("x-hub-signature-256");
-  const verify = (raw: Uint8Array) => verifyMetaSignature(raw, signature, FACEBOOK_APP_SECRET);
-  const body = await readSignedJson(c.req, verify, "Invalid X-Hub-Signature-256");
+  const signature = metaWebhookSignature(c.req.header("x-hub-signature-256"), FACEBOOK_APP_SECRET);
+  const body = await readSignedJson(c.req.raw, signature, "Invalid X-Hub-Signature-256", (work) =>
+    c.executionCtx.waitUntil(work),
+  );
   return c.json(await handleMessengerDelivery(c.env, body));
 });
