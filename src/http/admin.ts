@@ -3,6 +3,7 @@ import type { AppEnv } from "../env";
 import { config } from "../config";
 import { unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
+import { log } from "../lib/log";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
 import { facebookAdminRoutes } from "./facebook-admin";
@@ -93,6 +94,11 @@ adminRoutes.post("/rotate-key", bearer, async (c) => {
     rowJournal(c.env)(keys.map((key) => ({ table: "tokens", key }))),
   );
   const chunk = await rotation.chunk(parsed.data.after, parsed.data.limit);
+  if (chunk.unreadable.length) {
+    log.warn(`Key rotation passed over ${chunk.unreadable.length} rows no configured key decrypts`, {
+      keys: chunk.unreadable.join(","),
+    });
+  }
   return c.json({
     scanned: chunk.scanned,
     rewritten: chunk.rewritten,
