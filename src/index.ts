@@ -3,6 +3,7 @@ import { consumeDeadJobs, consumeJobs } from "./jobs/consumer";
 import type { Job } from "./jobs/queue-jobs";
 import { runScheduled } from "./jobs/schedule";
 
+export { Catalogue } from "./catalogue/durable-object";
 export { Conversation } from "./conversations/durable-object";
 
 export default {

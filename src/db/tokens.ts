@@ -6,7 +6,8 @@ import { commitJournaled, type JournaledWrite } from "./journaled";
 /** Row keys of the `tokens` table. */
 export const shopTokenKey = (shop: string) => `shopify:${shop}`;
 export const pageTokenKey = (pageId: string) => `facebook:page:${pageId}`;
-export const facebookUserTokenKey = (userUuid: string) => `facebook:user:${userUuid}`;
+/** A Facebook user's token, one per app-scoped user id (one person's login never replaces another's). */
+export const facebookUserTokenKey = (facebookUserId: string) => `facebook:user:${facebookUserId}`;
 
 export type TokenStatus = "active" | "needs_reauth";
 
@@ -145,6 +146,20 @@ export class TokenStore {
       { statement, ref: (r) => (replaced(r) ? [tokenRef(next.key)] : []) },
     ]);
     return replaced(result!);
+  }
+
+  /**
+   * The scopes Shopify says are granted now (`app/scopes_update`), unless the token was written
+   * after `at` (a refresh or install then stored the scopes of its own answer). True when written.
+   */
+  async updateScope(key: string, scope: string, at: number): Promise<boolean> {
+    const statement = this.db
+      .prepare("UPDATE tokens SET scope = ?2, updated_at = ?3 WHERE key = ?1 AND updated_at <= ?3")
+      .bind(key, scope, at);
+    const [result] = await commitJournaled(this.db, this.journal, [
+      { statement, ref: (r) => (r.meta.changes === 1 ? [tokenRef(key)] : []) },
+    ]);
+    return result!.meta.changes === 1;
   }
 
   async markNeedsReauth(key: string): Promise<void> {

@@ -5,6 +5,8 @@ export type Job =
   | { type: "journal.write"; entry: JournalEntry }
   | { type: "shopify.sync"; shop: string; reason: "webhook" | "install" | "poll" }
   | { type: "shopify.redact"; shop: string; userUuid: string }
+  /** `shop/update`: the shop's metadata read again. */
+  | { type: "shopify.metadata"; shop: string }
   | { type: "facebook.page_metadata"; pageId: string; reason: "webhook" | "poll" }
   /** `continuation`: a follow-up job of a long poll, resuming from the saved cursor; `maxCalls`: its Graph call budget. */
   | { type: "facebook.poll"; pageId: string; continuation?: boolean; maxCalls?: number }
