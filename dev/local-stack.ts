@@ -86,6 +86,12 @@ export async function startWorker(opts: {
   logFile?: boolean;
   /** Serves the DevTools protocol on this port, to read the isolate's heap (dev/isolate-heap.ts). */
   inspectorPort?: number;
+  /**
+   * `wrangler dev` wraps the worker in a middleware that reads every request body the worker left
+   * unread to its end, inside the isolate; the deployed worker has no such middleware. False runs
+   * the worker as deployed, for memory figures of requests it refuses unread.
+   */
+  drainUnreadBodies?: boolean;
 }): Promise<{ child: ChildProcess; origin: string; stop: () => Promise<void> }> {
   const args = [
     "dev",
@@ -118,7 +124,10 @@ export async function startWorker(opts: {
       : [wranglerBin, args];
   const child = spawn(command, commandArgs, {
     cwd: ROOT,
-    env: quietWrangler,
+    env:
+      opts.drainUnreadBodies === false
+        ? { ...quietWrangler, WRANGLER_DISABLE_REQUEST_BODY_DRAINING: "1" }
+        : quietWrangler,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

@@ -3,6 +3,7 @@
  * - one scheme per level: `src/` holds only the folders of LAYOUT below (and the entry files), so a
  *   new concern gets a named home instead of a stray file;
  * - every route is declared in `src/http/`: `new Hono` appears nowhere else;
+ * - every HTML page is answered by `src/http/pages/respond.ts` (its headers): `.html(` nowhere else;
  * - SQL lives in `src/db/` (D1), `src/conversations/store.ts` and `src/catalogue/store.ts` (Durable
  *   Objects' SQLite) and `src/console/rows.ts` (read-only); the backup's dump format, `src/backup/`, reads and writes SQL
  *   text as data. Every other module reaches D1 through the stores, which journal what they change;
@@ -56,6 +57,8 @@ const LAYOUT = [
 ];
 const ENTRY_FILES = ["index.ts", "app.ts", "config.ts", "env.ts", "services.ts"];
 const FOUNDATION = /^src\/(db|spaces|lib)\//;
+/** The one path every HTML page goes out by, with its CSP, framing, caching and sniffing headers. */
+const PAGE_PATH = "src/http/pages/respond.ts";
 const JOURNAL_FORMAT = ["src/backup/journal.ts", "src/backup/auth.ts"];
 
 for (const name of readdirSync(src)) {
@@ -74,6 +77,10 @@ for (const path of all) {
   }
   if (/new Hono\b/.test(text) && !rel(path).startsWith("src/http/") && rel(path) !== "src/app.ts")
     breaches.push(`${rel(path)}: declares routes outside src/http/`);
+  if (/\.html\(/.test(text) && rel(path) !== PAGE_PATH)
+    breaches.push(
+      `${rel(path)}: answers HTML outside ${PAGE_PATH} (use page() or respond(): they set the page headers)`,
+    );
   const targets: string[] = [];
   for (const m of text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+["'](\.[^"']+)["']/gm)) {
     const base = resolve(dirname(path), m[1]!);

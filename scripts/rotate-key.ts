@@ -10,20 +10,32 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { z } from "zod";
 import type { RotationChunk } from "../src/db/token-rotation.ts";
 import { LOCAL_DIR, readDevVars } from "../dev/local-stack.ts";
 import { parseTarget } from "./lib/ops.ts";
 
 /** A chunk as `POST /admin/rotate-key` answers it (the key id in snake case). */
-type Chunk = Omit<RotationChunk, "keyId"> & { key_id: string };
+const chunkAnswer = z.object({
+  scanned: z.number(),
+  rewritten: z.number(),
+  cursor: z.string(),
+  done: z.boolean(),
+  remaining: z.number(),
+  unreadable: z.array(z.string()),
+  key_id: z.string(),
+}) satisfies z.ZodType<Omit<RotationChunk, "keyId"> & { key_id: string }>;
+type Chunk = z.infer<typeof chunkAnswer>;
 
-interface Progress {
-  url: string;
-  cursor: string;
-  scanned: number;
-  rewritten: number;
-  keyId: string;
-}
+/** The saved cursor of an interrupted run (.local/). */
+const progressFile = z.object({
+  url: z.string(),
+  cursor: z.string(),
+  scanned: z.number(),
+  rewritten: z.number(),
+  keyId: z.string(),
+});
+type Progress = z.infer<typeof progressFile>;
 
 export async function rotateKey(opts: {
   url: string;
@@ -34,7 +46,9 @@ export async function rotateKey(opts: {
 }) {
   const headers = { authorization: `Bearer ${opts.adminToken}`, "content-type": "application/json" };
   const saved: Progress | null =
-    !opts.restart && existsSync(opts.stateFile) ? (JSON.parse(readFileSync(opts.stateFile, "utf8")) as Progress) : null;
+    !opts.restart && existsSync(opts.stateFile)
+      ? (progressFile.safeParse(JSON.parse(readFileSync(opts.stateFile, "utf8"))).data ?? null)
+      : null;
   let progress: Progress =
     saved && saved.url === opts.url ? saved : { url: opts.url, cursor: "", scanned: 0, rewritten: 0, keyId: "" };
   if (progress.cursor) console.log(`Resuming after ${progress.cursor} (${progress.scanned} rows already scanned)`);
@@ -51,7 +65,9 @@ export async function rotateKey(opts: {
       );
     });
     if (res.status !== 200) throw new Error(`POST /admin/rotate-key answered ${res.status}: ${await res.text()}`);
-    last = (await res.json()) as Chunk;
+    const answer = chunkAnswer.safeParse(await res.json());
+    if (!answer.success) throw new Error(`POST /admin/rotate-key answered an unexpected body: ${answer.error.message}`);
+    last = answer.data;
     if (progress.keyId && last.key_id !== progress.keyId) {
       // The worker's key changed mid-run: start over so every row ends under the newest key.
       console.log(`The current key changed (${progress.keyId} → ${last.key_id}): starting over`);
@@ -66,6 +82,8 @@ export async function rotateKey(opts: {
       keyId: last.key_id,
     };
     unreadable.push(...last.unreadable);
+    // Reported as found, and passed over: the rest of the table is still rotated.
+    if (last.unreadable.length) console.warn(`  no configured key decrypts ${last.unreadable.join(", ")}: passed over`);
     mkdirSync(LOCAL_DIR, { recursive: true });
     writeFileSync(opts.stateFile, JSON.stringify(progress));
     console.log(

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { randomHex } from "../lib/encoding";
 import { redact } from "../lib/log";
 import { sha256Hex } from "../lib/signatures";
@@ -6,7 +7,7 @@ import { sha256Hex } from "../lib/signatures";
 
 /** A console sign-in lasts this long, from sign-in (not extended by use). */
 export const ADMIN_SESSION_TTL_MS = 60 * 60 * 1000;
-/** Wrong tokens a client may send within the window before it is refused without a check. */
+/** Admin-token attempts (sign-in or Bearer) a client may make within the window that are not right. */
 export const SIGN_IN_FAILURE_LIMIT = 5;
 export const SIGN_IN_WINDOW_MS = 15 * 60 * 1000;
 
@@ -33,11 +34,12 @@ export class AdminSessionStore {
   /** True when this cookie value is a sign-in that has not expired or been signed out. */
   async isValid(cookie: string | undefined): Promise<boolean> {
     if (!cookie || !COOKIE_SHAPE.test(cookie)) return false;
-    redact(cookie);
     const row = await this.db
       .prepare("SELECT 1 AS ok FROM admin_sessions WHERE id = ?1 AND expires_at > ?2")
       .bind(await sha256Hex(cookie), Date.now())
       .first<{ ok: number }>();
+    // Only a real sign-in is a secret to keep out of logs: what anyone sends is not registered.
+    if (row !== null) redact(cookie);
     return row !== null;
   }
 
@@ -50,17 +52,13 @@ export class AdminSessionStore {
       .run();
   }
 
-  /** Wrong tokens this client sent within the current window. */
-  async recentFailures(client: string): Promise<number> {
-    const row = await this.db
-      .prepare("SELECT failures FROM admin_sign_in_failures WHERE client = ?1 AND window_start > ?2")
-      .bind(await sha256Hex(client), Date.now() - SIGN_IN_WINDOW_MS)
-      .first<{ failures: number }>();
-    return row?.failures ?? 0;
-  }
-
-  /** Counts one wrong token; a window that has passed starts again at one. */
-  async recordFailure(client: string): Promise<number> {
+  /**
+   * Takes one admin-token attempt for this client, counted before the token is checked, in one
+   * statement: concurrent attempts each get their own count, so no more than
+   * SIGN_IN_FAILURE_LIMIT tokens a window are ever checked. A window that has passed starts again
+   * at one. A right token gives its attempt back (`giveBack`) or clears the count.
+   */
+  async takeAttempt(client: string): Promise<{ allowed: boolean; attempts: number }> {
     const now = Date.now();
     const id = await sha256Hex(client);
     const [, counted] = await this.db.batch([
@@ -78,7 +76,16 @@ export class AdminSessionStore {
         )
         .bind(id, now, now - SIGN_IN_WINDOW_MS),
     ]);
-    return (counted!.results[0] as { failures: number } | undefined)?.failures ?? 1;
+    const attempts = z.object({ failures: z.number() }).parse(counted!.results[0]).failures;
+    return { allowed: attempts <= SIGN_IN_FAILURE_LIMIT, attempts };
+  }
+
+  /** A right token's attempt no longer counts against its client. */
+  async giveBack(client: string): Promise<void> {
+    await this.db
+      .prepare("UPDATE admin_sign_in_failures SET failures = failures - 1 WHERE client = ?1 AND failures > 0")
+      .bind(await sha256Hex(client))
+      .run();
   }
 
   /** A right token clears the client's count. */

@@ -5,7 +5,8 @@ import type { TokenCipher } from "../lib/token-cipher";
  * `TOKEN_ENCRYPTION_KEY` is decrypted (with a previous key) and encrypted again with it, a chunk
  * of rows at a time from a cursor, so `npm run rotate-key` can be stopped and resumed. A row
  * rewritten by someone else meanwhile (a refresh, a new install) is left as they wrote it: that
- * write already used the current key.
+ * write already used the current key. A row no configured key decrypts is named in `unreadable`
+ * and passed over, so the rotation still reaches the end of the table.
  */
 
 export interface RotationChunk {
@@ -39,7 +40,11 @@ export class TokenRotation {
     private readonly onChange: TokenChangeListener,
   ) {}
 
-  /** Re-encrypts the rows after `cursor` (at most `limit`), journals them, and says what is left. */
+  private async reencrypt(stored: string, rowKey: string): Promise<string> {
+    return this.cipher.encrypt(await this.cipher.decrypt(stored, rowKey), rowKey);
+  }
+
+  /** Re-encrypts the rows after `cursor` (at most `limit`), journals them, and says what is left and what is unreadable. */
   async chunk(cursor: string, limit: number): Promise<RotationChunk> {
     const current = this.cipher.keyId;
     const { results } = await this.db
@@ -53,16 +58,19 @@ export class TokenRotation {
       const staleValue = keyIdOf(row.value) !== current;
       const staleRefresh = row.refresh_token !== null && keyIdOf(row.refresh_token) !== current;
       if (!staleValue && !staleRefresh) continue;
-      const value = staleValue
-        ? await this.cipher.encrypt(await this.cipher.decrypt(row.value, row.key), row.key)
-        : row.value;
-      const refresh =
-        staleRefresh && row.refresh_token
-          ? await this.cipher.encrypt(
-              await this.cipher.decrypt(row.refresh_token, `${row.key}#refresh`),
-              `${row.key}#refresh`,
-            )
-          : row.refresh_token;
+      let value: string;
+      let refresh: string | null;
+      try {
+        value = staleValue ? await this.reencrypt(row.value, row.key) : row.value;
+        refresh =
+          staleRefresh && row.refresh_token
+            ? await this.reencrypt(row.refresh_token, `${row.key}#refresh`)
+            : row.refresh_token;
+      } catch {
+        // Reported and passed over: one row no configured key reads must not stop the rotation.
+        unreadable.push(row.key);
+        continue;
+      }
       updates.push(
         this.db
           .prepare(

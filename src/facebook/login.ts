@@ -6,7 +6,7 @@ import type { Session } from "../db/sessions";
 import { decideLoginIdentity } from "../identity/login-identity";
 import { AppError } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { PlatformError } from "../lib/platform-error";
+import { PlatformError, platformFailureCode } from "../lib/platform-error";
 import { facebookUserStore, linkStore } from "../services";
 import { isNumericId } from "../spaces/keys";
 import { facebookUserId, grantedPages, userTokenFromCode } from "./oauth";
@@ -39,13 +39,16 @@ export interface FacebookLoginOutcome {
   pagesOfOtherAccounts: string[];
 }
 
-/** A Graph failure during login: the user's fault or Meta's refusal is 4xx, Meta being down 502. */
+/**
+ * A Graph failure during login: the user's fault or Meta's refusal is 4xx, Meta being down 502.
+ * Meta's words stay in the log: the client gets the step and a code.
+ */
 function loginFailure(step: string, err: unknown): AppError {
-  const detail = describeError(err);
+  log.warn(`Facebook login failed at ${step}: ${describeError(err)}`, { code: platformFailureCode(err) });
   if (err instanceof PlatformError && (err.kind === "rejected" || err.kind === "auth")) {
-    return new AppError("bad_request", `Facebook refused ${step}: ${detail}`);
+    return new AppError("bad_request", `Facebook refused ${step}`);
   }
-  return new AppError("upstream_error", `Facebook ${step} failed: ${detail}`);
+  return new AppError("upstream_error", `Facebook ${step} failed`);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { badRequest } from "../lib/errors";
 import { isolateCache } from "../lib/isolate-cache";
-import { log, scrub } from "../lib/log";
+import { allowListed, log, scrub, type LogShape } from "../lib/log";
 import { isNumericId } from "../spaces/keys";
 import { writablePageOwner } from "../db/facebook-pages";
 import { webhookReceived } from "../db/page-status";
@@ -69,21 +69,61 @@ function entriesOf(body: unknown): Entry[] {
   });
 }
 
-/** Keys whose string values are customers' words or links to their files: logged as their length. */
-const HIDDEN_KEYS = new Set(["text", "url", "title", "payload", "photo_url", "video_url", "referer_uri"]);
+const id = { id: "keep" } as const;
+/** A message as it may be logged: ids and flags; its text, links and quick-reply payload as lengths. */
+const loggedMessage = {
+  mid: "keep",
+  is_echo: "keep",
+  app_id: "keep",
+  text: "length",
+  quick_reply: { payload: "length" },
+  reply_to: { mid: "keep" },
+  // Only the kind and the link's length: a location's coordinates and a product's words stay out.
+  attachments: [{ type: "keep", payload: { url: "length" } }],
+} as const;
 
 /**
- * An entry as it may be logged: every message text, attachment URL, postback title and payload
- * replaced by its length (`"text":"[42 chars]"`), so customers' words stay out of logs.
+ * The fields of a Messenger entry that may be logged (an allow-list: Meta's NLP of the customer's
+ * text, a shared location's coordinates, and any field Meta adds later stay out of logs).
  */
-export function loggableEntry(value: unknown, key = ""): unknown {
-  if (typeof value === "string") return HIDDEN_KEYS.has(key) ? `[${value.length} chars]` : value;
-  if (Array.isArray(value)) return value.map((v) => loggableEntry(v, key));
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, loggableEntry(v, k)]));
-  }
-  return value;
-}
+const LOGGED_ENTRY: LogShape = {
+  id: "keep",
+  time: "keep",
+  changes: [{ field: "keep" }],
+  ...Object.fromEntries(
+    ["messaging", "standby"].map((list) => [
+      list,
+      [
+        {
+          sender: id,
+          recipient: id,
+          timestamp: "keep",
+          message: loggedMessage,
+          message_edit: { mid: "keep", text: "length", num_edit: "keep" },
+          postback: {
+            mid: "keep",
+            title: "length",
+            payload: "length",
+            referral: { source: "keep", type: "keep", ref: "length", ad_id: "keep" },
+          },
+          referral: { source: "keep", type: "keep", ref: "length", ad_id: "keep" },
+          read: { watermark: "keep" },
+          delivery: { watermark: "keep" },
+          reaction: { mid: "keep", action: "keep", reaction: "keep" },
+          pass_thread_control: { new_owner_app_id: "keep", previous_owner_app_id: "keep" },
+          take_thread_control: { previous_owner_app_id: "keep" },
+          request_thread_control: { requested_owner_app_id: "keep" },
+        },
+      ],
+    ]),
+  ),
+};
+
+/**
+ * An entry as it may be logged: the allow-listed fields only, every message text, link, postback
+ * title and payload replaced by its length (`"text":"[42 chars]"`), so customers' words stay out.
+ */
+export const loggableEntry = (entry: unknown) => allowListed(entry, LOGGED_ENTRY);
 
 type PendingConversation = MergeInput & Required<Pick<MergeInput, "edits" | "referrals" | "handovers" | "reactions">>;
 

@@ -1,12 +1,14 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { config } from "../config";
-import { unauthorized } from "../lib/errors";
+import { AppError, unauthorized } from "../lib/errors";
 import { timingSafeEqual } from "../lib/signatures";
+import { log } from "../lib/log";
 import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
 import { queuePendingRestoreTests } from "../backup/restore-test";
 import { facebookAdminRoutes } from "./facebook-admin";
+import { clientOf } from "./console";
 import { z } from "zod";
 import { badRequest } from "../lib/errors";
 import { relink } from "../identity/relink";
@@ -16,6 +18,7 @@ import { lastProbeErrors } from "./health";
 import { consoleStatus, serverTiming, statusJson } from "../console/read-model";
 import { listQuery } from "../console/query";
 import { TokenRotation } from "../db/token-rotation";
+import { AdminSessionStore, SIGN_IN_WINDOW_MS } from "../db/admin-sessions";
 
 /**
  * The operator's API: `Authorization: Bearer {ADMIN_TOKEN}` on each of these routes. The
@@ -23,11 +26,27 @@ import { TokenRotation } from "../db/token-rotation";
  */
 export const adminRoutes = new Hono<AppEnv>();
 
+/**
+ * The Bearer check. Each token given counts as an attempt of its client before it is checked (the
+ * console sign-in's limit, shared with it): past the limit every token, right or wrong, gets a 429
+ * until the window ends, so guessing stops there; a right token gives its attempt back.
+ */
 const bearer: MiddlewareHandler<AppEnv> = async (c, next) => {
   const { ADMIN_TOKEN } = config(c.env, "admin");
   const header = c.req.header("authorization") ?? "";
   const given = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
-  if (!given || !timingSafeEqual(given, ADMIN_TOKEN)) throw unauthorized("Missing or wrong admin token");
+  if (!given) throw unauthorized("Missing or wrong admin token");
+  const attempts = new AdminSessionStore(c.env.SESSIONS_DB);
+  const client = clientOf(c);
+  if (!(await attempts.takeAttempt(client)).allowed) {
+    c.header("retry-after", String(SIGN_IN_WINDOW_MS / 1000));
+    throw new AppError("rate_limited", "Too many wrong admin tokens from this client; try again later");
+  }
+  if (!timingSafeEqual(given, ADMIN_TOKEN)) {
+    log.warn("Admin API refused: wrong admin token");
+    throw unauthorized("Missing or wrong admin token");
+  }
+  await attempts.giveBack(client);
   await next();
 };
 
@@ -98,6 +117,11 @@ adminRoutes.post("/rotate-key", bearer, async (c) => {
     rowJournal(c.env)(keys.map((key) => ({ table: "tokens", key }))),
   );
   const chunk = await rotation.chunk(parsed.data.after, parsed.data.limit);
+  if (chunk.unreadable.length) {
+    log.warn(`Key rotation passed over ${chunk.unreadable.length} rows no configured key decrypts`, {
+      keys: chunk.unreadable.join(","),
+    });
+  }
   return c.json({
     scanned: chunk.scanned,
     rewritten: chunk.rewritten,

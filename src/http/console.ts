@@ -12,12 +12,7 @@ import { hmacSha256, timingSafeEqual } from "../lib/signatures";
 import { DashboardPage, NOTICES, type Notice } from "../console/dashboard";
 import { SignInPage } from "../console/sign-in";
 import { page } from "./pages/respond";
-import {
-  ADMIN_SESSION_TTL_MS,
-  AdminSessionStore,
-  SIGN_IN_FAILURE_LIMIT,
-  SIGN_IN_WINDOW_MS,
-} from "../db/admin-sessions";
+import { ADMIN_SESSION_TTL_MS, AdminSessionStore, SIGN_IN_WINDOW_MS } from "../db/admin-sessions";
 
 /**
  * The operator console in a browser (`GET /admin`). Signing in with the ADMIN_TOKEN gives a
@@ -56,8 +51,8 @@ async function checkCsrf(c: Context<AppEnv>, cookie: string, purpose: "console" 
     throw forbidden("Missing or wrong CSRF token");
 }
 
-/** Who is signing in, for counting wrong tokens (Cloudflare's client address). */
-const clientOf = (c: Context<AppEnv>) => c.req.header("cf-connecting-ip") ?? "unknown";
+/** Who is giving an admin token, for counting wrong ones (Cloudflare's client address). */
+export const clientOf = (c: Context<AppEnv>) => c.req.header("cf-connecting-ip") ?? "unknown";
 
 /** The signed-in operator's cookie value, or null. */
 async function signedIn(c: Context<AppEnv>): Promise<string | null> {
@@ -69,9 +64,10 @@ async function signInForm(c: Context<AppEnv>, problem?: "wrong_token" | "too_man
   let cookie = getCookie(c, SIGN_IN_COOKIE);
   if (!cookie || !/^[0-9a-f]{64}$/.test(cookie)) {
     cookie = randomHex(32);
+    // Registered when issued: a value a client sends is not added to the isolate's redaction list.
+    redact(cookie);
     setCookie(c, SIGN_IN_COOKIE, cookie, { ...cookieOptions, maxAge: 3600 });
   }
-  redact(cookie);
   return page(c, SignInPage({ csrf: await csrfToken(cookie, "sign-in"), problem }), status as 200 | 401 | 403 | 429);
 }
 
@@ -86,15 +82,17 @@ consoleRoutes.post("/sign-in", async (c) => {
   await checkCsrf(c, pre, "sign-in");
   const sessions = store(c);
   const client = clientOf(c);
-  if ((await sessions.recentFailures(client)) >= SIGN_IN_FAILURE_LIMIT) {
+  // Counted before the token is checked, atomically: concurrent guesses cannot all pass one check.
+  const attempt = await sessions.takeAttempt(client);
+  if (!attempt.allowed) {
     c.header("retry-after", String(SIGN_IN_WINDOW_MS / 1000));
     return signInForm(c, "too_many", 429);
   }
   const { ADMIN_TOKEN } = config(c.env, "admin");
+  // A guess is not registered for redaction: the real token already is (a configured secret).
   const given = (await formField(c, "token")).trim();
-  redact(given);
   if (!given || !timingSafeEqual(given, ADMIN_TOKEN)) {
-    const failures = await sessions.recordFailure(client);
+    const failures = attempt.attempts;
     log.warn("Console sign-in refused: wrong admin token", { failures });
     // Each wrong guess from the same client waits longer before its answer.
     await sleep(Math.min(2000, 200 * failures));

@@ -1,7 +1,8 @@
 import { Hono, type Context } from "hono";
 import { config, publicBase } from "../config";
 import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
-import { timingSafeEqual, verifyMetaSignature } from "../lib/signatures";
+import { log } from "../lib/log";
+import { metaWebhookSignature, timingSafeEqual } from "../lib/signatures";
 import { deletionByCode, isDeletionCode } from "../db/facebook-deletions";
 import { DataDeletionPage } from "./pages/data-deletion";
 import { PagesConnectedPage } from "./pages/merchant";
@@ -29,7 +30,10 @@ facebookRoutes.get("/callback", async (c) => {
   const cfg = config(c.env, "facebook");
   const q = (name: string) => c.req.query(name);
   if (q("error")) {
-    throw badRequest(`Facebook login was not completed: ${(q("error_description") ?? q("error") ?? "").slice(0, 200)}`);
+    // Meta's code (`access_denied`) is shown when it is one; its description only goes to the log.
+    const reason = /^[a-z_]{1,64}$/.test(q("error") ?? "") ? ` (${q("error")})` : "";
+    log.info(`Facebook login was not completed: ${(q("error_description") ?? "").slice(0, 200)}`);
+    throw badRequest(`Facebook login was not completed${reason}`);
   }
   const code = q("code");
   if (!code) throw badRequest("code is missing");
@@ -117,8 +121,9 @@ facebookRoutes.get("/webhook", (c) => {
 
 facebookRoutes.post("/webhook", async (c) => {
   const { FACEBOOK_APP_SECRET } = config(c.env, "facebook");
-  const signature = c.req.header("x-hub-signature-256");
-  const verify = (raw: Uint8Array) => verifyMetaSignature(raw, signature, FACEBOOK_APP_SECRET);
-  const body = await readSignedJson(c.req, verify, "Invalid X-Hub-Signature-256");
+  const signature = metaWebhookSignature(c.req.header("x-hub-signature-256"), FACEBOOK_APP_SECRET);
+  const body = await readSignedJson(c.req.raw, signature, "Invalid X-Hub-Signature-256", (work) =>
+    c.executionCtx.waitUntil(work),
+  );
   return c.json(await handleMessengerDelivery(c.env, body));
 });

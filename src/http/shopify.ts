@@ -3,11 +3,12 @@ import type { AppEnv } from "../env";
 import { config, publicBase } from "../config";
 import { AppError, badRequest, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";
+import { platformFailureCode } from "../lib/platform-error";
 import {
   SHOPIFY_QUERY_WINDOW_S,
   shopifyTimestampProblem,
   verifyShopifyQuery,
-  verifyShopifyWebhook,
+  shopifyWebhookSignature,
 } from "../lib/signatures";
 import { normalizeShop } from "../spaces/keys";
 import { sessionStore, tokenStore } from "../services";
@@ -29,13 +30,8 @@ import { tokenState } from "../console/token-state";
 
 export const shopifyRoutes = new Hono<AppEnv>();
 
-/** A client that asks for JSON (and not for HTML first) gets JSON; a browser gets the page. */
-function prefersJson(accept: string | undefined): boolean {
-  if (!accept) return false;
-  const json = accept.indexOf("application/json");
-  const html = accept.indexOf("text/html");
-  return json >= 0 && (html < 0 || json < html);
-}
+/** Where Shopify's admin frames an embedded app's URL. */
+const SHOPIFY_ADMIN_FRAME = "https://admin.shopify.com";
 
 /**
  * A query signed by Shopify (the callback, the app URL): a valid `hmac` (else 401) and a
@@ -83,28 +79,27 @@ shopifyRoutes.get("/", async (c) => {
   }
   const { install } = health;
   const lastSyncedAt = install.lastSyncedAt === null ? null : new Date(install.lastSyncedAt).toISOString();
-  if (prefersJson(c.req.header("accept"))) {
-    return c.json({
-      shop,
-      user_uuid: install.userUuid,
-      products: install.productCount,
-      last_synced_at: lastSyncedAt,
-    });
-  }
-  return c.html(
-    ShopHomePage({
-      shop,
-      userUuid: install.userUuid,
-      productCount: install.productCount,
-      lastSyncAt: install.lastSyncedAt,
-      // A page Meta refused (marked by the poll) or that lost its token needs a new login.
-      pages: (await pagesOfUser(c.env.TOKENS_DB, install.userUuid)).map((p) => ({
-        id: p.id,
-        name: p.name,
-        needsLogin: tokenState(p.token) === "needs_reauth",
-      })),
-      facebookLoginHref: "/facebook/login",
-    }),
+  const answer = { shop, user_uuid: install.userUuid, products: install.productCount, last_synced_at: lastSyncedAt };
+  return respond(
+    c,
+    answer,
+    async () =>
+      ShopHomePage({
+        shop,
+        userUuid: install.userUuid,
+        productCount: install.productCount,
+        lastSyncAt: install.lastSyncedAt,
+        // A page Meta refused (marked by the poll) or that lost its token needs a new login.
+        pages: (await pagesOfUser(c.env.TOKENS_DB, install.userUuid)).map((p) => ({
+          id: p.id,
+          name: p.name,
+          needsLogin: tokenState(p.token) === "needs_reauth",
+        })),
+        facebookLoginHref: "/facebook/login",
+      }),
+    200,
+    // Shopify shows the app URL inside its admin: only the admin and the shop may frame it.
+    { pageByDefault: true, frameAncestors: [SHOPIFY_ADMIN_FRAME, `https://${shop}`] },
   );
 });
 
@@ -126,7 +121,9 @@ shopifyRoutes.get("/callback", async (c) => {
   try {
     grant = await requestToken(cfg, shop, { code });
   } catch (err) {
-    throw new AppError("upstream_error", `Shopify token exchange failed: ${describeError(err)}`);
+    // Shopify's words stay in the log: the client gets the step and a code.
+    log.warn(`Shopify token exchange failed for ${shop}: ${describeError(err)}`, { shop });
+    throw new AppError("upstream_error", "Shopify token exchange failed");
   }
   const install = await installShop(c.env, { shop, grant, session });
   await bindSession(c, session, install.browserUuid, install.proven);
@@ -138,7 +135,7 @@ shopifyRoutes.get("/callback", async (c) => {
     (created) => ({ ok: true as const, created }),
     (err) => {
       log.warn(`Webhook registration failed for ${shop}: ${describeError(err)}`, { shop });
-      return { ok: false as const, error: describeError(err) };
+      return { ok: false as const, error: platformFailureCode(err) };
     },
   );
   const sync = await syncShop(c.env, shop).then(
@@ -152,7 +149,7 @@ shopifyRoutes.get("/callback", async (c) => {
       // The install stands; the sync is retried from the queue.
       log.warn(`Sync after install failed for ${shop}: ${describeError(err)}`, { shop });
       await c.env.JOBS.send({ type: "shopify.sync", shop, reason: "install" });
-      return { ok: false as const, queued: true, error: describeError(err) };
+      return { ok: false as const, queued: true, error: platformFailureCode(err) };
     },
   );
   const answer = {
@@ -180,10 +177,9 @@ shopifyRoutes.get("/callback", async (c) => {
 
 shopifyRoutes.post("/webhook", async (c) => {
   const cfg = config(c.env, "shopify");
-  const payload = await readSignedJson(
-    c.req,
-    (raw) => verifyShopifyWebhook(raw, c.req.header("x-shopify-hmac-sha256"), cfg.SHOPIFY_API_SECRET),
-    "Invalid webhook signature",
+  const signature = shopifyWebhookSignature(c.req.header("x-shopify-hmac-sha256"), cfg.SHOPIFY_API_SECRET);
+  const payload = await readSignedJson(c.req.raw, signature, "Invalid webhook signature", (work) =>
+    c.executionCtx.waitUntil(work),
   );
   const shop = normalizeShop(c.req.header("x-shopify-shop-domain"));
   if (!shop || c.req.header("x-shopify-shop-domain") !== shop)

@@ -148,15 +148,26 @@ async function keepDead(env: Env, job: Job, error: string, attempts: number): Pr
   }
 }
 
+/** The dead-letter queue's first retry while D1 fails, in seconds; each next one waits twice as long. */
+const DEAD_LETTER_FIRST_RETRY_S = 60;
+/** Its longest wait between retries: with `max_retries` of jobs-dead (wrangler.toml) they span days. */
+const DEAD_LETTER_MAX_RETRY_S = 3600;
+
+/** How long the dead-letter queue waits before delivery `attempts + 1` of a message it could not store. */
+export function deadLetterRetryDelayS(attempts: number): number {
+  return Math.min(DEAD_LETTER_MAX_RETRY_S, DEAD_LETTER_FIRST_RETRY_S * 2 ** Math.max(0, attempts - 1));
+}
+
 /**
  * The dead-letter queue (what reached it without being stored, e.g. while D1 failed): stored as
- * dead jobs, never dropped; a message is acknowledged only once it is stored.
+ * dead jobs, never dropped; a message is acknowledged only once it is stored, and retried with its
+ * own backoff (and its own `max_retries`) while D1 is down.
  */
 export async function consumeDeadJobs(batch: MessageBatch<Job>, env: Env): Promise<void> {
   for (const message of batch.messages) {
     const stored = await keepDead(env, message.body, "failed every retry of the jobs queue", message.attempts);
     if (stored) message.ack();
-    else message.retry({ delaySeconds: 60 });
+    else message.retry({ delaySeconds: deadLetterRetryDelayS(message.attempts) });
   }
 }
 

@@ -10,9 +10,10 @@ import { AppError } from "./errors";
 /** Beyond the limit, at most this much is drained; a client that sends more loses its connection. */
 const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
 
-const tooLarge = (max: number) => new AppError("payload_too_large", `Request body is larger than ${max} bytes`);
+export const tooLarge = (max: number) => new AppError("payload_too_large", `Request body is larger than ${max} bytes`);
 
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRead: number): Promise<void> {
+/** Reads and drops the rest of a body (up to DRAIN_LIMIT_BYTES), so the connection stays usable. */
+export async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRead: number): Promise<void> {
   let read = alreadyRead;
   for (;;) {
     const { done, value } = await reader.read();
@@ -23,6 +24,20 @@ async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRea
       return;
     }
   }
+}
+
+/** How long the runtime may go on dropping a refused body after the answer. */
+const DISCARD_FOR_MS = 30_000;
+
+/**
+ * A body refused unread (an unsigned webhook delivery): after the answer, the runtime reads and drops
+ * it by piping it to a native sink, so it never passes through the isolate's heap, and a client still
+ * sending gets the answer and keeps its connection instead of seeing it reset.
+ */
+export function discardUnread(body: ReadableStream | null, waitUntil: (work: Promise<unknown>) => void): void {
+  if (!body) return;
+  const sink = new crypto.DigestStream("SHA-256");
+  waitUntil(body.pipeTo(sink, { signal: AbortSignal.timeout(DISCARD_FOR_MS) }).catch(() => undefined));
 }
 
 /** Limits request bodies to `maxBytes(c)` bytes, whether their length is declared or not. */

@@ -1,35 +1,73 @@
-import type { HonoRequest } from "hono";
+import { discardUnread, drain, tooLarge } from "./body-limit";
 import { badRequest, unauthorized } from "./errors";
+import { streamingVerifier, type WebhookSignature } from "./signatures";
 
-const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-
-/** Parses a raw request body as UTF-8 JSON; a 400 for anything else. */
-function parseJsonBody(raw: Uint8Array): unknown {
-  try {
-    return JSON.parse(decoder.decode(raw));
-  } catch {
-    throw badRequest("Body is not valid JSON");
-  }
-}
+/**
+ * Largest signed webhook delivery: a Shopify product is a whole REST resource (up to 2,048
+ * variants, several MB) and Meta batches up to 1,000 entries in one delivery.
+ */
+export const MAX_WEBHOOK_BODY_BYTES = 8 * 1024 * 1024;
 
 /** Webhooks carry JSON: a Content-Type that says otherwise is a 400 (a missing one is tolerated). */
-function requireJsonContentType(contentType: string | undefined): void {
+function requireJsonContentType(contentType: string | null): void {
   if (contentType && !/^application\/json\s*(;|$)/i.test(contentType.trim())) {
     throw badRequest("Content-Type must be application/json");
   }
 }
 
 /**
- * A webhook's JSON body, read once as raw bytes: the signature is checked on exactly those bytes
- * (401 when it does not verify), then the Content-Type and the JSON (400).
+ * A webhook delivery's JSON body. Without a well-formed signature header (`signature` null) it is
+ * refused (401) before its body is read (the runtime drops it after the answer: `discardUnread`). Otherwise the body is read once, as it streams: each chunk
+ * is hashed and decoded as it arrives and then dropped, so no copy of the raw bytes is held; over
+ * MAX_WEBHOOK_BODY_BYTES is a 413, a signature that does not verify a 401, then the Content-Type
+ * and the JSON are checked (400).
  */
 export async function readSignedJson(
-  req: HonoRequest,
-  verify: (raw: Uint8Array) => Promise<boolean>,
+  req: Request,
+  signature: WebhookSignature | null,
   failure: string,
+  waitUntil: (work: Promise<unknown>) => void,
 ): Promise<unknown> {
-  const raw = new Uint8Array(await req.arrayBuffer());
-  if (!(await verify(raw))) throw unauthorized(failure);
-  requireJsonContentType(req.header("content-type"));
-  return parseJsonBody(raw);
+  if (!signature) {
+    discardUnread(req.body, waitUntil);
+    throw unauthorized(failure);
+  }
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > MAX_WEBHOOK_BODY_BYTES) {
+    if (req.body) await drain(req.body.getReader(), 0);
+    throw tooLarge(MAX_WEBHOOK_BODY_BYTES);
+  }
+  const verifier = streamingVerifier(signature);
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  let text = "";
+  let utf8 = true;
+  let size = 0;
+  const reader = req.body?.getReader();
+  for (;;) {
+    if (!reader) break;
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_WEBHOOK_BODY_BYTES) {
+      await drain(reader, size);
+      throw tooLarge(MAX_WEBHOOK_BODY_BYTES);
+    }
+    verifier.update(value);
+    if (!utf8) continue;
+    try {
+      text += decoder.decode(value, { stream: true });
+    } catch {
+      // Not text: still hashed to the end, so a forgery gets its 401 before this 400.
+      utf8 = false;
+      text = "";
+    }
+  }
+  if (!verifier.matches()) throw unauthorized(failure);
+  requireJsonContentType(req.headers.get("content-type"));
+  try {
+    if (!utf8) throw new Error("not UTF-8");
+    return JSON.parse(text + decoder.decode());
+  } catch {
+    throw badRequest("Body is not valid JSON");
+  }
 }

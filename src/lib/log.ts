@@ -163,3 +163,26 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return scrub(`${err.name}: ${err.message}`).slice(0, 500);
   return scrub(String(err)).slice(0, 500);
 }
+
+/**
+ * Which fields of a value may be logged: `keep` a number, boolean or short id as it is, `length` a
+ * string as its length only (`"[42 chars]"`: customers' words), an object its listed keys, an array
+ * (one shape in a list) each item. Anything not listed is left out, so a field the platform adds
+ * later stays out of the logs until it is listed.
+ */
+export type LogShape = "keep" | "length" | readonly [LogShape] | { readonly [key: string]: LogShape };
+
+/** `value` reduced to the fields `shape` allows. */
+export function allowListed(value: unknown, shape: LogShape): unknown {
+  if (shape === "keep") return value === null || typeof value === "object" ? undefined : value;
+  if (shape === "length") return typeof value === "string" ? `[${value.length} chars]` : undefined;
+  if (Array.isArray(shape)) return Array.isArray(value) ? value.map((item) => allowListed(item, shape[0])) : undefined;
+  if (!value || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(shape as { readonly [key: string]: LogShape })) {
+    if (!Object.hasOwn(value, key)) continue;
+    const kept = allowListed((value as Record<string, unknown>)[key], inner);
+    if (kept !== undefined) out[key] = kept;
+  }
+  return out;
+}

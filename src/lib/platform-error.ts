@@ -60,3 +60,11 @@ export class PlatformError extends Error {
     this.reason = opts.reason;
   }
 }
+
+/**
+ * What a client may be told of a failed platform call, in place of the platform's own words (kept
+ * in the log): the kind of failure, or `internal` for anything that is not a platform's answer.
+ */
+export function platformFailureCode(err: unknown): `platform_${PlatformErrorKind}` | "internal" {
+  return err instanceof PlatformError ? `platform_${err.kind}` : "internal";
+}

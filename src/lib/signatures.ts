@@ -1,4 +1,5 @@
-import { toBase64, toHex, utf8 } from "./encoding";
+import { createHmac } from "node:crypto";
+import { toHex, utf8 } from "./encoding";
 import { isolateCache, secretKey } from "./isolate-cache";
 
 const hmacKeys = isolateCache<string, Promise<CryptoKey>>("crypto.hmac-keys", {
@@ -33,16 +34,69 @@ export function timingSafeEqual(a: string, b: string): boolean {
 }
 
 /**
- * Shopify webhook: `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body bytes, compared
- * exactly as Shopify's library does (no trimming, no other alphabet). An empty body is never a
- * delivery (the library refuses it too).
+ * A webhook's signature as its header states it, read before the body: the HMAC-SHA256 the body
+ * must have under `secret`, written as `encoding`. Only a well-formed header becomes one, so a
+ * delivery without one is refused before a byte of its body is read.
  */
-export async function verifyShopifyWebhook(rawBody: Uint8Array, header: string | undefined | null, secret: string) {
-  if (!header || rawBody.length === 0) return false;
-  return timingSafeEqual(toBase64(await hmacSha256(secret, rawBody)), header);
+export interface WebhookSignature {
+  secret: string;
+  encoding: "base64" | "hex";
+  expected: string;
+  /** An empty body is never a delivery (Shopify's library refuses it too). */
+  refusesEmpty: boolean;
 }
 
-const HEX_HMAC = /^[0-9a-f]{64}$/;
+/** The one form Shopify's library accepts: the 44-character base64 of a 32-byte HMAC, untrimmed. */
+const SHOPIFY_HMAC_HEADER = /^[A-Za-z0-9+/]{43}=$/;
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * Shopify webhook: `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body bytes, compared
+ * exactly as Shopify's library does (no trimming, no other alphabet). Null when the header is
+ * missing or not of that form.
+ */
+export function shopifyWebhookSignature(header: string | undefined | null, secret: string): WebhookSignature | null {
+  if (!header || !SHOPIFY_HMAC_HEADER.test(header)) return null;
+  return { secret, encoding: "base64", expected: header, refusesEmpty: true };
+}
+
+/** Meta webhook: `X-Hub-Signature-256: sha256=<hex HMAC of the raw body>`; null when missing or malformed. */
+export function metaWebhookSignature(header: string | undefined | null, appSecret: string): WebhookSignature | null {
+  if (!header || !header.startsWith("sha256=")) return null;
+  const hex = header.slice("sha256=".length).trim().toLowerCase();
+  if (!HEX_SHA256.test(hex)) return null;
+  return { secret: appSecret, encoding: "hex", expected: hex, refusesEmpty: false };
+}
+
+/**
+ * The HMAC of a body computed as it streams, chunk by chunk, so no copy of the body is held for
+ * it (WebCrypto signs only whole buffers). `matches()` once the body has ended.
+ */
+export function streamingVerifier(signature: WebhookSignature) {
+  const mac = createHmac("sha256", signature.secret);
+  let bytes = 0;
+  return {
+    update(chunk: Uint8Array) {
+      bytes += chunk.byteLength;
+      mac.update(chunk);
+    },
+    matches(): boolean {
+      if (signature.refusesEmpty && bytes === 0) return false;
+      return timingSafeEqual(mac.digest(signature.encoding), signature.expected);
+    },
+  };
+}
+
+function verifyWhole(signature: WebhookSignature | null, rawBody: Uint8Array): boolean {
+  if (!signature) return false;
+  const verifier = streamingVerifier(signature);
+  verifier.update(rawBody);
+  return verifier.matches();
+}
+
+/** Verifies a whole Shopify webhook body against its `X-Shopify-Hmac-Sha256` header. */
+export const verifyShopifyWebhook = (rawBody: Uint8Array, header: string | undefined | null, secret: string) =>
+  verifyWhole(shopifyWebhookSignature(header, secret), rawBody);
 
 /**
  * The message Shopify signs in a callback or app-URL query, as `@shopify/shopify-api` builds it: the
@@ -68,7 +122,7 @@ export function shopifyQueryMessage(params: URLSearchParams): string | null {
  */
 export async function verifyShopifyQuery(params: URLSearchParams, secret: string): Promise<boolean> {
   const given = params.getAll("hmac");
-  if (given.length !== 1 || !HEX_HMAC.test(given[0]!)) return false;
+  if (given.length !== 1 || !HEX_SHA256.test(given[0]!)) return false;
   const message = shopifyQueryMessage(params);
   if (message === null) return false;
   return timingSafeEqual(toHex(await hmacSha256(secret, message)), given[0]!);
@@ -93,13 +147,9 @@ export function shopifyTimestampProblem(timestamp: string | null, nowMs = Date.n
   return Math.abs(Math.trunc(nowMs / 1000) - Number(timestamp)) > SHOPIFY_QUERY_WINDOW_S ? "stale" : null;
 }
 
-/** Meta webhook: `X-Hub-Signature-256: sha256=<hex HMAC of the raw body>`. */
-export async function verifyMetaSignature(rawBody: Uint8Array, header: string | undefined, appSecret: string) {
-  if (!header || !header.startsWith("sha256=")) return false;
-  const hex = header.slice("sha256=".length).trim().toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(hex)) return false;
-  return timingSafeEqual(toHex(await hmacSha256(appSecret, rawBody)), hex);
-}
+/** Verifies a whole Messenger delivery against its `X-Hub-Signature-256` header. */
+export const verifyMetaSignature = (rawBody: Uint8Array, header: string | undefined | null, appSecret: string) =>
+  verifyWhole(metaWebhookSignature(header, appSecret), rawBody);
 
 /** Meta `appsecret_proof`: hex HMAC-SHA256 of the access token with the app secret. */
 export async function appSecretProof(accessToken: string, appSecret: string): Promise<string> {

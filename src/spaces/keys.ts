@@ -7,7 +7,8 @@ import { badRequest } from "../lib/errors";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NUMERIC_ID = /^[0-9]{1,32}$/;
-const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]{0,59}\.myshopify\.com$/;
+/** A shop's name is one DNS label: at most 63 characters. */
+const SHOP_DOMAIN = /^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$/;
 
 export const isUserUuid = (value: string) => UUID.test(value);
 export const isNumericId = (value: string) => NUMERIC_ID.test(value);
@@ -17,7 +18,7 @@ const isShopDomain = (value: string) => SHOP_DOMAIN.test(value);
  * A shop as Shopify's library (`utils.sanitizeShop`) accepts it, narrowed to what a shop domain can
  * be: the name may be in any case, the `.myshopify.com` suffix is lower case, nothing around it.
  */
-const SHOP_INPUT = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,59}\.myshopify\.com$/;
+const SHOP_INPUT = /^[a-zA-Z0-9][a-zA-Z0-9-]{0,62}\.myshopify\.com$/;
 
 /**
  * `acme-7cu19ngr` or `acme-7cu19ngr.myshopify.com` to `acme-7cu19ngr.myshopify.com` (the name

@@ -9,12 +9,24 @@ export interface AttackCase {
 }
 
 /**
+ * Both databases but the count of wrong admin tokens per client (hashed): counting a refused guess
+ * is the one change a refused request is meant to make.
+ */
+async function storedData(): Promise<string> {
+  const { "sessions.admin_sign_in_failures": _counted, ...rest } = JSON.parse(await databaseSnapshot()) as Record<
+    string,
+    unknown
+  >;
+  return JSON.stringify(rest);
+}
+
+/**
  * Each case: the expected status, the JSON error body of the contract, and neither D1 nor Spaces
  * changed by it (compared row by row and key by key).
  */
 export function attackTable(cases: AttackCase[]) {
   it.each(cases.map((c) => [c.name, c] as const))("%s", async (_name, c) => {
-    const db = await databaseSnapshot();
+    const db = await storedData();
     const objects = await spacesSnapshot();
     const res = await c.send();
     expect(res.status).toBe(c.status);
@@ -27,7 +39,7 @@ export function attackTable(cases: AttackCase[]) {
     }
     // Queued work (if any slipped through) would show up shortly after the answer.
     await new Promise((r) => setTimeout(r, 50));
-    expect(await databaseSnapshot()).toBe(db);
+    expect(await storedData()).toBe(db);
     expect(await spacesSnapshot()).toBe(objects);
   });
 }

@@ -101,6 +101,24 @@ describe("GET /shopify for an installed shop", () => {
     expect(html).not.toMatch(/shpat_|access_token|refresh/i);
   });
 
+  it("healthy: the page has the page headers, framed only by Shopify's admin and the shop", async () => {
+    const shop = uniqueShop("headers");
+    await installShop(shop, { products: 1 });
+    for (const accept of ["text/html", "*/*"]) {
+      const res = await open(shop, accept);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type")).toMatch(/^text\/html/);
+      const csp = res.headers.get("content-security-policy") ?? "";
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toMatch(
+        new RegExp(`frame-ancestors https://admin\\.shopify\\.com https://${shop.replace(/\./g, "\\.")}$`),
+      );
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(res.headers.get("vary")).toBe("Accept");
+    }
+  });
+
   it("healthy, asked for JSON: the same as JSON", async () => {
     const shop = uniqueShop("json");
     const { body } = await installShop(shop, { products: 4 });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
-import { beforeAll, describe } from "vitest";
-import { call, control, cookieOf, signedShopifyCallback, uniqueShop } from "../helpers";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { call, control, cookieOf, installShop, signedShopifyCallback, spaces, uniqueShop } from "../helpers";
 import { attackTable } from "./harness";
 
 const shop = uniqueShop("oauth");
@@ -46,6 +46,7 @@ describe("Shopify login under attack", () => {
       "%D0%B0cme", // Cyrillic a
       "acme.myshopify.com%3A443",
       "x".repeat(80),
+      "x".repeat(64), // longer than a DNS label
     ].map((name) => ({ name: `shop ${name}`, status: 400, send: () => call(`/shopify/${name}/login`) })),
   );
   // A dot segment is removed by URL parsing before routing: the path is no longer a login route.
@@ -56,6 +57,26 @@ describe("Shopify login under attack", () => {
       send: () => call(`/shopify/${name}/login`),
     })),
   );
+});
+
+describe("shop names up to a DNS label", () => {
+  it("a 63-character shop name installs: its files are written under its domain", async () => {
+    const name = `${"n".repeat(55)}${crypto.randomUUID().slice(0, 8)}`;
+    expect(name).toHaveLength(63);
+    const longShop = `${name}.myshopify.com`;
+    const login = await call(`/shopify/${name}/login`);
+    expect(login.status).toBe(302);
+    const { res, body } = await installShop(longShop, { products: 2 });
+    expect(res.status).toBe(200);
+    expect(body).toMatchObject({ shop: longShop });
+    const prefix = `users/${body.user_uuid}/shopify/${longShop}/`;
+    await vi.waitFor(async () =>
+      expect((await spaces().listKeys(prefix)).sort()).toEqual([
+        `${prefix}shop_metadata.json`,
+        `${prefix}shop_products.json`,
+      ]),
+    );
+  });
 });
 
 describe("Shopify callback under attack", () => {

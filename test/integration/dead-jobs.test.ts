@@ -10,7 +10,7 @@ import { describe, expect, it, vi } from "vitest";
 import { backupAuth } from "../../src/backup/auth";
 import { JOURNAL_PREFIX, parseJournal } from "../../src/backup/journal";
 import worker from "../../src/index";
-import { retryDeadJob, retryDueDeadJobs } from "../../src/jobs/consumer";
+import { deadLetterRetryDelayS, retryDeadJob, retryDueDeadJobs } from "../../src/jobs/consumer";
 import type { Job } from "../../src/jobs/queue-jobs";
 import { isCriticalJob, listDeadJobs, nextRetryDelayMs } from "../../src/db/dead-jobs";
 import { shopPrefix } from "../../src/spaces/keys";
@@ -103,6 +103,51 @@ describe("dead jobs", () => {
     await control("spaces", "mode", { mode: "up" });
     expect(await retryDeadJob(env, id)).toMatchObject({ status: "done", type: "shopify.redact", subject: shop });
     expect(await retryDeadJob(env, id)).toBeNull();
+  });
+
+  it("while D1 is down the dead-letter queue retries on its own, for days; once D1 is back the job is stored", async () => {
+    const job: Job = { type: "shopify.redact", shop: uniqueShop("outage"), userUuid: crypto.randomUUID() };
+    const d1Down = new Proxy(env.TOKENS_DB, {
+      get: (target, name) =>
+        name === "prepare" || name === "batch" || name === "exec"
+          ? () => {
+              throw new Error("D1_ERROR: Network connection lost.");
+            }
+          : Reflect.get(target, name),
+    });
+    const duringOutage = { ...env, TOKENS_DB: d1Down } as Env;
+    const delays: number[] = [];
+    for (let attempts = 1; attempts <= 4; attempts++) {
+      const batch = createMessageBatch<Job>("jobs-dead", [
+        { id: `d-${attempts}`, timestamp: new Date(), attempts, body: job },
+      ]);
+      for (const message of batch.messages) {
+        const original = message.retry.bind(message);
+        message.retry = (opts) => {
+          delays.push(opts?.delaySeconds ?? 0);
+          original(opts);
+        };
+      }
+      const ctx = createExecutionContext();
+      await worker.queue(batch, duringOutage, ctx);
+      const result = await getQueueResult(batch, ctx);
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages).toHaveLength(1);
+    }
+    expect(delays).toEqual([1, 2, 3, 4].map(deadLetterRetryDelayS));
+    expect(delays).toEqual([60, 120, 240, 480]);
+
+    // The queue delivers 1 + max_retries times: the waits between them outlast a day of outage.
+    const dead = wranglerToml.slice(wranglerToml.indexOf('queue = "jobs-dead"\nmax_batch_size'));
+    const retries = Number(/max_retries = (\d+)/.exec(dead.split("[[")[0]!)?.[1] ?? 3); // Queues' default: 3
+    let waited = 0;
+    for (let attempts = 1; attempts <= retries; attempts++) waited += deadLetterRetryDelayS(attempts);
+    expect(waited).toBeGreaterThan((24 * HOUR) / 1000);
+
+    // D1 back: the next delivery stores it and is acknowledged.
+    const back = await deliver("jobs-dead", job, 5);
+    expect(back.explicitAcks).toEqual(["m-5"]);
+    expect((await listDeadJobs(env.TOKENS_DB)).filter((d) => d.subject === job.shop)).toHaveLength(1);
   });
 
   it("the ninth delivery is the queue's last: 1 + max_retries of wrangler.toml", () => {

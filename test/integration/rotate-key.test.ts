@@ -105,4 +105,42 @@ describe("rotate-key", () => {
     for (const shop of shops) expect(logs.has(`Polled shop ${shop}: Success`)).toBe(true);
     for (const page of pages) expect(logs.has(`Polled conversations for page ${page}: Success`)).toBe(true);
   });
+
+  it("a row no configured key decrypts is reported and passed over: every other row is rotated", async () => {
+    const shops = [uniqueShop("rot-a"), uniqueShop("rot-b")];
+    const { cookie } = await installShop(shops[0]!);
+    await installShop(shops[1]!, { cookie });
+    // A row sealed with a key the worker never had (from another deployment, or a lost key).
+    const lost = await TokenCipher.create(btoa(String.fromCharCode(...Array.from({ length: 32 }, (_, i) => 7 * i))));
+    const orphan = "shopify:orphan-rot.myshopify.com";
+    await env.TOKENS_DB.prepare(
+      "INSERT INTO tokens (key, value, refresh_token, status, updated_at) VALUES (?1, ?2, NULL, 'active', ?3)",
+    )
+      .bind(orphan, await lost.encrypt("shpat_lost", orphan), Date.now())
+      .run();
+
+    const chunks: any[] = [];
+    let cursor = "";
+    for (let i = 0; i < 100; i++) {
+      const { status, body } = await rotateChunk({ after: cursor, limit: 2 });
+      expect(status, JSON.stringify(body)).toBe(200);
+      chunks.push(body);
+      cursor = body.cursor;
+      if (body.done) break;
+    }
+    expect(chunks.at(-1).done).toBe(true);
+    expect(chunks.flatMap((c) => c.unreadable)).toEqual([orphan]);
+    expect(logs.has("Key rotation passed over 1 rows no configured key decrypts")).toBe(true);
+    // Only the unreadable row is left under another key; it stays as it was.
+    expect(chunks.at(-1).remaining).toBe(1);
+    const newId = (await TokenCipher.create(NEW)).keyId;
+    const { results } = await env.TOKENS_DB.prepare("SELECT key, value FROM tokens").all<{
+      key: string;
+      value: string;
+    }>();
+    for (const row of results) {
+      if (row.key === orphan) expect(row.value.startsWith(`v1.${lost.keyId}.`)).toBe(true);
+      else expect(row.value.startsWith(`v1.${newId}.`), row.key).toBe(true);
+    }
+  });
 });

@@ -138,6 +138,8 @@ export function randomShopInput(r: Random): string {
     "AcMe-1",
     "x".repeat(60),
     "x".repeat(61),
+    "x".repeat(63),
+    "x".repeat(64),
   ];
   const name = r.chance(0.7) ? r.pick(names) : randomText(r, 4);
   const suffixes = [

@@ -272,7 +272,7 @@ function deliberatelyStricterShop(shop: string): string | null {
   if (/\/$/.test(shop)) return "trailing slashes";
   // Host names have no `_` (the library's pattern allows it) and labels have at most 63 characters.
   if (shop.includes("_")) return "an underscore";
-  if (shop.split(".")[0]!.length > 60) return "a name longer than 60 characters";
+  if (shop.split(".")[0]!.length > 63) return "a name longer than a DNS label (63 characters)";
   return null;
 }
 
@@ -302,6 +302,20 @@ describe("shop names: normalizeShop and utils.sanitizeShop", () => {
     expect(tally["both accept"]).toBeGreaterThan(400);
     expect(tally["both refuse"]).toBeGreaterThan(1500);
     expect(Object.keys(tally).filter((k) => k.startsWith("worker stricter")).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it.each([61, 62, 63])("a %d-character name, a valid DNS label, is accepted by both", (length) => {
+    const shop = `${"a".repeat(length - 1)}1.myshopify.com`;
+    expect(shopify.utils.sanitizeShop(shop)).toBe(shop);
+    expect(normalizeShop(shop)).toBe(shop);
+    expect(normalizeShop(shop.split(".")[0])).toBe(shop);
+  });
+
+  it("a 64-character name is no DNS label: the library accepts it, the worker does not (listed)", () => {
+    const shop = `${"a".repeat(64)}.myshopify.com`;
+    expect(shopify.utils.sanitizeShop(shop)).toBe(shop);
+    expect(normalizeShop(shop)).toBeNull();
+    expect(deliberatelyStricterShop(shop)).not.toBeNull();
   });
 
   it.each([

@@ -67,6 +67,21 @@ export async function page(
   return c.html(html, status);
 }
 
+/** True when this `Accept` header ranks application/json above text/html. */
+function prefersJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const json = quality(accept, "application/json");
+  return json > 0 && json > quality(accept, "text/html");
+}
+
+export interface RespondOptions extends PageOptions {
+  /**
+   * The page unless the client ranks JSON first (no `Accept`, or both alike, gets the page): for a
+   * URL people open, such as the Shopify app URL. Otherwise JSON unless HTML is ranked first.
+   */
+  pageByDefault?: boolean;
+}
+
 /**
  * Answers `json` to programs and `view()` to browsers, with the same status. `view` is only
  * called when a page is wanted.
@@ -76,9 +91,10 @@ export async function respond<T extends object>(
   json: T,
   view: () => string | Promise<string>,
   status: ContentfulStatusCode = 200,
-  opts: PageOptions = {},
+  opts: RespondOptions = {},
 ) {
-  if (prefersHtml(c.req.header("accept"))) return page(c, view(), status, opts);
+  const accept = c.req.header("accept");
+  if (opts.pageByDefault ? !prefersJson(accept) : prefersHtml(accept)) return page(c, view(), status, opts);
   c.header("vary", "Accept");
   return c.json(json, status);
 }
