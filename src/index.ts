@@ -1,6 +1,5 @@
 import { app } from "./app";
 import { consumeDeadJobs, consumeJobs } from "./jobs/consumer";
-import type { Job } from "./jobs/queue-jobs";
 import { runScheduled } from "./jobs/schedule";
 
 export { Conversation } from "./conversations/durable-object";
@@ -14,4 +13,4 @@ export default {
     if (batch.queue.endsWith("-dead")) await consumeDeadJobs(batch, env);
     else await consumeJobs(batch, env);
   },
-} satisfies ExportedHandler<Env, Job>;
+} satisfies ExportedHandler<Env, unknown>;

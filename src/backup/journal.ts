@@ -171,6 +171,9 @@ function changeProblem(change: unknown): string | null {
   return null;
 }
 
+/** A row change of a journaled table, as a journal entry (or a `journal.write` job) holds it. */
+export const isRowChange = (change: unknown): change is RowChange => changeProblem(change) === null;
+
 /**
  * Parses and authenticates a journal object read from `objectKey`. Throws BackupRefused naming the
  * object and the reason for anything that is not a signed journal entry of this worker.

@@ -1,6 +1,8 @@
 import { randomHex } from "../lib/encoding";
 import { redact } from "../lib/log";
 import { sha256Hex } from "../lib/signatures";
+import { z } from "zod";
+import { firstRowOf } from "./rows";
 
 /** The operator console's sign-ins and the count of wrong tokens per client (the `sessions` database). */
 
@@ -78,7 +80,7 @@ export class AdminSessionStore {
         )
         .bind(id, now, now - SIGN_IN_WINDOW_MS),
     ]);
-    return (counted!.results[0] as { failures: number } | undefined)?.failures ?? 1;
+    return firstRowOf(counted, z.object({ failures: z.number() }))?.failures ?? 1;
   }
 
   /** A right token clears the client's count. */

@@ -1,6 +1,8 @@
 import type { Query } from "./group-commit";
 import type { JournaledWrite } from "./journaled";
 import { facebookUserTokenKey, pageTokenKey, shopTokenKey, type TokenInput, type TokenStore } from "./tokens";
+import { z } from "zod";
+import { firstRowOf } from "./rows";
 
 /**
  * Links of shops and pages to their merchant's user UUID (in the `tokens` database).
@@ -133,7 +135,7 @@ export async function linkedPages(db: D1Database, after = "", limit = 1000): Pro
   return results.map((r) => ({ pageId: r.page_id, userUuid: r.user_uuid, name: r.name }));
 }
 
-const ownerOf = (result: D1Result | undefined) => (result?.results[0] as { user_uuid: string } | undefined)?.user_uuid;
+const ownerOf = (result: D1Result | undefined) => firstRowOf(result, z.object({ user_uuid: z.string() }))?.user_uuid;
 
 /** A page granted at a Facebook login, with its page token. */
 export interface GrantedPage {

@@ -7,7 +7,7 @@ import { fanOutFacebookPoll, fanOutShopifyPoll } from "../jobs/poll";
 import { runBackup } from "../backup/run";
 import { facebookAdminRoutes } from "./facebook-admin";
 import { z } from "zod";
-import { badRequest } from "../lib/errors";
+import { zodJson } from "../lib/json-body";
 import { relink } from "../identity/relink";
 import { rowJournal, sessionStore, tokenCipher } from "../services";
 import { tokenDatabaseCounts } from "../db/health";
@@ -51,14 +51,17 @@ const relinkBody = z.union([
   z.object({ page: z.string(), to: z.string(), from: z.string().optional() }).strict(),
 ]);
 
-adminRoutes.post("/relink", bearer, async (c) => {
-  const parsed = relinkBody.safeParse(await c.req.json().catch(() => null));
-  if (!parsed.success) throw badRequest('Body must be {"shop" or "page", "to": "<uuid>", "from"?: "<uuid>"}');
-  const { to, from, ...target } = parsed.data;
-  const steps: string[] = [];
-  const outcome = await relink(c.env, { target, to, from }, (line) => steps.push(line));
-  return c.json({ ...outcome, steps });
-});
+adminRoutes.post(
+  "/relink",
+  bearer,
+  zodJson(relinkBody, 'Body must be {"shop" or "page", "to": "<uuid>", "from"?: "<uuid>"}'),
+  async (c) => {
+    const { to, from, ...target } = c.req.valid("json");
+    const steps: string[] = [];
+    const outcome = await relink(c.env, { target, to, from }, (line) => steps.push(line));
+    return c.json({ ...outcome, steps });
+  },
+);
 
 /** What the console shows, for monitoring and `npm run status`: `?q=` searches, `?page=` pages. */
 adminRoutes.get("/status.json", bearer, async (c) => {
@@ -79,30 +82,27 @@ const rotateChunk = z.object({
   after: z.string().max(512).default(""),
   limit: z.number().int().min(1).max(500).default(200),
 });
-adminRoutes.post("/rotate-key", bearer, async (c) => {
-  const text = await c.req.text();
-  let body: unknown = {};
-  try {
-    if (text.trim()) body = JSON.parse(text);
-  } catch {
-    throw badRequest("Body must be JSON");
-  }
-  const parsed = rotateChunk.safeParse(body);
-  if (!parsed.success) throw badRequest('Body must be {"after": string, "limit": 1..500}');
-  const rotation = new TokenRotation(c.env.TOKENS_DB, await tokenCipher(c.env), (keys) =>
-    rowJournal(c.env)(keys.map((key) => ({ table: "tokens", key }))),
-  );
-  const chunk = await rotation.chunk(parsed.data.after, parsed.data.limit);
-  return c.json({
-    scanned: chunk.scanned,
-    rewritten: chunk.rewritten,
-    cursor: chunk.cursor,
-    done: chunk.done,
-    remaining: chunk.remaining,
-    unreadable: chunk.unreadable,
-    key_id: chunk.keyId,
-  });
-});
+adminRoutes.post(
+  "/rotate-key",
+  bearer,
+  zodJson(rotateChunk, 'Body must be {"after": string, "limit": 1..500}'),
+  async (c) => {
+    const { after, limit } = c.req.valid("json");
+    const rotation = new TokenRotation(c.env.TOKENS_DB, await tokenCipher(c.env), (keys) =>
+      rowJournal(c.env)(keys.map((key) => ({ table: "tokens", key }))),
+    );
+    const chunk = await rotation.chunk(after, limit);
+    return c.json({
+      scanned: chunk.scanned,
+      rewritten: chunk.rewritten,
+      cursor: chunk.cursor,
+      done: chunk.done,
+      remaining: chunk.remaining,
+      unreadable: chunk.unreadable,
+      key_id: chunk.keyId,
+    });
+  },
+);
 /** The Facebook operator routes (one page's poll and status, forgetting one conversation). */
 adminRoutes.use("/facebook/*", bearer);
 adminRoutes.route("/facebook", facebookAdminRoutes);

@@ -1,15 +1,46 @@
-import type { JournalEntry } from "../backup/journal";
+import { z } from "zod";
+import { isRowChange, type RowChange } from "../backup/journal";
 
-/** Messages on the `jobs` queue: work that must not hold up a webhook's answer or a cron. */
-export type Job =
-  | { type: "journal.write"; entry: JournalEntry }
-  | { type: "shopify.sync"; shop: string; reason: "webhook" | "install" | "poll" }
-  | { type: "shopify.redact"; shop: string; userUuid: string }
-  | { type: "facebook.page_metadata"; pageId: string; reason: "webhook" | "poll" }
-  /** `continuation`: a follow-up job of a long poll, resuming from the saved cursor; `maxCalls`: its Graph call budget. */
-  | { type: "facebook.poll"; pageId: string; continuation?: boolean; maxCalls?: number }
+/**
+ * Messages on the `jobs` queue: work that must not hold up a webhook's answer or a cron. A message
+ * (or a dead job re-read from D1) may have been written by another version of the worker, so it is
+ * parsed with `jobSchema` before it runs; what does not parse is kept as a dead job, never run.
+ */
+export const jobSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("journal.write"),
+    entry: z.object({ format: z.literal(2), at: z.number(), changes: z.array(z.custom<RowChange>(isRowChange)) }),
+  }),
+  z.object({ type: z.literal("shopify.sync"), shop: z.string(), reason: z.enum(["webhook", "install", "poll"]) }),
+  z.object({ type: z.literal("shopify.redact"), shop: z.string(), userUuid: z.string() }),
+  z.object({ type: z.literal("facebook.page_metadata"), pageId: z.string(), reason: z.enum(["webhook", "poll"]) }),
+  z.object({
+    type: z.literal("facebook.poll"),
+    pageId: z.string(),
+    /** A follow-up job of a long poll, resuming from the saved cursor. */
+    continuation: z.boolean().optional(),
+    /** The follow-up's Graph call budget. */
+    maxCalls: z.number().int().positive().optional(),
+  }),
   /** Carries the request itself, so the work survives a restore of D1 to before it was recorded. */
-  | { type: "facebook.data_deletion"; code: string; facebookUserId: string; issuedAt: number; userUuid: string };
+  z.object({
+    type: z.literal("facebook.data_deletion"),
+    code: z.string(),
+    facebookUserId: z.string(),
+    issuedAt: z.number(),
+    userUuid: z.string(),
+  }),
+]);
+
+export type Job = z.infer<typeof jobSchema>;
+
+/** A message or stored body as a job this version runs, or why it is not one. */
+export function parseJob(body: unknown): { job: Job } | { problem: string } {
+  const parsed = jobSchema.safeParse(body);
+  if (parsed.success) return { job: parsed.data };
+  const issue = parsed.error.issues[0];
+  return { problem: `not a job this worker runs (${issue?.path.join(".") || "body"}: ${issue?.message})` };
+}
 
 /** Where a job's log lines and errors point. */
 export function jobSubject(job: Job): string {
@@ -18,10 +49,14 @@ export function jobSubject(job: Job): string {
   return "shop" in job ? job.shop : `page ${job.pageId}`;
 }
 
-/** Sends jobs in batches of at most 100 (the Queues limit per sendBatch). */
+/** The Queues limit of messages per `sendBatch`. */
+const SEND_BATCH_LIMIT = 100;
+
+/** Sends jobs in batches of at most SEND_BATCH_LIMIT. */
 export async function enqueueAll(queue: Queue, jobs: Job[]): Promise<number> {
-  for (let i = 0; i < jobs.length; i += 100) {
-    await queue.sendBatch(jobs.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+  for (let i = 0; i < jobs.length; i += SEND_BATCH_LIMIT) {
+    const slice = jobs.slice(i, i + SEND_BATCH_LIMIT);
+    await queue.sendBatch(slice.map((body) => ({ body, contentType: "json" as const })));
   }
   return jobs.length;
 }
