@@ -1,5 +1,5 @@
 /**
- * `npm run backup [-- --remote] [--persist-to DIR] [--verify-pending]`: `wrangler d1 export` of both
+ * `npm run backup [-- --local | --remote [<url>]] [--persist-to DIR] [--verify-pending]`: `wrangler d1 export` of both
  * databases, each dump uploaded to Spaces under backups/d1/<database>/<UTC timestamp>.sql with a
  * signed manifest beside it and a copy kept under backups/ here; then each new backup is verified
  * (restored into a scratch local database, row counts and hashes compared, a signed
@@ -13,16 +13,8 @@ import { signedJson, stampOf, verificationKey, parseBackupKey, type Manifest } f
 import { planRestore } from "../src/backup/pitr.ts";
 import { applyRetention, backupOne, retentionPolicy } from "../src/backup/run.ts";
 import { ROOT } from "../dev/local-stack.ts";
-import {
-  backupAccess,
-  d1Export,
-  human,
-  localBackupsDir,
-  parseTarget,
-  step,
-  type BackupAccess,
-  type Target,
-} from "./lib/ops.ts";
+import { backupAccess, d1Export, human, localBackupsDir, step, type BackupAccess, type Target } from "./lib/ops.ts";
+import { runScript, scriptArgs } from "./lib/args.ts";
 import { rehearse } from "./lib/scratch.ts";
 
 /** Restores one backup (its dump alone) into a scratch database; writes the signed sidecar if it matches. */
@@ -128,10 +120,15 @@ export async function verifyPending(target: Target): Promise<number> {
   }
 }
 
+const USAGE = "usage: npm run backup [-- --local | --remote [<url>]] [--persist-to <dir>] [--verify-pending]";
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const target = parseTarget(process.argv.slice(2));
-  (target.args.has("verify-pending") ? verifyPending(target) : backup(target)).catch((err) => {
-    console.error(`Backup failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
+  runScript(async () => {
+    const { values, where } = scriptArgs(USAGE, {
+      "persist-to": { type: "string" },
+      "verify-pending": { type: "boolean" },
+    });
+    const target: Target = { remote: where.remote, persistTo: values["persist-to"] };
+    return values["verify-pending"] ? verifyPending(target) : backup(target);
+  }, "Backup failed");
 }

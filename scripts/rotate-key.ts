@@ -1,18 +1,18 @@
 /**
- * `npm run rotate-key [-- --remote] [--url URL] [--limit N] [--restart]`: re-encrypts every stored
+ * `npm run rotate-key [-- --local | --remote <url>] [--limit N] [--restart]`: re-encrypts every stored
  * token with the worker's current TOKEN_ENCRYPTION_KEY, through the worker (it has both keys):
  * `POST /admin/rotate-key` one chunk at a time from a cursor. The cursor is saved after each chunk
  * in .local/, so an interrupted run resumes where it stopped. When no row is left under another
  * key, a backup is made (signed with the new key) and TOKEN_ENCRYPTION_KEY_PREVIOUS can be emptied.
  *
- * Local (default): the worker of `npm start` (http://localhost:$PORT, default 8787) and the
- * ADMIN_TOKEN of .dev.vars. Remote: --url (or WORKER_URL) and ADMIN_TOKEN from the environment.
+ * Local (default): the worker of `npm start` (PORT) and the ADMIN_TOKEN of .dev.vars. Remote: the
+ * worker at `--remote <url>`, with ADMIN_TOKEN from the environment.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RotationChunk } from "../src/db/token-rotation.ts";
-import { LOCAL_DIR, readDevVars } from "../dev/local-stack.ts";
-import { parseTarget } from "./lib/ops.ts";
+import { LOCAL_DIR } from "../dev/local-stack.ts";
+import { adminWorker, scriptArgs } from "./lib/args.ts";
 
 /** A chunk as `POST /admin/rotate-key` answers it (the key id in snake case). */
 type Chunk = Omit<RotationChunk, "keyId"> & { key_id: string };
@@ -78,28 +78,24 @@ export async function rotateKey(opts: {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const target = parseTarget(process.argv.slice(2));
-  const vars = target.remote ? {} : readDevVars();
-  const url = (
-    target.args.get("url") ??
-    (target.remote ? process.env.WORKER_URL : `http://localhost:${process.env.PORT ?? 8787}`) ??
-    ""
-  ).replace(/\/+$/, "");
-  const adminToken = process.env.ADMIN_TOKEN ?? vars.ADMIN_TOKEN;
-  if (!url || !adminToken) {
-    console.error(
-      target.remote ? "--remote needs --url (or WORKER_URL) and ADMIN_TOKEN" : "ADMIN_TOKEN missing from .dev.vars",
-    );
+  const usage = "usage: npm run rotate-key [-- --local | --remote <url>] [--limit <n>] [--restart]";
+  const { values, where } = scriptArgs(usage, { limit: { type: "string" }, restart: { type: "boolean" } });
+  let worker;
+  try {
+    worker = adminWorker(where);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
     process.exit(2);
   }
+  const { origin: url, token: adminToken } = worker;
   const started = Date.now();
   console.log(`Re-encrypting every token with the current key of ${url}`);
   rotateKey({
     url,
     adminToken,
-    limit: target.args.has("limit") ? Number(target.args.get("limit")) : undefined,
-    restart: target.args.has("restart"),
-    stateFile: join(LOCAL_DIR, `rotate-key-${target.remote ? "remote" : "local"}.json`),
+    limit: values.limit === undefined ? undefined : Number(values.limit),
+    restart: values.restart === true,
+    stateFile: join(LOCAL_DIR, `rotate-key-${where.remote ? "remote" : "local"}.json`),
   })
     .then(async (result) => {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);

@@ -20,21 +20,6 @@ export interface Target {
   persistTo?: string;
 }
 
-export function parseTarget(argv: string[]): Target & { args: Map<string, string> } {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--")) continue;
-    const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith("--")) {
-      args.set(a.slice(2), next);
-      i++;
-    } else args.set(a.slice(2), "true");
-  }
-  if (args.has("remote") && args.has("local")) throw new Error("choose --local or --remote, not both");
-  return { remote: args.has("remote"), persistTo: args.get("persist-to"), args };
-}
-
 const wranglerBin = join(ROOT, "node_modules", ".bin", "wrangler");
 
 function whereArgs(target: Target): string[] {
