@@ -20,6 +20,7 @@ import {
   readDevVars,
   startWorker,
 } from "../dev/local-stack.ts";
+import { adminClient, refusal } from "../dev/platform-client.ts";
 import { UsageError, adminWorker, runScript, scriptArgs, type Where } from "./lib/args.ts";
 
 const USAGE =
@@ -88,29 +89,16 @@ async function main() {
   const target = await worker(where);
   try {
     console.log(`Relinking ${what} to ${body.to} (${target.origin})`);
-    const res = await fetch(`${target.origin}/admin/relink`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${target.token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const result = (await res.json().catch(() => ({}))) as {
-      error?: { code: string; message: string };
-      steps?: string[];
-      from?: string;
-      moved?: string[];
-      kept?: string[];
-      linkChanged?: boolean;
-    };
-    if (!res.ok) {
-      throw new Error(`relink refused (${res.status} ${result.error?.code ?? ""}): ${result.error?.message ?? ""}`);
-    }
-    for (const step of result.steps ?? []) console.log(`  ${step}`);
-    if (!result.linkChanged && !result.moved?.length) {
+    const res = await adminClient(target.origin, target.token).relink.$post({ json: body });
+    if (!res.ok) throw new Error(`relink refused (${await refusal(res)})`);
+    const result = await res.json();
+    for (const step of result.steps) console.log(`  ${step}`);
+    if (!result.linkChanged && !result.moved.length) {
       console.log(`Nothing to do: ${what} is already linked to ${body.to}`);
     } else {
       console.log(
-        `Done: ${what} now belongs to ${body.to} (was ${result.from}); ${result.moved?.length ?? 0} files moved, ` +
-          `${result.kept?.length ?? 0} already there`,
+        `Done: ${what} now belongs to ${body.to} (was ${result.from}); ${result.moved.length} files moved, ` +
+          `${result.kept.length} already there`,
       );
     }
   } finally {

@@ -10,12 +10,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RotationChunk } from "../src/db/token-rotation.ts";
 import { LOCAL_DIR } from "../dev/local-stack.ts";
+import { adminClient, refusal } from "../dev/platform-client.ts";
 import { adminWorker, scriptArgs } from "./lib/args.ts";
-
-/** A chunk as `POST /admin/rotate-key` answers it (the key id in snake case). */
-type Chunk = Omit<RotationChunk, "keyId"> & { key_id: string };
 
 interface Progress {
   url: string;
@@ -32,26 +29,24 @@ export async function rotateKey(opts: {
   restart?: boolean;
   stateFile: string;
 }) {
-  const headers = { authorization: `Bearer ${opts.adminToken}`, "content-type": "application/json" };
+  const admin = adminClient(opts.url, opts.adminToken);
   const saved: Progress | null =
     !opts.restart && existsSync(opts.stateFile) ? (JSON.parse(readFileSync(opts.stateFile, "utf8")) as Progress) : null;
   let progress: Progress =
     saved && saved.url === opts.url ? saved : { url: opts.url, cursor: "", scanned: 0, rewritten: 0, keyId: "" };
   if (progress.cursor) console.log(`Resuming after ${progress.cursor} (${progress.scanned} rows already scanned)`);
   const unreadable: string[] = [];
-  let last: Chunk;
+  let last;
   for (;;) {
-    const res = await fetch(`${opts.url}/admin/rotate-key`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ after: progress.cursor, limit: opts.limit ?? 200 }),
-    }).catch((err: unknown) => {
-      throw new Error(
-        `the worker at ${opts.url} did not answer (${err instanceof Error ? err.message : String(err)}); is it running?`,
-      );
-    });
-    if (res.status !== 200) throw new Error(`POST /admin/rotate-key answered ${res.status}: ${await res.text()}`);
-    last = (await res.json()) as Chunk;
+    const res = await admin["rotate-key"]
+      .$post({ json: { after: progress.cursor, limit: opts.limit ?? 200 } })
+      .catch((err: unknown) => {
+        throw new Error(
+          `the worker at ${opts.url} did not answer (${err instanceof Error ? err.message : String(err)}); is it running?`,
+        );
+      });
+    if (res.status !== 200) throw new Error(`POST /admin/rotate-key answered ${await refusal(res)}`);
+    last = await res.json();
     if (progress.keyId && last.key_id !== progress.keyId) {
       // The worker's key changed mid-run: start over so every row ends under the newest key.
       console.log(`The current key changed (${progress.keyId} → ${last.key_id}): starting over`);
@@ -107,11 +102,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         );
         process.exit(1);
       }
-      const backup = await fetch(`${url}/admin/backup`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${adminToken}` },
-      });
-      const made = backup.ok ? ((await backup.json()) as { backups: { key: string }[] }).backups.map((b) => b.key) : [];
+      const backup = await adminClient(url, adminToken).backup.$post();
+      const made = backup.ok ? (await backup.json()).backups.map((b) => b.key) : [];
       console.log(
         `Rotation complete in ${seconds} s: ${result.scanned} rows scanned, ${result.rewritten} re-encrypted with key ${result.keyId}; none left under another key.`,
       );

@@ -5,7 +5,7 @@
  */
 import { UsageError, adminWorker, scriptArgs } from "./lib/args.ts";
 import { statusText } from "./lib/status-text.ts";
-import type { StatusJson } from "../src/console/read-model.ts";
+import { adminClient, refusal } from "../dev/platform-client.ts";
 
 const USAGE = "usage: npm run status [-- --local | --remote <url>] [--search <text>] [--page <n>] [--json]";
 const { values, where } = scriptArgs(USAGE, {
@@ -27,16 +27,16 @@ const query = new URLSearchParams();
 if (values.search) query.set("q", values.search);
 if (values.page) query.set("page", values.page);
 
-let res: Response;
+let res;
 try {
-  res = await fetch(`${origin}/admin/status.json?${query}`, { headers: { authorization: `Bearer ${token}` } });
+  res = await adminClient(origin, token)["status.json"].$get({ query: Object.fromEntries(query) });
 } catch {
   console.error(`No worker answers on ${origin}${remote ? "" : ": start the local stack with npm start"}.`);
   process.exit(1);
 }
 if (!res.ok) {
-  console.error(`${origin}/admin/status.json answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  console.error(`${origin}/admin/status.json answered ${await refusal(res)}`);
   process.exit(1);
 }
-const status = (await res.json()) as StatusJson;
+const status = await res.json();
 console.log(values.json ? JSON.stringify(status, null, 2) : statusText(origin, status));

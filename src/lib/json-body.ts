@@ -46,8 +46,8 @@ export const zodJson = <S extends z.ZodType>(schema: S, usage: string) =>
   validator("json", async (labelled: unknown, c): Promise<z.output<S>> => {
     let body = labelled;
     if (!/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(c.req.header("content-type") ?? "")) {
-      const text = await c.req.text();
       try {
+        const text = decoder.decode(await c.req.arrayBuffer());
         body = text.trim() ? JSON.parse(text) : {};
       } catch {
         throw badRequest(`Body is not valid JSON. ${usage}`);
