@@ -9,7 +9,7 @@ import { Spaces } from "../../src/spaces/client.ts";
 import { startS3Standin } from "../../dev/fakes/s3.ts";
 import { LOCAL_BUCKET, LOCAL_DIR, ROOT, quietWrangler, readDevVars } from "../../dev/local-stack.ts";
 
-// The SDK warns on every run that Node 20 support ends in 2027 (see README, toolchain).
+// The SDK warns on every run that its support for Node 20 ends: noise for a script run by hand.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
 /** What `npm run backup`, `restore` and `drill` share: where they act, and how they talk to D1 and Spaces. */

@@ -7,7 +7,7 @@ import { firstRowOf } from "./rows";
 /**
  * Links of shops and pages to their merchant's user UUID (in the `tokens` database).
  *
- * The rule of the contract ("User identity"): a linked shop or page never changes owner by an
+ * The identity rule (docs/identity.md): a linked shop or page never changes owner by an
  * install or a login. Every statement here that can meet an existing link leaves `user_uuid` as
  * it is and returns the owner it found; `LinkStore.relinkShop` / `relinkPage` (the operator's
  * `npm run relink`) are the only writes that change one.

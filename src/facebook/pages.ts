@@ -12,10 +12,10 @@ import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
 
-/** The seed's fields: the contract's "already exists" log line names exactly these. */
+/** The fields every page is subscribed to first: the "already exists" log line names exactly these. */
 const SEED_FIELDS = ["name", "category", "messages"] as const;
 /**
- * Every field the app subscribes each page to: the seed's, plus the page's own replies (echoes),
+ * Every field the app subscribes each page to: those, plus the page's own replies (echoes),
  * button presses (postbacks) and customers' edits, so both sides of a conversation arrive by webhook.
  */
 export const SUBSCRIBED_FIELDS = [...SEED_FIELDS, "message_echoes", "messaging_postbacks", "message_edits"] as const;
@@ -133,7 +133,7 @@ export async function healPageSubscription(env: Env, pageId: string, pageToken: 
   return outcome;
 }
 
-/** Writes page_metadata.json (unless unchanged) and logs the contract's upload line. */
+/** Writes page_metadata.json (unless unchanged) and logs its upload line. */
 export async function uploadPageMetadata(env: Env, userUuid: string, metadata: PageMetadata) {
   const key = pageMetadataKey(userUuid, metadata.id);
   const bytes = new TextEncoder().encode(JSON.stringify(metadata, null, 2));

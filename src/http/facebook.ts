@@ -76,7 +76,7 @@ facebookRoutes.get("/callback", async (c) => {
     }
   }
 
-  // A linked page never moves (contract, "User identity"): the login's UUID is chosen by the rules
+  // A linked page never moves (docs/identity.md): the login's UUID is chosen by the rules
   // of choosePageOwners; the link store links only unlinked pages and refreshes the others' tokens.
   const db = c.env.TOKENS_DB;
   const plan = choosePageOwners(

@@ -1,5 +1,5 @@
 /**
- * Who owns the pages of a Facebook login (contract, "User identity"): a linked page never moves.
+ * Who owns the pages of a Facebook login (docs/identity.md): a linked page never moves.
  * Unlinked pages go to the session's UUID; else to the one owner of the login's linked pages, if
  * there is exactly one (the same merchant in a new browser); else to a new UUID. Never to an owner
  * picked by the order of the pages.

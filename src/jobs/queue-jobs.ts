@@ -50,7 +50,7 @@ export function jobSubject(job: Job): string {
 }
 
 /** The Queues limit of messages per `sendBatch`. */
-const SEND_BATCH_LIMIT = 100;
+export const SEND_BATCH_LIMIT = 100;
 
 /** Sends jobs in batches of at most SEND_BATCH_LIMIT. */
 export async function enqueueAll(queue: Queue, jobs: Job[]): Promise<number> {

@@ -21,7 +21,7 @@ export interface InstallOutcome {
 }
 
 /**
- * The identity decision of an install (contract, "User identity"). The candidate UUID is the
+ * The identity decision of an install (docs/identity.md). The candidate UUID is the
  * session's, else the shop's existing owner, else a new one; the store links the shop to it only
  * when the shop is not linked yet, and returns whoever owns it. The token is stored either way.
  */
