@@ -84,6 +84,8 @@ export async function startWorker(opts: {
   envFile?: string;
   debugger?: boolean;
   logFile?: boolean;
+  /** Serves the DevTools protocol on this port, to read the isolate's heap (dev/isolate-heap.ts). */
+  inspectorPort?: number;
 }): Promise<{ child: ChildProcess; origin: string; stop: () => Promise<void> }> {
   const args = [
     "dev",
@@ -95,6 +97,7 @@ export async function startWorker(opts: {
     "--show-interactive-dev-session=false",
   ];
   if (opts.persistTo) args.push("--persist-to", opts.persistTo);
+  if (opts.inspectorPort) args.push("--inspector-port", String(opts.inspectorPort));
   if (opts.envFile) args.push("--env-file", opts.envFile);
   for (const [k, v] of Object.entries(opts.vars)) args.push("--var", `${k}:${v}`);
   const [command, commandArgs] =

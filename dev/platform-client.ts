@@ -165,12 +165,18 @@ export async function shopifyInstallFlow(
 }
 
 /** The Facebook login as a browser does it: login, the dialog at the fake (a code for these pages), callback. */
-export async function facebookLoginFlow(send: Send, fake: string, pages: string[], cookie?: string | null) {
+export async function facebookLoginFlow(
+  send: Send,
+  fake: string,
+  pages: string[],
+  cookie?: string | null,
+  user?: string,
+) {
   const login = await send("/facebook/login", withCookie(cookie));
   const sid = cookieOf(login) ?? cookie ?? null;
   const state = new URL(login.headers.get("location") ?? "http://invalid/").searchParams.get("state");
   if (state === null) return { login, res: login, cookie: sid };
-  const { code } = await control(fake, "code", { pages }, issuedCode);
+  const { code } = await control(fake, "code", { pages, ...(user ? { user } : {}) }, issuedCode);
   const res = await send(`/facebook/callback?code=${code}&state=${state}`, withCookie(sid));
   return { login, res, cookie: cookieOf(res) ?? sid };
 }

@@ -5,7 +5,9 @@ import { afterEach, beforeEach } from "vitest";
 import { config } from "../src/config";
 import worker from "../src/index";
 import type { Job } from "../src/jobs/queue-jobs";
+import { toBase64Url, utf8 } from "../src/lib/encoding";
 import { setLogSink } from "../src/lib/log";
+import { hmacSha256 } from "../src/lib/signatures";
 import { Spaces } from "../src/spaces/client";
 import * as client from "../dev/platform-client";
 import { cookieOf, delivery, messageEvent } from "../dev/platform-client";
@@ -132,10 +134,14 @@ export async function messengerWebhook(payload: unknown, opts: { raw?: string; s
   );
 }
 
-/** The whole Facebook login: login, the dialog at the fake (a code for these pages), callback. */
+/**
+ * The whole Facebook login: login, the dialog at the fake (a code for these pages), callback. The
+ * Facebook user is `user`, else the fake's one for the first page (the same admin logging in again).
+ */
 export async function loginFacebook(
   pages: { id: string; name?: string; subscribed?: string[] }[],
   cookie?: string | null,
+  user?: string,
 ) {
   for (const p of pages) await control("graph", "page", p);
   const flow = await client.facebookLoginFlow(
@@ -143,8 +149,24 @@ export async function loginFacebook(
     env.FAKE_GRAPH,
     pages.map((p) => p.id),
     cookie,
+    user,
   );
   return { res: flow.res, cookie: flow.cookie!, body: (await flow.res.json()) as any, login: flow.login };
+}
+
+/** Meta's `signed_request` of a data deletion or deauthorize callback, signed with `secret`. */
+export async function signedRequest(payload: Record<string, unknown>, secret = TEST_SECRETS.FACEBOOK_APP_SECRET) {
+  const part = toBase64Url(utf8(JSON.stringify(payload)));
+  return `${toBase64Url(await hmacSha256(secret, part))}.${part}`;
+}
+
+/** Meta posting a `signed_request` to its data deletion or deauthorize callback. */
+export async function metaCallback(path: "/facebook/data-deletion" | "/facebook/deauthorize", signed: string) {
+  return call(path, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ signed_request: signed }).toString(),
+  });
 }
 
 /** Every row of both databases, to show that a rejected request changed nothing. */

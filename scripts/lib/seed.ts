@@ -29,7 +29,6 @@ export async function seedSql(opts: {
     );
   }
   // Merchants who left: tokens kept until redaction, not polled.
-  for (let i = 0; i < opts.extraTokens; i++)
-    lines.push(await token(`facebook:user:${crypto.randomUUID()}`, `EAAold${i}`));
+  for (let i = 0; i < opts.extraTokens; i++) lines.push(await token(`facebook:user:${String(5e14 + i)}`, `EAAold${i}`));
   return `${lines.join("\n")}\n`;
 }

@@ -27,6 +27,7 @@ export const JOURNALED_TABLES = {
   shops: ["shop"],
   pages: ["page_id"],
   facebook_users: ["facebook_user_id"],
+  facebook_user_accounts: ["facebook_user_id", "user_uuid"],
   facebook_page_grants: ["page_id", "facebook_user_id"],
   facebook_deletions: ["code"],
 } as const satisfies Record<string, readonly [string, ...string[]]>;

@@ -91,8 +91,7 @@ export async function merchantLinks(
         `SELECT key, status, expires_at, refresh_expires_at, refresh_token IS NOT NULL AS has_refresh, updated_at
          FROM tokens WHERE key IN (
            SELECT 'shopify:' || shop FROM (${theirShops})
-           UNION ALL SELECT 'facebook:page:' || page_id FROM (${theirPages})
-           UNION ALL SELECT 'facebook:user:' || value FROM json_each(?1))`,
+           UNION ALL SELECT 'facebook:page:' || page_id FROM (${theirPages}))`,
       )
       .bind(list),
     db

@@ -135,7 +135,11 @@ export class Conversation extends DurableObject<Env> {
     // Once per conversation (again after a forget): a failure throws, and the sender's retry of
     // the merge (each `mid` kept once) registers it then.
     if (this.getMeta("indexed") === null) {
-      await pageIndexStub(this.env, input.pageId).addSender(input.customerId);
+      if (!(await pageIndexStub(this.env, input.pageId).addSender(input.customerId, input.pageId))) {
+        // A data deletion stopped the page (see stopPage): what merged since the forget is dropped.
+        await this.forget();
+        return { added: 0, edited: 0, total: 0, started: false };
+      }
       this.setMeta("indexed", 1);
     }
     return { added, edited, total: before + added, started: before === 0 && added > 0 };
@@ -147,18 +151,39 @@ export class Conversation extends DurableObject<Env> {
    */
   async forget(): Promise<number> {
     const held = this.count();
+    const stopped = this.getMeta("stopped");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.meta = null;
     this.total = null;
     this.alarmPending = false;
     this.store.createTables();
+    if (stopped === "1") this.setMeta("stopped", 1);
     return held;
   }
 
-  /** On a page's index object: notes a customer whose conversation object holds messages. */
-  async addSender(customerId: string): Promise<void> {
+  /**
+   * On a page's index object: a data deletion stops the page before it forgets the page's
+   * conversations. A conversation that starts from then on (a webhook or poll that checked the page
+   * just before the deletion) is kept only once the page is written again (a new login); else
+   * its object drops it. Returns the customers noted so far; a forget of the index keeps the stop.
+   */
+  async stopPage(): Promise<string[]> {
+    this.setMeta("stopped", 1);
+    return this.store.senderIds();
+  }
+
+  /**
+   * On a page's index object: notes a customer whose conversation object holds messages. False
+   * when the page was stopped and is not written again: the conversation must drop what it holds.
+   */
+  async addSender(customerId: string, pageId: string): Promise<boolean> {
+    if (this.getMeta("stopped") === "1") {
+      if (!(await writablePageOwner(this.env.TOKENS_DB, pageId))) return false;
+      this.setMeta("stopped", 0);
+    }
     this.store.addSender(customerId);
+    return true;
   }
 
   /** On a page's index object: every customer noted since the index was last forgotten. */

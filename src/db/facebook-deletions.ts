@@ -13,6 +13,9 @@ export type DeletionStatus = "received" | "in_progress" | "done";
 export interface Deletion {
   code: string;
   facebookUserId: string;
+  /** Meta's `issued_at` of the request (epoch seconds): logins from its next second on stay. */
+  issuedAt: number;
+  /** The UUID the person logged in under most recently when the request came (one of several). */
   userUuid: string | null;
   status: DeletionStatus;
   pages: number;
@@ -26,6 +29,7 @@ export interface Deletion {
 interface Row {
   code: string;
   facebook_user_id: string;
+  issued_at: number;
   user_uuid: string | null;
   status: DeletionStatus;
   pages: number;
@@ -39,6 +43,7 @@ interface Row {
 const fromRow = (r: Row): Deletion => ({
   code: r.code,
   facebookUserId: r.facebook_user_id,
+  issuedAt: r.issued_at,
   userUuid: r.user_uuid,
   status: r.status,
   pages: r.pages,

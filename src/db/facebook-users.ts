@@ -4,15 +4,19 @@ import { z } from "zod";
 import { rowsOf } from "./rows";
 
 /**
- * The Facebook users of logins (app-scoped ids from `GET /me`) and the pages each one granted, so a
- * Data Deletion Request or a deauthorize callback, which names only the user, finds the pages. Both
- * tables are journaled (FacebookUserStore writes them): after a restore, a deletion request still
- * finds the pages of the user it names.
+ * The Facebook users of logins (app-scoped ids from `GET /me`), every user UUID each one logged in
+ * under, and the pages each one granted, so a Data Deletion Request or a deauthorize callback, which
+ * names only the user, finds the pages under every UUID. The three tables are journaled
+ * (FacebookUserStore writes them): after a restore, a deletion request still finds the pages of the
+ * user it names.
  */
 
 export interface FacebookUser {
   facebookUserId: string;
+  /** The UUID of the user's first login (each login's UUID is in facebook_user_accounts). */
   userUuid: string;
+  /** When the user last logged in (epoch ms). */
+  lastLoginAt: number;
   deauthorizedAt: number | null;
 }
 
@@ -22,39 +26,88 @@ export interface GrantedPage {
   ownerUuid: string | null;
   /** This Facebook user linked the page (see FacebookUserStore.recordLogin). */
   linked: boolean;
+  /** The latest login of this user that granted the page (epoch ms). */
+  grantedAt: number;
 }
 
 export interface LoginGrant {
   pageId: string;
   /** This login links the page now. */
   linksNow: boolean;
-  /** The page belongs to the login's own account (linked now or before), not to another one. */
+  /** The page belongs to the account this login proved (linked now or before), not to another one. */
   own: boolean;
 }
 
 export async function facebookUser(db: D1Database, facebookUserId: string): Promise<FacebookUser | null> {
   const row = await db
-    .prepare("SELECT facebook_user_id, user_uuid, deauthorized_at FROM facebook_users WHERE facebook_user_id = ?1")
+    .prepare(
+      "SELECT facebook_user_id, user_uuid, linked_at, deauthorized_at FROM facebook_users WHERE facebook_user_id = ?1",
+    )
     .bind(facebookUserId)
-    .first<{ facebook_user_id: string; user_uuid: string; deauthorized_at: number | null }>();
+    .first<{ facebook_user_id: string; user_uuid: string; linked_at: number; deauthorized_at: number | null }>();
   return row
-    ? { facebookUserId: row.facebook_user_id, userUuid: row.user_uuid, deauthorizedAt: row.deauthorized_at }
+    ? {
+        facebookUserId: row.facebook_user_id,
+        userUuid: row.user_uuid,
+        lastLoginAt: row.linked_at,
+        deauthorizedAt: row.deauthorized_at,
+      }
     : null;
+}
+
+/** Every user UUID this Facebook user logged in under, the most recent first. */
+export async function accountsOf(db: D1Database, facebookUserId: string): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT user_uuid FROM facebook_user_accounts WHERE facebook_user_id = ?1
+       ORDER BY last_login_at DESC, user_uuid`,
+    )
+    .bind(facebookUserId)
+    .all<{ user_uuid: string }>();
+  return results.map((r) => r.user_uuid);
+}
+
+/**
+ * The UUIDs a login of this Facebook user proves itself the merchant of: the owners of the pages
+ * the user linked, the one they logged in under most recently first.
+ */
+export async function accountsProvenBy(db: D1Database, facebookUserId: string): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT p.user_uuid, MAX(COALESCE(a.last_login_at, 0)) AS at
+       FROM facebook_page_grants g JOIN pages p ON p.page_id = g.page_id
+       LEFT JOIN facebook_user_accounts a ON a.facebook_user_id = g.facebook_user_id AND a.user_uuid = p.user_uuid
+       WHERE g.facebook_user_id = ?1 AND g.linked = 1
+       GROUP BY p.user_uuid ORDER BY at DESC, p.user_uuid`,
+    )
+    .bind(facebookUserId)
+    .all<{ user_uuid: string }>();
+  return results.map((r) => r.user_uuid);
 }
 
 /** The pages this Facebook user granted at their logins, with each page's current owner. */
 export async function pagesGrantedBy(db: D1Database, facebookUserId: string): Promise<GrantedPage[]> {
   const { results } = await db
     .prepare(
-      `SELECT g.page_id, g.linked, p.user_uuid FROM facebook_page_grants g LEFT JOIN pages p ON p.page_id = g.page_id
+      `SELECT g.page_id, g.linked, g.granted_at, p.user_uuid FROM facebook_page_grants g
+       LEFT JOIN pages p ON p.page_id = g.page_id
        WHERE g.facebook_user_id = ?1 ORDER BY g.page_id`,
     )
     .bind(facebookUserId)
-    .all<{ page_id: string; user_uuid: string | null; linked: number }>();
-  return results.map((r) => ({ pageId: r.page_id, ownerUuid: r.user_uuid, linked: r.linked === 1 }));
+    .all<{ page_id: string; user_uuid: string | null; linked: number; granted_at: number }>();
+  return results.map((r) => ({
+    pageId: r.page_id,
+    ownerUuid: r.user_uuid,
+    linked: r.linked === 1,
+    grantedAt: r.granted_at,
+  }));
 }
 
 const userRef = (facebookUserId: string): RowRef => ({ table: "facebook_users", key: facebookUserId });
+const accountRef = (facebookUserId: string, userUuid: string): RowRef => ({
+  table: "facebook_user_accounts",
+  key: [facebookUserId, userUuid],
+});
 const grantRef = (pageId: string, facebookUserId: string): RowRef => ({
   table: "facebook_page_grants",
   key: [pageId, facebookUserId],
@@ -68,9 +121,10 @@ export class FacebookUserStore {
   ) {}
 
   /**
-   * A login: the user (owner refreshed, deauthorization cleared) and each page it granted. A grant
-   * is the page's linking one when this login links it, or when it is the account's own page and
-   * no other Facebook user linked it.
+   * A login under `userUuid`: the user (last login time, deauthorization cleared), the UUID added
+   * to the ones they logged in under (none is ever replaced), and each page it granted. A grant is
+   * the page's linking one when this login links it, or when it is the proven account's own page
+   * and no other Facebook user linked it.
    */
   async recordLogin(facebookUserId: string, userUuid: string, grants: LoginGrant[]): Promise<void> {
     const now = Date.now();
@@ -79,11 +133,20 @@ export class FacebookUserStore {
         statement: this.db
           .prepare(
             `INSERT INTO facebook_users (facebook_user_id, user_uuid, linked_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (facebook_user_id) DO UPDATE SET user_uuid = excluded.user_uuid,
-               linked_at = excluded.linked_at, deauthorized_at = NULL`,
+             ON CONFLICT (facebook_user_id) DO UPDATE SET linked_at = excluded.linked_at, deauthorized_at = NULL`,
           )
           .bind(facebookUserId, userUuid, now),
         ref: userRef(facebookUserId),
+      },
+      {
+        statement: this.db
+          .prepare(
+            `INSERT INTO facebook_user_accounts (facebook_user_id, user_uuid, first_login_at, last_login_at)
+             VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT (facebook_user_id, user_uuid) DO UPDATE SET last_login_at = excluded.last_login_at`,
+          )
+          .bind(facebookUserId, userUuid, now),
+        ref: accountRef(facebookUserId, userUuid),
       },
       ...grants.map((g) => ({
         statement: this.db
@@ -101,16 +164,19 @@ export class FacebookUserStore {
     ]);
   }
 
-  /** Meta's deauthorize callback: the user stays known (their grants too), marked. */
-  async markDeauthorized(facebookUserId: string, deadlineMs?: number): Promise<void> {
+  /**
+   * Meta's deauthorize callback: the user stays known (their grants too), marked; unless they
+   * logged in at or after `loginsBefore` (epoch ms), a login the request does not undo.
+   */
+  async markDeauthorized(facebookUserId: string, loginsBefore: number, deadlineMs?: number): Promise<void> {
     await commitJournaled(
       this.db,
       this.journal,
       [
         {
           statement: this.db
-            .prepare("UPDATE facebook_users SET deauthorized_at = ?2 WHERE facebook_user_id = ?1")
-            .bind(facebookUserId, Date.now()),
+            .prepare("UPDATE facebook_users SET deauthorized_at = ?2 WHERE facebook_user_id = ?1 AND linked_at < ?3")
+            .bind(facebookUserId, Date.now(), loginsBefore),
           ref: userRef(facebookUserId),
         },
       ],
@@ -118,19 +184,33 @@ export class FacebookUserStore {
     );
   }
 
-  /** Forgets the user and their grants (the last step of a data deletion). */
-  async forget(facebookUserId: string): Promise<void> {
+  /**
+   * Forgets what logins before `loginsBefore` (epoch ms) recorded of the user: their grants, the
+   * UUIDs they logged in under, and the user (the last step of a data deletion). What a later login
+   * recorded stays, so a later request still finds it.
+   */
+  async forget(facebookUserId: string, loginsBefore: number): Promise<void> {
     await commitJournaled(this.db, this.journal, [
       {
-        // Every grant deleted is journaled as deleted, even one a login added a moment ago.
         statement: this.db
-          .prepare("DELETE FROM facebook_page_grants WHERE facebook_user_id = ?1 RETURNING page_id")
-          .bind(facebookUserId),
+          .prepare("DELETE FROM facebook_page_grants WHERE facebook_user_id = ?1 AND granted_at < ?2 RETURNING page_id")
+          .bind(facebookUserId, loginsBefore),
         ref: (result) =>
           rowsOf(result, z.object({ page_id: z.string() })).map((g) => grantRef(g.page_id, facebookUserId)),
       },
       {
-        statement: this.db.prepare("DELETE FROM facebook_users WHERE facebook_user_id = ?1").bind(facebookUserId),
+        statement: this.db
+          .prepare(
+            "DELETE FROM facebook_user_accounts WHERE facebook_user_id = ?1 AND last_login_at < ?2 RETURNING user_uuid",
+          )
+          .bind(facebookUserId, loginsBefore),
+        ref: (result) =>
+          (result.results as { user_uuid: string }[]).map((a) => accountRef(facebookUserId, a.user_uuid)),
+      },
+      {
+        statement: this.db
+          .prepare("DELETE FROM facebook_users WHERE facebook_user_id = ?1 AND linked_at < ?2")
+          .bind(facebookUserId, loginsBefore),
         ref: userRef(facebookUserId),
       },
     ]);

@@ -182,18 +182,26 @@ export class LinkStore {
   }
 
   /**
-   * A Facebook login: stores the page tokens (and the user token under `userUuid`, when given)
-   * and links each page to `userUuid` unless it is linked already. A page linked to another UUID
-   * keeps its owner (its token is refreshed) and is listed in `ownedByOthers`.
+   * A Facebook login: stores the page tokens (and the user token under its Facebook user, when
+   * given) and links each page to `userUuid` unless it is linked already. A page linked to another
+   * UUID keeps its owner (its token is refreshed) and is listed in `ownedByOthers`.
    */
   async linkPages(
     pages: GrantedPage[],
     userUuid: string,
-    userToken?: { accessToken: string; expiresAt?: number },
+    userToken?: { facebookUserId: string; accessToken: string; expiresAt?: number },
   ): Promise<PageLinkOutcome> {
     const results = await this.tokens.commit({
       put: [
-        ...(userToken ? [{ key: facebookUserTokenKey(userUuid), ...userToken }] : []),
+        ...(userToken
+          ? [
+              {
+                key: facebookUserTokenKey(userToken.facebookUserId),
+                accessToken: userToken.accessToken,
+                expiresAt: userToken.expiresAt,
+              },
+            ]
+          : []),
         ...pages.map((p) => ({ key: pageTokenKey(p.id), accessToken: p.accessToken })),
       ],
       rows: pages.map((p) => linkPageWrite(this.db, p.id, userUuid, p.name)),

@@ -23,6 +23,11 @@ export interface Session {
   /** SHA-256 of the cookie value; the cookie value itself is never stored. */
   id: string;
   userUuid: string | null;
+  /**
+   * The session's own login proved it is `userUuid`'s merchant (see src/identity/login-identity.ts):
+   * only then do its logins link new shops and pages to that UUID.
+   */
+  proven: boolean;
 }
 
 export type StateCheck =
@@ -38,10 +43,10 @@ export class SessionStore {
     redact(cookie);
     const id = await sha256Hex(cookie);
     const row = await this.db
-      .prepare("SELECT id, user_uuid FROM sessions WHERE id = ?1 AND expires_at > ?2")
+      .prepare("SELECT id, user_uuid, proven FROM sessions WHERE id = ?1 AND expires_at > ?2")
       .bind(id, Date.now())
-      .first<{ id: string; user_uuid: string | null }>();
-    return row ? { id: row.id, userUuid: row.user_uuid } : null;
+      .first<{ id: string; user_uuid: string | null; proven: number }>();
+    return row ? { id: row.id, userUuid: row.user_uuid, proven: row.user_uuid !== null && row.proven === 1 } : null;
   }
 
   /** A new session; returns it with the cookie value to send. */
@@ -54,7 +59,7 @@ export class SessionStore {
       .prepare("INSERT INTO sessions (id, user_uuid, created_at, expires_at) VALUES (?1, NULL, ?2, ?3)")
       .bind(id, now, now + ANONYMOUS_SESSION_TTL_MS)
       .run();
-    return { session: { id, userUuid: null }, cookie };
+    return { session: { id, userUuid: null, proven: false }, cookie };
   }
 
   /**
@@ -62,7 +67,7 @@ export class SessionStore {
    * deleted, so an id someone else knew (or planted) is worth nothing once a callback ran.
    * Returns the new session with the cookie value to send.
    */
-  async rotate(oldSessionId: string, userUuid: string): Promise<{ session: Session; cookie: string }> {
+  async rotate(oldSessionId: string, userUuid: string, proven: boolean): Promise<{ session: Session; cookie: string }> {
     const cookie = randomHex(32);
     redact(cookie);
     const id = await sha256Hex(cookie);
@@ -71,10 +76,10 @@ export class SessionStore {
       this.db.prepare("DELETE FROM sessions WHERE id = ?1").bind(oldSessionId),
       this.db.prepare("DELETE FROM oauth_states WHERE session_id = ?1").bind(oldSessionId),
       this.db
-        .prepare("INSERT INTO sessions (id, user_uuid, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)")
-        .bind(id, userUuid, now, now + SESSION_TTL_MS),
+        .prepare("INSERT INTO sessions (id, user_uuid, proven, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(id, userUuid, proven ? 1 : 0, now, now + SESSION_TTL_MS),
     ]);
-    return { session: { id, userUuid }, cookie };
+    return { session: { id, userUuid, proven }, cookie };
   }
 
   /** Deletes expired sessions and states (the daily cron); returns how many of each went. */

@@ -7,7 +7,8 @@ import { commitJournaled, type JournaledWrite } from "./journaled";
 /** Row keys of the `tokens` table. */
 export const shopTokenKey = (shop: string) => `shopify:${shop}`;
 export const pageTokenKey = (pageId: string) => `facebook:page:${pageId}`;
-export const facebookUserTokenKey = (userUuid: string) => `facebook:user:${userUuid}`;
+/** A Facebook user's token, one per app-scoped user id (one person's login never replaces another's). */
+export const facebookUserTokenKey = (facebookUserId: string) => `facebook:user:${facebookUserId}`;
 
 export type TokenStatus = "active" | "needs_reauth";
 

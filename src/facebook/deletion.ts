@@ -3,7 +3,7 @@ import { log } from "../lib/log";
 import { conversationKey, pageMetadataKey } from "../spaces/keys";
 import { deletionByCode, type Deletion } from "../db/facebook-deletions";
 import { writablePageOwner } from "../db/facebook-pages";
-import { facebookUser, pagesGrantedBy, type GrantedPage } from "../db/facebook-users";
+import { accountsOf, facebookUser, pagesGrantedBy, type FacebookUser } from "../db/facebook-users";
 import { facebookUserTokenKey, pageTokenKey } from "../db/tokens";
 import { deletionStore, facebookUserStore, spaces, tokenStore } from "../services";
 import type { Job } from "../jobs/queue-jobs";
@@ -16,21 +16,47 @@ export const pageFolder = (userUuid: string, pageId: string) =>
   pageMetadataKey(userUuid, pageId).slice(0, -"page_metadata.json".length);
 
 /**
- * The pages a Facebook user's request is about: those they linked, still owned by their account.
- * A page another Facebook user linked (the merchant's page an agency also manages) keeps its
- * token and files: they are that merchant's, not this user's.
+ * A request issued at `issuedAt` (whole seconds) covers the logins made before the end of that
+ * second: a login in the same second counts as before it, so the person's request wins. A login
+ * from then on is a new grant the request does not undo.
  */
-function ownPages(pages: GrantedPage[], userUuid: string) {
-  return pages.filter((p) => p.linked && p.ownerUuid === userUuid).map((p) => p.pageId);
+const loginsBefore = (issuedAt: number) => (issuedAt + 1) * 1000;
+
+interface CoveredPage {
+  pageId: string;
+  ownerUuid: string;
 }
 
 /**
- * Removes the tokens of a user and their pages, in one transaction and one journal entry: from now
- * on those pages are not written. Returns how many there were.
+ * The pages a Facebook user's request is about: those they linked, under any UUID they logged in
+ * under, last granted by a login the request covers. A page another Facebook user linked (the
+ * merchant's page an agency also manages) keeps its token and files: they are that merchant's, not
+ * this user's. A page granted again by a later login is that login's.
  */
-async function removeTokens(env: Env, userUuid: string, pageIds: string[], deadlineMs?: number): Promise<number> {
+async function coveredPages(db: D1Database, facebookUserId: string, before: number): Promise<CoveredPage[]> {
+  const accounts = new Set(await accountsOf(db, facebookUserId));
+  return (await pagesGrantedBy(db, facebookUserId))
+    .filter((p) => p.linked && p.grantedAt < before && p.ownerUuid !== null && accounts.has(p.ownerUuid))
+    .map((p) => ({ pageId: p.pageId, ownerUuid: p.ownerUuid! }));
+}
+
+/**
+ * Removes the tokens of a user (unless a later login stored theirs) and of their pages, in one
+ * transaction and one journal entry: from now on those pages are not written. Returns how many
+ * there were.
+ */
+async function removeTokens(
+  env: Env,
+  user: FacebookUser,
+  before: number,
+  pageIds: string[],
+  deadlineMs?: number,
+): Promise<number> {
   const tokens = await tokenStore(env);
-  const keys = [facebookUserTokenKey(userUuid), ...pageIds.map(pageTokenKey)];
+  const keys = [
+    ...(user.lastLoginAt < before ? [facebookUserTokenKey(user.facebookUserId)] : []),
+    ...pageIds.map(pageTokenKey),
+  ];
   const held = (await Promise.all(keys.map(async (key) => ((await tokens.get(key)) ? key : null)))).filter(
     (key) => key !== null,
   );
@@ -39,22 +65,26 @@ async function removeTokens(env: Env, userUuid: string, pageIds: string[], deadl
   return held.length;
 }
 
-/** Meta's deauthorize callback: the user removed the app. Tokens go, files stay. */
+/**
+ * Meta's deauthorize callback: the user removed the app. Tokens go, files stay. What a login after
+ * the request's `issued_at` granted stays too (Meta's callback can arrive late).
+ */
 export async function deauthorize(env: Env, request: SignedRequest) {
   const user = await facebookUser(env.TOKENS_DB, request.userId);
   if (!user) {
     log.info(`Deauthorize callback for an unknown Facebook user: nothing to do`, {});
     return { pages: 0, tokens_removed: 0 };
   }
-  const pages = ownPages(await pagesGrantedBy(env.TOKENS_DB, user.facebookUserId), user.userUuid);
+  const before = loginsBefore(request.issuedAt);
+  const pages = (await coveredPages(env.TOKENS_DB, user.facebookUserId, before)).map((p) => p.pageId);
   // Both journal writes wait on Spaces at the same time: Meta's answer waits at most one deadline.
   const [removed] = await Promise.all([
-    removeTokens(env, user.userUuid, pages, CALLBACK_JOURNAL_DEADLINE_MS),
-    facebookUserStore(env).markDeauthorized(user.facebookUserId, CALLBACK_JOURNAL_DEADLINE_MS),
+    removeTokens(env, user, before, pages, CALLBACK_JOURNAL_DEADLINE_MS),
+    facebookUserStore(env).markDeauthorized(user.facebookUserId, before, CALLBACK_JOURNAL_DEADLINE_MS),
   ]);
   log.info(`Facebook user deauthorized the app: ${removed} tokens removed, ${pages.length} pages stopped`, {
-    user_uuid: user.userUuid,
     pages: pages.length,
+    later_login: user.lastLoginAt >= before,
   });
   return { pages: pages.length, tokens_removed: removed };
 }
@@ -65,12 +95,13 @@ export async function deauthorize(env: Env, request: SignedRequest) {
  */
 export async function requestDataDeletion(env: Env, request: SignedRequest): Promise<Deletion> {
   const user = await facebookUser(env.TOKENS_DB, request.userId);
+  const latestAccount = user ? ((await accountsOf(env.TOKENS_DB, user.facebookUserId))[0] ?? user.userUuid) : null;
   const deletions = deletionStore(env);
-  const { deletion, created } = await deletions.record(request.userId, request.issuedAt, user?.userUuid ?? null, {
+  const { deletion, created } = await deletions.record(request.userId, request.issuedAt, latestAccount, {
     deadlineMs: CALLBACK_JOURNAL_DEADLINE_MS,
   });
   if (!created) return deletion;
-  if (!user) {
+  if (!user || latestAccount === null) {
     await deletions.update(deletion.code, "done", {}, CALLBACK_JOURNAL_DEADLINE_MS);
     log.info(`Data deletion request ${deletion.code} for an unknown Facebook user: nothing held`, {});
   } else {
@@ -79,10 +110,10 @@ export async function requestDataDeletion(env: Env, request: SignedRequest): Pro
       code: deletion.code,
       facebookUserId: request.userId,
       issuedAt: request.issuedAt,
-      userUuid: user.userUuid,
+      userUuid: latestAccount,
     };
     await env.JOBS.send(job, { contentType: "json" });
-    log.info(`Data deletion request ${deletion.code} received`, { user_uuid: user.userUuid });
+    log.info(`Data deletion request ${deletion.code} received`, { user_uuid: latestAccount });
   }
   return (await deletionByCode(env.TOKENS_DB, deletion.code))!;
 }
@@ -104,10 +135,12 @@ export async function forgetConversation(env: Env, userUuid: string | null, page
 }
 
 /**
- * The queued work of a deletion request: tokens first (the pages stop being written), then each
- * conversation's Durable Object (those the page's index lists and those with a file), then every
- * object under the pages' folders. A retry after a
- * failure does what is left; the counts add up what each run deleted.
+ * The queued work of a deletion request, over every UUID the person logged in under: the pages it
+ * covers are chosen first (a page a later login granted again is left to it), then their tokens go
+ * (the pages stop being written), then each page's index is stopped (a conversation merged from now
+ * on is dropped unless the page is linked again), each conversation's Durable Object forgotten
+ * (those the index lists and those with a file), and every object under the page's folder deleted.
+ * A retry after a failure does what is left; the counts add up what each run deleted.
  */
 export async function runDataDeletion(env: Env, job: Extract<Job, { type: "facebook.data_deletion" }>): Promise<void> {
   const db = env.TOKENS_DB;
@@ -118,19 +151,28 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
     (await deletionByCode(db, code)) ??
     (await deletions.record(job.facebookUserId, job.issuedAt, job.userUuid, { code })).deletion;
   if (deletion.status === "done") return;
-  const userUuid = deletion.userUuid;
-  const pages = userUuid ? ownPages(await pagesGrantedBy(db, deletion.facebookUserId), userUuid) : [];
+  const before = loginsBefore(deletion.issuedAt);
+  const user = await facebookUser(db, deletion.facebookUserId);
+  const pages = user ? await coveredPages(db, user.facebookUserId, before) : [];
   await deletions.update(code, "in_progress", { pages: pages.length });
-  const tokens = userUuid ? await removeTokens(env, userUuid, pages) : 0;
+  const tokens = user
+    ? await removeTokens(
+        env,
+        user,
+        before,
+        pages.map((p) => p.pageId),
+      )
+    : 0;
   await deletions.update(code, "in_progress", { tokens });
 
   const store = spaces(env);
-  for (const pageId of pages) {
-    // A page linked again meanwhile (a new login) is written again: leave what it has now.
+  for (const { pageId, ownerUuid } of pages) {
+    // A page linked again since its token went (a new login) is written again: leave what it has now.
     if (await writablePageOwner(db, pageId)) continue;
-    const folder = pageFolder(userUuid!, pageId);
+    const folder = pageFolder(ownerUuid, pageId);
+    const index = pageIndexStub(env, pageId);
     // The conversations with a file and those only in their Durable Object (no upload yet).
-    const senders = new Set(await pageIndexStub(env, pageId).senders());
+    const senders = new Set(await index.stopPage());
     const withFile = new Set<string>();
     for (const key of await store.listKeys(`${folder}conversations/`)) {
       const sender = /\/conversations\/(\d{1,32})\.json$/.exec(key)?.[1];
@@ -141,13 +183,13 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
       const held = await conversationStub(env, pageId, sender).forget();
       if (held > 0 || withFile.has(sender)) conversations++;
     }
-    await pageIndexStub(env, pageId).forget();
+    await index.forget();
     // Listed after the objects were forgotten, so an upload that was in flight is deleted too.
     const keys = await store.listKeys(folder);
     for (const key of keys) await store.delete(key);
     await deletions.update(code, "in_progress", { objects: keys.length, conversations });
   }
-  await facebookUserStore(env).forget(deletion.facebookUserId);
+  if (user) await facebookUserStore(env).forget(user.facebookUserId, before);
   await deletions.update(code, "done");
   const done = (await deletionByCode(db, code))!;
   log.info(

@@ -13,7 +13,8 @@ import { messagingUpdate, type ConversationMessage, type MessageEdit } from "../
  * Pages known to be written, so a busy page costs no D1 query per delivery. Only positive answers
  * are kept, and only briefly: a deauthorize or a data deletion stops a page, and this isolate
  * forgets it at once (`forgetWritablePage`), other isolates within WRITABLE_TTL_MS. A message
- * merged meanwhile stays in its Durable Object and is never uploaded (the upload checks again).
+ * merged meanwhile is never uploaded (the upload checks again); after a data deletion its Durable
+ * Object drops it (the deletion stops the page's index first).
  */
 const WRITABLE_TTL_MS = 60 * 1000;
 const writablePages = isolateCache<string, true>("facebook.writable-pages", {

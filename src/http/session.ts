@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import type { AppEnv } from "../env";
-import { AppError } from "../lib/errors";
+import { AppError, forbidden } from "../lib/errors";
 import { log } from "../lib/log";
-import { ANONYMOUS_SESSION_TTL_MS, SESSION_COOKIE, SESSION_TTL_MS, type Session } from "../db/sessions";
+import { ANONYMOUS_SESSION_TTL_MS, SESSION_COOKIE, SESSION_TTL_MS, type Provider, type Session } from "../db/sessions";
 import { sessionStore } from "../services";
 
 /**
@@ -36,11 +36,35 @@ export async function ensureSession(c: Context<AppEnv>): Promise<Session> {
 export const currentSession = (c: Context<AppEnv>) => sessionStore(c.env).find(cookieValue(c));
 
 /**
- * A callback binds the browser to `userUuid`: always under a new session id and cookie, the old
- * session deleted, so an id known to anyone else (or planted) is not honoured afterwards.
+ * The session of an OAuth callback, once its `state` is used up: the state must be one this
+ * browser's session made for `provider` (and `shop`), unexpired and unused; else 403 and nothing
+ * changes. Both callbacks check their state here.
  */
-export async function bindSession(c: Context<AppEnv>, session: Session, userUuid: string): Promise<Session> {
-  const rotated = await sessionStore(c.env).rotate(session.id, userUuid);
+export async function callbackSession(
+  c: Context<AppEnv>,
+  provider: Provider,
+  state: string | undefined | null,
+  shop: string | null = null,
+): Promise<Session> {
+  const session = await currentSession(c);
+  const check = await sessionStore(c.env).consumeState(state ?? "", session?.id ?? null, provider, shop);
+  if (!check.ok || !session)
+    throw forbidden(`Invalid state (${check.ok ? "no session" : check.reason.replace("_", " ")})`);
+  return session;
+}
+
+/**
+ * A callback binds the browser to `userUuid` (`proven`: its login proved it is that UUID's
+ * merchant): always under a new session id and cookie, the old session deleted, so an id known to
+ * anyone else (or planted) is not honoured afterwards.
+ */
+export async function bindSession(
+  c: Context<AppEnv>,
+  session: Session,
+  userUuid: string,
+  proven: boolean,
+): Promise<Session> {
+  const rotated = await sessionStore(c.env).rotate(session.id, userUuid, proven);
   setSessionCookie(c, rotated.cookie, SESSION_TTL_MS);
   return rotated.session;
 }

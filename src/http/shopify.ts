@@ -1,7 +1,7 @@
 import { Hono, type Context } from "hono";
 import type { AppEnv } from "../env";
 import { config, publicBase } from "../config";
-import { AppError, badRequest, forbidden, unauthorized } from "../lib/errors";
+import { AppError, badRequest, unauthorized } from "../lib/errors";
 import { describeError, log } from "../lib/log";
 import {
   SHOPIFY_QUERY_WINDOW_S,
@@ -11,7 +11,7 @@ import {
 } from "../lib/signatures";
 import { normalizeShop } from "../spaces/keys";
 import { sessionStore, tokenStore } from "../services";
-import { bindSession, currentSession, ensureSession, limitLogin } from "./session";
+import { bindSession, callbackSession, ensureSession, limitLogin } from "./session";
 import { installShop } from "../shopify/install";
 import { ShopAccess } from "../shopify/access";
 import { AdminApi } from "../shopify/admin-api";
@@ -120,10 +120,7 @@ shopifyRoutes.get("/callback", async (c) => {
   const { params, shop } = await signedShopQuery(c, cfg.SHOPIFY_API_SECRET);
   const code = params.get("code");
   if (!code) throw badRequest("code is missing");
-  const session = await currentSession(c);
-  const state = await sessionStore(c.env).consumeState(params.get("state") ?? "", session?.id ?? null, "shopify", shop);
-  if (!state.ok || !session)
-    throw forbidden(`Invalid state (${state.ok ? "no session" : state.reason.replace("_", " ")})`);
+  const session = await callbackSession(c, "shopify", params.get("state"), shop);
 
   let grant;
   try {
@@ -131,8 +128,8 @@ shopifyRoutes.get("/callback", async (c) => {
   } catch (err) {
     throw new AppError("upstream_error", `Shopify token exchange failed: ${describeError(err)}`);
   }
-  const install = await installShop(c.env, { shop, grant, sessionUuid: session.userUuid });
-  await bindSession(c, session, install.browserUuid);
+  const install = await installShop(c.env, { shop, grant, session });
+  await bindSession(c, session, install.browserUuid, install.proven);
   const tokens = await tokenStore(c.env);
 
   const api = new AdminApi(cfg, new ShopAccess(cfg, tokens, shop));

@@ -1,3 +1,5 @@
+import type { Session } from "../db/sessions";
+import { decideLoginIdentity } from "../identity/login-identity";
 import { log } from "../lib/log";
 import { linkStore } from "../services";
 import type { ShopifyTokenGrant } from "./oauth";
@@ -6,40 +8,49 @@ import type { ShopifyTokenGrant } from "./oauth";
 export interface InstallInput {
   shop: string;
   grant: ShopifyTokenGrant;
-  /** The user UUID the browser's session is already bound to, if any. */
-  sessionUuid: string | null;
+  /** The browser's session (its UUID and whether it proved it). */
+  session: Pick<Session, "userUuid" | "proven">;
 }
 
 export interface InstallOutcome {
   shop: string;
   /** The shop's owner after the install: its files live under `users/<owner>/`. */
   owner: string;
-  /** The UUID the browser is bound to: the session's, else the owner. Never another merchant's. */
+  /** The UUID the browser is bound to now. Never another merchant's unless the shop is theirs. */
   browserUuid: string;
-  /** The shop was already linked to a UUID other than the session's: token refreshed, link kept. */
+  /** The browser proved it is `browserUuid`'s merchant (see src/identity/login-identity.ts). */
+  proven: boolean;
+  /** The shop belongs to another account than the browser's: token refreshed, link kept. */
   otherAccount: boolean;
 }
 
 /**
- * The identity decision of an install (docs/identity.md). The candidate UUID is the
- * session's, else the shop's existing owner, else a new one; the store links the shop to it only
- * when the shop is not linked yet, and returns whoever owns it. The token is stored either way.
+ * The identity decision of an install (docs/identity.md; src/identity/login-identity.ts).
+ * An install proves nothing by itself: a shop not linked yet goes to the session's UUID when the
+ * session proved it, else to a new UUID; a linked shop keeps its owner, and a browser without a
+ * UUID that reinstalls it sees that owner, unproven. The token is stored either way.
  */
 export async function installShop(env: Env, input: InstallInput): Promise<InstallOutcome> {
-  const { shop, grant, sessionUuid } = input;
+  const { shop, grant, session } = input;
   const links = await linkStore(env);
-  const candidate = sessionUuid ?? (await links.shopOwner(shop))?.userUuid ?? crypto.randomUUID();
-  const owner = await links.installShop(shop, grant, candidate);
-  const browserUuid = sessionUuid ?? owner;
-  const otherAccount = owner !== browserUuid;
+  const current = await links.shopOwner(shop);
+  const identity = decideLoginIdentity({
+    session,
+    provenAccounts: [],
+    items: [shop],
+    owners: new Map(current ? [[shop, current.userUuid]] : []),
+  });
+  // Linked only when it is not linked yet (then identity.proven holds); else the owner stays.
+  const owner = await links.installShop(shop, grant, identity.userUuid);
+  const otherAccount = owner !== identity.userUuid;
   if (otherAccount) {
     log.warn(`Shop ${shop} belongs to another account: token refreshed, link kept`, {
       shop,
       user_uuid: owner,
-      session_uuid: browserUuid,
+      session_uuid: identity.userUuid,
     });
   } else {
     log.info(`Shop installed: ${shop}`, { shop, user_uuid: owner });
   }
-  return { shop, owner, browserUuid, otherAccount };
+  return { shop, owner, browserUuid: identity.userUuid, proven: identity.proven, otherAccount };
 }

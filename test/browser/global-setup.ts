@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { startFakeStack } from "../../dev/fake-stack";
+import { chromiumBinary } from "./chromium";
 
 /**
  * The stack the browser talks to: the worker (wrangler dev, fresh local D1) served as
@@ -11,6 +12,9 @@ import { startFakeStack } from "../../dev/fake-stack";
  * they are in production, and SameSite rules apply.
  */
 export default async function setup(project: TestProject) {
+  // Found (and the npm one unpacked) once, before any test file opens it.
+  const browser = await chromiumBinary();
+  console.log(`Chromium: ${browser.path} (${browser.from === "npm" ? "from npm, @sparticuz/chromium" : "installed"})`);
   const lines: string[] = [];
   const stack = await startFakeStack({
     dir: mkdtempSync(join(tmpdir(), "browser-tests-")),

@@ -1,9 +1,10 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * The browser tests: real Chromium (Debian's /usr/bin/chromium driven by playwright-core) against
- * the worker in wrangler dev on localhost and the platform fakes on 127.0.0.1. Plain Node, not the
- * workerd pool: `npx vitest run --config test/browser/vitest.config.ts`.
+ * The browser tests: real Chromium (the system's, else the one inside the @sparticuz/chromium
+ * package; see chromium.ts) driven by playwright-core against the worker in wrangler dev on
+ * localhost and the platform fakes on 127.0.0.1. Plain Node, not the workerd pool:
+ * `npx vitest run --config test/browser/vitest.config.ts`.
  */
 export default defineConfig({
   test: {

@@ -16,7 +16,7 @@ import { toBase64Url, utf8 } from "../../src/lib/encoding";
 import { hmacSha256, sha256Hex } from "../../src/lib/signatures";
 import { linkStore } from "../../src/services";
 import { deletionByCode } from "../../src/db/facebook-deletions";
-import { facebookUser, pagesGrantedBy } from "../../src/db/facebook-users";
+import { accountsOf, facebookUser, pagesGrantedBy } from "../../src/db/facebook-users";
 import { TEST_SECRETS } from "../env";
 import {
   call,
@@ -467,7 +467,7 @@ describe("backups", () => {
     await emptySharedJournal();
     const store = spaces();
     const leavingPage = uniqueId();
-    const leaver = await loginFacebook([{ id: leavingPage }]);
+    await loginFacebook([{ id: leavingPage }]);
     const leaverId = (await grantOf(env.TOKENS_DB, leavingPage))!.facebook_user_id as string;
     const backup = await backupOne(store, await auth(), "tokens", dumpD1(env.TOKENS_DB), "test");
     await sleep(5);
@@ -487,8 +487,10 @@ describe("backups", () => {
     expect(plan.manifest.dump_key).toBe(backup.dump_key);
     // A Data Deletion Request after the restore still finds the page its user linked.
     expect(await pagesGrantedBy(env.RESTORE_DB, grantorId)).toEqual([
-      { pageId: page, ownerUuid: body.user_uuid, linked: true },
+      { pageId: page, ownerUuid: body.user_uuid, linked: true, grantedAt: expect.any(Number) },
     ]);
+    expect(await pagesGrantedBy(env.RESTORE_DB, grantorId)).toEqual(await pagesGrantedBy(env.TOKENS_DB, grantorId));
+    expect(await accountsOf(env.RESTORE_DB, grantorId)).toEqual([body.user_uuid]);
     expect(await grantOf(env.RESTORE_DB, page)).toEqual(await grantOf(env.TOKENS_DB, page));
     expect(await facebookUser(env.RESTORE_DB, grantorId)).toEqual(await facebookUser(env.TOKENS_DB, grantorId));
     // The request done after the dump is still done (its code still answers), and what it forgot stays forgotten.
@@ -496,7 +498,8 @@ describe("backups", () => {
     expect(await facebookUser(env.RESTORE_DB, leaverId)).toBeNull();
     expect(await grantOf(env.RESTORE_DB, leavingPage)).toBeNull();
     expect(plan.facts.tokenKeys).not.toContain(`facebook:page:${leavingPage}`);
-    expect(plan.facts.tokenKeys).not.toContain(`facebook:user:${leaver.body.user_uuid}`);
+    expect(plan.facts.tokenKeys).not.toContain(`facebook:user:${leaverId}`);
+    expect(await accountsOf(env.RESTORE_DB, leaverId)).toEqual([]);
   });
 
   it("a journal write during a Spaces outage is queued and lands later", async () => {

@@ -4,8 +4,6 @@ import { describe, expect, it, vi } from "vitest";
 import { conversationStub, type Conversation } from "../../src/conversations/durable-object";
 import type { ConversationMessage } from "../../src/conversations/messages";
 import type { Job } from "../../src/jobs/queue-jobs";
-import { toBase64Url, utf8 } from "../../src/lib/encoding";
-import { hmacSha256 } from "../../src/lib/signatures";
 import { conversationKey, pageMetadataKey } from "../../src/spaces/keys";
 import { TEST_SECRETS } from "../env";
 import {
@@ -18,7 +16,9 @@ import {
   logsOfEachTest,
   messageEvent,
   messengerWebhook,
+  metaCallback,
   readJson,
+  signedRequest,
   spaces,
   spacesSnapshot,
   uniqueId,
@@ -48,20 +48,7 @@ async function login(pageIds: string[], opts: { user?: string; cookie?: string |
   };
 }
 
-async function signedRequest(payload: Record<string, unknown>, secret = TEST_SECRETS.FACEBOOK_APP_SECRET) {
-  const part = toBase64Url(utf8(JSON.stringify(payload)));
-  return `${toBase64Url(await hmacSha256(secret, part))}.${part}`;
-}
-
 const now = () => Math.floor(Date.now() / 1000);
-
-async function metaCallback(path: "/facebook/data-deletion" | "/facebook/deauthorize", signed: string) {
-  return call(path, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ signed_request: signed }).toString(),
-  });
-}
 
 /** A delivery built and signed by the Graph fake, as Meta sends it; posted to the worker. */
 async function fakeDelivery(events: unknown[], entryPerEvent = false) {
@@ -109,7 +96,7 @@ describe("Data Deletion Request callback", () => {
     await waitFor(async () => expect((await (await call(statusPath)).json<any>()).status).toBe("done"));
     const status = await (await call(statusPath)).json<any>();
     expect(status.deleted).toEqual({ pages: 2, tokens: 3, conversations: 2, objects: 4 });
-    expect(await tokenKeys([`facebook:page:${a}`, `facebook:page:${b}`, `facebook:user:${uuid}`])).toEqual([]);
+    expect(await tokenKeys([`facebook:page:${a}`, `facebook:page:${b}`, `facebook:user:${user}`])).toEqual([]);
     for (const page of [a, b]) expect(await spaces().listKeys(folder(uuid, page))).toEqual([]);
     const html = await call(statusPath, { headers: { accept: "text/html" } });
     expect(html.headers.get("content-type")).toMatch(/text\/html/);
@@ -235,7 +222,7 @@ describe("deauthorize callback", () => {
     );
     expect(res.status).toBe(200);
     expect(await res.json<any>()).toEqual({ ok: true, pages: 1, tokens_removed: 2 });
-    expect(await tokenKeys([`facebook:page:${page}`, `facebook:user:${body.user_uuid}`])).toEqual([]);
+    expect(await tokenKeys([`facebook:page:${page}`, `facebook:user:${user}`])).toEqual([]);
     const later = await messengerWebhook(delivery(page, [messageEvent(page, customer, "m_2", "hello?")]));
     expect((await later.json<any>()).unlinked).toBe(1);
     await new Promise((r) => setTimeout(r, 1500));

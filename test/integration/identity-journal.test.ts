@@ -101,11 +101,12 @@ describe("the stores journal every write they make", () => {
       },
       "LinkStore.linkPages": async () => {
         const out = await links.linkPages([{ id: page, name: "Journal page", accessToken: "EAAjournalpage1" }], uuid, {
+          facebookUserId: fbUser,
           accessToken: "EAAjournaluser1",
         });
         expect(out).toEqual({ owners: { [page]: uuid }, ownedByOthers: [] });
         return [
-          { table: "tokens", key: facebookUserTokenKey(uuid), row: { status: "active" } },
+          { table: "tokens", key: facebookUserTokenKey(fbUser), row: { status: "active" } },
           { table: "tokens", key: pageTokenKey(page), row: { status: "active" } },
           { table: "pages", key: page, row: { user_uuid: uuid, name: "Journal page" } },
         ];
@@ -132,14 +133,18 @@ describe("the stores journal every write they make", () => {
           { pageId: page, linksNow: true, own: true },
           { pageId: otherPage, linksNow: false, own: false },
         ]);
+        // A login under a second UUID adds it; the first stays.
+        await facebookUsers.recordLogin(fbUser, other, []);
         return [
           { table: "facebook_users", key: fbUser, row: { user_uuid: uuid, deauthorized_at: null } },
+          { table: "facebook_user_accounts", key: [fbUser, uuid], row: { user_uuid: uuid } },
+          { table: "facebook_user_accounts", key: [fbUser, other], row: { user_uuid: other } },
           { table: "facebook_page_grants", key: [page, fbUser], row: { linked: 1 } },
           { table: "facebook_page_grants", key: [otherPage, fbUser], row: { linked: 0 } },
         ];
       },
       "FacebookUserStore.markDeauthorized": async () => {
-        await facebookUsers.markDeauthorized(fbUser);
+        await facebookUsers.markDeauthorized(fbUser, Date.now() + 1000);
         return [
           { table: "facebook_users", key: fbUser, row: { user_uuid: uuid, deauthorized_at: expect.any(Number) } },
         ];
@@ -147,17 +152,20 @@ describe("the stores journal every write they make", () => {
       "FacebookUserStore.forget": async () => {
         // Another Facebook user's grant of the same page stays.
         await facebookUsers.recordLogin(agency, other, [{ pageId: page, linksNow: false, own: false }]);
-        await facebookUsers.forget(fbUser);
+        await facebookUsers.forget(fbUser, Date.now() + 1000);
         const since = now();
-        await facebookUsers.forget(agency);
+        await facebookUsers.forget(agency, Date.now() + 1000);
         const agencyRows = await journalSince(since);
         expect(agencyRows.map((c) => [c.table, keyText(c.key), c.row])).toEqual([
           ["facebook_page_grants", keyText([page, agency]), null],
+          ["facebook_user_accounts", keyText([agency, other]), null],
           ["facebook_users", agency, null],
         ]);
         return [
           { table: "facebook_page_grants", key: [page, fbUser], row: null },
           { table: "facebook_page_grants", key: [otherPage, fbUser], row: null },
+          { table: "facebook_user_accounts", key: [fbUser, uuid], row: null },
+          { table: "facebook_user_accounts", key: [fbUser, other], row: null },
           { table: "facebook_users", key: fbUser, row: null },
         ];
       },
@@ -207,9 +215,9 @@ describe("the stores journal every write they make", () => {
     }
   });
 
-  it("no code but the Meta stores' methods writes facebook_users, facebook_page_grants or facebook_deletions", () => {
+  it("no code but the Meta stores' methods writes facebook_users, facebook_user_accounts, facebook_page_grants or facebook_deletions", () => {
     const write =
-      /\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(facebook_users|facebook_page_grants|facebook_deletions)\b/i;
+      /\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(facebook_users|facebook_user_accounts|facebook_page_grants|facebook_deletions)\b/i;
     const writes = new RegExp(write.source, "gi");
     expect(Object.keys(SOURCES).length).toBeGreaterThan(50);
     const outside: string[] = [];

@@ -114,18 +114,23 @@ describe("Facebook logins never move a page", () => {
   async function merchants() {
     const alicePage = uniqueId();
     const bobPage = uniqueId();
+    const aliceUser = uniqueId();
     created.pages.add(alicePage).add(bobPage);
-    const alice = await loginFacebook([{ id: alicePage, name: "Alice Shoes" }]);
+    const alice = await loginFacebook([{ id: alicePage, name: "Alice Shoes" }], null, aliceUser);
     const bob = await loginFacebook([{ id: bobPage, name: "Bob Bikes" }]);
     expect(alice.body.user_uuid).not.toBe(bob.body.user_uuid);
-    return { alicePage, bobPage, alice, bob };
+    return { alicePage, bobPage, aliceUser, alice, bob };
   }
 
   for (const order of ["alice first", "bob first"] as const) {
     it(`an agency with roles on both merchants' pages logs in from a fresh browser (${order})`, async () => {
       const { alicePage, bobPage, alice, bob } = await merchants();
       const pages = order === "alice first" ? [alicePage, bobPage] : [bobPage, alicePage];
-      const agency = await loginFacebook(pages.map((id) => ({ id })));
+      const agency = await loginFacebook(
+        pages.map((id) => ({ id })),
+        null,
+        uniqueId(),
+      );
       expect(agency.res.status).toBe(200);
       const agencyUuid = agency.body.user_uuid;
       // Neither merchant's UUID: the agency's browser is bound to an account of its own.
@@ -148,23 +153,91 @@ describe("Facebook logins never move a page", () => {
     });
   }
 
+  it("an agency in a fresh browser with a merchant's page and its clients' pages: the clients' pages are not the merchant's", async () => {
+    const { alicePage, aliceUser, alice } = await merchants();
+    const aliceUuid = alice.body.user_uuid;
+    const [clientPage1, clientPage2, customer] = [uniqueId(), uniqueId(), uniqueId()];
+    created.pages.add(clientPage1).add(clientPage2);
+    const agencyUser = uniqueId();
+    const agency = await loginFacebook([{ id: alicePage }, { id: clientPage1 }, { id: clientPage2 }], null, agencyUser);
+    expect(agency.res.status).toBe(200);
+    const agencyUuid = agency.body.user_uuid;
+    expect(agencyUuid).not.toBe(aliceUuid);
+    // The answer says which pages went where.
+    expect(agency.body.pages_of_other_accounts).toEqual([alicePage]);
+    expect(JSON.stringify(agency.body)).not.toContain(aliceUuid);
+    for (const page of [clientPage1, clientPage2])
+      expect((await pageOwner(env.TOKENS_DB, page))?.userUuid).toBe(agencyUuid);
+    expect((await pageOwner(env.TOKENS_DB, alicePage))?.userUuid).toBe(aliceUuid);
+    // Each Facebook user keeps a token of their own: the agency's did not replace Alice's.
+    const userTokens = await env.TOKENS_DB.prepare("SELECT key FROM tokens WHERE key IN (?1, ?2) ORDER BY key")
+      .bind(`facebook:user:${aliceUser}`, `facebook:user:${agencyUser}`)
+      .all<{ key: string }>();
+    expect(userTokens.results.map((r) => r.key).sort()).toEqual(
+      [`facebook:user:${aliceUser}`, `facebook:user:${agencyUser}`].sort(),
+    );
+
+    // The client's customers are written under the agency's UUID, never under Alice's.
+    await messengerWebhook(delivery(clientPage1, [messageEvent(clientPage1, customer, `m_${customer}`, "Hi C")]));
+    await waitFor(async () =>
+      expect(await readJson(conversationKey(agencyUuid, clientPage1, customer))).not.toBeNull(),
+    );
+    expect(await spaces().listKeys(`users/${aliceUuid}/facebook/${clientPage1}/`)).toEqual([]);
+    expect(await readJson(pageMetadataKey(aliceUuid, clientPage2))).toBeNull();
+
+    // A shop installed later in that browser is not Alice's either.
+    const shop = uniqueShop("agency");
+    created.shops.add(shop);
+    const install = await installShop(shop, { cookie: agency.cookie });
+    expect(install.body.user_uuid).toBe(agencyUuid);
+    expect((await shopOwner(env.TOKENS_DB, shop))?.userUuid).toBe(agencyUuid);
+    await expectEveryObjectUnderItsOwner();
+  });
+
+  it("a browser that saw a merchant's UUID only through a linked page links nothing new to it", async () => {
+    const { alicePage, alice } = await merchants();
+    const aliceUuid = alice.body.user_uuid;
+    // A staffer's login naming only Alice's page: the browser sees Alice, without proof.
+    const staff = await loginFacebook([{ id: alicePage }], null, uniqueId());
+    expect(staff.body).toMatchObject({ user_uuid: aliceUuid, pages_of_other_accounts: [] });
+    // Their next login in that browser brings a page of someone else: another UUID, and the
+    // answer lists Alice's page as another account's.
+    const clientPage = uniqueId();
+    created.pages.add(clientPage);
+    const next = await loginFacebook([{ id: alicePage }, { id: clientPage }], staff.cookie, uniqueId());
+    const otherUuid = next.body.user_uuid;
+    expect(otherUuid).not.toBe(aliceUuid);
+    expect(next.body.pages_of_other_accounts).toEqual([alicePage]);
+    expect((await pageOwner(env.TOKENS_DB, clientPage))?.userUuid).toBe(otherUuid);
+    expect(await readJson(pageMetadataKey(otherUuid, clientPage))).not.toBeNull();
+    expect(await readJson(pageMetadataKey(aliceUuid, clientPage))).toBeNull();
+    // From then on the browser is that other account's.
+    expect(await browserUuid(next.cookie)).toBe(otherUuid);
+    await expectEveryObjectUnderItsOwner();
+  });
+
   it("Alice's old browser logs in with Bob's page too: Bob's page stays Bob's, Alice stays Alice", async () => {
-    const { alicePage, bobPage, alice, bob } = await merchants();
-    const again = await loginFacebook([{ id: alicePage }, { id: bobPage }], alice.cookie);
+    const { alicePage, bobPage, aliceUser, alice, bob } = await merchants();
+    const again = await loginFacebook([{ id: alicePage }, { id: bobPage }], alice.cookie, aliceUser);
     expect(again.body.user_uuid).toBe(alice.body.user_uuid);
     expect(again.body.pages_of_other_accounts).toEqual([bobPage]);
     expect((await pageOwner(env.TOKENS_DB, bobPage))?.userUuid).toBe(bob.body.user_uuid);
     await expectEveryObjectUnderItsOwner();
   });
 
-  it("a fresh browser with only Alice's pages gets Alice's UUID; a new page of that login goes to her", async () => {
-    const { alicePage, alice } = await merchants();
+  it("the merchant's own Facebook user from a new browser gets the merchant back, with the new pages", async () => {
+    const { aliceUser, alice } = await merchants();
+    const aliceUuid = alice.body.user_uuid;
     const newPage = uniqueId();
     created.pages.add(newPage);
-    const fresh = await loginFacebook([{ id: alicePage }, { id: newPage }]);
-    expect(fresh.body.user_uuid).toBe(alice.body.user_uuid);
-    expect(fresh.body.pages_of_other_accounts).toEqual([]);
-    expect((await pageOwner(env.TOKENS_DB, newPage))?.userUuid).toBe(alice.body.user_uuid);
+    // A new browser, and a login that names only a page nobody linked yet.
+    const fresh = await loginFacebook([{ id: newPage, name: "Alice Hats" }], null, aliceUser);
+    expect(fresh.body).toMatchObject({ user_uuid: aliceUuid, pages_of_other_accounts: [] });
+    expect((await pageOwner(env.TOKENS_DB, newPage))?.userUuid).toBe(aliceUuid);
+    expect(await readJson(pageMetadataKey(aliceUuid, newPage))).toMatchObject({ name: "Alice Hats" });
+    // The browser is Alice's, proven: a shop installed in it is hers.
+    expect(await browserUuid(fresh.cookie)).toBe(aliceUuid);
+    await expectEveryObjectUnderItsOwner();
   });
 
   it("a Shopify install and a Facebook login in one browser share one UUID (through the rotated cookie)", async () => {
@@ -176,6 +249,44 @@ describe("Facebook logins never move a page", () => {
     const login = await loginFacebook([{ id: page }], install.cookie);
     expect(login.body.user_uuid).toBe(install.body.user_uuid);
     expect(cookieOf(login.res)).not.toBe(install.cookie);
+  });
+});
+
+describe("a reinstall from a new browser proves nothing", () => {
+  it("the merchant's shop reinstalled in a new browser, then another person's login there: their pages are not the merchant's", async () => {
+    const shop = uniqueShop("merchant");
+    created.shops.add(shop);
+    const merchant = await installShop(shop);
+    const merchantUuid = merchant.body.user_uuid;
+    // A new browser reinstalls the shop: it sees the shop's owner (the shop is theirs to refresh).
+    const reinstall = await installShop(shop);
+    expect(reinstall.body).toMatchObject({ user_uuid: merchantUuid, other_account: false });
+    expect((await shopOwner(env.TOKENS_DB, shop))?.userUuid).toBe(merchantUuid);
+
+    // Another person logs in with Facebook in that browser.
+    const [theirPage, customer] = [uniqueId(), uniqueId()];
+    created.pages.add(theirPage);
+    const login = await loginFacebook([{ id: theirPage, name: "Someone Else" }], reinstall.cookie, uniqueId());
+    expect(login.res.status).toBe(200);
+    const theirUuid = login.body.user_uuid;
+    expect(theirUuid).not.toBe(merchantUuid);
+    expect((await pageOwner(env.TOKENS_DB, theirPage))?.userUuid).toBe(theirUuid);
+    expect(await readJson(pageMetadataKey(theirUuid, theirPage))).toMatchObject({ name: "Someone Else" });
+    await messengerWebhook(delivery(theirPage, [messageEvent(theirPage, customer, `m_${customer}`, "Hello")]));
+    await waitFor(async () => expect(await readJson(conversationKey(theirUuid, theirPage, customer))).not.toBeNull());
+    expect(await spaces().listKeys(`users/${merchantUuid}/facebook/`)).toEqual([]);
+
+    // A new shop installed from a browser that reinstalled the merchant's shop is not theirs either.
+    const adopted = await installShop(shop);
+    expect(adopted.body.user_uuid).toBe(merchantUuid);
+    const newShop = uniqueShop("third");
+    created.shops.add(newShop);
+    const second = await installShop(newShop, { cookie: adopted.cookie });
+    expect(second.body.user_uuid).not.toBe(merchantUuid);
+    expect((await shopOwner(env.TOKENS_DB, newShop))?.userUuid).toBe(second.body.user_uuid);
+    // The merchant's own browser still grows their account.
+    expect(await browserUuid(merchant.cookie)).toBe(merchantUuid);
+    await expectEveryObjectUnderItsOwner();
   });
 });
 

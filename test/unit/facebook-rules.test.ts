@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { toBase64Url, utf8 } from "../../src/lib/encoding";
 import { hmacSha256 } from "../../src/lib/signatures";
-import { choosePageOwners } from "../../src/identity/facebook-login";
+import { decideLoginIdentity } from "../../src/identity/login-identity";
 import { messagingUpdate } from "../../src/conversations/messages";
 import { verifySignedRequest } from "../../src/facebook/signed-request";
 import { loggableEntry } from "../../src/facebook/webhooks";
@@ -55,41 +55,72 @@ describe("signed_request (Meta's deletion and deauthorize callbacks)", () => {
   });
 });
 
-describe("choosePageOwners: a linked page never moves", () => {
+describe("decideLoginIdentity: a UUID grows only through a login that proves its merchant", () => {
   const ids = (n: number) => () => `new-${n}`;
-  it("a fresh browser of the one merchant who owns the linked pages: their UUID, unlinked pages join it", () => {
-    const plan = choosePageOwners(null, ["1", "2"], new Map([["1", "alice"]]), ids(1));
-    expect(plan).toEqual({ userUuid: "alice", toLink: ["2"], own: ["1"], foreign: [] });
+  const fresh = { userUuid: null, proven: false };
+  const owners = new Map([
+    ["a", "alice"],
+    ["b", "bob"],
+  ]);
+  const decide = (session: { userUuid: string | null; proven: boolean }, provenAccounts: string[], items: string[]) =>
+    decideLoginIdentity({ session, provenAccounts, items, owners }, ids(1));
+
+  it("the merchant's own Facebook user in a fresh browser: their UUID back, new pages join it", () => {
+    expect(decide(fresh, ["alice"], ["a", "n"])).toEqual({
+      userUuid: "alice",
+      proven: true,
+      toLink: ["n"],
+      own: ["a"],
+      foreign: [],
+    });
+    // Even with no page of the merchant in this login.
+    expect(decide(fresh, ["alice"], ["n"])).toMatchObject({ userUuid: "alice", proven: true, toLink: ["n"] });
   });
 
-  it("an agency with pages of two merchants, in either order: a new UUID, both pages stay with their owners", () => {
-    const owners = new Map([
-      ["a", "alice"],
-      ["b", "bob"],
-    ]);
-    for (const order of [
-      ["a", "b", "c"],
-      ["c", "b", "a"],
-    ]) {
-      const plan = choosePageOwners(null, order, owners, ids(2));
-      expect(plan.userUuid).toBe("new-2");
-      expect(plan.toLink).toEqual(["c"]);
-      expect(plan.foreign.sort()).toEqual(["a", "b"]);
-    }
+  it("an agency in a fresh browser, naming a merchant's page and new ones: a UUID of its own for the new ones", () => {
+    expect(decide(fresh, [], ["a", "c1", "c2"])).toEqual({
+      userUuid: "new-1",
+      proven: true,
+      toLink: ["c1", "c2"],
+      own: [],
+      foreign: ["a"],
+    });
   });
 
-  it("a browser already bound to a UUID keeps it; another merchant's page is not taken", () => {
-    const plan = choosePageOwners("staff", ["a", "n"], new Map([["a", "alice"]]), ids(3));
-    expect(plan).toEqual({ userUuid: "staff", toLink: ["n"], own: [], foreign: ["a"] });
+  it("a login naming only one merchant's linked items, without proof: that merchant, unproven, nothing linked", () => {
+    expect(decide(fresh, [], ["a"])).toEqual({ userUuid: "alice", proven: false, toLink: [], own: ["a"], foreign: [] });
+    // Pages of two merchants: neither; a UUID of its own.
+    expect(decide(fresh, [], ["b", "a"])).toMatchObject({ userUuid: "new-1", proven: true, foreign: ["b", "a"] });
   });
 
-  it("nothing linked and no session: a new UUID for all", () => {
-    expect(choosePageOwners(null, ["1"], new Map(), ids(4))).toEqual({
-      userUuid: "new-4",
-      toLink: ["1"],
+  it("a browser that saw a UUID without proof links nothing new to it", () => {
+    const adopted = { userUuid: "alice", proven: false };
+    expect(decide(adopted, [], ["a"])).toMatchObject({ userUuid: "alice", proven: false, toLink: [] });
+    expect(decide(adopted, [], ["n"])).toEqual({
+      userUuid: "new-1",
+      proven: true,
+      toLink: ["n"],
       own: [],
       foreign: [],
     });
+    // Until the merchant's own Facebook user logs in there.
+    expect(decide(adopted, ["alice"], ["n"])).toMatchObject({ userUuid: "alice", proven: true, toLink: ["n"] });
+  });
+
+  it("a proven browser keeps its UUID; another merchant's item is not taken", () => {
+    expect(decide({ userUuid: "staff", proven: true }, ["alice"], ["a", "n"])).toEqual({
+      userUuid: "staff",
+      proven: true,
+      toLink: ["n"],
+      own: [],
+      foreign: ["a"],
+    });
+  });
+
+  it("a Facebook user proving several accounts: the one of this browser, else of this login's pages, else the latest", () => {
+    expect(decide({ userUuid: "bob", proven: false }, ["alice", "bob"], ["n"]).userUuid).toBe("bob");
+    expect(decide(fresh, ["alice", "bob"], ["b", "n"]).userUuid).toBe("bob");
+    expect(decide(fresh, ["alice", "bob"], ["n"]).userUuid).toBe("alice");
   });
 });
 

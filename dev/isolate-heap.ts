@@ -1,0 +1,117 @@
+/**
+ * The worker isolate's own heap, read inside workerd: `wrangler dev --inspector-port P` serves the
+ * DevTools protocol, and `Runtime.getHeapUsage` answers for the isolate that runs the worker. A Node
+ * process running the same code is a stand-in, not the Worker (workerd's streams and fetch buffer
+ * differently), so memory figures in the bench and the tests come from here.
+ *
+ * The figure is `usedSize + backingStorageSize`: JavaScript objects plus the ArrayBuffers behind
+ * them (request bodies, stream chunks), which is what counts against a Worker's memory limit.
+ */
+import WebSocket from "ws";
+
+/** The memory a Worker's isolate may use on Cloudflare. */
+export const ISOLATE_LIMIT_BYTES = 128 * 1024 * 1024;
+
+/** How often the sampler asks: often enough to catch the peak of a request that lasts a second. */
+const SAMPLE_EVERY_MS = 100;
+
+interface HeapUsage {
+  usedSize: number;
+  totalSize: number;
+  backingStorageSize?: number;
+}
+
+export interface HeapSampler {
+  /** One reading now, in bytes. */
+  read(): Promise<number>;
+  /** Starts sampling in the background; the peak since then comes back from `peak()`. */
+  start(): void;
+  /** The highest reading since `start()`, in bytes (sampling goes on). */
+  peak(): number;
+  /** Stops sampling and returns the peak since `start()`. */
+  stopSampling(): Promise<number>;
+  /** Closes the inspector connection. */
+  close(): void;
+}
+
+/** Connects to the inspector of `wrangler dev --inspector-port <port>`. */
+export async function connectIsolateHeap(inspectorPort: number): Promise<HeapSampler> {
+  const socket = await openInspector(inspectorPort);
+  let nextId = 1;
+  const waiting = new Map<number, (result: unknown) => void>();
+  socket.on("message", (data) => {
+    const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    if (message.id !== undefined) waiting.get(message.id)?.(message.result);
+    if (message.id !== undefined) waiting.delete(message.id);
+  });
+  const call = (method: string) =>
+    new Promise<unknown>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => reject(new Error(`inspector: ${method} unanswered`)), 10_000);
+      waiting.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      socket.send(JSON.stringify({ id, method }));
+    });
+  await call("Runtime.enable");
+
+  const read = async () => {
+    const usage = (await call("Runtime.getHeapUsage")) as HeapUsage;
+    return usage.usedSize + (usage.backingStorageSize ?? 0);
+  };
+  let peak = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  const sample = () => {
+    inFlight = read().then(
+      (bytes) => void (peak = Math.max(peak, bytes)),
+      () => undefined,
+    );
+  };
+  return {
+    read,
+    start() {
+      peak = 0;
+      sample();
+      timer = setInterval(sample, SAMPLE_EVERY_MS);
+    },
+    peak: () => peak,
+    async stopSampling() {
+      clearInterval(timer);
+      await inFlight;
+      sample();
+      await inFlight;
+      return peak;
+    },
+    close: () => socket.close(),
+  };
+}
+
+/** The worker's isolate target: wrangler lists it at `/json`; retried while wrangler starts. */
+async function openInspector(port: number): Promise<WebSocket> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
+        webSocketDebuggerUrl?: string;
+      }[];
+      const url = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/ws`;
+      const socket = new WebSocket(url);
+      await new Promise<void>((resolve, reject) => {
+        socket.once("open", () => resolve());
+        socket.once("error", reject);
+      });
+      return socket;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`no inspector on port ${port}: ${String(err)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** "12.3 MB of 128 MB": a heap figure next to the Worker's limit. */
+export function heapFigure(bytes: number): string {
+  const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+  return `${mb(bytes)} MB of ${mb(ISOLATE_LIMIT_BYTES)} MB`;
+}
