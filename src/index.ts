@@ -2,6 +2,7 @@ import { app } from "./app";
 import { consumeDeadJobs, consumeJobs } from "./jobs/consumer";
 import { runScheduled } from "./jobs/schedule";
 
+export { Catalogue } from "./catalogue/durable-object";
 export { Conversation } from "./conversations/durable-object";
 
 export default {

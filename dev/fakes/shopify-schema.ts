@@ -48,7 +48,9 @@ export const ADMIN_SCHEMA_SDL = /* GraphQL */ `
     EXACT
   }
   enum WebhookSubscriptionTopic {
+    APP_SCOPES_UPDATE
     APP_UNINSTALLED
+    INVENTORY_LEVELS_UPDATE
     PRODUCTS_CREATE
     PRODUCTS_DELETE
     PRODUCTS_UPDATE
@@ -126,12 +128,47 @@ export const ADMIN_SCHEMA_SDL = /* GraphQL */ `
     width: Int
     height: Int
   }
+  type ImageEdge {
+    cursor: String!
+    node: Image!
+  }
+  type ImageConnection {
+    edges: [ImageEdge!]!
+    nodes: [Image!]!
+    pageInfo: PageInfo!
+  }
+  type ProductOptionValue {
+    id: ID!
+    name: String!
+  }
+  type ProductOption implements Node {
+    id: ID!
+    name: String!
+    position: Int!
+    values: [String!]!
+    optionValues: [ProductOptionValue!]!
+  }
+  type SelectedOption {
+    name: String!
+    value: String!
+  }
+  type InventoryItem implements Node {
+    id: ID!
+    sku: String
+    tracked: Boolean!
+  }
   type ProductVariant implements Node {
     id: ID!
     title: String!
     sku: String
     price: Decimal!
+    compareAtPrice: Decimal
+    availableForSale: Boolean!
     inventoryQuantity: Int
+    selectedOptions: [SelectedOption!]!
+    image: Image
+    inventoryItem: InventoryItem!
+    updatedAt: DateTime!
   }
   type ProductVariantEdge {
     cursor: String!
@@ -158,6 +195,8 @@ export const ADMIN_SCHEMA_SDL = /* GraphQL */ `
     updatedAt: DateTime!
     featuredImage: Image
     priceRangeV2: ProductPriceRangeV2!
+    options(first: Int): [ProductOption!]!
+    images(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ImageConnection!
     variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ProductVariantConnection!
   }
   type ProductEdge {
@@ -221,6 +260,7 @@ export const ADMIN_SCHEMA_SDL = /* GraphQL */ `
 
   type QueryRoot {
     shop: Shop!
+    product(id: ID!): Product
     products(
       first: Int
       after: String

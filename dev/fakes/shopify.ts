@@ -8,11 +8,23 @@ import {
   type ExecutionResult,
   type GraphQLFormattedError,
 } from "graphql";
+import type { IncomingMessage } from "node:http";
 import { json, listen, type FakeResponse } from "./http";
 import { bulkJsonl, hasConnection } from "./shopify-bulk";
 import { consentPage, hostParam, oauthErrorPage, signedCallbackQuery } from "./shopify-consent";
 import { SINGLE_QUERY_MAX_COST, actualQueryCost, requestedQueryCost } from "./shopify-cost";
 import { adminSchema } from "./shopify-schema";
+import {
+  connection,
+  editProduct,
+  makeProduct,
+  productNode,
+  type ConnectionArgs,
+  type Context,
+  type ProductEdit,
+  type ProductShape,
+  type Raw,
+} from "./shopify-catalogue";
 
 /**
  * A fake Shopify for one or many shops that behaves as Shopify documents it:
@@ -43,12 +55,8 @@ export const PLANS = {
 } as const;
 export type Plan = keyof typeof PLANS;
 const BUCKET_SECONDS = 20;
-/** Largest `first`/`last` Shopify accepts on a connection. */
-const MAX_PAGE = 250;
 /** Bulk query operations that may run at once per shop (API 2026-01 and later). */
 const MAX_CONCURRENT_BULK = 5;
-
-type Raw = Record<string, unknown>;
 
 interface Webhook {
   id: string;
@@ -76,6 +84,10 @@ interface BulkOp {
 interface ShopState {
   domain: string;
   products: Raw[];
+  /** Products made so far (a created one gets the next index). */
+  madeProducts: number;
+  /** This shop's Admin API requests and the points they took. */
+  calls: { graphql: number; points: number };
   accessTokens: Map<string, number>;
   refreshTokens: Set<string>;
   codes: Set<string>;
@@ -126,104 +138,6 @@ export interface ShopifyFakeOptions {
   port?: number;
   /** The app's name on the consent screen. */
   appName?: string;
-}
-
-export function makeProduct(i: number, revision = 0): Raw {
-  return {
-    id: `gid://shopify/Product/${1000000 + i}`,
-    title: `Product ${i}${revision ? ` rev ${revision}` : ""}`,
-    handle: `product-${i}`,
-    status: "ACTIVE",
-    vendor: "Acme",
-    productType: "Widget",
-    tags: ["sale", `t${i % 7}`],
-    description: `A fine widget, number ${i}. It does what widgets do, and a little more.`,
-    descriptionHtml: `<p>A fine widget, number ${i}.</p>`,
-    onlineStoreUrl: `https://shop.example/products/product-${i}`,
-    totalInventory: i % 50,
-    createdAt: "2026-01-01T00:00:00Z",
-    updatedAt: `2026-02-01T00:00:${String(revision % 60).padStart(2, "0")}Z`,
-    featuredImage: { id: null, url: `https://cdn.example/p/${i}.jpg`, altText: null, width: 800, height: 800 },
-    priceRangeV2: {
-      minVariantPrice: { amount: `${(i % 100) + 0.5}`, currencyCode: "USD" },
-      maxVariantPrice: { amount: `${(i % 100) + 10.5}`, currencyCode: "USD" },
-    },
-    variants: [0, 1].map((v) => ({
-      id: `gid://shopify/ProductVariant/${2000000 + i * 2 + v}`,
-      title: v ? "Large" : "Small",
-      sku: `SKU-${i}-${v}`,
-      price: `${(i % 100) + 0.5 + v * 10}`,
-      inventoryQuantity: (i % 50) + v,
-    })),
-  };
-}
-
-const cursorOf = (index: number) => Buffer.from(JSON.stringify({ last_index: index })).toString("base64");
-function indexOf(cursor: unknown): number {
-  try {
-    const parsed = JSON.parse(Buffer.from(String(cursor), "base64").toString()) as { last_index?: unknown };
-    if (typeof parsed.last_index === "number") return parsed.last_index;
-  } catch {
-    // fall through
-  }
-  throw new GraphQLError("Invalid cursor for current pagination sort.");
-}
-
-interface Context {
-  bulk: boolean;
-}
-
-interface ConnectionArgs {
-  first?: number | null;
-  last?: number | null;
-  after?: string | null;
-  before?: string | null;
-  reverse?: boolean | null;
-}
-
-/** A Relay connection over `items`, paged as Shopify pages (first/last required, 250 at most). */
-function connection<T>(all: T[], args: ConnectionArgs, ctx: Context) {
-  const items = args.reverse ? [...all].reverse() : all;
-  let start = 0;
-  let end = items.length;
-  if (args.after != null) start = indexOf(args.after) + 1;
-  if (args.before != null) end = Math.min(end, indexOf(args.before));
-  if (!ctx.bulk) {
-    if (args.first == null && args.last == null) throw new GraphQLError("you must provide one of first or last");
-    const size = args.first ?? args.last!;
-    if (size < 0 || size > MAX_PAGE)
-      throw new GraphQLError(`The value of the argument 'first' or 'last' must be between 0 and ${MAX_PAGE}.`);
-    if (args.first != null) end = Math.min(end, start + args.first);
-    else start = Math.max(start, end - args.last!);
-  }
-  const slice = items.slice(start, end);
-  return {
-    edges: slice.map((node, i) => ({ cursor: cursorOf(start + i), node })),
-    nodes: slice,
-    pageInfo: {
-      hasNextPage: end < items.length,
-      hasPreviousPage: start > 0,
-      startCursor: slice.length ? cursorOf(start) : null,
-      endCursor: slice.length ? cursorOf(end - 1) : null,
-    },
-  };
-}
-
-/** What graphql-js resolves a product with (arguments become functions). */
-function productNode(raw: Raw) {
-  const description = String(raw.description ?? "");
-  return {
-    ...raw,
-    __typename: "Product",
-    description: ({ truncateAt }: { truncateAt?: number | null }) =>
-      truncateAt != null && description.length > truncateAt ? `${description.slice(0, truncateAt)}…` : description,
-    variants: (args: ConnectionArgs, ctx: Context) =>
-      connection(
-        (raw.variants as Raw[]).map((v) => ({ ...v, __typename: "ProductVariant" })),
-        args,
-        ctx,
-      ),
-  };
 }
 
 const webhookNode = (w: Webhook) => ({
@@ -302,6 +216,8 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
       s = {
         domain: shop,
         products: [],
+        madeProducts: 0,
+        calls: { graphql: 0, points: 0 },
         accessTokens: new Map(),
         refreshTokens: new Set(),
         codes: new Set(),
@@ -402,6 +318,10 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
         description: null,
         ianaTimezone: "UTC",
         plan: { displayName: PLANS[s.plan].displayName, partnerDevelopment: false, shopifyPlus: s.plan === "plus" },
+      },
+      product: ({ id }: { id: string }) => {
+        const product = s.products.find((p) => p.id === id);
+        return product ? productNode(product) : null;
       },
       products: (args: ConnectionArgs, ctx: Context) => connection(s.products.map(productNode), args, ctx),
       productsCount: ({ limit }: { limit?: number | null }) => {
@@ -577,6 +497,7 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     const actual = Math.min(requested, actualQueryCost(schema, document, result.data, variables, operationName));
     s.available = Math.min(s.maximumAvailable, s.available + (requested - actual));
     calls.points += actual;
+    s.calls.points += actual;
     const body: Record<string, unknown> = {};
     if (result.errors?.length) body.errors = result.errors.map((e) => e.toJSON());
     body.data = result.data ?? null;
@@ -627,167 +548,237 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
     return { status: 302, text: "", headers: { location: `${target.origin}${target.pathname}?${query}` } };
   }
 
-  const fake = await listen(async (req, url, body) => {
-    if (url.pathname.startsWith("/_control/")) return control(url, body.length ? JSON.parse(body.toString()) : {});
-    const bulkFile = /^\/_bulk\/([0-9a-f]+)\.jsonl$/.exec(url.pathname);
-    if (bulkFile && req.method === "GET") {
-      const op = bulkFiles.get(bulkFile[1]!);
-      if (!op?.file) return json({ error: "NoSuchKey" }, 404);
-      if (bulkDownloadFaults > 0) {
-        bulkDownloadFaults--;
-        return { status: 503, text: "Service Unavailable", headers: { "content-type": "text/plain" } };
-      }
-      calls.bulkDownloads++;
-      return { text: op.file, headers: { "content-type": "application/jsonl" } };
+  /** The bulk result at its signed URL; its storage can answer 503 (`faults` with `bulkDownloads: n`). */
+  function bulkDownload(key: string): FakeResponse {
+    const op = bulkFiles.get(key);
+    if (!op?.file) return json({ error: "NoSuchKey" }, 404);
+    if (bulkDownloadFaults > 0) {
+      bulkDownloadFaults--;
+      return { status: 503, text: "Service Unavailable", headers: { "content-type": "text/plain" } };
     }
-    const consent = /^\/([a-z0-9][a-z0-9-]*\.myshopify\.com)\/admin\/oauth\/authorize(\/approve)?$/.exec(url.pathname);
-    if (consent && req.method === "GET") return authorize(consent[1]!, url, Boolean(consent[2]));
-    const match =
-      /^\/([a-z0-9][a-z0-9-]*\.myshopify\.com)\/admin\/(oauth\/access_token|api\/(\d{4}-\d{2})\/graphql\.json)$/.exec(
-        url.pathname,
-      );
-    if (!match || req.method !== "POST") return json({ errors: "Not Found" }, 404);
-    const shop = match[1]!;
-    const s = shopState(shop);
+    calls.bulkDownloads++;
+    return { text: op.file, headers: { "content-type": "application/jsonl" } };
+  }
+
+  /** A fault a test asked for, taken before the shop's endpoints answer; null when none is due. */
+  async function dueFault(): Promise<FakeResponse | null> {
     const fault = faults[0];
-    if (fault) {
-      if (--fault.times <= 0) faults.shift();
-      if (fault.kind === "429")
-        return json({ errors: "Exceeded 2 calls per second for api client." }, 429, {
-          "retry-after": fault.retryAfter ?? "1.0",
-        });
-      if (fault.kind === "500") return json({ errors: "Internal Server Error" }, 500);
-      if (fault.kind === "slow") await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
+    if (!fault) return null;
+    if (--fault.times <= 0) faults.shift();
+    if (fault.kind === "429")
+      return json({ errors: "Exceeded 2 calls per second for api client." }, 429, {
+        "retry-after": fault.retryAfter ?? "1.0",
+      });
+    if (fault.kind === "500") return json({ errors: "Internal Server Error" }, 500);
+    await new Promise((r) => setTimeout(r, fault.delayMs ?? 2000));
+    return null;
+  }
+
+  /** `POST /{shop}/admin/oauth/access_token`: a code or a refresh token for a new pair. */
+  function accessToken(s: ShopState, payload: Record<string, any>): FakeResponse {
+    if (payload.client_id !== opts.apiKey || payload.client_secret !== opts.apiSecret) {
+      return json({ error: "invalid_client", error_description: "Client authentication failed" }, 401);
     }
-    let payload: Record<string, any>;
-    try {
-      payload = JSON.parse(body.toString() || "{}");
-    } catch {
-      return json({ errors: "Invalid JSON in request body" }, 400);
-    }
-    if (match[2] === "oauth/access_token") {
-      if (payload.client_id !== opts.apiKey || payload.client_secret !== opts.apiSecret) {
-        return json({ error: "invalid_client", error_description: "Client authentication failed" }, 401);
-      }
-      if (payload.grant_type === "refresh_token") {
-        calls.refresh++;
-        if (!s.refreshTokens.delete(payload.refresh_token))
-          return json({ error: "invalid_grant", error_description: "refresh token is invalid" }, 400);
-        return json(issueToken(s));
-      }
-      calls.token++;
-      if (!s.codes.delete(payload.code))
-        return json(
-          { error: "invalid_request", error_description: "authorization code was not found or was already used" },
-          400,
-        );
-      if (payload.expiring !== "1")
-        return json({ access_token: `shpat_${randomBytes(16).toString("hex")}`, scope: "read_products" });
+    if (payload.grant_type === "refresh_token") {
+      calls.refresh++;
+      if (!s.refreshTokens.delete(payload.refresh_token))
+        return json({ error: "invalid_grant", error_description: "refresh token is invalid" }, 400);
       return json(issueToken(s));
     }
+    calls.token++;
+    if (!s.codes.delete(payload.code))
+      return json(
+        { error: "invalid_request", error_description: "authorization code was not found or was already used" },
+        400,
+      );
+    if (payload.expiring !== "1")
+      return json({ access_token: `shpat_${randomBytes(16).toString("hex")}`, scope: "read_products" });
+    return json(issueToken(s));
+  }
+
+  /** `POST /{shop}/admin/api/{version}/graphql.json`, with the shop's access token. */
+  function adminApi(s: ShopState, payload: Record<string, any>, token: unknown): FakeResponse {
     calls.graphql++;
-    const token = req.headers["x-shopify-access-token"];
+    s.calls.graphql++;
     const expiry = typeof token === "string" ? s.accessTokens.get(token) : undefined;
     if (!expiry || expiry < Date.now()) {
       return json({ errors: "[API] Invalid API key or access token (unrecognized login or wrong password)" }, 401);
     }
     if (typeof payload.query !== "string") return json({ errors: [{ message: "No query string was present" }] });
     return graphql(s, payload.query, payload.variables ?? {}, payload.operationName ?? undefined);
+  }
+
+  const SHOP = "([a-z0-9][a-z0-9-]*\\.myshopify\\.com)";
+  interface Route {
+    method: "GET" | "POST";
+    path: RegExp;
+    handle: (m: RegExpExecArray, req: IncomingMessage, url: URL, body: Buffer) => Promise<FakeResponse> | FakeResponse;
+  }
+  /** A shop's POST endpoint: faults first, then the JSON body, then the handler. */
+  const shopEndpoint =
+    (handle: (s: ShopState, payload: Record<string, any>, req: IncomingMessage) => FakeResponse) =>
+    async (m: RegExpExecArray, req: IncomingMessage, _url: URL, body: Buffer) => {
+      const s = shopState(m[1]!);
+      const fault = await dueFault();
+      if (fault) return fault;
+      let payload: Record<string, any>;
+      try {
+        payload = JSON.parse(body.toString() || "{}");
+      } catch {
+        return json({ errors: "Invalid JSON in request body" }, 400);
+      }
+      return handle(s, payload, req);
+    };
+  const routes: Route[] = [
+    {
+      method: "POST",
+      path: /^\/_control\/[a-z-]+$/,
+      handle: (_m, _req, url, body) => control(url, body.length ? JSON.parse(body.toString()) : {}),
+    },
+    { method: "GET", path: /^\/_control\/state$/, handle: (_m, _req, url) => control(url, {}) },
+    { method: "GET", path: /^\/_bulk\/([0-9a-f]+)\.jsonl$/, handle: (m) => bulkDownload(m[1]!) },
+    {
+      method: "GET",
+      path: new RegExp(`^/${SHOP}/admin/oauth/authorize(/approve)?$`),
+      handle: (m, _req, url) => authorize(m[1]!, url, Boolean(m[2])),
+    },
+    { method: "POST", path: new RegExp(`^/${SHOP}/admin/oauth/access_token$`), handle: shopEndpoint(accessToken) },
+    {
+      method: "POST",
+      path: new RegExp(`^/${SHOP}/admin/api/\\d{4}-\\d{2}/graphql\\.json$`),
+      handle: shopEndpoint((s, payload, req) => adminApi(s, payload, req.headers["x-shopify-access-token"])),
+    },
+  ];
+
+  const fake = await listen(async (req, url, body) => {
+    for (const route of routes) {
+      const m = route.method === req.method ? route.path.exec(url.pathname) : null;
+      if (m) return route.handle(m, req, url, body);
+    }
+    return json({ errors: "Not Found" }, 404);
   }, opts.port);
   origin = fake.origin;
 
-  function control(url: URL, body: any): FakeResponse {
-    switch (url.pathname) {
-      case "/_control/reset":
-        shops.clear();
-        bulkFiles.clear();
-        faults = [];
-        bulkDownloadFaults = 0;
-        tokenTtlSeconds = 3600;
-        Object.assign(calls, freshCalls());
-        return json({ ok: true });
-      case "/_control/shop": {
-        const s = shopState(body.shop);
-        if (body.products !== undefined)
-          s.products = Array.from({ length: body.products }, (_, i) => makeProduct(i, body.revision ?? 0));
-        if (body.name) s.name = body.name;
+  /** Products `count` of `shape`, replacing the shop's catalogue. */
+  const seedProducts = (s: ShopState, count: number, shape: ProductShape) => {
+    s.products = Array.from({ length: count }, (_, i) => makeProduct(i, shape));
+    s.madeProducts = count;
+  };
+
+  /** `/_control/*`: how tests steer the fake, one small handler each. */
+  const controls: Record<string, (body: any, url: URL) => FakeResponse> = {
+    reset: () => {
+      shops.clear();
+      bulkFiles.clear();
+      faults = [];
+      bulkDownloadFaults = 0;
+      tokenTtlSeconds = 3600;
+      Object.assign(calls, freshCalls());
+      return json({ ok: true });
+    },
+    shop: (body) => {
+      const s = shopState(body.shop);
+      if (body.products !== undefined) seedProducts(s, body.products, body);
+      if (body.name) s.name = body.name;
+      if (body.plan !== undefined || body.restoreRate !== undefined)
+        setPlan(s, (body.plan ?? s.plan) as Plan, body.restoreRate);
+      if (body.available !== undefined) s.available = body.available;
+      if (body.failNextBulk !== undefined) s.failNextBulk = Boolean(body.failNextBulk);
+      if (body.finishBulk)
+        for (const op of s.bulkOps.filter(isRunning)) {
+          op.status = "COMPLETED";
+          op.completedAt = new Date().toISOString();
+        }
+      // Bulk operations of this app left running (by an earlier job): they count against the limit.
+      for (let i = 0; i < (body.runningBulk ?? 0); i++) {
+        const query = "{ products { edges { node { id } } } }";
+        newBulkOp(s, query, parse(query), "RUNNING");
+      }
+      if (body.maxQueryCost !== undefined) s.maxQueryCost = body.maxQueryCost ?? SINGLE_QUERY_MAX_COST;
+      return json({ ok: true, throttleStatus: throttleStatus(s) });
+    },
+    product: (
+      body: { shop: string; index?: number; create?: boolean; delete?: boolean } & ProductEdit & ProductShape,
+    ) => {
+      // A merchant's edit in the admin: one product created, changed or deleted.
+      const s = shopState(body.shop);
+      if (body.create) {
+        const product = makeProduct(s.madeProducts++, body);
+        editProduct(product, body, s.madeProducts - 1);
+        s.products.push(product);
+        return json({ ok: true, id: product.id });
+      }
+      const id = `gid://shopify/Product/${1000000 + (body.index ?? 0)}`;
+      const at = s.products.findIndex((p) => p.id === id);
+      if (at < 0) return json({ error: "no such product" }, 404);
+      if (body.delete) s.products.splice(at, 1);
+      else editProduct(s.products[at]!, body, body.index ?? 0);
+      return json({ ok: true, id, product: body.delete ? null : s.products[at] });
+    },
+    code: (body) => {
+      const code = randomBytes(8).toString("hex");
+      shopState(body.shop).codes.add(code);
+      return json({ code });
+    },
+    grant: (body) => {
+      // A token as if issued by an install long ago (for seeding many shops at once).
+      for (const grant of body.grants ?? [body]) {
+        const s = shopState(grant.shop);
+        s.accessTokens.set(grant.access_token, Date.now() + 365 * 24 * 3600 * 1000);
+        if (grant.products !== undefined) seedProducts(s, grant.products, grant);
         if (body.plan !== undefined || body.restoreRate !== undefined)
           setPlan(s, (body.plan ?? s.plan) as Plan, body.restoreRate);
-        if (body.available !== undefined) s.available = body.available;
-        if (body.failNextBulk !== undefined) s.failNextBulk = Boolean(body.failNextBulk);
-        if (body.finishBulk)
-          for (const op of s.bulkOps.filter(isRunning)) {
-            op.status = "COMPLETED";
-            op.completedAt = new Date().toISOString();
-          }
-        // Bulk operations of this app left running (by an earlier job): they count against the limit.
-        for (let i = 0; i < (body.runningBulk ?? 0); i++) {
-          const query = "{ products { edges { node { id } } } }";
-          newBulkOp(s, query, parse(query), "RUNNING");
-        }
-        if (body.maxQueryCost !== undefined) s.maxQueryCost = body.maxQueryCost ?? SINGLE_QUERY_MAX_COST;
-        return json({ ok: true, throttleStatus: throttleStatus(s) });
       }
-      case "/_control/code": {
-        const code = randomBytes(8).toString("hex");
-        shopState(body.shop).codes.add(code);
-        return json({ code });
-      }
-      case "/_control/grant": {
-        // A token as if issued by an install long ago (for seeding many shops at once).
-        for (const { shop, access_token, products } of body.grants ?? [body]) {
-          const s = shopState(shop);
-          s.accessTokens.set(access_token, Date.now() + 365 * 24 * 3600 * 1000);
-          if (products !== undefined) s.products = Array.from({ length: products }, (_, i) => makeProduct(i));
-          if (body.plan !== undefined || body.restoreRate !== undefined)
-            setPlan(s, (body.plan ?? s.plan) as Plan, body.restoreRate);
-        }
-        return json({ ok: true });
-      }
-      case "/_control/delete-webhook": {
-        // What Shopify does to a subscription after 8 failed deliveries in a row.
-        const s = shopState(body.shop);
-        const before = s.webhooks.length;
-        s.webhooks = s.webhooks.filter((w) => !(w.topic === body.topic || w.id === body.id));
-        return json({ ok: true, deleted: before - s.webhooks.length });
-      }
-      case "/_control/issued":
-        return json({ tokens: issued });
-      case "/_control/token-ttl":
-        tokenTtlSeconds = body.seconds;
-        return json({ ok: true });
-      case "/_control/revoke-tokens": {
-        // What a revoked grant looks like to the app: every access token answers 401 and the
-        // refresh token is refused, until the merchant approves the app again.
-        const s = shopState(body.shop);
-        s.accessTokens.clear();
-        s.refreshTokens.clear();
-        return json({ ok: true });
-      }
-      case "/_control/expire-tokens": {
-        const s = shopState(body.shop);
-        for (const key of s.accessTokens.keys()) s.accessTokens.set(key, 0);
-        return json({ ok: true });
-      }
-      case "/_control/faults":
-        faults = body.faults ?? [];
-        bulkDownloadFaults = body.bulkDownloads ?? 0;
-        return json({ ok: true });
-      case "/_control/state": {
-        const s = shops.get(String(url.searchParams.get("shop")));
-        if (s) restore(s);
-        return json({
-          calls,
-          webhooks: s?.webhooks ?? [],
-          liveTokens: s ? [...s.accessTokens.values()].filter((t) => t > Date.now()).length : 0,
-          refreshTokens: s?.refreshTokens.size ?? 0,
-          throttleStatus: s ? throttleStatus(s) : null,
-          bulkOperations: s?.bulkOps.map((o) => ({ id: o.id, status: o.status, objectCount: o.objectCount })) ?? [],
-        });
-      }
-      default:
-        return json({ error: "unknown control" }, 404);
-    }
+      return json({ ok: true });
+    },
+    "delete-webhook": (body) => {
+      // What Shopify does to a subscription after 8 failed deliveries in a row.
+      const s = shopState(body.shop);
+      const before = s.webhooks.length;
+      s.webhooks = s.webhooks.filter((w) => !(w.topic === body.topic || w.id === body.id));
+      return json({ ok: true, deleted: before - s.webhooks.length });
+    },
+    issued: () => json({ tokens: issued }),
+    "token-ttl": (body) => {
+      tokenTtlSeconds = body.seconds;
+      return json({ ok: true });
+    },
+    "revoke-tokens": (body) => {
+      // What a revoked grant looks like to the app: every access token answers 401 and the
+      // refresh token is refused, until the merchant approves the app again.
+      const s = shopState(body.shop);
+      s.accessTokens.clear();
+      s.refreshTokens.clear();
+      return json({ ok: true });
+    },
+    "expire-tokens": (body) => {
+      const s = shopState(body.shop);
+      for (const key of s.accessTokens.keys()) s.accessTokens.set(key, 0);
+      return json({ ok: true });
+    },
+    faults: (body) => {
+      faults = body.faults ?? [];
+      bulkDownloadFaults = body.bulkDownloads ?? 0;
+      return json({ ok: true });
+    },
+    state: (_body, url) => {
+      const s = shops.get(String(url.searchParams.get("shop")));
+      if (s) restore(s);
+      return json({
+        calls,
+        shopCalls: s?.calls ?? { graphql: 0, points: 0 },
+        webhooks: s?.webhooks ?? [],
+        liveTokens: s ? [...s.accessTokens.values()].filter((t) => t > Date.now()).length : 0,
+        refreshTokens: s?.refreshTokens.size ?? 0,
+        throttleStatus: s ? throttleStatus(s) : null,
+        bulkOperations: s?.bulkOps.map((o) => ({ id: o.id, status: o.status, objectCount: o.objectCount })) ?? [],
+      });
+    },
+  };
+
+  function control(url: URL, body: any): FakeResponse {
+    const handler = controls[url.pathname.slice("/_control/".length)];
+    return handler ? handler(body, url) : json({ error: "unknown control" }, 404);
   }
 
   return { ...fake, shops, calls };

@@ -29,8 +29,8 @@ export async function benchLag(bench: Bench) {
     "includes the 200 ms batching delay",
   );
   const shopifyLag: number[] = [];
-  // The first round is not counted: a sync of the bench shop left failing by the Spaces-down runs
-  // holds the shop's sync claim until its retry (seconds later), and the change waits behind it.
+  // The first round is not counted: a write of the bench shop's file left failing by the Spaces-down
+  // runs is retried after a backoff, and the change waits behind it.
   for (let i = -1; i < 10; i++) {
     await control(shopify.origin, "shop", { shop: benchShop, products: 50, revision: 100 + i });
     const res = await fetch(
@@ -58,6 +58,6 @@ export async function benchLag(bench: Bench) {
     "Shopify products/update → products file p50 / p99",
     `${percentile(shopifyLag, 50)} / ${percentile(shopifyLag, 99)}`,
     "ms",
-    "a full catalogue sync of 50 products through the queue",
+    "that product read again, the file written from the shop's catalogue object",
   );
 }

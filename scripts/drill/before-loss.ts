@@ -29,7 +29,9 @@ export async function beforeTheLoss(drill: Drill) {
   );
   await control(shopify.origin, "shop", { shop: shopA, products: 4, revision: 1 });
   await step("Shopify products/update webhook", async () => {
-    await expectOk(drill.productUpdate(shopA, { id: 1000001, title: "Product 1 rev 1" }));
+    // Each product's webhook brings that product: the four of them, as Shopify sends one each.
+    for (let i = 0; i < 4; i++)
+      await expectOk(drill.productUpdate(shopA, { id: 1000000 + i, title: `Product ${i} rev 1` }));
   });
   await step("Messenger message from a customer", async () => {
     await expectOk(

@@ -149,6 +149,20 @@ export class TokenStore {
     return replaced(result!);
   }
 
+  /**
+   * The scopes Shopify says are granted now (`app/scopes_update`), unless the token was written
+   * after `at` (a refresh or install then stored the scopes of its own answer). True when written.
+   */
+  async updateScope(key: string, scope: string, at: number): Promise<boolean> {
+    const statement = this.db
+      .prepare("UPDATE tokens SET scope = ?2, updated_at = ?3 WHERE key = ?1 AND updated_at <= ?3")
+      .bind(key, scope, at);
+    const [result] = await commitJournaled(this.db, this.journal, [
+      { statement, ref: (r) => (r.meta.changes === 1 ? [tokenRef(key)] : []) },
+    ]);
+    return result!.meta.changes === 1;
+  }
+
   async markNeedsReauth(key: string): Promise<void> {
     await this.commit({
       rows: [

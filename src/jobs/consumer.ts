@@ -3,9 +3,9 @@ import { PlatformError } from "../lib/platform-error";
 import { backoffMs } from "../lib/retry";
 import { shopPrefix } from "../spaces/keys";
 import { pageTokenKey, shopTokenKey } from "../db/tokens";
-import { syncFinished } from "../db/links";
 import { spaces, tokenStore } from "../services";
-import { syncShop } from "../shopify/sync";
+import { reconcileShop, refreshMetadataOf, syncShop } from "../shopify/sync";
+import { catalogueStub } from "../catalogue/durable-object";
 import { checkShopWebhooks } from "../shopify/webhook-registration";
 import { jobSubject, parseJob, type Job } from "./queue-jobs";
 import { writeJournal } from "../backup/journal";
@@ -48,15 +48,15 @@ function decide(err: unknown, attempts: number): Decision {
 export async function run(env: Env, job: Job): Promise<void> {
   switch (job.type) {
     case "shopify.sync":
-      // The daily poll also puts back the subscriptions Shopify removed.
-      if (job.reason === "poll") await checkShopWebhooks(env, job.shop);
-      await syncShop(env, job.shop, { verifyFirst: job.reason === "poll" });
-      // Webhooks came in while it ran: one more run picks up what they changed.
-      if (await syncFinished(env.TOKENS_DB, job.shop)) {
-        await env.JOBS.send({ type: "shopify.sync", shop: job.shop, reason: "webhook" } satisfies Job, {
-          contentType: "json",
-        });
-      }
+      // The daily poll also puts back the subscriptions Shopify removed, and compares the catalogue
+      // instead of reading it whole.
+      if (job.reason === "poll") {
+        await checkShopWebhooks(env, job.shop);
+        await reconcileShop(env, job.shop);
+      } else await syncShop(env, job.shop);
+      return;
+    case "shopify.metadata":
+      await refreshMetadataOf(env, job.shop);
       return;
     case "journal.write":
       await writeJournal(spaces(env), await backupAuth(env), job.entry);
@@ -65,6 +65,7 @@ export async function run(env: Env, job: Job): Promise<void> {
       const store = spaces(env);
       const keys = await store.listKeys(shopPrefix(job.userUuid, job.shop));
       for (const key of keys) await store.delete(key);
+      await catalogueStub(env, job.shop).forget();
       log.info(`Shop data redacted for ${job.shop}: ${keys.length} objects deleted`, { shop: job.shop });
       return;
     }
@@ -76,7 +77,7 @@ export async function run(env: Env, job: Job): Promise<void> {
 /** Marks a token as needing a new install or login, after the platform refused it for good. */
 async function markDeadToken(env: Env, job: Job) {
   const tokens = await tokenStore(env);
-  if (job.type === "shopify.sync") {
+  if (job.type === "shopify.sync" || job.type === "shopify.metadata") {
     await tokens.markNeedsReauth(shopTokenKey(job.shop));
     log.warn(`Token for ${job.shop} needs a new install`, { shop: job.shop });
   } else if (job.type === "facebook.poll" || job.type === "facebook.page_metadata") {

@@ -13,6 +13,8 @@ export const jobSchema = z.discriminatedUnion("type", [
   }),
   z.object({ type: z.literal("shopify.sync"), shop: z.string(), reason: z.enum(["webhook", "install", "poll"]) }),
   z.object({ type: z.literal("shopify.redact"), shop: z.string(), userUuid: z.string() }),
+  /** `shop/update`: the shop's metadata read again. */
+  z.object({ type: z.literal("shopify.metadata"), shop: z.string() }),
   z.object({ type: z.literal("facebook.page_metadata"), pageId: z.string(), reason: z.enum(["webhook", "poll"]) }),
   z.object({
     type: z.literal("facebook.poll"),

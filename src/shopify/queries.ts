@@ -25,8 +25,11 @@ export const SHOP_QUERY = /* GraphQL */ `
   }
 `;
 
-/** What the products file holds of a product: the same selection for a page and for a bulk run. */
-const PRODUCT_FIELDS = /* GraphQL */ `
+/** Images kept of a product (its gallery's first ones), paged or bulk alike. */
+export const IMAGES_PER_PRODUCT = 10;
+
+/** What the products file holds of a product itself: the same selection everywhere. */
+const PRODUCT_SCALARS = /* GraphQL */ `
         id
         title
         handle
@@ -39,54 +42,170 @@ const PRODUCT_FIELDS = /* GraphQL */ `
         totalInventory
         createdAt
         updatedAt
+        options {
+          name
+          optionValues {
+            name
+          }
+        }
         featuredImage {
           url
           altText
         }
-        priceRangeV2 {
-          minVariantPrice {
-            amount
-            currencyCode
-          }
-          maxVariantPrice {
-            amount
-            currencyCode
-          }
-        }
+`;
+
+/** What the file holds of a variant: what a customer asks about before buying. */
+const VARIANT_FIELDS = /* GraphQL */ `
+            id
+            title
+            sku
+            price
+            compareAtPrice
+            availableForSale
+            inventoryQuantity
+            selectedOptions {
+              name
+              value
+            }
+            image {
+              url
+              altText
+            }
 `;
 
 /**
- * One page of products. A product costs 5 points (itself and four objects), so a page of
- * PRODUCTS_PAGE_SIZE costs 2 + 5 × size; a shop answering MAX_COST_EXCEEDED gets smaller pages.
+ * A variant costs 3 points (itself, its selected options, its image) and a product without its
+ * variants 16 (itself, its options and their values 2, its featured image, and a connection of
+ * IMAGES_PER_PRODUCT images, 2 + 10). A page of PRODUCTS_PAGE_SIZE products with their first
+ * VARIANTS_PER_LISTED_PRODUCT variants costs 2 + 15 × (16 + 2 + 3 × 10) = 722; a product with more
+ * variants than that has the rest read with PRODUCT_VARIANTS_QUERY.
  */
 export const PRODUCTS_PAGE_QUERY = /* GraphQL */ `
-  query ShopProducts($first: Int!, $cursor: String) {
+  query ShopProducts($first: Int!, $cursor: String, $variants: Int!) {
     products(first: $first, after: $cursor, sortKey: ID) {
       pageInfo {
         hasNextPage
         endCursor
       }
       nodes {
-${PRODUCT_FIELDS}
-      }
-    }
-  }
-`;
-/** 150 products: 752 points, a quarter under the limit. */
-export const PRODUCTS_PAGE_SIZE = 150;
-
-/** The whole catalogue as a bulk operation (no cost limit; no `first`). */
-export const PRODUCTS_BULK_QUERY = /* GraphQL */ `
-  {
-    products(sortKey: ID) {
-      edges {
-        node {
-${PRODUCT_FIELDS}
+${PRODUCT_SCALARS}
+        images(first: ${IMAGES_PER_PRODUCT}) {
+          nodes {
+            url
+            altText
+          }
+        }
+        variants(first: $variants) {
+          pageInfo {
+            hasNextPage
+            endCursor
+          }
+          nodes {
+${VARIANT_FIELDS}
+          }
         }
       }
     }
   }
 `;
+export const PRODUCTS_PAGE_SIZE = 15;
+export const VARIANTS_PER_LISTED_PRODUCT = 10;
+
+/**
+ * One product with its first VARIANTS_PER_PRODUCT_READ variants: 16 + 2 + 3 × 100 = 318 points, one
+ * call for a product of up to that many variants (what a webhook's change costs).
+ */
+export const PRODUCT_QUERY = /* GraphQL */ `
+  query Product($id: ID!, $variants: Int!) {
+    product(id: $id) {
+${PRODUCT_SCALARS}
+      images(first: ${IMAGES_PER_PRODUCT}) {
+        nodes {
+          url
+          altText
+        }
+      }
+      variants(first: $variants) {
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+        nodes {
+${VARIANT_FIELDS}
+        }
+      }
+    }
+  }
+`;
+export const VARIANTS_PER_PRODUCT_READ = 100;
+
+/** The rest of a product's variants (up to 2,048), VARIANTS_PAGE_SIZE a call: 1 + 2 + 3 × 200 = 603 points. */
+export const PRODUCT_VARIANTS_QUERY = /* GraphQL */ `
+  query ProductVariants($id: ID!, $first: Int!, $cursor: String) {
+    product(id: $id) {
+      id
+      variants(first: $first, after: $cursor) {
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+        nodes {
+${VARIANT_FIELDS}
+        }
+      }
+    }
+  }
+`;
+export const VARIANTS_PAGE_SIZE = 200;
+
+/**
+ * The whole catalogue as a bulk operation (no cost limit, no `first`): each image and each variant
+ * comes as a line of its own after its product's, with `__parentId`.
+ */
+export const PRODUCTS_BULK_QUERY = /* GraphQL */ `
+  {
+    products(sortKey: ID) {
+      edges {
+        node {
+${PRODUCT_SCALARS}
+          images {
+            edges {
+              node {
+                id
+                url
+                altText
+              }
+            }
+          }
+          variants {
+            edges {
+              node {
+${VARIANT_FIELDS}
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`;
+
+/** The cheap list a daily reconciliation compares: 2 + 250 = 252 points a page of RECONCILE_PAGE_SIZE. */
+export const PRODUCT_VERSIONS_QUERY = /* GraphQL */ `
+  query ProductVersions($first: Int!, $cursor: String) {
+    products(first: $first, after: $cursor, sortKey: ID) {
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      nodes {
+        id
+        updatedAt
+      }
+    }
+  }
+`;
+export const RECONCILE_PAGE_SIZE = 250;
 
 /** How big the catalogue is (`limit: null`: an exact count, however many). */
 export const PRODUCTS_COUNT_QUERY = /* GraphQL */ `

@@ -10,15 +10,18 @@ import { AdminApi } from "./admin-api";
 import { WEBHOOK_SUBSCRIPTION_CREATE, WEBHOOK_SUBSCRIPTIONS_QUERY } from "./queries";
 
 /**
- * The subscriptions each shop should have. A product event only makes the worker re-sync the
- * catalogue (and log a one-line summary), so product payloads are trimmed to those fields: a
+ * The subscriptions each shop should have. A product event only names the product the worker reads
+ * again (and a one-line summary for the log), so product payloads are trimmed to those fields: a
  * whole product resource can be several MB. `app/uninstalled` keeps its (small) whole payload,
- * whose shop the webhook handler compares with the header.
+ * whose shop the webhook handler compares with the header; `shop/update` only triggers a read of
+ * the shop, and `app/scopes_update` is small.
  */
 export const SHOP_WEBHOOKS = [
   { enumTopic: "PRODUCTS_UPDATE", topic: "products/update", includeFields: ["id", "title", "updated_at"] },
   { enumTopic: "PRODUCTS_CREATE", topic: "products/create", includeFields: ["id", "title", "updated_at"] },
   { enumTopic: "PRODUCTS_DELETE", topic: "products/delete", includeFields: ["id"] },
+  { enumTopic: "SHOP_UPDATE", topic: "shop/update", includeFields: ["id", "updated_at"] },
+  { enumTopic: "APP_SCOPES_UPDATE", topic: "app/scopes_update", includeFields: null },
   { enumTopic: "APP_UNINSTALLED", topic: "app/uninstalled", includeFields: null },
 ] as const;
 type WantedWebhook = (typeof SHOP_WEBHOOKS)[number];

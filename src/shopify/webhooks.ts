@@ -2,7 +2,7 @@ import { CALLBACK_JOURNAL_DEADLINE_MS } from "../backup/journal";
 import { z } from "zod";
 import { AppError, badRequest } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { releaseSync, requestSyncQuery } from "../db/links";
+import { shopOwner } from "../db/links";
 import { commitTogether } from "../db/group-commit";
 import { readInstall } from "../db/shop-lifecycle";
 import {
@@ -13,7 +13,10 @@ import {
   type DeliveryRef,
 } from "../db/webhook-deliveries";
 import type { Job } from "../jobs/queue-jobs";
-import { shopLifecycle } from "../services";
+import { shopLifecycle, tokenStore } from "../services";
+import { catalogueStub } from "../catalogue/durable-object";
+import { isoTime, productNumber } from "./products";
+import { shopTokenKey } from "../db/tokens";
 
 export interface ShopifyDelivery extends DeliveryRef {
   /** `X-Shopify-Triggered-At` in epoch ms (when the event happened); null when absent or unreadable. */
@@ -77,6 +80,8 @@ export async function forgetOldDeliveries(db: D1Database, now = Date.now()): Pro
 }
 
 const PRODUCT_TOPICS = new Set(["products/create", "products/update", "products/delete"]);
+/** Topics about the shop itself, each handled without a walk of anything. */
+const SHOP_TOPICS = new Set(["shop/update", "app/scopes_update"]);
 const COMPLIANCE_TOPICS = new Set(["customers/data_request", "customers/redact", "shop/redact"]);
 
 /** A short, safe description of a product payload for the log. */
@@ -105,29 +110,24 @@ export async function handleShopifyWebhook(
   if (COMPLIANCE_TOPICS.has(topic)) log.info(`Received compliance webhook ${topic} from ${shop}`, fields);
   if (DESTRUCTIVE_TOPICS.has(topic)) return destructiveTopic(env, delivery);
   const db = env.TOKENS_DB;
-  const product = PRODUCT_TOPICS.has(topic);
-  // One transaction, shared with concurrent deliveries: record the delivery id and, for product
-  // topics, claim the shop's re-sync.
-  const [recorded, requested] = await commitTogether(
-    db,
-    [recordDeliveryQuery(delivery), ...(product ? [requestSyncQuery(shop)] : [])],
-    waitUntil,
-  );
+  // One transaction, shared with concurrent deliveries: record the delivery id.
+  const [recorded] = await commitTogether(db, [recordDeliveryQuery(delivery)], waitUntil);
   if (recorded!.meta.changes === 0) {
     log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, fields);
     return { ok: true, duplicate: true };
   }
   try {
-    if (product) {
-      log.info(`Received ${topic} event from ${shop}: ${productSummary(delivery.payload)}`, fields);
-      // A new delivery for an installed shop always updates the shop's row; no row, no install.
-      const claim = requested!.results[0] as { claimed: number } | undefined;
-      if (claim?.claimed === 1) return await queueSync(env, shop);
-      if (!claim) {
+    if (PRODUCT_TOPICS.has(topic) || SHOP_TOPICS.has(topic)) {
+      if (PRODUCT_TOPICS.has(topic))
+        log.info(`Received ${topic} event from ${shop}: ${productSummary(delivery.payload)}`, fields);
+      else log.info(`Received ${topic} event from ${shop}`, fields);
+      if (!(await shopOwner(db, shop))?.installed) {
         log.info(`Ignored ${topic} for ${shop}: not installed`, fields);
         return { ok: true, ignored: "not installed" };
       }
-      return { ok: true, queued: "sync already queued" };
+      if (PRODUCT_TOPICS.has(topic)) return await productChanged(env, delivery);
+      if (topic === "shop/update") return await queueJob(env, { type: "shopify.metadata", shop }, "metadata");
+      return await scopesUpdated(env, delivery);
     }
     if (COMPLIANCE_TOPICS.has(topic)) return { ok: true, customer_data: "none held" };
     log.info(`Ignored webhook topic ${topic} from ${shop}`, fields);
@@ -135,6 +135,45 @@ export async function handleShopifyWebhook(
   } catch (err) {
     await notAccepted(env, delivery, err);
   }
+}
+
+/** The product a product topic's payload names: its numeric `id`, or its `admin_graphql_api_id`. */
+function payloadProduct(payload: Record<string, unknown>): number | null {
+  return productNumber(payload.id) ?? productNumber(payload.admin_graphql_api_id);
+}
+
+/**
+ * A product created, updated or deleted: the shop's catalogue object reads that one product again
+ * (or drops it) and rewrites the file from what it holds, shortly after, with whatever else came.
+ */
+async function productChanged(env: Env, { shop, topic, webhookId, payload }: ShopifyDelivery) {
+  const id = payloadProduct(payload);
+  if (id === null) {
+    log.warn(`Ignored ${topic} for ${shop}: the payload names no product`, { shop, topic, webhook_id: webhookId });
+    return { ok: true, ignored: "payload names no product" };
+  }
+  const change = topic === "products/delete" ? { remove: [id] } : { read: [id] };
+  await catalogueStub(env, shop).changed(shop, change);
+  return { ok: true, queued: topic === "products/delete" ? "product removed" : "product read" };
+}
+
+const ScopesUpdate = z.object({
+  current: z.array(z.string()),
+  updated_at: z.string().optional(),
+});
+
+/** `app/scopes_update`: the stored scopes become the granted ones, unless the token changed since. */
+async function scopesUpdated(env: Env, { shop, topic, webhookId, payload, triggeredAt }: ShopifyDelivery) {
+  const parsed = ScopesUpdate.safeParse(payload);
+  if (!parsed.success) {
+    log.warn(`Ignored ${topic} for ${shop}: no current scopes in the payload`, { shop, topic, webhook_id: webhookId });
+    return { ok: true, ignored: "payload names no scopes" };
+  }
+  const at = Date.parse(isoTime(parsed.data.updated_at)) || triggeredAt || Date.now();
+  const scope = parsed.data.current.join(",");
+  const updated = await (await tokenStore(env)).updateScope(shopTokenKey(shop), scope, at);
+  log.info(`Scopes of ${shop} ${updated ? "now" : "not changed (the token is newer)"}: ${scope}`, { shop, topic });
+  return { ok: true, scopes: updated ? "updated" : "unchanged" };
 }
 
 async function notAccepted(env: Env, { shop, topic, webhookId }: ShopifyDelivery, err: unknown): Promise<never> {
@@ -147,14 +186,9 @@ async function notAccepted(env: Env, { shop, topic, webhookId }: ShopifyDelivery
   throw new AppError("unavailable", "Could not accept the webhook now; deliver it again");
 }
 
-async function queueSync(env: Env, shop: string) {
-  try {
-    await env.JOBS.send({ type: "shopify.sync", shop, reason: "webhook" } satisfies Job, { contentType: "json" });
-  } catch (err) {
-    await releaseSync(env.TOKENS_DB, shop);
-    throw err;
-  }
-  return { ok: true, queued: "sync" };
+async function queueJob(env: Env, job: Job, what: string) {
+  await env.JOBS.send(job, { contentType: "json" });
+  return { ok: true, queued: what };
 }
 
 /** The shop a destructive topic's payload names: `myshopify_domain` (a Shop) or `shop_domain`. */

@@ -84,6 +84,12 @@ describe("the stores journal every write they make", () => {
         expect(ok).toBe(true);
         return [{ table: "tokens", key: shopTokenKey(shop), row: { status: "active" } }];
       },
+      "TokenStore.updateScope": async () => {
+        expect(await tokens.updateScope(shopTokenKey(shop), "read_products,read_inventory", Date.now() + 1000)).toBe(
+          true,
+        );
+        return [{ table: "tokens", key: shopTokenKey(shop), row: { scope: "read_products,read_inventory" } }];
+      },
       "TokenStore.markNeedsReauth": async () => {
         await tokens.markNeedsReauth(shopTokenKey(shop));
         return [{ table: "tokens", key: shopTokenKey(shop), row: { status: "needs_reauth" } }];

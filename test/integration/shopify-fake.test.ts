@@ -89,11 +89,36 @@ describe("the Shopify fake's GraphQL", () => {
       .map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ id: "gid://shopify/Product/1000000", title: "Product 0" });
     expect(lines[1]).toEqual({
-      id: "gid://shopify/ProductVariant/2000000",
+      id: "gid://shopify/ProductVariant/20000000",
       sku: "SKU-0-0",
       __parentId: "gid://shopify/Product/1000000",
     });
     expect(lines).toHaveLength(9);
+  });
+
+  it("reads one product with nested variants and images, pages its variants, and answers product: null once deleted", async () => {
+    const { shop, gql } = await grantedShop(2);
+    await control("shopify", "product", { shop, index: 1, variants: 5 });
+    const query = `query($id: ID!, $after: String) { product(id: $id) { id options { name optionValues { name } }
+      images(first: 1) { nodes { url } } variants(first: 2, after: $after) { pageInfo { hasNextPage endCursor }
+      nodes { sku selectedOptions { name value } } } } }`;
+    const first = await gql(query, { id: "gid://shopify/Product/1000001" });
+    // 1 + options 2 + images (2 + 1) + variants (2 + 2 × 2)
+    expect(first.extensions.cost.requestedQueryCost).toBe(1 + 2 + 3 + 6);
+    expect(first.data.product.options).toEqual([
+      { name: "Size", optionValues: ["S", "M", "L", "XL"].map((name) => ({ name })) },
+      { name: "Colour", optionValues: [{ name: "Blue" }, { name: "Red" }] },
+    ]);
+    expect(first.data.product.variants.nodes.map((v: any) => v.sku)).toEqual(["SKU-1-0", "SKU-1-1"]);
+    const next = await gql(query, {
+      id: "gid://shopify/Product/1000001",
+      after: first.data.product.variants.pageInfo.endCursor,
+    });
+    expect(next.data.product.variants.nodes.map((v: any) => v.sku)).toEqual(["SKU-1-2", "SKU-1-3"]);
+    await control("shopify", "product", { shop, index: 1, delete: true });
+    const gone = await gql(query, { id: "gid://shopify/Product/1000001" });
+    expect(gone.data).toEqual({ product: null });
+    expect(gone.extensions.cost.actualQueryCost).toBe(0);
   });
 
   it("a bulk query without a connection, or with an unknown field, is a userError", async () => {

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { shopMetadataKey, shopProductsKey } from "../../src/spaces/keys";
-import { syncFinished, syncStarting } from "../../src/db/links";
+import { SHOP_WEBHOOKS } from "../../src/shopify/webhook-registration";
 import {
   call,
   logsOfEachTest,
@@ -56,10 +56,12 @@ describe("Shopify install (OAuth)", () => {
 
     const state = await fakeState("shopify", `shop=${shop}`);
     expect(state.webhooks.map((w: any) => w.topic).sort()).toEqual([
+      "APP_SCOPES_UPDATE",
       "APP_UNINSTALLED",
       "PRODUCTS_CREATE",
       "PRODUCTS_DELETE",
       "PRODUCTS_UPDATE",
+      "SHOP_UPDATE",
     ]);
     expect(new Set(state.webhooks.map((w: any) => w.callbackUrl))).toEqual(
       new Set(["https://worker.test/shopify/webhook"]),
@@ -83,7 +85,7 @@ describe("Shopify install (OAuth)", () => {
     const again = await installShop(shop); // a new browser: no cookie
     expect(again.res.status).toBe(200);
     expect(again.body.user_uuid).toBe(first.body.user_uuid);
-    expect((await fakeState("shopify", `shop=${shop}`)).webhooks).toHaveLength(4);
+    expect((await fakeState("shopify", `shop=${shop}`)).webhooks).toHaveLength(SHOP_WEBHOOKS.length);
     expect(again.body.webhooks).toEqual({ ok: true, created: [] });
   });
 
@@ -238,29 +240,29 @@ describe("a whole round trip against Shopify's rules (1,000-point limit, Standar
     expect(logs.has(`Webhook subscription repaired for ${shop}: products/delete`)).toBe(true);
     expect((await readJson(productsKey)).count).toBe(1_402);
     const state = await fakeState("shopify", `shop=${shop}`);
-    expect(state.webhooks).toHaveLength(4);
+    expect(state.webhooks).toHaveLength(SHOP_WEBHOOKS.length);
     expect(state.throttleStatus).toMatchObject({ maximumAvailable: 2000, restoreRate: 100 });
   }, 60_000);
 });
 
 describe("Shopify webhooks", () => {
-  it("products/update answers at once and re-syncs both files through the queue", async () => {
+  it("products/update answers at once; the product is read again and the file rewritten after", async () => {
     const shop = uniqueShop();
     const { body } = await installShop(shop, { products: 2 });
-    await control("shopify", "shop", { shop, products: 4, revision: 1 });
+    await control("shopify", "product", { shop, index: 1, title: "Product 1 rev 1" });
     const res = await shopifyWebhook(shop, "products/update", {
       id: 1000001,
       title: "Product 1 rev 1",
       updated_at: "x",
     });
     expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ queued: "product read" });
     expect(logs.has(`Received products/update event from ${shop}: product 1000001`)).toBe(true);
     const productsKey = shopProductsKey(body.user_uuid, shop);
-    await vi.waitFor(async () => expect((await readJson(productsKey)).count).toBe(4), {
+    await vi.waitFor(async () => expect((await readJson(productsKey)).products[1].title).toBe("Product 1 rev 1"), {
       timeout: 20_000,
       interval: 200,
     });
-    expect((await readJson(productsKey)).products[1].title).toBe("Product 1 rev 1");
   });
 
   it("the same webhook id delivered ten times at once is acted on once", async () => {
@@ -272,36 +274,12 @@ describe("Shopify webhooks", () => {
     );
     expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
     const bodies = await Promise.all(answers.map((r) => r.json<any>()));
-    expect(bodies.filter((b) => b.queued === "sync")).toHaveLength(1);
+    expect(bodies.filter((b) => b.queued === "product read")).toHaveLength(1);
     expect(bodies.filter((b) => b.duplicate)).toHaveLength(9);
     const rows = await env.TOKENS_DB.prepare("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE id = ?1")
       .bind(id)
       .first<any>();
     expect(rows.n).toBe(1);
-  });
-
-  it("a burst of distinct product webhooks queues one sync; one after the sync started queues the next", async () => {
-    const shop = uniqueShop();
-    const { body } = await installShop(shop, { products: 1 });
-    await control("shopify", "shop", { shop, products: 7, revision: 4 });
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => shopifyWebhook(shop, "products/update", { id: 1000000 + i })),
-    );
-    const outcomes = await Promise.all(answers.map((r) => r.json<any>()));
-    expect(outcomes.filter((o) => o.queued === "sync")).toHaveLength(1);
-    expect(outcomes.filter((o) => o.queued === "sync already queued")).toHaveLength(19);
-    const productsKey = shopProductsKey(body.user_uuid, shop);
-    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(7), {
-      timeout: 20_000,
-      interval: 200,
-    });
-    await control("shopify", "shop", { shop, products: 8, revision: 5 });
-    const next = await shopifyWebhook(shop, "products/update", { id: 1000007 });
-    expect(await next.json()).toMatchObject({ queued: "sync" });
-    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(8), {
-      timeout: 20_000,
-      interval: 200,
-    });
   });
 
   it.each<[string, { secret?: string; raw?: string }]>([
@@ -363,79 +341,6 @@ describe("Shopify webhooks", () => {
     expect(results.map((r) => r.key)).not.toContain(`shopify:${shop}`);
   });
 
-  it("during an outage, later product webhooks only mark the shop: one sync retries, then one more runs", async () => {
-    const shop = uniqueShop();
-    const { body } = await installShop(shop, { products: 1 });
-    await control("shopify", "shop", { shop, products: 6, revision: 7 });
-    await control("spaces", "mode", { mode: "down" });
-    const first = await shopifyWebhook(shop, "products/update", { id: 1000000 });
-    expect(await first.json()).toMatchObject({ queued: "sync" });
-    await vi.waitFor(() => expect(logs.has(`Job shopify.sync for ${shop} failed (attempt 1)`)).toBe(true), {
-      timeout: 20_000,
-      interval: 100,
-    });
-    // The failed sync keeps its claim: these do not queue syncs of their own.
-    for (let i = 1; i <= 5; i++) {
-      const res = await shopifyWebhook(shop, "products/update", { id: 1000000 + i });
-      expect(await res.json()).toMatchObject({ queued: "sync already queued" });
-    }
-    const row = await env.TOKENS_DB.prepare("SELECT sync_dirty FROM shops WHERE shop = ?1").bind(shop).first<any>();
-    expect(row.sync_dirty).toBe(1);
-    await control("spaces", "mode", { mode: "up" });
-    const productsKey = shopProductsKey(body.user_uuid, shop);
-    await vi.waitFor(async () => expect((await readJson(productsKey))?.count).toBe(6), {
-      timeout: 30_000,
-      interval: 250,
-    });
-    // The retry started after those webhooks, so it read their changes: no extra run was queued.
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(logs.lines.filter((l) => l.includes(shop) && /Uploaded data to|Data unchanged at/.test(l))).toHaveLength(2);
-    const after = await env.TOKENS_DB.prepare("SELECT sync_queued_at, sync_dirty FROM shops WHERE shop = ?1")
-      .bind(shop)
-      .first<any>();
-    expect(after).toEqual({ sync_queued_at: null, sync_dirty: 0 });
-  });
-
-  it("a sync that ends with the shop marked during it queues exactly one more run", async () => {
-    const shop = uniqueShop();
-    await installShop(shop);
-    const db = env.TOKENS_DB;
-    await db
-      .prepare("UPDATE shops SET sync_queued_at = ?2, sync_dirty = 0 WHERE shop = ?1")
-      .bind(shop, Date.now())
-      .run();
-    await syncStarting(db, shop);
-    await shopifyWebhook(shop, "products/update", { id: 1 }); // arrives mid-sync
-    expect(await syncFinished(db, shop)).toBe(true);
-    const kept = await db
-      .prepare("SELECT sync_queued_at, sync_dirty FROM shops WHERE shop = ?1")
-      .bind(shop)
-      .first<any>();
-    expect(kept.sync_queued_at).not.toBeNull();
-    expect(kept.sync_dirty).toBe(0);
-    await syncStarting(db, shop);
-    expect(await syncFinished(db, shop)).toBe(false);
-    expect(await db.prepare("SELECT sync_queued_at FROM shops WHERE shop = ?1").bind(shop).first()).toEqual({
-      sync_queued_at: null,
-    });
-  });
-
-  it("a redelivered id marks nothing", async () => {
-    const shop = uniqueShop();
-    await installShop(shop);
-    await env.TOKENS_DB.prepare("UPDATE shops SET sync_queued_at = ?2, sync_dirty = 0 WHERE shop = ?1")
-      .bind(shop, Date.now())
-      .run();
-    const id = crypto.randomUUID();
-    await shopifyWebhook(shop, "products/update", { id: 1 }, { id });
-    const dirty = () => env.TOKENS_DB.prepare("SELECT sync_dirty FROM shops WHERE shop = ?1").bind(shop).first<any>();
-    expect((await dirty()).sync_dirty).toBe(1);
-    await env.TOKENS_DB.prepare("UPDATE shops SET sync_dirty = 0 WHERE shop = ?1").bind(shop).run();
-    const again = await shopifyWebhook(shop, "products/update", { id: 1 }, { id });
-    expect(await again.json()).toMatchObject({ duplicate: true });
-    expect((await dirty()).sync_dirty).toBe(0);
-  });
-
   it("app/uninstalled answers in time while Spaces hangs; its journal entry lands later", async () => {
     const shop = uniqueShop();
     await installShop(shop);
@@ -456,19 +361,19 @@ describe("Shopify webhooks", () => {
     );
   });
 
-  it("Spaces down during a webhook loses nothing: the sync is retried and the files arrive", async () => {
+  it("Spaces down during a webhook loses nothing: the write is retried and the file arrives", async () => {
     const shop = uniqueShop();
-    const { body } = await installShop(shop, { products: 1 });
-    await control("shopify", "shop", { shop, products: 5, revision: 2 });
+    const { body } = await installShop(shop, { products: 3 });
+    const created = await control("shopify", "product", { shop, create: true });
     await control("spaces", "mode", { mode: "down" });
-    const res = await shopifyWebhook(shop, "products/update", { id: 1000000 });
+    const res = await shopifyWebhook(shop, "products/create", { id: Number(created.id.split("/").pop()) });
     expect(res.status).toBe(200);
-    await vi.waitFor(() => expect(logs.has(`Job shopify.sync for ${shop} failed (attempt 1)`)).toBe(true), {
+    await vi.waitFor(() => expect(logs.has(`Catalogue of ${shop} not brought up to date (attempt 1)`)).toBe(true), {
       timeout: 20_000,
       interval: 100,
     });
     await control("spaces", "mode", { mode: "up" });
-    await vi.waitFor(async () => expect((await readJson(shopProductsKey(body.user_uuid, shop)))?.count).toBe(5), {
+    await vi.waitFor(async () => expect((await readJson(shopProductsKey(body.user_uuid, shop)))?.count).toBe(4), {
       timeout: 20_000,
       interval: 250,
     });

@@ -36,7 +36,14 @@ describe("the documented cost rules", () => {
 
 describe("every document the worker sends", () => {
   const variablesFor: Record<string, Record<string, unknown>> = {
-    PRODUCTS_PAGE_QUERY: { first: queries.PRODUCTS_PAGE_SIZE, cursor: null },
+    PRODUCTS_PAGE_QUERY: {
+      first: queries.PRODUCTS_PAGE_SIZE,
+      cursor: null,
+      variants: queries.VARIANTS_PER_LISTED_PRODUCT,
+    },
+    PRODUCT_QUERY: { id: "gid://shopify/Product/1", variants: queries.VARIANTS_PER_PRODUCT_READ },
+    PRODUCT_VARIANTS_QUERY: { id: "gid://shopify/Product/1", first: queries.VARIANTS_PAGE_SIZE, cursor: null },
+    PRODUCT_VERSIONS_QUERY: { first: queries.RECONCILE_PAGE_SIZE, cursor: null },
     BULK_OPERATION_RUN_QUERY: { query: queries.PRODUCTS_BULK_QUERY },
     BULK_OPERATION_QUERY: { id: "gid://shopify/BulkOperation/1" },
     WEBHOOK_SUBSCRIPTION_CREATE: { topic: "PRODUCTS_UPDATE", callbackUrl: "https://w.test/shopify/webhook" },
@@ -51,10 +58,14 @@ describe("every document the worker sends", () => {
     expect(requestedQueryCost(schema, document, variablesFor[name] ?? {})).toBeLessThanOrEqual(BUDGET);
   });
 
-  it("the products page is the costly one, and its size is what makes it fit", () => {
-    const page = (first: number) => cost(queries.PRODUCTS_PAGE_QUERY, { first });
-    expect(page(queries.PRODUCTS_PAGE_SIZE)).toBeGreaterThan(BUDGET / 2);
-    expect(page(250)).toBeGreaterThan(SINGLE_QUERY_MAX_COST);
+  it("prices each catalogue document as its comment says, and sizes are what make them fit", () => {
+    const page = (first: number, variants = queries.VARIANTS_PER_LISTED_PRODUCT) =>
+      cost(queries.PRODUCTS_PAGE_QUERY, { first, variants });
+    expect(page(queries.PRODUCTS_PAGE_SIZE)).toBe(2 + 15 * (16 + 2 + 3 * 10));
+    expect(page(30)).toBeGreaterThan(SINGLE_QUERY_MAX_COST);
+    expect(cost(queries.PRODUCT_QUERY, { id: "gid://shopify/Product/1", variants: 100 })).toBe(16 + 2 + 3 * 100);
+    expect(cost(queries.PRODUCT_VARIANTS_QUERY, { id: "x", first: queries.VARIANTS_PAGE_SIZE })).toBe(1 + 2 + 3 * 200);
+    expect(cost(queries.PRODUCT_VERSIONS_QUERY, { first: queries.RECONCILE_PAGE_SIZE })).toBe(2 + 250);
   });
 
   it("the bulk query validates and has the connection a bulk operation needs", () => {
