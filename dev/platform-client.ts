@@ -1,3 +1,6 @@
+import { hc } from "hono/client";
+import { z } from "zod";
+import type { AdminApi } from "../src/http/admin.ts";
 import { toBase64, toHex } from "../src/lib/encoding.ts";
 import { hmacSha256, signShopifyQuery } from "../src/lib/signatures.ts";
 
@@ -28,10 +31,44 @@ export const cookieOf = (res: Response) =>
 const withCookie = (cookie?: string | null): RequestInit =>
   cookie ? { headers: { cookie: `__Host-sid=${cookie}` } } : {};
 
-/** Tells a fake (its `/_control/` API) what to do or to hold. */
-export async function control(fakeOrigin: string, path: string, body: unknown = {}) {
+/** Tells a fake (its `/_control/` API) what to do or to hold; its answer parsed with `answer`. */
+export async function control(fakeOrigin: string, path: string, body?: unknown): Promise<unknown>;
+export async function control<S extends z.ZodType>(
+  fakeOrigin: string,
+  path: string,
+  body: unknown,
+  answer: S,
+): Promise<z.output<S>>;
+export async function control(fakeOrigin: string, path: string, body: unknown = {}, answer: z.ZodType = z.unknown()) {
   const res = await fetch(`${fakeOrigin}/_control/${path}`, { method: "POST", body: JSON.stringify(body) });
-  return (await res.json()) as any;
+  return answer.parse(await res.json());
+}
+
+/** The writes the Spaces fault proxy passed on since the last call, counted from zero again. */
+export const takeWriteCount = async (proxyOrigin: string) =>
+  (await control(proxyOrigin, "reset-counts", {}, z.object({ writes: z.number() }))).writes;
+
+/** The fakes' answer to `_control/code`: an authorization code their OAuth accepts once. */
+const issuedCode = z.object({ code: z.string() });
+
+/**
+ * The worker's operator API (`/admin`, Bearer admin token) with the routes' own types: bodies and
+ * answers as `src/http/admin.ts` declares them, so a script neither re-declares nor casts them.
+ */
+export const adminClient = (origin: string, adminToken: string) =>
+  hc<AdminApi>(`${origin}/admin`, { headers: { authorization: `Bearer ${adminToken}` } });
+
+const errorAnswer = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** A refused answer as one line: the `{"error":{"code","message"}}` the worker sends, else the status and text. */
+export async function refusal(res: { status: number; text(): Promise<string> }): Promise<string> {
+  const text = await res.text();
+  try {
+    const { error } = errorAnswer.parse(JSON.parse(text));
+    return `${res.status} ${error.code}: ${error.message}`;
+  } catch {
+    return `${res.status}: ${text.slice(0, 300)}`;
+  }
 }
 
 async function json(res: Response) {
@@ -111,7 +148,7 @@ export async function shopifyInstallFlow(
   const sid = cookieOf(login) ?? cookie ?? null;
   const state = new URL(login.headers.get("location") ?? "http://invalid/").searchParams.get("state");
   if (state === null) return { login, res: login, cookie: sid };
-  const { code } = await control(fake, "code", { shop });
+  const { code } = await control(fake, "code", { shop }, issuedCode);
   const path = await signedShopifyCallback(
     {
       code,
@@ -139,7 +176,7 @@ export async function facebookLoginFlow(
   const sid = cookieOf(login) ?? cookie ?? null;
   const state = new URL(login.headers.get("location") ?? "http://invalid/").searchParams.get("state");
   if (state === null) return { login, res: login, cookie: sid };
-  const { code } = await control(fake, "code", { pages, ...(user ? { user } : {}) });
+  const { code } = await control(fake, "code", { pages, ...(user ? { user } : {}) }, issuedCode);
   const res = await send(`/facebook/callback?code=${code}&state=${state}`, withCookie(sid));
   return { login, res, cookie: cookieOf(res) ?? sid };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run backup [-- --remote <url>] [--persist-to DIR] [--verify-pending]`: `wrangler d1 export`
+ * `npm run backup [-- --local | --remote [<url>]] [--persist-to DIR] [--verify-pending]`: `wrangler d1 export`
  * of both databases, each dump uploaded to Spaces under backups/d1/<database>/<UTC timestamp>.sql
  * with a signed manifest beside it and a copy kept under backups/ here; then the worker is asked to
  * restore-test them (`POST /admin/backup/restore-test`: its queue loads each into a scratch database,
@@ -16,16 +16,8 @@ import { signedJson, stampOf, verificationKey, parseBackupKey, type Manifest } f
 import { planRestore } from "../src/backup/pitr.ts";
 import { applyRetention, backupOne, retentionPolicy } from "../src/backup/run.ts";
 import { ROOT, readDevVars } from "../dev/local-stack.ts";
-import {
-  backupAccess,
-  d1Export,
-  human,
-  localBackupsDir,
-  parseTarget,
-  step,
-  type BackupAccess,
-  type Target,
-} from "./lib/ops.ts";
+import { backupAccess, d1Export, human, localBackupsDir, step, type BackupAccess, type Target } from "./lib/ops.ts";
+import { DEFAULT_PORT, runScript, scriptArgs } from "./lib/args.ts";
 import { rehearse } from "./lib/scratch.ts";
 
 /** Restores one backup (its dump alone) into a scratch local database; writes the signed record if it matches. */
@@ -59,9 +51,8 @@ async function verifyLocally(access: BackupAccess, database: DatabaseName, stamp
 }
 
 /** The worker these backups belong to: `--remote <url>`, else the local one of `npm start`. */
-function workerOf(target: Target & { args?: Map<string, string> }) {
-  const remote = target.args?.get("remote");
-  const origin = remote && remote !== "true" ? remote : `http://127.0.0.1:${process.env.PORT ?? 8787}`;
+function workerOf(target: Target) {
+  const origin = target.url || `http://127.0.0.1:${process.env.PORT ?? DEFAULT_PORT}`;
   const token = process.env.ADMIN_TOKEN ?? (target.remote ? undefined : readDevVars().ADMIN_TOKEN);
   return { origin: origin.replace(/\/+$/, ""), token };
 }
@@ -192,10 +183,16 @@ export async function verifyPending(target: Target): Promise<number> {
   }
 }
 
+const USAGE = "usage: npm run backup [-- --local | --remote [<url>]] [--persist-to <dir>] [--verify-pending]";
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const target = parseTarget(process.argv.slice(2));
-  (target.args.has("verify-pending") ? verifyPending(target) : backup(target)).catch((err) => {
-    console.error(`Backup failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  });
+  runScript(async () => {
+    const { values, where } = scriptArgs(USAGE, {
+      "persist-to": { type: "string" },
+      "verify-pending": { type: "boolean" },
+    });
+    const url = where.remote ? where.url : undefined;
+    const target: Target = { remote: where.remote, url, persistTo: values["persist-to"] };
+    return values["verify-pending"] ? verifyPending(target) : backup(target);
+  }, "Backup failed");
 }

@@ -27,6 +27,13 @@ import { rtoSection } from "./bench/rto.ts";
 import { LARGE, MERCHANTS, REQUESTS, ROUNDS, logLines, startBench } from "./bench/stack.ts";
 import { benchUnderTrouble } from "./bench/trouble.ts";
 import { benchWrites } from "./bench/writes.ts";
+import { scriptArgs } from "./lib/args.ts";
+
+const USAGE = "usage: npm run bench [-- --local]   (its own local stack; sizes through the BENCH_* variables above)";
+if (scriptArgs(USAGE, {}).where.remote) {
+  console.error(`npm run bench measures its own local stack, never a deployed worker.\n${USAGE}`);
+  process.exit(2);
+}
 
 async function main() {
   const started = Date.now();

@@ -12,10 +12,17 @@ import { startS3Standin } from "../dev/fakes/s3.ts";
 import { startShopifyFake } from "../dev/fakes/shopify.ts";
 import { control } from "../dev/platform-client.ts";
 import { LOCAL_BUCKET, LOCAL_DIR, applyLocalMigrations, ensureDevVars, startWorker } from "../dev/local-stack.ts";
+import { DEFAULT_PORT, scriptArgs } from "./lib/args.ts";
 
-const port = Number(process.env.PORT ?? 8787);
+const USAGE = "usage: npm start [-- --fakes]   (the local stack only: --local is the default, --remote is refused)";
+const { values, where } = scriptArgs(USAGE, { fakes: { type: "boolean" } });
+if (where.remote) {
+  console.error(`npm start runs the local worker; a deployed one needs no starting.\n${USAGE}`);
+  process.exit(2);
+}
+const port = Number(process.env.PORT ?? DEFAULT_PORT);
 const s3Port = Number(process.env.S3_PORT ?? 9000);
-const withFakes = process.argv.includes("--fakes");
+const withFakes = values.fakes === true;
 /** What the fakes offer a newcomer to click through. */
 const DEMO_SHOP = "acme-7cu19ngr.myshopify.com";
 const DEMO_PAGE = { id: "101000000000001", name: "Acme Shoes" };

@@ -1,12 +1,12 @@
 /**
  * The recovery drill against a deployed worker and its real databases, for an operator:
- * `npm run drill -- --remote`. It backs up, restores over the live databases (the restore drops and
+ * `npm run drill -- --remote <url> --yes`. It backs up, restores over the live databases (the restore drops and
  * reloads every table: the loss and the recovery in one step, seconds apart), and checks that every
  * token key and every shop and page link is as before, that signed webhooks and both polls work and
  * write to the same Spaces keys. OAuth needs a merchant at a browser: the drill prints the two login
  * URLs to try by hand afterwards. The local drill runs this same routine against the local stack.
  *
- * Environment: DRILL_WORKER_URL; SHOPIFY_API_SECRET, FACEBOOK_APP_SECRET, ADMIN_TOKEN,
+ * Environment: DRILL_WORKER_URL when no URL follows --remote; SHOPIFY_API_SECRET, FACEBOOK_APP_SECRET, ADMIN_TOKEN,
  * TOKEN_ENCRYPTION_KEY (the worker's secrets; the last signs and checks the backups); SPACES_KEY,
  * SPACES_SECRET, SPACES_BUCKET, SPACES_REGION or SPACES_ENDPOINT; wrangler
  * logged in (CLOUDFLARE_API_TOKEN). Optional: DRILL_SHOP (an installed shop), DRILL_PAGE and

@@ -17,8 +17,11 @@ import { checkLogLines, checkSpacesObjects } from "./drill/outcome.ts";
 import { rehearseRemoteDrill, runRemoteDrill } from "./drill/remote.ts";
 import { loseAndRestore, pointInTime } from "./drill/restore.ts";
 import { closers, failures, logLines, startDrill } from "./drill/stack.ts";
+import { scriptArgs } from "./lib/args.ts";
 
-if (process.argv.includes("--remote")) await runRemoteDrill();
+const USAGE = "usage: npm run drill [-- --local | --remote <url> --yes]";
+const { values, where } = scriptArgs(USAGE, { yes: { type: "boolean" } });
+if (where.remote) await runRemoteDrill({ url: where.url, yes: values.yes === true });
 
 const started = Date.now();
 

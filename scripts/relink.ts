@@ -1,10 +1,10 @@
 /**
- * `npm run relink -- --shop <domain>|--page <id> --to <uuid> [--from <uuid>] [--remote <url>]`:
+ * `npm run relink -- --shop <domain>|--page <id> --to <uuid> [--from <uuid>] [--local | --remote <url>]`:
  * the operator moves a shop or page to another user UUID, with its Spaces files. The worker does
  * the work (`POST /admin/relink`, Bearer ADMIN_TOKEN): the link moves (journaled), then each file
  * under the old `users/<uuid>/...` is copied, verified byte for byte and deleted.
  *
- * Locally it uses the worker of `npm start` when one answers on PORT (8787), else it starts the
+ * Locally (the default, or `--local`) it uses the worker of `npm start` when one answers on PORT, else it starts the
  * local stack (the S3 stand-in on .local/s3 and the worker) for the run. `--remote <url>` calls a
  * deployed worker, with the admin token from the ADMIN_TOKEN environment variable.
  * `--from` finishes a relink that stopped half-way (the link already moved, files left behind).
@@ -20,26 +20,24 @@ import {
   readDevVars,
   startWorker,
 } from "../dev/local-stack.ts";
+import { adminClient, refusal } from "../dev/platform-client.ts";
+import { UsageError, adminWorker, runScript, scriptArgs, type Where } from "./lib/args.ts";
 
-const USAGE = "usage: npm run relink -- --shop <domain>|--page <id> --to <uuid> [--from <uuid>] [--remote <url>]";
+const USAGE =
+  "usage: npm run relink -- --shop <domain>|--page <id> --to <uuid> [--from <uuid>] [--local | --remote <url>]";
 
-function parseArgs(argv: string[]) {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i]!;
-    if (!name.startsWith("--") || argv[i + 1] === undefined) throw new Error(`${USAGE}\n(at ${name})`);
-    args.set(name.slice(2), argv[++i]!);
-  }
-  const shop = args.get("shop");
-  const page = args.get("page");
-  const to = args.get("to");
-  if (!to || (shop === undefined) === (page === undefined)) throw new Error(USAGE);
-  const body = {
-    ...(shop !== undefined ? { shop } : { page: page! }),
-    to,
-    ...(args.has("from") ? { from: args.get("from") } : {}),
-  };
-  return { body, remote: args.get("remote") };
+function relinkArgs() {
+  const { values, where } = scriptArgs(USAGE, {
+    shop: { type: "string" },
+    page: { type: "string" },
+    to: { type: "string" },
+    from: { type: "string" },
+  });
+  const { shop, page, to, from } = values;
+  if (!to || (shop === undefined) === (page === undefined))
+    throw new UsageError(`--to and one of --shop or --page are needed\n${USAGE}`);
+  const body = { ...(shop !== undefined ? { shop } : { page: page! }), to, ...(from !== undefined ? { from } : {}) };
+  return { body, where };
 }
 
 async function answers(origin: string): Promise<boolean> {
@@ -53,19 +51,14 @@ async function answers(origin: string): Promise<boolean> {
 }
 
 /** The worker to call, its admin token, and what to stop afterwards. */
-async function worker(remote: string | undefined) {
-  if (remote) {
-    const token = process.env.ADMIN_TOKEN;
-    if (!token) throw new Error("--remote needs the worker's admin token in the ADMIN_TOKEN environment variable");
-    return { origin: remote.replace(/\/+$/, ""), token, stop: async () => undefined };
+async function worker(where: Where) {
+  const { origin, token } = adminWorker(where);
+  if (where.remote) return { origin, token, stop: async () => undefined };
+  if (await answers(origin)) {
+    console.log(`Using the local worker at ${origin}`);
+    return { origin, token, stop: async () => undefined };
   }
   const vars = readDevVars();
-  if (!vars.ADMIN_TOKEN) throw new Error("No ADMIN_TOKEN in .dev.vars: run npm start once to create it");
-  const running = `http://localhost:${process.env.PORT ?? 8787}`;
-  if (await answers(running)) {
-    console.log(`Using the local worker at ${running}`);
-    return { origin: running, token: vars.ADMIN_TOKEN, stop: async () => undefined };
-  }
   console.log("No local worker answers: starting the local stack for this run");
   mkdirSync(join(LOCAL_DIR, "s3"), { recursive: true });
   const s3 = await startS3Standin({
@@ -82,7 +75,7 @@ async function worker(remote: string | undefined) {
   );
   return {
     origin: dev.origin,
-    token: vars.ADMIN_TOKEN,
+    token,
     stop: async () => {
       await dev.stop();
       await s3.close();
@@ -91,34 +84,21 @@ async function worker(remote: string | undefined) {
 }
 
 async function main() {
-  const { body, remote } = parseArgs(process.argv.slice(2));
+  const { body, where } = relinkArgs();
   const what = "shop" in body ? `shop ${body.shop}` : `page ${body.page}`;
-  const target = await worker(remote);
+  const target = await worker(where);
   try {
     console.log(`Relinking ${what} to ${body.to} (${target.origin})`);
-    const res = await fetch(`${target.origin}/admin/relink`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${target.token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    const result = (await res.json().catch(() => ({}))) as {
-      error?: { code: string; message: string };
-      steps?: string[];
-      from?: string;
-      moved?: string[];
-      kept?: string[];
-      linkChanged?: boolean;
-    };
-    if (!res.ok) {
-      throw new Error(`relink refused (${res.status} ${result.error?.code ?? ""}): ${result.error?.message ?? ""}`);
-    }
-    for (const step of result.steps ?? []) console.log(`  ${step}`);
-    if (!result.linkChanged && !result.moved?.length) {
+    const res = await adminClient(target.origin, target.token).relink.$post({ json: body });
+    if (!res.ok) throw new Error(`relink refused (${await refusal(res)})`);
+    const result = await res.json();
+    for (const step of result.steps) console.log(`  ${step}`);
+    if (!result.linkChanged && !result.moved.length) {
       console.log(`Nothing to do: ${what} is already linked to ${body.to}`);
     } else {
       console.log(
-        `Done: ${what} now belongs to ${body.to} (was ${result.from}); ${result.moved?.length ?? 0} files moved, ` +
-          `${result.kept?.length ?? 0} already there`,
+        `Done: ${what} now belongs to ${body.to} (was ${result.from}); ${result.moved.length} files moved, ` +
+          `${result.kept.length} already there`,
       );
     }
   } finally {
@@ -126,7 +106,4 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  console.error(err instanceof Error ? err.message : String(err));
-  process.exit(1);
-});
+runScript(main, "Relink failed");

@@ -1,5 +1,5 @@
 /**
- * `npm run restore [-- --remote] [--at ISO_TIME] [--from KEY|STAMP] [--database tokens|sessions]
+ * `npm run restore [-- --local | --remote [<url>]] [--at ISO_TIME] [--from KEY|STAMP] [--database tokens|sessions]
  * [--dry-run] [--undo] [--persist-to DIR]`: the state of the databases at a moment (the newest
  * backup before it, then the token journal up to it), the latest state, or a named backup.
  * Everything is checked before anything live is touched: signed manifests and journal entries, the
@@ -25,11 +25,11 @@ import {
   d1QueryAll,
   human,
   localBackupsDir,
-  parseTarget,
   step,
   type BackupAccess,
   type Target,
 } from "./lib/ops.ts";
+import { scriptArgs } from "./lib/args.ts";
 import { compareFacts, readBack, rehearse, writeState } from "./lib/scratch.ts";
 import { schemaFromMigrations } from "../src/backup/schema.ts";
 
@@ -199,14 +199,26 @@ const report = (p: RestorePlan): RestoreReport => ({
   tokenKeys: p.facts.tokenKeys,
 });
 
+const USAGE =
+  "usage: npm run restore [-- --local | --remote [<url>]] [--at <ISO time>] [--from <key|stamp>]" +
+  " [--database tokens|sessions] [--dry-run] [--undo] [--persist-to <dir>]";
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const target = parseTarget(process.argv.slice(2));
-  const database = target.args.get("database");
+  const { values, where } = scriptArgs(USAGE, {
+    at: { type: "string" },
+    from: { type: "string" },
+    database: { type: "string" },
+    "dry-run": { type: "boolean" },
+    undo: { type: "boolean" },
+    "persist-to": { type: "string" },
+  });
+  const target: Target = { remote: where.remote, persistTo: values["persist-to"] };
+  const database = values.database;
   if (database && !isDatabaseName(database)) {
     console.error("--database must be tokens or sessions");
     process.exit(2);
   }
-  const atText = target.args.get("at");
+  const atText = values.at;
   const at = atText === undefined ? undefined : Date.parse(atText);
   if (at !== undefined && (!Number.isFinite(at) || !/^\d{4}-\d{2}-\d{2}T/.test(atText!))) {
     console.error(`--at must be an ISO time such as 2026-12-02T10:04:00Z, not ${JSON.stringify(atText)}`);
@@ -214,14 +226,14 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const started = Date.now();
   restore(target, {
-    from: target.args.get("from"),
+    from: values.from,
     at,
     databases: database ? [database as DatabaseName] : undefined,
-    dryRun: target.args.has("dry-run"),
-    undo: target.args.has("undo"),
+    dryRun: values["dry-run"] === true,
+    undo: values.undo === true,
   })
     .then((reports) => {
-      const verb = target.args.has("dry-run") ? "Dry run complete" : "Restore complete";
+      const verb = values["dry-run"] ? "Dry run complete" : "Restore complete";
       console.log(
         `${verb} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${reports.map((r) => r.database).join(", ")}`,
       );

@@ -1,31 +1,19 @@
 /**
- * `npm run rotate-key [-- --remote] [--url URL] [--limit N] [--restart]`: re-encrypts every stored
+ * `npm run rotate-key [-- --local | --remote <url>] [--limit N] [--restart]`: re-encrypts every stored
  * token with the worker's current TOKEN_ENCRYPTION_KEY, through the worker (it has both keys):
  * `POST /admin/rotate-key` one chunk at a time from a cursor. The cursor is saved after each chunk
  * in .local/, so an interrupted run resumes where it stopped. When no row is left under another
  * key, a backup is made (signed with the new key) and TOKEN_ENCRYPTION_KEY_PREVIOUS can be emptied.
  *
- * Local (default): the worker of `npm start` (http://localhost:$PORT, default 8787) and the
- * ADMIN_TOKEN of .dev.vars. Remote: --url (or WORKER_URL) and ADMIN_TOKEN from the environment.
+ * Local (default): the worker of `npm start` (PORT) and the ADMIN_TOKEN of .dev.vars. Remote: the
+ * worker at `--remote <url>`, with ADMIN_TOKEN from the environment.
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import type { RotationChunk } from "../src/db/token-rotation.ts";
-import { LOCAL_DIR, readDevVars } from "../dev/local-stack.ts";
-import { parseTarget } from "./lib/ops.ts";
-
-/** A chunk as `POST /admin/rotate-key` answers it (the key id in snake case). */
-const chunkAnswer = z.object({
-  scanned: z.number(),
-  rewritten: z.number(),
-  cursor: z.string(),
-  done: z.boolean(),
-  remaining: z.number(),
-  unreadable: z.array(z.string()),
-  key_id: z.string(),
-}) satisfies z.ZodType<Omit<RotationChunk, "keyId"> & { key_id: string }>;
-type Chunk = z.infer<typeof chunkAnswer>;
+import { LOCAL_DIR } from "../dev/local-stack.ts";
+import { adminClient, refusal } from "../dev/platform-client.ts";
+import { adminWorker, scriptArgs } from "./lib/args.ts";
 
 /** The saved cursor of an interrupted run (.local/). */
 const progressFile = z.object({
@@ -44,7 +32,7 @@ export async function rotateKey(opts: {
   restart?: boolean;
   stateFile: string;
 }) {
-  const headers = { authorization: `Bearer ${opts.adminToken}`, "content-type": "application/json" };
+  const admin = adminClient(opts.url, opts.adminToken);
   const saved: Progress | null =
     !opts.restart && existsSync(opts.stateFile)
       ? (progressFile.safeParse(JSON.parse(readFileSync(opts.stateFile, "utf8"))).data ?? null)
@@ -53,21 +41,17 @@ export async function rotateKey(opts: {
     saved && saved.url === opts.url ? saved : { url: opts.url, cursor: "", scanned: 0, rewritten: 0, keyId: "" };
   if (progress.cursor) console.log(`Resuming after ${progress.cursor} (${progress.scanned} rows already scanned)`);
   const unreadable: string[] = [];
-  let last: Chunk;
+  let last;
   for (;;) {
-    const res = await fetch(`${opts.url}/admin/rotate-key`, {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ after: progress.cursor, limit: opts.limit ?? 200 }),
-    }).catch((err: unknown) => {
-      throw new Error(
-        `the worker at ${opts.url} did not answer (${err instanceof Error ? err.message : String(err)}); is it running?`,
-      );
-    });
-    if (res.status !== 200) throw new Error(`POST /admin/rotate-key answered ${res.status}: ${await res.text()}`);
-    const answer = chunkAnswer.safeParse(await res.json());
-    if (!answer.success) throw new Error(`POST /admin/rotate-key answered an unexpected body: ${answer.error.message}`);
-    last = answer.data;
+    const res = await admin["rotate-key"]
+      .$post({ json: { after: progress.cursor, limit: opts.limit ?? 200 } })
+      .catch((err: unknown) => {
+        throw new Error(
+          `the worker at ${opts.url} did not answer (${err instanceof Error ? err.message : String(err)}); is it running?`,
+        );
+      });
+    if (res.status !== 200) throw new Error(`POST /admin/rotate-key answered ${await refusal(res)}`);
+    last = await res.json();
     if (progress.keyId && last.key_id !== progress.keyId) {
       // The worker's key changed mid-run: start over so every row ends under the newest key.
       console.log(`The current key changed (${progress.keyId} → ${last.key_id}): starting over`);
@@ -96,28 +80,24 @@ export async function rotateKey(opts: {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const target = parseTarget(process.argv.slice(2));
-  const vars = target.remote ? {} : readDevVars();
-  const url = (
-    target.args.get("url") ??
-    (target.remote ? process.env.WORKER_URL : `http://localhost:${process.env.PORT ?? 8787}`) ??
-    ""
-  ).replace(/\/+$/, "");
-  const adminToken = process.env.ADMIN_TOKEN ?? vars.ADMIN_TOKEN;
-  if (!url || !adminToken) {
-    console.error(
-      target.remote ? "--remote needs --url (or WORKER_URL) and ADMIN_TOKEN" : "ADMIN_TOKEN missing from .dev.vars",
-    );
+  const usage = "usage: npm run rotate-key [-- --local | --remote <url>] [--limit <n>] [--restart]";
+  const { values, where } = scriptArgs(usage, { limit: { type: "string" }, restart: { type: "boolean" } });
+  let worker;
+  try {
+    worker = adminWorker(where);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
     process.exit(2);
   }
+  const { origin: url, token: adminToken } = worker;
   const started = Date.now();
   console.log(`Re-encrypting every token with the current key of ${url}`);
   rotateKey({
     url,
     adminToken,
-    limit: target.args.has("limit") ? Number(target.args.get("limit")) : undefined,
-    restart: target.args.has("restart"),
-    stateFile: join(LOCAL_DIR, `rotate-key-${target.remote ? "remote" : "local"}.json`),
+    limit: values.limit === undefined ? undefined : Number(values.limit),
+    restart: values.restart === true,
+    stateFile: join(LOCAL_DIR, `rotate-key-${where.remote ? "remote" : "local"}.json`),
   })
     .then(async (result) => {
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -129,11 +109,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         );
         process.exit(1);
       }
-      const backup = await fetch(`${url}/admin/backup`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${adminToken}` },
-      });
-      const made = backup.ok ? ((await backup.json()) as { backups: { key: string }[] }).backups.map((b) => b.key) : [];
+      const backup = await adminClient(url, adminToken).backup.$post();
+      const made = backup.ok ? (await backup.json()).backups.map((b) => b.key) : [];
       console.log(
         `Rotation complete in ${seconds} s: ${result.scanned} rows scanned, ${result.rewritten} re-encrypted with key ${result.keyId}; none left under another key.`,
       );

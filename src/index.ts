@@ -1,6 +1,5 @@
 import { app } from "./app";
 import { consumeDeadJobs, consumeJobs } from "./jobs/consumer";
-import type { Job } from "./jobs/queue-jobs";
 import { runScheduled } from "./jobs/schedule";
 
 export { Catalogue } from "./catalogue/durable-object";
@@ -16,4 +15,4 @@ export default {
     if (batch.queue.endsWith("-dead")) await consumeDeadJobs(batch, env);
     else await consumeJobs(batch, env);
   },
-} satisfies ExportedHandler<Env, Job>;
+} satisfies ExportedHandler<Env, unknown>;

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { afterEach, beforeEach } from "vitest";
@@ -34,7 +35,9 @@ type Fake = "shopify" | "graph" | "spaces";
 const fakeOrigin = (fake: Fake) =>
   ({ shopify: env.FAKE_SHOPIFY, graph: env.FAKE_GRAPH, spaces: env.FAKE_SPACES })[fake];
 
-export const control = (fake: Fake, path: string, body: unknown = {}) => client.control(fakeOrigin(fake), path, body);
+/** Tells a fake what to do; its answer as the test reads it (the test asserts on it). */
+export const control = (fake: Fake, path: string, body: unknown = {}) =>
+  client.control(fakeOrigin(fake), path, body, z.any());
 
 export async function fakeState(fake: Fake, query: string) {
   const origin = fakeOrigin(fake);

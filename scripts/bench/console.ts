@@ -5,6 +5,7 @@
  * a shop and a page, into a fresh local D1, starts the worker and measures. Target: the main page
  * within 100 ms.
  */
+import { adminClient } from "../../dev/platform-client.ts";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,8 +62,8 @@ async function timeRequests(url: string, headers: Record<string, string>, count:
 export async function benchConsole(worker: string, adminToken: string, add: Add, requests = 50) {
   console.log("\nOperator console");
   const cookie = await consoleCookie(worker, adminToken);
-  const status = await fetch(`${worker}/admin/status.json`, { headers: { authorization: `Bearer ${adminToken}` } });
-  const total = ((await status.json()) as { merchants: { total: number } }).merchants.total;
+  const status = await adminClient(worker, adminToken)["status.json"].$get({ query: {} });
+  const total = (await status.json()).merchants.total;
   for (let i = 0; i < 5; i++) await fetch(`${worker}/admin`, { headers: { cookie } }).then((r) => r.text());
   const main = await timeRequests(`${worker}/admin`, { cookie }, requests);
   add("console", `main page, ${total} merchants: median`, main.p50, "ms", "target ≤ 100 ms");

@@ -7,24 +7,18 @@
  * BENCH_POLL_MESSAGES=10000 by default) it starts its own S3 stand-in, Graph fake and wrangler dev.
  */
 import { mkdirSync, rmSync } from "node:fs";
+import { z } from "zod";
 import { join } from "node:path";
 import { sleep } from "../../src/lib/retry.ts";
 import { POLL_CALLS_PER_JOB } from "../../src/facebook/poll-budget.ts";
 import { startFakeStack } from "../../dev/fake-stack.ts";
 import { LOCAL_DIR } from "../../dev/local-stack.ts";
-import { control, loginFacebook } from "../../dev/platform-client.ts";
+import { adminClient, control, loginFacebook } from "../../dev/platform-client.ts";
 
 /** The Graph fake's count of calls made with this page's token. */
 const pageCalls = async (graphOrigin: string, page: string) =>
-  ((await (await fetch(`${graphOrigin}/_control/state?page=${page}`)).json()) as { page_calls: number }).page_calls;
-
-interface PollStatus {
-  pageId: string;
-  lastPollAt: number | null;
-  lastPollResult: string;
-  lastPollJobs: number;
-  lastPollCalls: number;
-}
+  z.object({ page_calls: z.number() }).parse(await (await fetch(`${graphOrigin}/_control/state?page=${page}`)).json())
+    .page_calls;
 
 type Add = (section: string, figure: string, value: number | string, unit?: string, note?: string) => void;
 
@@ -41,26 +35,21 @@ export async function benchFacebookPoll(opts: {
   await control(opts.graphOrigin, "page", { id: page, name: "Bench long history" });
   await loginFacebook(opts.worker, opts.graphOrigin, [page]);
   await control(opts.graphOrigin, "history", { page, customer, count: messages });
-  const admin = { authorization: `Bearer ${opts.adminToken}` };
+  const admin = adminClient(opts.worker, opts.adminToken).facebook.pages;
   const callsBefore = await pageCalls(opts.graphOrigin, page);
   const started = Date.now();
-  const res = await fetch(`${opts.worker}/admin/facebook/pages/${page}/poll`, { method: "POST", headers: admin });
+  const res = await admin[":pageId"].poll.$post({ param: { pageId: page } });
   if (res.status !== 202) throw new Error(`poll answered ${res.status}`);
-  let status: {
-    lastPollAt: number | null;
-    lastPollResult: string;
-    lastPollJobs: number;
-    lastPollCalls: number;
-  } | null = null;
+  let status;
   for (const deadline = Date.now() + 300_000; Date.now() < deadline; await sleep(250)) {
-    const list = (await (await fetch(`${opts.worker}/admin/facebook/pages`, { headers: admin })).json()) as {
-      pages: PollStatus[];
-    };
-    status = list.pages.find((p) => p.pageId === page) ?? null;
+    const list = await (await admin.$get({ query: {} })).json();
+    status = list.pages.find((p) => p.pageId === page);
     if (status?.lastPollAt) break;
   }
   if (!status?.lastPollAt) throw new Error("the long-history poll did not finish within 5 minutes");
   const graphCalls = await pageCalls(opts.graphOrigin, page);
+  const { lastPollJobs: jobs, lastPollCalls: calls } = status;
+  if (!jobs || calls === null) throw new Error("the poll finished without counting its jobs and calls");
   opts.add(
     "facebook poll",
     "history polled",
@@ -68,14 +57,8 @@ export async function benchFacebookPoll(opts: {
     "messages",
     `one conversation, result ${status.lastPollResult}`,
   );
-  opts.add("facebook poll", "jobs per page", status.lastPollJobs, "jobs");
-  opts.add(
-    "facebook poll",
-    "Graph calls per job",
-    status.lastPollCalls / status.lastPollJobs,
-    "calls",
-    `bound ${POLL_CALLS_PER_JOB}`,
-  );
+  opts.add("facebook poll", "jobs per page", jobs, "jobs");
+  opts.add("facebook poll", "Graph calls per job", calls / jobs, "calls", `bound ${POLL_CALLS_PER_JOB}`);
   opts.add("facebook poll", "Graph calls seen by the fake", graphCalls - callsBefore, "calls");
   opts.add("facebook poll", "poll duration", Date.now() - started, "ms", "enqueue to last job done");
 }

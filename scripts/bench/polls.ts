@@ -1,5 +1,5 @@
 import { sleep } from "../../src/lib/retry.ts";
-import { control } from "../../dev/platform-client.ts";
+import { takeWriteCount } from "../../dev/platform-client.ts";
 import { add, waitFor } from "./report.ts";
 import { MERCHANTS, messages, type Bench } from "./stack.ts";
 
@@ -11,7 +11,7 @@ export async function benchPolls({ worker, secrets, proxy }: Bench) {
   const shopLines = /^Polled shop bench-\d+\.myshopify\.com: /;
   const pageLines = /^Polled conversations for page 6\d+: |^Polled metadata for page 6\d+: Failed/;
   for (const round of [1, 2]) {
-    await control(proxy.origin, "reset-counts");
+    await takeWriteCount(proxy.origin);
     const shopsBefore = countLines(shopLines);
     const pagesBefore = countLines(pageLines);
     const t0 = Date.now();
@@ -25,7 +25,7 @@ export async function benchPolls({ worker, secrets, proxy }: Bench) {
     );
     const wall = Date.now() - t0;
     await sleep(1500);
-    const writes = (await control(proxy.origin, "reset-counts")).writes;
+    const writes = await takeWriteCount(proxy.origin);
     add("poll", `round ${round}: wall time, every shop and page`, wall, "ms");
     add(
       "poll",

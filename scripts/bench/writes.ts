@@ -1,6 +1,6 @@
 import { sleep } from "../../src/lib/retry.ts";
 import { conversationKey } from "../../src/spaces/keys.ts";
-import { control } from "../../dev/platform-client.ts";
+import { takeWriteCount } from "../../dev/platform-client.ts";
 import { add, waitFor } from "./report.ts";
 import type { Bench } from "./stack.ts";
 
@@ -20,11 +20,11 @@ export async function benchWrites(bench: Bench) {
     );
   /** The writes to Spaces while `send` delivers `count` messages from `customer`, and until they settle. */
   const writesOf = async (customer: string, count: number, settleMs: number, send: () => Promise<unknown>) => {
-    await control(proxy.origin, "reset-counts");
+    await takeWriteCount(proxy.origin);
     await send();
     await conversationHolds(customer, count);
     await sleep(settleMs);
-    return (await control(proxy.origin, "reset-counts")).writes as number;
+    return takeWriteCount(proxy.origin);
   };
   const burstCustomer = "930000000000001";
   const burstWrites = await writesOf(burstCustomer, 100, 1000, () =>

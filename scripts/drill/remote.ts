@@ -1,8 +1,11 @@
 import { remoteDrill } from "../drill-remote.ts";
 import { cast, failures, type Drill } from "./stack.ts";
 
-/** `npm run drill -- --remote --yes`: the drill against the deployed worker (scripts/drill-remote.ts). */
-export async function runRemoteDrill(): Promise<never> {
+/**
+ * `npm run drill -- --remote <url> --yes`: the drill against the deployed worker
+ * (scripts/drill-remote.ts); without a URL, DRILL_WORKER_URL names it.
+ */
+export async function runRemoteDrill(args: { url: string; yes: boolean }): Promise<never> {
   const need = (name: string) => {
     const value = process.env[name];
     if (!value) {
@@ -11,11 +14,11 @@ export async function runRemoteDrill(): Promise<never> {
     }
     return value;
   };
-  if (!process.argv.includes("--yes")) {
+  if (!args.yes) {
     console.error(
       "The remote drill restores over the live databases (from a backup it makes seconds before; token and link\n" +
         "changes in between are replayed from the journal, sessions opened in those seconds are not).\n" +
-        "Run it at a quiet moment, with: npm run drill -- --remote --yes",
+        "Run it at a quiet moment, with: npm run drill -- --remote <url> --yes",
     );
     process.exit(2);
   }
@@ -24,7 +27,7 @@ export async function runRemoteDrill(): Promise<never> {
   const failures = await remoteDrill(
     { remote: true },
     {
-      workerUrl: need("DRILL_WORKER_URL").replace(/\/+$/, ""),
+      workerUrl: args.url || need("DRILL_WORKER_URL").replace(/\/+$/, ""),
       secrets: {
         SHOPIFY_API_SECRET: need("SHOPIFY_API_SECRET"),
         FACEBOOK_APP_SECRET: need("FACEBOOK_APP_SECRET"),

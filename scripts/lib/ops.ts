@@ -9,30 +9,17 @@ import { Spaces } from "../../src/spaces/client.ts";
 import { startS3Standin } from "../../dev/fakes/s3.ts";
 import { LOCAL_BUCKET, LOCAL_DIR, ROOT, quietWrangler, readDevVars } from "../../dev/local-stack.ts";
 
-// The SDK warns on every run that Node 20 support ends in 2027 (see README, toolchain).
+// The SDK warns on every run that its support for Node 20 ends: noise for a script run by hand.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 
 /** What `npm run backup`, `restore` and `drill` share: where they act, and how they talk to D1 and Spaces. */
 
 export interface Target {
   remote: boolean;
+  /** The deployed worker's URL, when `--remote <url>` named one. */
+  url?: string;
   /** Local D1 state folder (wrangler's --persist-to); default .wrangler/state. */
   persistTo?: string;
-}
-
-export function parseTarget(argv: string[]): Target & { args: Map<string, string> } {
-  const args = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith("--")) continue;
-    const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith("--")) {
-      args.set(a.slice(2), next);
-      i++;
-    } else args.set(a.slice(2), "true");
-  }
-  if (args.has("remote") && args.has("local")) throw new Error("choose --local or --remote, not both");
-  return { remote: args.has("remote"), persistTo: args.get("persist-to"), args };
 }
 
 const wranglerBin = join(ROOT, "node_modules", ".bin", "wrangler");

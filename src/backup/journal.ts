@@ -221,6 +221,9 @@ function firstProblem(error: z.ZodError): string {
   return `${where}${issue.message}`;
 }
 
+/** A row change of a journaled table, as a journal entry (or a `journal.write` job) holds it. */
+export const isRowChange = (change: unknown): change is RowChange => changeSchema.safeParse(change).success;
+
 /**
  * Parses and authenticates a journal object read from `objectKey`. Throws BackupRefused naming the
  * object and the reason for anything that is not a signed journal entry of this worker.

@@ -92,7 +92,7 @@ export async function backupOne(
   shelf: Shelf = "d1",
 ): Promise<Manifest> {
   const stamp = stampOf(exportedAt);
-  // The contract gives every object in the bucket Content-Type application/json, backups included.
+  // Every object in the bucket is stored as application/json, backups included (docs/storage-schema.md).
   const writer = new ObjectWriter(store, dumpKey(database, stamp, shelf), 8 * 1024 * 1024, JSON_TYPE);
   const reader = new DumpReader();
   const decoder = new TextDecoder();

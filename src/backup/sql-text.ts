@@ -1,6 +1,7 @@
 /**
  * The small part of SQL that our migrations and a D1 dump of our schema use: statements split at
- * top-level semicolons, tokens, and literals. Anything outside it is refused by the callers.
+ * top-level semicolons, tokens, and literals. Anything outside it is refused by the callers
+ * (./dump-parse.ts says what that refusal buys).
  */
 
 export type SqlValue = string | number | null | Uint8Array;

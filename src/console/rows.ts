@@ -3,7 +3,9 @@
  * found by shop, page or UUID, with their shops, pages and the state (never the value) of their
  * tokens. Read-only.
  */
-import type { TokenStateRow } from "../db/tokens";
+import { z } from "zod";
+import { tokenStateRow, type TokenStateRow } from "../db/tokens";
+import { firstRowOf, rowsOf } from "../db/rows";
 
 export interface MerchantPageQuery {
   /** Part of a shop domain, page name or page id, or the start of a user UUID; empty for all. */
@@ -12,20 +14,22 @@ export interface MerchantPageQuery {
   limit: number;
 }
 
-export interface ShopRow {
-  shop: string;
-  user_uuid: string;
-  installed_at: number;
-  uninstalled_at: number | null;
-  sync_queued_at: number | null;
-}
+const shopRow = z.object({
+  shop: z.string(),
+  user_uuid: z.string(),
+  installed_at: z.number(),
+  uninstalled_at: z.number().nullable(),
+  sync_queued_at: z.number().nullable(),
+});
+export type ShopRow = z.infer<typeof shopRow>;
 
-export interface PageRow {
-  page_id: string;
-  user_uuid: string;
-  name: string | null;
-  linked_at: number;
-}
+const pageRow = z.object({
+  page_id: z.string(),
+  user_uuid: z.string(),
+  name: z.string().nullable(),
+  linked_at: z.number(),
+});
+export type PageRow = z.infer<typeof pageRow>;
 
 const likeEscape = (text: string) => text.replace(/[\\%_]/g, (ch) => `\\${ch}`);
 
@@ -52,8 +56,8 @@ export async function merchantPage(
       .bind(...binds, query.limit, query.offset),
   ]);
   return {
-    total: (count!.results[0] as { total: number } | undefined)?.total ?? 0,
-    userUuids: (rows!.results as { user_uuid: string }[]).map((r) => r.user_uuid),
+    total: firstRowOf(count, z.object({ total: z.number() }))?.total ?? 0,
+    userUuids: rowsOf(rows, z.object({ user_uuid: z.string() })).map((r) => r.user_uuid),
   };
 }
 
@@ -98,10 +102,10 @@ export async function merchantLinks(
       .bind(list),
   ]);
   return {
-    shops: shops!.results as unknown as ShopRow[],
-    pages: pages!.results as unknown as PageRow[],
-    tokens: tokens!.results as unknown as TokenStateRow[],
-    lastWebhooks: new Map((webhooks!.results as { shop: string; at: number }[]).map((r) => [r.shop, r.at])),
+    shops: rowsOf(shops, shopRow),
+    pages: rowsOf(pages, pageRow),
+    tokens: rowsOf(tokens, tokenStateRow),
+    lastWebhooks: new Map(rowsOf(webhooks, z.object({ shop: z.string(), at: z.number() })).map((r) => [r.shop, r.at])),
   };
 }
 

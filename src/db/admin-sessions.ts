@@ -2,6 +2,7 @@ import { z } from "zod";
 import { randomHex } from "../lib/encoding";
 import { redact } from "../lib/log";
 import { sha256Hex } from "../lib/signatures";
+import { firstRowOf } from "./rows";
 
 /** The operator console's sign-ins and the count of wrong tokens per client (the `sessions` database). */
 
@@ -76,7 +77,7 @@ export class AdminSessionStore {
         )
         .bind(id, now, now - SIGN_IN_WINDOW_MS),
     ]);
-    const attempts = z.object({ failures: z.number() }).parse(counted!.results[0]).failures;
+    const attempts = firstRowOf(counted, z.object({ failures: z.number() }))?.failures ?? 1;
     return { allowed: attempts <= SIGN_IN_FAILURE_LIMIT, attempts };
   }
 

@@ -1,5 +1,7 @@
+import { z } from "zod";
 import { canonicalJson } from "../backup/auth";
 import { sha256Hex } from "../lib/signatures";
+import { firstRowOf, rowsOf } from "./rows";
 
 /**
  * Dead jobs: work that failed every retry of the queue, kept in D1 (`dead_jobs`) instead of being
@@ -25,19 +27,21 @@ export interface DeadJob {
   alert: boolean;
 }
 
-interface Row {
-  id: string;
-  type: string;
-  subject: string;
-  body: string;
-  error: string;
-  attempts: number;
-  first_failed_at: number;
-  last_failed_at: number;
-  retries: number;
-  next_retry_at: number;
-  given_up: number;
-}
+/** A `dead_jobs` row; `body` is the job's JSON as the queue carried it (see `parseJob`). */
+const deadJobRow = z.object({
+  id: z.string(),
+  type: z.string(),
+  subject: z.string(),
+  body: z.string(),
+  error: z.string(),
+  attempts: z.number(),
+  first_failed_at: z.number(),
+  last_failed_at: z.number(),
+  retries: z.number(),
+  next_retry_at: z.number(),
+  given_up: z.number(),
+});
+type Row = z.infer<typeof deadJobRow>;
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -99,22 +103,32 @@ export async function recordDeadJob(
 
 /** Every dead job, oldest failure first (bodies stay in D1: they may hold encrypted rows). */
 export async function listDeadJobs(db: D1Database, now = Date.now()): Promise<DeadJob[]> {
-  const { results } = await db.prepare("SELECT * FROM dead_jobs ORDER BY first_failed_at, id").all<Row>();
-  return results.map((r) => toDeadJob(r, now));
+  const result = await db.prepare("SELECT * FROM dead_jobs ORDER BY first_failed_at, id").all();
+  return rowsOf(result, deadJobRow).map((r) => toDeadJob(r, now));
 }
 
 /** The dead jobs due for a retry now, with their bodies, at most `limit`. */
 export async function dueDeadJobs(db: D1Database, now = Date.now(), limit = 50) {
-  const { results } = await db
+  const result = await db
     .prepare("SELECT * FROM dead_jobs WHERE given_up = 0 AND next_retry_at <= ?1 ORDER BY next_retry_at LIMIT ?2")
     .bind(now, limit)
-    .all<Row>();
-  return results.map((r) => ({ job: toDeadJob(r, now), body: JSON.parse(r.body) as unknown }));
+    .all();
+  return rowsOf(result, deadJobRow).map((r) => ({ job: toDeadJob(r, now), body: storedBody(r) }));
 }
 
+/** One dead job with its body (still to be parsed as a job); null when there is no such job. */
 export async function deadJobBody(db: D1Database, id: string) {
-  const row = await db.prepare("SELECT * FROM dead_jobs WHERE id = ?1").bind(id).first<Row>();
-  return row ? { job: toDeadJob(row, Date.now()), body: JSON.parse(row.body) as unknown } : null;
+  const row = firstRowOf(await db.prepare("SELECT * FROM dead_jobs WHERE id = ?1").bind(id).all(), deadJobRow);
+  return row ? { job: toDeadJob(row, Date.now()), body: storedBody(row) } : null;
+}
+
+/** The stored body; JSON that no longer reads stays a dead job (its retry fails to parse it). */
+function storedBody(row: Row): unknown {
+  try {
+    return JSON.parse(row.body);
+  } catch {
+    return row.body;
+  }
 }
 
 /** The retry worked: the job is done and leaves the list. */
@@ -124,8 +138,8 @@ export async function deadJobDone(db: D1Database, id: string): Promise<void> {
 
 /** The retry failed too: the next one backs off (or non-critical work is given up). */
 export async function deadJobFailedAgain(db: D1Database, id: string, type: string, error: string, now = Date.now()) {
-  const row = await db.prepare("SELECT retries FROM dead_jobs WHERE id = ?1").bind(id).first<{ retries: number }>();
-  const retries = (row?.retries ?? 0) + 1;
+  const result = await db.prepare("SELECT retries FROM dead_jobs WHERE id = ?1").bind(id).all();
+  const retries = (firstRowOf(result, z.object({ retries: z.number() }))?.retries ?? 0) + 1;
   const delay = nextRetryDelayMs(type, retries);
   await db
     .prepare(

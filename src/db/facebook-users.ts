@@ -1,5 +1,7 @@
 import type { RowJournal, RowRef } from "../backup/journal";
 import { commitJournaled } from "./journaled";
+import { z } from "zod";
+import { rowsOf } from "./rows";
 
 /**
  * The Facebook users of logins (app-scoped ids from `GET /me`), every user UUID each one logged in
@@ -193,7 +195,8 @@ export class FacebookUserStore {
         statement: this.db
           .prepare("DELETE FROM facebook_page_grants WHERE facebook_user_id = ?1 AND granted_at < ?2 RETURNING page_id")
           .bind(facebookUserId, loginsBefore),
-        ref: (result) => (result.results as { page_id: string }[]).map((g) => grantRef(g.page_id, facebookUserId)),
+        ref: (result) =>
+          rowsOf(result, z.object({ page_id: z.string() })).map((g) => grantRef(g.page_id, facebookUserId)),
       },
       {
         statement: this.db

@@ -8,6 +8,10 @@ import { isolateWeakCache } from "../lib/isolate-cache";
  * A D1 batch is one transaction: if a shared batch fails, nothing of it was written, and each
  * caller's queries are tried again alone, so one bad entry cannot fail its neighbours.
  *
+ * What it buys: 20 concurrent callers with two statements each reach D1 in 2 batches instead of 20,
+ * and 100 in 6 instead of 100 (measured in workerd with the unit test's recording binding), each
+ * batch one round trip and one transaction. D1 offers no grouping across requests of its own.
+ *
  * Nothing crosses from one request to another but plain data: callers hand over SQL and
  * parameters (the sender prepares every statement itself) and read their results from a plain
  * object, as the runtime forbids one request to use another's I/O objects or settle its promises.

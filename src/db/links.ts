@@ -1,11 +1,13 @@
 import type { Query } from "./group-commit";
 import type { JournaledWrite } from "./journaled";
 import { facebookUserTokenKey, pageTokenKey, shopTokenKey, type TokenInput, type TokenStore } from "./tokens";
+import { z } from "zod";
+import { firstRowOf } from "./rows";
 
 /**
  * Links of shops and pages to their merchant's user UUID (in the `tokens` database).
  *
- * The rule of the contract ("User identity"): a linked shop or page never changes owner by an
+ * The identity rule (docs/identity.md): a linked shop or page never changes owner by an
  * install or a login. Every statement here that can meet an existing link leaves `user_uuid` as
  * it is and returns the owner it found; `LinkStore.relinkShop` / `relinkPage` (the operator's
  * `npm run relink`) are the only writes that change one.
@@ -133,7 +135,7 @@ export async function linkedPages(db: D1Database, after = "", limit = 1000): Pro
   return results.map((r) => ({ pageId: r.page_id, userUuid: r.user_uuid, name: r.name }));
 }
 
-const ownerOf = (result: D1Result | undefined) => (result?.results[0] as { user_uuid: string } | undefined)?.user_uuid;
+const ownerOf = (result: D1Result | undefined) => firstRowOf(result, z.object({ user_uuid: z.string() }))?.user_uuid;
 
 /** A page granted at a Facebook login, with its page token. */
 export interface GrantedPage {

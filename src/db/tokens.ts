@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { RowJournal } from "../backup/journal";
 import type { TokenCipher } from "../lib/token-cipher";
 import { redact } from "../lib/log";
@@ -199,11 +200,13 @@ export class TokenStore {
 }
 
 /** A token's bookkeeping columns: enough to tell its state, nothing that decrypts. */
-export interface TokenStateRow {
-  key: string;
-  status: "active" | "needs_reauth";
-  expires_at: number | null;
-  refresh_expires_at: number | null;
-  has_refresh: number;
-  updated_at: number;
-}
+export const tokenStateRow = z.object({
+  key: z.string(),
+  status: z.enum(["active", "needs_reauth"]),
+  expires_at: z.number().nullable(),
+  refresh_expires_at: z.number().nullable(),
+  /** `refresh_token IS NOT NULL`: 1 or 0. */
+  has_refresh: z.number(),
+  updated_at: z.number(),
+});
+export type TokenStateRow = z.infer<typeof tokenStateRow>;

@@ -14,10 +14,10 @@ import { graph } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
 
-/** The seed's fields: the contract's "already exists" log line names exactly these. */
+/** The fields every page is subscribed to first: the "already exists" log line names exactly these. */
 const SEED_FIELDS = ["name", "category", "messages"] as const;
 /**
- * Every field the app subscribes each page to: the seed's, plus the page's own replies (echoes),
+ * Every field the app subscribes each page to: those, plus the page's own replies (echoes),
  * button presses (postbacks) and customers' edits, so both sides of a conversation arrive by
  * webhook; where the customer came from (referrals); who holds the thread (handovers, and the
  * messages that arrive on `standby` while another app holds it); reads and reactions.

@@ -7,7 +7,7 @@ import { ANONYMOUS_SESSION_TTL_MS, SESSION_COOKIE, SESSION_TTL_MS, type Provider
 import { sessionStore } from "../services";
 
 /**
- * The session cookie of the contract: `__Host-` prefixed, Secure, HttpOnly, `SameSite=Lax` (OAuth
+ * The session cookie (docs/identity.md, "Sessions"): `__Host-` prefixed, Secure, HttpOnly, `SameSite=Lax` (OAuth
  * callbacks are cross-site top-level navigations, which Strict would strip), `Path=/`, no Domain.
  */
 function setSessionCookie(c: Context<AppEnv>, value: string, ttlMs: number): void {

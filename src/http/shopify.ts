@@ -35,7 +35,7 @@ const SHOPIFY_ADMIN_FRAME = "https://admin.shopify.com";
 
 /**
  * A query signed by Shopify (the callback, the app URL): a valid `hmac` (else 401) and a
- * `timestamp` of whole seconds (else 400) within 90 s of now (else 401).
+ * `timestamp` of whole seconds (else 400) within SHOPIFY_QUERY_WINDOW_S of now (else 401).
  */
 async function requireSignedQuery(params: URLSearchParams, secret: string): Promise<void> {
   if (!(await verifyShopifyQuery(params, secret))) throw unauthorized("Invalid hmac");
@@ -156,7 +156,7 @@ shopifyRoutes.get("/callback", async (c) => {
     user_uuid: install.browserUuid,
     shop,
     scope: grant.scope ?? null,
-    // The shop stays with the account it was linked to (contract, "User identity").
+    // The shop stays with the account it was linked to (docs/identity.md).
     other_account: install.otherAccount,
     shops_of_other_accounts: install.otherAccount ? [shop] : [],
     webhooks,

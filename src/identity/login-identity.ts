@@ -1,5 +1,5 @@
 /**
- * Which user UUID an install or a login acts for (contract, "User identity"), for Shopify installs
+ * Which user UUID an install or a login acts for (docs/identity.md), for Shopify installs
  * and Facebook logins alike.
  *
  * A UUID grows (takes a shop or page not linked before) only through a login that proves its

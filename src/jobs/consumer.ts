@@ -7,7 +7,7 @@ import { spaces, tokenStore } from "../services";
 import { reconcileShop, refreshMetadataOf, syncShop } from "../shopify/sync";
 import { catalogueStub } from "../catalogue/durable-object";
 import { checkShopWebhooks } from "../shopify/webhook-registration";
-import { jobSubject, type Job } from "./queue-jobs";
+import { jobSubject, parseJob, type Job } from "./queue-jobs";
 import { writeJournal } from "../backup/journal";
 import { backupAuth } from "../backup/auth";
 import { facebookJob } from "../facebook/poll";
@@ -26,6 +26,9 @@ import {
 const MAX_ATTEMPTS = 9;
 
 export type Decision = { action: "ack" } | { action: "retry"; delaySeconds: number };
+
+/** When a message is delivered again after D1 failed to store it as a dead job. */
+const DEAD_STORE_RETRY_S = 60;
 
 /** The longest delay Queues accepts on a retry (12 hours): a platform's Retry-After may ask for more. */
 const MAX_RETRY_DELAY_S = 43_200;
@@ -97,9 +100,16 @@ async function markDeadToken(env: Env, job: Job) {
 }
 
 /** The `jobs` queue: each message acked, or retried with a delay, on its own. */
-export async function consumeJobs(batch: MessageBatch<Job>, env: Env): Promise<void> {
+export async function consumeJobs(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
-    const job = message.body;
+    const parsed = parseJob(message.body);
+    if ("problem" in parsed) {
+      // Retrying cannot make it readable: kept as a dead job for the operator, never run.
+      if (await keepDead(env, message.body, parsed.problem, message.attempts)) message.ack();
+      else message.retry({ delaySeconds: DEAD_STORE_RETRY_S });
+      continue;
+    }
+    const job = parsed.job;
     try {
       await run(env, job);
       if (job.type === "shopify.sync" && job.reason === "poll")
@@ -119,31 +129,35 @@ export async function consumeJobs(batch: MessageBatch<Job>, env: Env): Promise<v
       // Already marked (`token_already_marked`): the token was not even used, nothing new to say.
       if (err instanceof PlatformError && err.reason === "token_needs_reauth") await markDeadToken(env, job);
       if (decision.action === "ack") message.ack();
-      else if (message.attempts >= MAX_ATTEMPTS && (await keepDead(env, job, reason, message.attempts))) message.ack();
+      else if (message.attempts >= MAX_ATTEMPTS && (await keepDead(env, message.body, reason, message.attempts)))
+        message.ack();
       else message.retry({ delaySeconds: decision.delaySeconds });
     }
   }
 }
 
-/** Stores a job that failed its last delivery as a dead job; false when D1 failed too. */
-async function keepDead(env: Env, job: Job, error: string, attempts: number): Promise<boolean> {
+/** What a dead job is listed as: its type and subject, or what can be said of a body that is not a job. */
+function deadJobLabel(body: unknown): { type: string; subject: string } {
+  const parsed = parseJob(body);
+  if ("job" in parsed) return { type: parsed.job.type, subject: jobSubject(parsed.job) };
+  const type = typeof body === "object" && body !== null && "type" in body ? body.type : undefined;
+  return { type: typeof type === "string" ? type.slice(0, 100) : "unknown", subject: "an unreadable job" };
+}
+
+/**
+ * Stores a message that failed its last delivery (or is not a job) as a dead job, its body as it
+ * came, so its id is the same however often it arrives; false when D1 failed too.
+ */
+async function keepDead(env: Env, body: unknown, error: string, attempts: number): Promise<boolean> {
+  const { type, subject } = deadJobLabel(body);
   try {
-    const id = await recordDeadJob(env.TOKENS_DB, {
-      type: job.type,
-      subject: jobSubject(job),
-      body: job,
-      error,
-      attempts,
-    });
-    log.error(`Job gave up after retries, kept as a dead job: ${job.type} for ${jobSubject(job)}`, {
-      type: job.type,
-      attempts,
-    });
+    const id = await recordDeadJob(env.TOKENS_DB, { type, subject, body, error, attempts });
+    log.error(`Job gave up after retries, kept as a dead job: ${type} for ${subject}`, { type, attempts });
     // An alert that could not be delivered is in the console already: no alert about the alert.
-    if (job.type !== "alert.deliver") await jobGivenUp(env, id, job.type, jobSubject(job));
+    if (type !== "alert.deliver") await jobGivenUp(env, id, type, subject);
     return true;
   } catch (err) {
-    log.error(`Dead job could not be stored: ${describeError(err)}`, { type: job.type });
+    log.error(`Dead job could not be stored: ${describeError(err)}`, { type });
     return false;
   }
 }
@@ -163,7 +177,7 @@ export function deadLetterRetryDelayS(attempts: number): number {
  * dead jobs, never dropped; a message is acknowledged only once it is stored, and retried with its
  * own backoff (and its own `max_retries`) while D1 is down.
  */
-export async function consumeDeadJobs(batch: MessageBatch<Job>, env: Env): Promise<void> {
+export async function consumeDeadJobs(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   for (const message of batch.messages) {
     const stored = await keepDead(env, message.body, "failed every retry of the jobs queue", message.attempts);
     if (stored) message.ack();
@@ -178,7 +192,9 @@ export type RetryResult = { id: string; type: string; subject: string } & (
 async function retryOne(env: Env, job: DeadJob, body: unknown): Promise<RetryResult> {
   const about = { id: job.id, type: job.type, subject: job.subject };
   try {
-    await run(env, body as Job);
+    const parsed = parseJob(body);
+    if ("problem" in parsed) throw new Error(parsed.problem);
+    await run(env, parsed.job);
     await deadJobDone(env.TOKENS_DB, job.id);
     await jobDone(env, job.id);
     log.info(`Dead job retried: ${job.type} for ${job.subject}: done`, { type: job.type, id: job.id });

@@ -1,6 +1,6 @@
 import { log } from "../lib/log";
 import { installedShops, linkedPages } from "../db/links";
-import { enqueueAll, type Job } from "./queue-jobs";
+import { SEND_BATCH_LIMIT, enqueueAll, type Job } from "./queue-jobs";
 
 /**
  * The daily polls do not run inline (a cron has 30 s of CPU and 1,000 subrequests): they enqueue
@@ -27,7 +27,7 @@ async function fanOut<T>(
     figures.queries++;
     if (!items.length) break;
     figures.items += await enqueueAll(env.JOBS, items.map(job));
-    figures.batches += Math.ceil(items.length / 100);
+    figures.batches += Math.ceil(items.length / SEND_BATCH_LIMIT);
     after = cursor(items[items.length - 1]!);
   }
   return figures;

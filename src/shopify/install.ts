@@ -25,7 +25,7 @@ export interface InstallOutcome {
 }
 
 /**
- * The identity decision of an install (contract, "User identity"; src/identity/login-identity.ts).
+ * The identity decision of an install (docs/identity.md; src/identity/login-identity.ts).
  * An install proves nothing by itself: a shop not linked yet goes to the session's UUID when the
  * session proved it, else to a new UUID; a linked shop keeps its owner, and a browser without a
  * UUID that reinstalls it sees that owner, unproven. The token is stored either way.

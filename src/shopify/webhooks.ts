@@ -64,12 +64,13 @@ export function parseDeliveryHeaders(header: (name: string) => string | undefine
  */
 const DELIVERY_MEMORY_MS = 7 * 24 * 60 * 60 * 1000;
 const FORGET_CHUNK = 10_000;
+/** Chunks forgotten per daily run: a few of the invocation's queries, never a long one. */
+const FORGET_CHUNKS_PER_RUN = 20;
 
 /** Deletes the delivery ids older than a week, in chunks; returns how many went. */
 export async function forgetOldDeliveries(db: D1Database, now = Date.now()): Promise<number> {
   let forgotten = 0;
-  // At most 20 chunks (200,000 ids) a day: a few of the invocation's queries, never a long one.
-  for (let chunk = 0; chunk < 20; chunk++) {
+  for (let chunk = 0; chunk < FORGET_CHUNKS_PER_RUN; chunk++) {
     const changes = await forgetDeliveriesBefore(db, now - DELIVERY_MEMORY_MS, FORGET_CHUNK);
     forgotten += changes;
     if (changes < FORGET_CHUNK) break;

@@ -55,8 +55,8 @@ function clientFor(cfg: SpacesConfig): S3Client {
         forcePathStyle,
         region: cfg.SPACES_REGION,
         credentials: { accessKeyId: cfg.SPACES_KEY, secretAccessKey: cfg.SPACES_SECRET },
-        // Trap 1 of toolchain.md: default flexible checksums make streamed PUTs store nothing on
-        // Spaces-like servers. Only send checksums where the operation requires them.
+        // The SDK's default flexible checksums make streamed PUTs store nothing on Spaces-like
+        // servers (the conformance suite against radosgw shows it): only where an operation needs them.
         requestChecksumCalculation: "WHEN_REQUIRED",
         responseChecksumValidation: "WHEN_REQUIRED",
         maxAttempts: 3,

@@ -1,7 +1,7 @@
 import { badRequest } from "../lib/errors";
 
 /**
- * Spaces keys of the contract. Every id is validated before it becomes part of a key, so nothing
+ * The Spaces keys (docs/storage-schema.md). Every id is validated before it becomes part of a key, so nothing
  * from a request can point outside `users/<uuid>/`.
  */
 

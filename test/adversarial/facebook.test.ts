@@ -2,7 +2,7 @@ import { beforeAll, describe } from "vitest";
 import { toHex } from "../../src/lib/encoding";
 import { hmacSha256 } from "../../src/lib/signatures";
 import { TEST_SECRETS } from "../env";
-import { call, control, cookieOf, loginFacebook, metaSignature, uniqueId } from "../helpers";
+import { call, control, cookieOf, delivery, loginFacebook, messageEvent, metaSignature, uniqueId } from "../helpers";
 import { attackTable } from "./harness";
 
 const page = uniqueId();
@@ -13,23 +13,8 @@ let state = "";
 let usedState = "";
 let code = "";
 
-const message = (pageId: string, sender: string) => ({
-  object: "page",
-  entry: [
-    {
-      id: pageId,
-      time: 1,
-      messaging: [
-        {
-          sender: { id: sender },
-          recipient: { id: pageId },
-          timestamp: 1700000000000,
-          message: { mid: `m_${crypto.randomUUID()}`, text: "hi" },
-        },
-      ],
-    },
-  ],
-});
+const message = (pageId: string, sender: string) =>
+  delivery(pageId, [messageEvent(pageId, sender, `m_${crypto.randomUUID()}`, "hi", 1700000000000)], 1);
 
 async function post(raw: string, headers: Record<string, string | undefined> = {}) {
   const all: Record<string, string | undefined> = {

@@ -5,9 +5,11 @@ import {
   call,
   captureLogs,
   control,
+  delivery,
   fakeState,
   installShop,
   loginFacebook,
+  messageEvent,
   messengerWebhook,
   recordResponses,
   shopifyWebhook,
@@ -39,23 +41,7 @@ beforeAll(async () => {
   const fb = await loginFacebook([{ id: page }], install.cookie);
   cookies.push(fb.cookie);
   const customer = uniqueId();
-  await messengerWebhook({
-    object: "page",
-    entry: [
-      {
-        id: page,
-        time: 1,
-        messaging: [
-          {
-            sender: { id: customer },
-            recipient: { id: page },
-            timestamp: Date.now(),
-            message: { mid: "m_leak", text: "hello" },
-          },
-        ],
-      },
-    ],
-  });
+  await messengerWebhook(delivery(page, [messageEvent(page, customer, "m_leak", "hello")], 1));
   await shopifyWebhook(shop, "products/update", { id: 1000000, title: "Product 0" });
   await control("graph", "message", { page, customer, mid: "m_poll", text: "polled", timestamp: Date.now() });
   const admin = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}` };

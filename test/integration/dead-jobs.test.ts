@@ -12,7 +12,7 @@ import { JOURNAL_PREFIX, parseJournal } from "../../src/backup/journal";
 import worker from "../../src/index";
 import { deadLetterRetryDelayS, retryDeadJob, retryDueDeadJobs } from "../../src/jobs/consumer";
 import type { Job } from "../../src/jobs/queue-jobs";
-import { isCriticalJob, listDeadJobs, nextRetryDelayMs } from "../../src/db/dead-jobs";
+import { isCriticalJob, listDeadJobs, nextRetryDelayMs, recordDeadJob } from "../../src/db/dead-jobs";
 import { shopPrefix } from "../../src/spaces/keys";
 import wranglerToml from "../../wrangler.toml?raw";
 import { control, installShop, logsOfEachTest, spaces, uniqueShop } from "../helpers";
@@ -20,8 +20,8 @@ import { control, installShop, logsOfEachTest, spaces, uniqueShop } from "../hel
 const logs = logsOfEachTest();
 
 /** Delivers one message to the worker's queue handler, as the Queues runtime does. */
-async function deliver(queue: "jobs" | "jobs-dead", body: Job, attempts: number) {
-  const batch = createMessageBatch<Job>(queue, [{ id: `m-${attempts}`, timestamp: new Date(), attempts, body }]);
+async function deliver(queue: "jobs" | "jobs-dead", body: Job | Record<string, unknown>, attempts: number) {
+  const batch = createMessageBatch<unknown>(queue, [{ id: `m-${attempts}`, timestamp: new Date(), attempts, body }]);
   for (const message of batch.messages) {
     const original = message.retry.bind(message);
     message.retry = (opts) => original(opts);
@@ -148,6 +148,40 @@ describe("dead jobs", () => {
     const back = await deliver("jobs-dead", job, 5);
     expect(back.explicitAcks).toEqual(["m-5"]);
     expect((await listDeadJobs(env.TOKENS_DB)).filter((d) => d.subject === job.shop)).toHaveLength(1);
+  });
+
+  it("a message that is not a job this version runs is kept as a dead job, never run, and its retry says why", async () => {
+    const shop = uniqueShop("unreadable");
+    const { body } = await installShop(shop);
+    const prefix = shopPrefix(body.user_uuid, shop);
+    await vi.waitFor(async () => expect(await spaces().listKeys(prefix)).toHaveLength(2), { timeout: 15_000 });
+    // A redact from another version: the user UUID under another name. Run as it is, it would
+    // delete under `users/undefined/...`; parsed, it is refused on its first delivery.
+    const foreign = { type: "shopify.redact", shop, user: body.user_uuid };
+    const result = await deliver("jobs", foreign, 1);
+    expect(result.explicitAcks).toEqual(["m-1"]);
+    expect(result.retryMessages).toEqual([]);
+    const dead = (await listDeadJobs(env.TOKENS_DB)).find(
+      (d) => d.error.includes("userUuid") && d.type === "shopify.redact",
+    );
+    expect(dead).toMatchObject({ subject: "an unreadable job", critical: true });
+    expect(dead!.error).toMatch(/^not a job this worker runs \(userUuid: /);
+    expect(await spaces().listKeys(prefix)).toHaveLength(2);
+
+    // A dead job stored by an older version whose body this one no longer reads: the retry fails
+    // with the reason and the job stays listed, its files untouched.
+    const id = await recordDeadJob(env.TOKENS_DB, {
+      type: "shopify.sync",
+      subject: shop,
+      body: { type: "shopify.sync", shop, reason: "backfill" },
+      error: "old failure",
+      attempts: 9,
+    });
+    const retried = await retryDeadJob(env, id);
+    expect(retried).toMatchObject({ status: "failed", type: "shopify.sync" });
+    expect(retried!.status === "failed" && retried!.error).toMatch(/not a job this worker runs \(reason: /);
+    expect((await listDeadJobs(env.TOKENS_DB)).find((d) => d.id === id)).toMatchObject({ retries: 1 });
+    expect(await spaces().listKeys(prefix)).toHaveLength(2);
   });
 
   it("the ninth delivery is the queue's last: 1 + max_retries of wrangler.toml", () => {

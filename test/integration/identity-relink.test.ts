@@ -103,6 +103,27 @@ describe("npm run relink (POST /admin/relink): the one way a link changes owner"
     expect((await relink({ shop: "evil.com", to: crypto.randomUUID() })).status).toBe(400);
     expect((await relink({ page: uniqueId(), to: crypto.randomUUID() })).status).toBe(404);
     expect((await relink({ to: crypto.randomUUID() })).status).toBe(400);
+    const post = (body: string, contentType?: string) =>
+      call("/admin/relink", {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${env.ADMIN_TOKEN}`,
+          ...(contentType ? { "content-type": contentType } : {}),
+        },
+        body,
+      });
+    for (const res of [await post("{not json", "application/json"), await post("{not json"), await post("")]) {
+      expect(res.status).toBe(400);
+      const body = await res.json<{ error: { code: string; message: string } }>();
+      expect(Object.keys(body)).toEqual(["error"]);
+      expect(body.error.code).toBe("bad_request");
+    }
+    // The same body unlabelled (as `curl -d` sends it) is read as JSON all the same.
+    const other = crypto.randomUUID();
+    const moved = await post(JSON.stringify({ page, to: other }), "application/x-www-form-urlencoded");
+    expect(moved.status).toBe(200);
+    expect((await pageOwner(env.TOKENS_DB, page))?.userUuid).toBe(other);
+    expect((await relink({ page, to: alice.body.user_uuid })).status).toBe(200);
     expect((await pageOwner(env.TOKENS_DB, page))?.userUuid).toBe(alice.body.user_uuid);
   });
 });

@@ -5,7 +5,8 @@ import { defineConfig } from "vitest/config";
  * The tests that run in plain Node rather than in workerd:
  * - test/oracle: Shopify's own library (`@shopify/shopify-api`, Node only) as the judge of the
  *   worker's signature and shop checks (plain WebCrypto, so they run in both);
- * - test/e2e: the worker under `wrangler dev`, reached over real HTTP connections.
+ * - test/e2e: the worker under `wrangler dev`, reached over real HTTP connections;
+ * - test/scripts: the operator scripts' command lines, run as processes.
  */
 export default defineConfig({
   test: {
@@ -15,7 +16,7 @@ export default defineConfig({
       ? ["default", ["json", { outputFile: process.env.VITEST_JSON.replace(/(\.json)?$/, ".node.json") }]]
       : ["default"],
     root: fileURLToPath(new URL("../..", import.meta.url)),
-    include: ["test/oracle/**/*.test.ts", "test/e2e/**/*.test.ts"],
+    include: ["test/oracle/**/*.test.ts", "test/e2e/**/*.test.ts", "test/scripts/**/*.test.ts"],
     environment: "node",
     // One wrangler dev at a time on a shared machine.
     fileParallelism: false,
