@@ -5,7 +5,8 @@
  * side in this run, and saves it as JSON under bench-results/. The machine is shared: read the
  * ratios, not the absolutes.
  *
- * BENCH_REQUESTS (default 3000) sets the requests per load run, BENCH_ROUNDS (default 3) the rounds
+ * BENCH_REQUESTS (default 3000) sets the requests per load run, BENCH_ATTACHMENTS (default 30) and
+ * BENCH_ATTACHMENT_BYTES (default 2 MiB) the attachments copied, BENCH_ROUNDS (default 3) the rounds
  * of acknowledgement runs, BENCH_PRODUCTS_LARGE (default 50000) the big catalogue, BENCH_MERCHANTS
  * (default 1000) the shops and the pages polled. BENCH_STATE_DIR puts the worker's state elsewhere
  * than in memory, BENCH_INSPECTOR=1 attaches wrangler dev's DevTools inspector, BENCH_LOG_FILE=1 keeps
@@ -13,6 +14,7 @@
  */
 import { sleep } from "../src/lib/retry.ts";
 import { benchAcknowledgement } from "./bench/ack.ts";
+import { benchAttachments } from "./bench/attachments.ts";
 import { benchBackupRestore } from "./bench/backup-restore.ts";
 import { benchCatalogue } from "./bench/catalogue.ts";
 import { benchConsole } from "./bench/console.ts";
@@ -36,6 +38,7 @@ async function main() {
     await sleep(3000);
     await benchUnderTrouble(bench);
     await benchLag(bench);
+    await benchAttachments(bench);
     await benchWrites(bench);
     await benchCatalogue(add, [1000, 10_000, LARGE]);
     await benchPolls(bench);

@@ -1,11 +1,19 @@
 import { DurableObject } from "cloudflare:workers";
 import { describeError, log } from "../lib/log";
 import { backoffMs } from "../lib/retry";
-import { conversationKey } from "../spaces/keys";
-import { ConversationStore } from "./store";
+import { conversationFolder, conversationKey } from "../spaces/keys";
+import { ConversationStore, type CopyRow } from "./store";
 import { writablePageOwner } from "../db/facebook-pages";
 import { spaces } from "../services";
-import type { ConversationMessage, MessageEdit } from "./messages";
+import type { Job } from "../jobs/queue-jobs";
+import {
+  attachmentSources,
+  type ConversationMessage,
+  type Handover,
+  type MessageEdit,
+  type Reaction,
+  type Referral,
+} from "./messages";
 
 /** Wait this long after a change before uploading, so a burst of messages costs few writes. */
 const UPLOAD_DELAY_MS = 200;
@@ -14,6 +22,33 @@ const UPLOAD_DELAY_MS = 200;
  * otherwise cost one write per message. A quiet conversation still lands UPLOAD_DELAY_MS after it.
  */
 const MIN_UPLOAD_INTERVAL_MS = 1000;
+const HOUR_MS = 3_600_000;
+/** Meta's standard messaging window: a page may answer within this long of the customer's last message. */
+export const STANDARD_WINDOW_MS = 24 * HOUR_MS;
+/** The customer's name and picture are fetched again at most this often. */
+export const PROFILE_REFRESH_MS = 7 * 24 * HOUR_MS;
+/**
+ * A job handed to the queue that brought no outcome in this long (it died and was dropped) is
+ * handed over again at the next change of the conversation.
+ */
+const REQUEUE_AFTER_MS = 24 * HOUR_MS;
+/** Jobs an upload hands to the queue at most (the Queues limit of one sendBatch). */
+const JOBS_PER_ALARM = 100;
+
+/** The customer as the User Profile API gave them; `available: false` when Meta has no profile for the app. */
+export interface CustomerProfile {
+  available: boolean;
+  first_name: string | null;
+  last_name: string | null;
+  /** The stored picture, under the conversation's folder (`profile.jpg`...); null without one. */
+  picture: { path: string; content_type: string } | null;
+  fetched_at: number;
+}
+
+/** What became of one attachment's copy (`stored`: its bytes are in Spaces at `path`). */
+export type CopyOutcome =
+  | { status: "stored"; path: string; contentType: string; size: number }
+  | { status: "expired" | "too_large" | "unavailable"; size?: number };
 
 export interface MergeInput {
   pageId: string;
@@ -21,12 +56,19 @@ export interface MergeInput {
   messages: ConversationMessage[];
   /** Customers' edits (`message_edits`): the text of that `mid` is replaced by the latest edit. */
   edits?: MessageEdit[];
+  referrals?: Referral[];
+  handovers?: Handover[];
+  /** The latest `message_reads` watermark of the delivery. */
+  readWatermark?: number;
+  reactions?: Reaction[];
 }
 
 export interface MergeResult {
   added: number;
   /** Edits that changed a stored message's text. */
   edited: number;
+  /** Referrals, handovers, reads and reactions that changed the conversation. */
+  events: number;
   total: number;
   /** The conversation had no message before this merge. */
   started: boolean;
@@ -76,8 +118,14 @@ export class Conversation extends DurableObject<Env> {
     this.meta!.set(name, String(value));
   }
 
+  private deleteMeta(name: string) {
+    if (this.getMeta(name) === null) return;
+    this.store.deleteMeta(name);
+    this.meta!.delete(name);
+  }
+
   /**
-   * The conversation's version: bumped by every change (a new message or an edit), so the upload
+   * The conversation's version: bumped by every change (a message, an edit, an event, a copy), so the upload
    * knows whether Spaces is behind. Objects from before edits existed start at their message count.
    */
   private version(): number {
@@ -110,9 +158,11 @@ export class Conversation extends DurableObject<Env> {
     this.total = null; // counted again if an insert below throws
     let added = 0;
     let edited = 0;
+    let events = 0;
     for (const m of input.messages) {
       if (!this.store.insertMessage(m.mid, m.timestamp, JSON.stringify(m))) continue;
       added++;
+      for (const source of attachmentSources(m)) this.store.addCopy(m.mid, source.idx, source.url);
       // An edit that came before its message (deliveries arrive in any order) applies now.
       const pending = this.store.takePendingEdit(m.mid);
       if (pending) this.applyEdit({ mid: m.mid, ...pending });
@@ -122,27 +172,91 @@ export class Conversation extends DurableObject<Env> {
       if (outcome === "applied") edited++;
       if (outcome === "unknown") this.store.keepPendingEdit(edit.mid, edit.text, edit.numEdit);
     }
-    this.bump(added + edited);
+    for (const r of input.referrals ?? []) {
+      if (this.store.addReferral(r.timestamp, r.via, JSON.stringify(r))) events++;
+    }
+    for (const h of input.handovers ?? []) {
+      if (this.store.addHandover(h.timestamp, h.event, JSON.stringify(h))) events++;
+    }
+    for (const r of input.reactions ?? []) {
+      if (this.store.setReaction(r.mid, r.timestamp, JSON.stringify(r))) events++;
+    }
+    if (input.readWatermark !== undefined && input.readWatermark > Number(this.getMeta("read_watermark") ?? 0)) {
+      this.setMeta("read_watermark", input.readWatermark);
+      events++;
+    }
+    // The first message of a customer, and one a week later, asks for their name and picture.
+    const profileDue =
+      added > 0 &&
+      Date.now() - Number(this.getMeta("profile_checked_at") ?? 0) >= PROFILE_REFRESH_MS &&
+      Date.now() - Number(this.getMeta("profile_queued_at") ?? 0) >= REQUEUE_AFTER_MS;
+    if (profileDue) this.setMeta("profile_due", 1);
+    this.bump(added + edited + events);
     this.total = before + added;
     this.setMeta("page_id", input.pageId);
     this.setMeta("customer_id", input.customerId);
-    if (added + edited > 0 && this.alarmPending !== true) {
-      if (this.alarmPending === false || (await this.ctx.storage.getAlarm()) === null) {
-        await this.ctx.storage.setAlarm(this.nextUploadAt());
-      }
-      this.alarmPending = true;
-    }
+    if (added + edited + events > 0 || profileDue) await this.ensureAlarm();
     // Once per conversation (again after a forget): a failure throws, and the sender's retry of
     // the merge (each `mid` kept once) registers it then.
     if (this.getMeta("indexed") === null) {
       if (!(await pageIndexStub(this.env, input.pageId).addSender(input.customerId, input.pageId))) {
         // A data deletion stopped the page (see stopPage): what merged since the forget is dropped.
         await this.forget();
-        return { added: 0, edited: 0, total: 0, started: false };
+        return { added: 0, edited: 0, events: 0, total: 0, started: false };
       }
       this.setMeta("indexed", 1);
     }
-    return { added, edited, total: before + added, started: before === 0 && added > 0 };
+    return { added, edited, events, total: before + added, started: before === 0 && added > 0 };
+  }
+
+  private async ensureAlarm() {
+    if (this.alarmPending === true) return;
+    if (this.alarmPending === false || (await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(this.nextUploadAt());
+    }
+    this.alarmPending = true;
+  }
+
+  /** The URL of an attachment still to copy (the copy job asks); null when there is nothing to copy. */
+  async copySource(mid: string, idx: number): Promise<string | null> {
+    return this.store.copySource(mid, idx);
+  }
+
+  /**
+   * Records where an attachment's copy is, or why there is none. False when the conversation no
+   * longer expects it (forgotten meanwhile): the caller deletes what it wrote.
+   */
+  async copyFinished(mid: string, idx: number, outcome: CopyOutcome): Promise<boolean> {
+    const finished = this.store.finishCopy(mid, idx, {
+      status: outcome.status,
+      path: outcome.status === "stored" ? outcome.path : undefined,
+      contentType: outcome.status === "stored" ? outcome.contentType : undefined,
+      size: outcome.size,
+    });
+    if (!finished) return false;
+    this.bump(1);
+    await this.ensureAlarm();
+    return true;
+  }
+
+  /**
+   * Records the customer's profile (or that Meta has none for this app). False when the
+   * conversation was forgotten meanwhile: the caller deletes the picture it wrote.
+   */
+  async profileFetched(profile: CustomerProfile): Promise<boolean> {
+    if (this.getMeta("page_id") === null) return false;
+    this.setMeta("customer", JSON.stringify(profile));
+    this.setMeta("profile_checked_at", profile.fetched_at);
+    this.bump(1);
+    await this.ensureAlarm();
+    return true;
+  }
+
+  /** Writes the file again (its keys follow the page's owner after a relink). */
+  async reupload(): Promise<void> {
+    if (this.getMeta("page_id") === null) return;
+    this.bump(1);
+    await this.ensureAlarm();
   }
 
   /**
@@ -192,14 +306,67 @@ export class Conversation extends DurableObject<Env> {
   }
 
   /**
-   * The conversation file as it should be in Spaces now, one message a line. Built from each
-   * message's stored JSON: parsing and re-serialising every message on every upload made each
-   * upload of a long conversation (hundreds of messages) cost more than it needs to.
+   * The conversation file as it should be in Spaces now: what a bot needs about the thread on the
+   * first lines, then one message a line. Messages are written from their stored JSON (parsing
+   * and re-serialising every message on every upload made each upload of a long conversation cost
+   * more than it needs to); only those with attachment copies are parsed, to name the copies' keys.
    */
-  private conversationFile(pageId: string, customerId: string): { body: string; version: number } {
-    const messages = this.store.messageBodies();
-    const head = `{"page_id":${JSON.stringify(pageId)},"sender_id":${JSON.stringify(customerId)}`;
-    return { body: `${head},"messages":[\n${messages.join(",\n")}\n]}\n`, version: this.version() };
+  private conversationFile(owner: string, pageId: string, customerId: string): { body: string; version: number } {
+    const folder = conversationFolder(owner, pageId, customerId);
+    // Read at upload time, not kept by each merge: the webhook's merge stays one write a message.
+    const lastCustomerAt = this.store.lastCustomerMessageAt();
+    const handovers = this.store.bodies("handovers");
+    const customer = this.getMeta("customer");
+    const head = {
+      page_id: pageId,
+      sender_id: customerId,
+      customer: customer ? customerOf(JSON.parse(customer) as CustomerProfile, folder) : null,
+      thread: threadOf(handovers.map((h) => JSON.parse(h) as Handover)),
+      messaging_window: lastCustomerAt
+        ? { last_customer_message_at: lastCustomerAt, standard_window_ends_at: lastCustomerAt + STANDARD_WINDOW_MS }
+        : null,
+      read_watermark: Number(this.getMeta("read_watermark") ?? 0) || null,
+    };
+    const copies = this.store.copies();
+    const messages = this.store
+      .messageBodies()
+      .map(([mid, body]) => (copies.has(mid) ? withCopies(body, copies.get(mid)!, folder) : body));
+    const list = (bodies: string[]) => (bodies.length ? `[\n${bodies.join(",\n")}\n]` : "[]");
+    const lines = [
+      JSON.stringify(head).slice(0, -1),
+      `"referrals":${list(this.store.bodies("referrals"))}`,
+      `"handovers":${list(handovers)}`,
+      `"reactions":${list(this.store.bodies("reactions"))}`,
+      `"messages":[\n${messages.join(",\n")}\n]}\n`,
+    ];
+    return { body: lines.join(",\n"), version: this.version() };
+  }
+
+  /**
+   * Hands the queue what this conversation waits for: attachment copies and the customer's
+   * profile. Rows are marked one by one after the send, so merges meanwhile lose nothing.
+   */
+  private async queueWork(pageId: string, customerId: string) {
+    const now = Date.now();
+    const copies = this.store.copiesToQueue(now - REQUEUE_AFTER_MS, JOBS_PER_ALARM);
+    const profile = this.getMeta("profile_due") !== null;
+    const jobs: Job[] = copies.map((c) => ({
+      type: "facebook.attachment_copy",
+      pageId,
+      customerId,
+      mid: c.mid,
+      index: c.idx,
+    }));
+    if (profile) jobs.push({ type: "facebook.customer_profile", pageId, customerId });
+    if (!jobs.length) return;
+    await this.env.JOBS.sendBatch(jobs.map((body) => ({ body, contentType: "json" as const })));
+    for (const c of copies) this.store.markCopyQueued(c.mid, c.idx, now);
+    if (profile) {
+      this.deleteMeta("profile_due");
+      this.setMeta("profile_queued_at", now);
+    }
+    // More copies than one batch: the next alarm hands over the rest.
+    if (copies.length === JOBS_PER_ALARM) await this.schedule(MIN_UPLOAD_INTERVAL_MS);
   }
 
   async alarm(): Promise<void> {
@@ -217,9 +384,10 @@ export class Conversation extends DurableObject<Env> {
         });
         return;
       }
-      // Read after the lookup: the state uploaded is the latest, whatever merged meanwhile.
+      await this.queueWork(pageId, customerId);
+      // Read after the lookups: the state uploaded is the latest, whatever merged meanwhile.
       if (this.version() <= Number(this.getMeta("uploaded_version") ?? 0)) return;
-      const { body, version } = this.conversationFile(pageId, customerId);
+      const { body, version } = this.conversationFile(owner.userUuid, pageId, customerId);
       const key = conversationKey(owner.userUuid, pageId, customerId);
       this.lastUploadAt = Date.now();
       await spaces(this.env).put(key, body);
@@ -247,6 +415,39 @@ export class Conversation extends DurableObject<Env> {
     await this.ctx.storage.setAlarm(Date.now() + delayMs);
     this.alarmPending = true;
   }
+}
+
+/** The file's `customer`: the profile with its picture's full key. */
+function customerOf(profile: CustomerProfile, folder: string) {
+  return {
+    first_name: profile.first_name,
+    last_name: profile.last_name,
+    picture_key: profile.picture ? folder + profile.picture.path : null,
+    profile: profile.available ? "available" : "unavailable",
+    fetched_at: profile.fetched_at,
+  };
+}
+
+/** Who holds the thread: the new owner of the latest pass or take (a request changes nothing). */
+function threadOf(handovers: Handover[]) {
+  const last = handovers.filter((h) => h.event !== "request_thread_control" && h.new_owner_app_id).at(-1);
+  return last ? { owner_app_id: last.new_owner_app_id, changed_at: last.timestamp, event: last.event } : null;
+}
+
+/** A message's JSON with each copied attachment naming its copy (`copy.key`) or why there is none. */
+function withCopies(body: string, copies: CopyRow[], folder: string): string {
+  const message = JSON.parse(body) as ConversationMessage;
+  const attachments = [...(message.attachments ?? [])];
+  for (const c of copies) {
+    const original = attachments[c.idx];
+    if (!original || typeof original !== "object") continue;
+    const copy =
+      c.status === "stored" && c.path
+        ? { status: c.status, key: folder + c.path, content_type: c.content_type, size: c.size }
+        : { status: c.status, ...(c.size !== null ? { size: c.size } : {}) };
+    attachments[c.idx] = { ...original, copy };
+  }
+  return JSON.stringify({ ...message, attachments });
 }
 
 /** The Durable Object of one page's conversation with one customer. */

@@ -1,7 +1,8 @@
 /**
  * The SQLite storage of one conversation's Durable Object: its messages (each `mid` once, the
- * message's JSON as stored), a few named values (meta), and customers' edits whose message has not
- * arrived yet. A page's index object uses only `senders`: the customers who wrote to the page.
+ * message's JSON as stored), a few named values (meta), customers' edits whose message has not
+ * arrived yet, the referrals, handovers and reactions of the thread, and the copies of its
+ * attachments. A page's index object uses only `senders`: the customers who wrote to the page.
  * Synchronous, like the object's storage: a merge made of these calls cannot interleave.
  */
 export class ConversationStore {
@@ -19,6 +20,135 @@ export class ConversationStore {
       `CREATE TABLE IF NOT EXISTS pending_edits (mid TEXT PRIMARY KEY, text TEXT NOT NULL, num_edit INTEGER NOT NULL)`,
     );
     this.sql.exec(`CREATE TABLE IF NOT EXISTS senders (sender_id TEXT PRIMARY KEY)`);
+    // One row per event: Meta redelivers an event with the same time, which is kept once.
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS referrals (timestamp INTEGER NOT NULL, via TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (timestamp, via))`,
+    );
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS handovers (timestamp INTEGER NOT NULL, event TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (timestamp, event))`,
+    );
+    // The latest reaction to each message (a later unreact replaces a react).
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS reactions (mid TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, body TEXT NOT NULL)`,
+    );
+    // Attachments to copy into Spaces: `url` until copied, then where the copy is (`path`, under
+    // the conversation's folder) or why there is none (`status`).
+    this.sql.exec(
+      `CREATE TABLE IF NOT EXISTS copies (mid TEXT NOT NULL, idx INTEGER NOT NULL, url TEXT, status TEXT NOT NULL,
+        path TEXT, content_type TEXT, size INTEGER, queued_at INTEGER, PRIMARY KEY (mid, idx))`,
+    );
+  }
+
+  /** Keeps an event row once; true when it was new. */
+  private insertOnce(sql: string, ...values: (string | number | null)[]): boolean {
+    return this.sql.exec(`${sql} RETURNING 1`, ...values).toArray().length > 0;
+  }
+
+  addReferral(timestamp: number, via: string, body: string): boolean {
+    return this.insertOnce(
+      "INSERT OR IGNORE INTO referrals (timestamp, via, body) VALUES (?, ?, ?)",
+      timestamp,
+      via,
+      body,
+    );
+  }
+
+  addHandover(timestamp: number, event: string, body: string): boolean {
+    return this.insertOnce(
+      "INSERT OR IGNORE INTO handovers (timestamp, event, body) VALUES (?, ?, ?)",
+      timestamp,
+      event,
+      body,
+    );
+  }
+
+  /** Keeps a reaction unless a later one to the same message is there; true when it changed. */
+  setReaction(mid: string, timestamp: number, body: string): boolean {
+    return this.insertOnce(
+      `INSERT INTO reactions (mid, timestamp, body) VALUES (?, ?, ?)
+       ON CONFLICT (mid) DO UPDATE SET timestamp = excluded.timestamp, body = excluded.body
+       WHERE excluded.timestamp > reactions.timestamp`,
+      mid,
+      timestamp,
+      body,
+    );
+  }
+
+  /** The stored JSON of a table's rows in time order (referrals, handovers, reactions). */
+  bodies(table: "referrals" | "handovers" | "reactions"): string[] {
+    const bodies: string[] = [];
+    for (const [body] of this.sql.exec(`SELECT body FROM ${table} ORDER BY timestamp`).raw())
+      bodies.push(body as string);
+    return bodies;
+  }
+
+  /** Notes an attachment to copy (once per message and position). */
+  addCopy(mid: string, idx: number, url: string): boolean {
+    return this.insertOnce(
+      "INSERT OR IGNORE INTO copies (mid, idx, url, status) VALUES (?, ?, ?, 'pending')",
+      mid,
+      idx,
+      url,
+    );
+  }
+
+  /** Copies not yet handed to the queue, or handed over before `staleBefore` without an outcome. */
+  copiesToQueue(staleBefore: number, limit: number): { mid: string; idx: number }[] {
+    return this.sql
+      .exec<{ mid: string; idx: number }>(
+        `SELECT mid, idx FROM copies WHERE status = 'pending' AND (queued_at IS NULL OR queued_at < ?) LIMIT ?`,
+        staleBefore,
+        limit,
+      )
+      .toArray();
+  }
+
+  markCopyQueued(mid: string, idx: number, at: number): void {
+    this.sql.exec("UPDATE copies SET queued_at = ? WHERE mid = ? AND idx = ? AND status = 'pending'", at, mid, idx);
+  }
+
+  /** The URL of a copy still to make; null when it was made, given up, or never noted. */
+  copySource(mid: string, idx: number): string | null {
+    return (
+      this.sql
+        .exec<{ url: string | null }>(
+          "SELECT url FROM copies WHERE mid = ? AND idx = ? AND status = 'pending'",
+          mid,
+          idx,
+        )
+        .toArray()[0]?.url ?? null
+    );
+  }
+
+  /** Records a copy's outcome (its URL forgotten); false when the copy is not pending. */
+  finishCopy(
+    mid: string,
+    idx: number,
+    outcome: { status: string; path?: string; contentType?: string; size?: number },
+  ): boolean {
+    return this.insertOnce(
+      `UPDATE copies SET status = ?, url = NULL, path = ?, content_type = ?, size = ?
+       WHERE mid = ? AND idx = ? AND status = 'pending'`,
+      outcome.status,
+      outcome.path ?? null,
+      outcome.contentType ?? null,
+      outcome.size ?? null,
+      mid,
+      idx,
+    );
+  }
+
+  /** Every copy's state, by message. */
+  copies(): Map<string, CopyRow[]> {
+    const out = new Map<string, CopyRow[]>();
+    for (const row of this.sql
+      .exec<CopyRow>("SELECT mid, idx, status, path, content_type, size FROM copies ORDER BY mid, idx")
+      .toArray()) {
+      const list = out.get(row.mid) ?? [];
+      list.push({ ...row });
+      out.set(row.mid, list);
+    }
+    return out;
   }
 
   addSender(senderId: string): void {
@@ -43,6 +173,10 @@ export class ConversationStore {
     this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", name, value);
   }
 
+  deleteMeta(name: string): void {
+    this.sql.exec("DELETE FROM meta WHERE name = ?", name);
+  }
+
   countMessages(): number {
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
   }
@@ -59,6 +193,15 @@ export class ConversationStore {
         )
         .toArray().length > 0
     );
+  }
+
+  /** When the customer last wrote (a message or a postback); null before they did. */
+  lastCustomerMessageAt(): number | null {
+    return this.sql
+      .exec<{ at: number | null }>(
+        "SELECT MAX(timestamp) AS at FROM messages WHERE json_extract(body, '$.from') = 'customer'",
+      )
+      .one().at;
   }
 
   messageBody(mid: string): string | null {
@@ -89,12 +232,22 @@ export class ConversationStore {
     );
   }
 
-  /** Every message's stored JSON, in conversation order. */
-  messageBodies(): string[] {
-    const bodies: string[] = [];
-    for (const [body] of this.sql.exec("SELECT body FROM messages ORDER BY timestamp, mid").raw()) {
-      bodies.push(body as string);
+  /** Every message's `mid` and stored JSON, in conversation order. */
+  messageBodies(): [mid: string, body: string][] {
+    const rows: [string, string][] = [];
+    for (const [mid, body] of this.sql.exec("SELECT mid, body FROM messages ORDER BY timestamp, mid").raw()) {
+      rows.push([mid as string, body as string]);
     }
-    return bodies;
+    return rows;
   }
 }
+
+/** One attachment copy as stored (see `copies`). */
+export type CopyRow = {
+  mid: string;
+  idx: number;
+  status: string;
+  path: string | null;
+  content_type: string | null;
+  size: number | null;
+};

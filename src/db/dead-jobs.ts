@@ -44,8 +44,12 @@ const DAY = 24 * HOUR;
 /** Cron retries of work that is not critical before it is given up. */
 const NON_CRITICAL_RETRIES = 4;
 
-/** Work that must never be dropped: compliance (redact), deletion requests and journal writes. */
-export const isCriticalJob = (type: string) => type === "journal.write" || /redact|delet/.test(type);
+/**
+ * Work that must never be dropped: compliance (redact), deletion requests, journal writes, and
+ * attachment copies (each retry ends once the URL has expired, recorded as such).
+ */
+export const isCriticalJob = (type: string) =>
+  type === "journal.write" || type === "facebook.attachment_copy" || /redact|delet/.test(type);
 
 /**
  * When the next cron retry is due after `retries` failed ones: 1 h, 2 h, 4 h, ... at most 20 h,

@@ -1,6 +1,6 @@
 import { CALLBACK_JOURNAL_DEADLINE_MS } from "../backup/journal";
 import { log } from "../lib/log";
-import { conversationKey, pageMetadataKey } from "../spaces/keys";
+import { conversationFolder, conversationKey, pageMetadataKey } from "../spaces/keys";
 import { deletionByCode, type Deletion } from "../db/facebook-deletions";
 import { writablePageOwner } from "../db/facebook-pages";
 import { accountsOf, facebookUser, pagesGrantedBy, type FacebookUser } from "../db/facebook-users";
@@ -119,19 +119,25 @@ export async function requestDataDeletion(env: Env, request: SignedRequest): Pro
 }
 
 /**
- * Forgets one page's conversation with one customer: the Durable Object's messages and the file
- * in Spaces. Returns how many messages the object held and whether a file was there.
+ * Forgets one page's conversation with one customer: the Durable Object's messages, the file in
+ * Spaces and the customer's folder beside it (attachments, profile picture). Returns how many
+ * messages the object held, whether a file was there and how many other objects were deleted.
  */
 export async function forgetConversation(env: Env, userUuid: string | null, pageId: string, senderId: string) {
+  // The object first: a copy finishing later finds nothing expecting it and deletes what it wrote.
   const messages = await conversationStub(env, pageId, senderId).forget();
   let file = false;
+  let attachments = 0;
   if (userUuid) {
     const key = conversationKey(userUuid, pageId, senderId);
     const store = spaces(env);
     file = (await store.getText(key)) !== null;
     await store.delete(key);
+    const beside = await store.listKeys(conversationFolder(userUuid, pageId, senderId));
+    for (const k of beside) await store.delete(k);
+    attachments = beside.length;
   }
-  return { messages, file };
+  return { messages, file, attachments };
 }
 
 /**
@@ -171,11 +177,11 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
     if (await writablePageOwner(db, pageId)) continue;
     const folder = pageFolder(ownerUuid, pageId);
     const index = pageIndexStub(env, pageId);
-    // The conversations with a file and those only in their Durable Object (no upload yet).
+    // The conversations with a file or attachments, and those only in their Durable Object.
     const senders = new Set(await index.stopPage());
     const withFile = new Set<string>();
     for (const key of await store.listKeys(`${folder}conversations/`)) {
-      const sender = /\/conversations\/(\d{1,32})\.json$/.exec(key)?.[1];
+      const sender = /\/conversations\/(\d{1,32})(?:\.json$|\/)/.exec(key)?.[1];
       if (sender) withFile.add(sender);
     }
     let conversations = 0;
@@ -184,7 +190,8 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
       if (held > 0 || withFile.has(sender)) conversations++;
     }
     await index.forget();
-    // Listed after the objects were forgotten, so an upload that was in flight is deleted too.
+    // Listed after the objects were forgotten, so an upload that was in flight is deleted too (and
+    // a copy landing later finds its conversation forgotten and deletes itself).
     const keys = await store.listKeys(folder);
     for (const key of keys) await store.delete(key);
     await deletions.update(code, "in_progress", { objects: keys.length, conversations });

@@ -16,9 +16,21 @@ type FacebookConfig = Config<"facebook">;
 const SEED_FIELDS = ["name", "category", "messages"] as const;
 /**
  * Every field the app subscribes each page to: the seed's, plus the page's own replies (echoes),
- * button presses (postbacks) and customers' edits, so both sides of a conversation arrive by webhook.
+ * button presses (postbacks) and customers' edits, so both sides of a conversation arrive by
+ * webhook; where the customer came from (referrals); who holds the thread (handovers, and the
+ * messages that arrive on `standby` while another app holds it); reads and reactions.
  */
-export const SUBSCRIBED_FIELDS = [...SEED_FIELDS, "message_echoes", "messaging_postbacks", "message_edits"] as const;
+export const SUBSCRIBED_FIELDS = [
+  ...SEED_FIELDS,
+  "message_echoes",
+  "messaging_postbacks",
+  "message_edits",
+  "messaging_referrals",
+  "messaging_handovers",
+  "standby",
+  "message_reads",
+  "message_reactions",
+] as const;
 
 const PAGE_FIELDS = "id,name,category,about,link,username,fan_count,website,phone,emails,location";
 

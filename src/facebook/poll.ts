@@ -6,21 +6,34 @@ import type { Job } from "../jobs/queue-jobs";
 import { writablePageOwner } from "../db/facebook-pages";
 import { pollFinished, pollJobStarting, recordTokenState, savePollCursor } from "../db/page-status";
 import { conversationStub } from "../conversations/durable-object";
+import { copyAttachment } from "./attachments";
 import { runDataDeletion } from "./deletion";
 import { connection, graphPage, nextCursor } from "./graph";
 import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "../conversations/messages";
 import { healPageSubscription, pageToken, refreshPageMetadata } from "./pages";
 import { POLL_CALLS_PER_JOB } from "./poll-budget";
+import { fetchCustomerProfile } from "./profiles";
 
 /** A saved cursor older than this belongs to an abandoned poll: the next daily poll starts over. */
 const CURSOR_MAX_AGE_MS = 20 * 60 * 60 * 1000;
 const CONVERSATIONS_PER_PAGE = 50;
 const MESSAGES_PER_PAGE = 100;
 
-type FacebookJob = Extract<Job, { type: "facebook.page_metadata" | "facebook.poll" | "facebook.data_deletion" }>;
+type FacebookJob = Extract<Job, { type: `facebook.${string}` }>;
 
-/** The Facebook jobs of the queue: a page's metadata refresh, its daily poll, a data deletion. */
+/**
+ * The Facebook jobs of the queue: a page's metadata refresh, its daily poll, a data deletion, an
+ * attachment's copy, a customer's profile.
+ */
 export async function facebookJob(env: Env, job: FacebookJob) {
+  if (job.type === "facebook.attachment_copy") {
+    await copyAttachment(env, job);
+    return;
+  }
+  if (job.type === "facebook.customer_profile") {
+    await fetchCustomerProfile(env, job);
+    return;
+  }
   if (job.type === "facebook.page_metadata") {
     await refreshPageMetadata(env, job.pageId).catch(async (err) => {
       if (err instanceof PlatformError && err.kind === "auth") {

@@ -6,8 +6,8 @@ import { isNumericId } from "../spaces/keys";
 import { writablePageOwner } from "../db/facebook-pages";
 import { webhookReceived } from "../db/page-status";
 import { enqueueAll, type Job } from "../jobs/queue-jobs";
-import { conversationStub } from "../conversations/durable-object";
-import { messagingUpdate, type ConversationMessage, type MessageEdit } from "../conversations/messages";
+import { conversationStub, type MergeInput } from "../conversations/durable-object";
+import { messagingUpdate } from "../conversations/messages";
 
 /**
  * Pages known to be written, so a busy page costs no D1 query per delivery. Only positive answers
@@ -70,7 +70,7 @@ function entriesOf(body: unknown): Entry[] {
 }
 
 /** Keys whose string values are customers' words or links to their files: logged as their length. */
-const HIDDEN_KEYS = new Set(["text", "url", "title", "payload"]);
+const HIDDEN_KEYS = new Set(["text", "url", "title", "payload", "photo_url", "video_url", "referer_uri"]);
 
 /**
  * An entry as it may be logged: every message text, attachment URL, postback title and payload
@@ -85,17 +85,13 @@ export function loggableEntry(value: unknown, key = ""): unknown {
   return value;
 }
 
-interface PendingConversation {
-  pageId: string;
-  customerId: string;
-  messages: ConversationMessage[];
-  edits: MessageEdit[];
-}
+type PendingConversation = MergeInput & Required<Pick<MergeInput, "edits" | "referrals" | "handovers" | "reactions">>;
 
 /**
  * Handles every entry and event of a Messenger delivery: messages (the customer's, the page's
- * echoes, postbacks) and edits are merged into their conversation's Durable Object (which uploads
- * after the answer), page changes are queued. Nothing here waits on Spaces or the Graph API.
+ * echoes, postbacks), edits, referrals, handovers, reads and reactions are merged into their
+ * conversation's Durable Object (which uploads, and queues attachment copies, after the answer);
+ * page changes are queued. Nothing here waits on Spaces or the Graph API.
  */
 export async function handleMessengerDelivery(env: Env, body: unknown) {
   const entries = entriesOf(body);
@@ -119,25 +115,48 @@ export async function handleMessengerDelivery(env: Env, body: unknown) {
       if (change.field && METADATA_FIELDS.has(change.field)) refresh.add(pageId);
     }
     if (refresh.has(pageId)) seen.add(pageId);
-    for (const event of [...(entry.messaging ?? []), ...(entry.standby ?? [])]) {
-      const update = messagingUpdate(pageId, event);
+    const events = [
+      ...(entry.messaging ?? []).map((event) => ({ event, standby: false })),
+      ...(entry.standby ?? []).map((event) => ({ event, standby: true })),
+    ];
+    for (const { event, standby } of events) {
+      const update = messagingUpdate(pageId, event, standby);
       if (!update) continue;
       seen.add(pageId);
       const id = `${pageId}:${update.customerId}`;
-      const conv = conversations.get(id) ?? { pageId, customerId: update.customerId, messages: [], edits: [] };
-      if (update.kind === "message") conv.messages.push(update.message);
-      else conv.edits.push(update.edit);
-      conversations.set(id, conv);
+      let conv = conversations.get(id);
+      if (!conv) {
+        conv = {
+          pageId,
+          customerId: update.customerId,
+          messages: [],
+          edits: [],
+          referrals: [],
+          handovers: [],
+          reactions: [],
+        };
+        conversations.set(id, conv);
+      }
+      if (update.message) conv.messages.push(update.message);
+      if (update.edit) conv.edits.push(update.edit);
+      if (update.referral) conv.referrals.push(update.referral);
+      if (update.handover) conv.handovers.push(update.handover);
+      if (update.reaction) conv.reactions.push(update.reaction);
+      if (update.readWatermark !== undefined) {
+        conv.readWatermark = Math.max(conv.readWatermark ?? 0, update.readWatermark);
+      }
     }
   }
 
   let added = 0;
   let edited = 0;
+  let recorded = 0;
   await Promise.all(
     [...conversations.values()].map(async (conv) => {
       const result = await conversationStub(env, conv.pageId, conv.customerId).merge(conv);
       added += result.added;
       edited += result.edited;
+      recorded += result.events;
       if (result.started) {
         log.info(`New conversation started for sender ${conv.customerId} on page ${conv.pageId}`, {
           page_id: conv.pageId,
@@ -157,6 +176,7 @@ export async function handleMessengerDelivery(env: Env, body: unknown) {
     entries: entries.length,
     messages_added: added,
     messages_edited: edited,
+    events_recorded: recorded,
     metadata_refresh: refresh.size,
     unlinked,
   };

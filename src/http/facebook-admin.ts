@@ -12,20 +12,28 @@ export const facebookAdminRoutes = new Hono<{ Bindings: Env }>();
 
 /**
  * Forgets one customer's conversation with one page, on the merchant's word (a customer asked):
- * the messages in its Durable Object and its file in Spaces. Doing it twice is harmless.
+ * the messages in its Durable Object, its file in Spaces and the customer's attachments and picture.
+ * Doing it twice is harmless.
  */
 facebookAdminRoutes.delete("/pages/:pageId/conversations/:senderId", async (c) => {
   const pageId = c.req.param("pageId");
   const senderId = c.req.param("senderId");
   if (!isNumericId(pageId) || !isNumericId(senderId)) throw badRequest("page and sender ids must be numeric");
   const owner = (await pageOwners(c.env.TOKENS_DB, [pageId])).get(pageId) ?? null;
-  const { messages, file } = await forgetConversation(c.env, owner, pageId, senderId);
+  const { messages, file, attachments } = await forgetConversation(c.env, owner, pageId, senderId);
   log.info(`Conversation of sender ${senderId} on page ${pageId} forgotten: ${messages} messages`, {
     page_id: pageId,
     sender_id: senderId,
     file_deleted: file,
+    attachments_deleted: attachments,
   });
-  return c.json({ page_id: pageId, sender_id: senderId, messages_deleted: messages, file_deleted: file });
+  return c.json({
+    page_id: pageId,
+    sender_id: senderId,
+    messages_deleted: messages,
+    file_deleted: file,
+    attachments_deleted: attachments,
+  });
 });
 
 /** Every page's poll, webhook, subscription and token state (for the console and `npm run status`). */

@@ -2,6 +2,8 @@ import { AppError, badRequest } from "../lib/errors";
 import { log } from "../lib/log";
 import { isNumericId, isUserUuid, normalizeShop, pagePrefix, shopPrefix } from "../spaces/keys";
 import { linkStore, spaces } from "../services";
+import { sha256Hex } from "../lib/signatures";
+import { conversationStub, pageIndexStub } from "../conversations/durable-object";
 
 /** What the operator moves: one shop or one page. */
 export type RelinkTarget = { shop: string } | { page: string };
@@ -84,14 +86,21 @@ export async function relink(env: Env, input: RelinkInput, progress: (line: stri
       kept.push(target);
     } else {
       await store.copy(key, target);
-      const [original, copy] = await Promise.all([store.getText(key), store.getText(target)]);
-      if (original === null || copy !== original) {
+      // Compared as bytes: attachments are not text.
+      const [original, copy] = await Promise.all([store.getBytes(key), store.getBytes(target)]);
+      if (original === null || copy === null || (await sha256Hex(copy)) !== (await sha256Hex(original))) {
         throw new AppError("unavailable", `Copy of ${key} to ${target} did not verify; nothing deleted, run again`);
       }
       moved.push(target);
     }
     await store.delete(key);
     progress(`${key} → ${target}`);
+  }
+  if (kind === "page") {
+    // Conversation files name their attachments' keys: each is written again under the new owner.
+    const senders = await pageIndexStub(env, id).senders();
+    for (const sender of senders) await conversationStub(env, id, sender).reupload();
+    progress(`${senders.length} conversation files to be written again under ${to}`);
   }
   log.info(`Relinked ${kind} ${id} from ${from} to ${to}: ${moved.length} objects moved, ${kept.length} kept`, {
     kind,

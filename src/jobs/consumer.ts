@@ -77,7 +77,11 @@ async function markDeadToken(env: Env, job: Job) {
   if (job.type === "shopify.sync" || job.type === "shopify.metadata") {
     await tokens.markNeedsReauth(shopTokenKey(job.shop));
     log.warn(`Token for ${job.shop} needs a new install`, { shop: job.shop });
-  } else if (job.type === "facebook.poll" || job.type === "facebook.page_metadata") {
+  } else if (
+    job.type === "facebook.poll" ||
+    job.type === "facebook.page_metadata" ||
+    job.type === "facebook.customer_profile"
+  ) {
     await tokens.markNeedsReauth(pageTokenKey(job.pageId));
     log.warn(`Token for page ${job.pageId} needs a new login`, { page_id: job.pageId });
   }

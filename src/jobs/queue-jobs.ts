@@ -10,6 +10,10 @@ export type Job =
   | { type: "facebook.page_metadata"; pageId: string; reason: "webhook" | "poll" }
   /** `continuation`: a follow-up job of a long poll, resuming from the saved cursor; `maxCalls`: its Graph call budget. */
   | { type: "facebook.poll"; pageId: string; continuation?: boolean; maxCalls?: number }
+  /** One attachment of a message copied into Spaces (its URL is asked from the conversation). */
+  | { type: "facebook.attachment_copy"; pageId: string; customerId: string; mid: string; index: number }
+  /** A customer's name and picture from the User Profile API. */
+  | { type: "facebook.customer_profile"; pageId: string; customerId: string }
   /** Carries the request itself, so the work survives a restore of D1 to before it was recorded. */
   | { type: "facebook.data_deletion"; code: string; facebookUserId: string; issuedAt: number; userUuid: string };
 

@@ -230,6 +230,18 @@ export class Spaces {
     }
   }
 
+  /** The object's bytes (an attachment), or null when it does not exist. */
+  async getBytes(key: string): Promise<Uint8Array | null> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+    } catch (err) {
+      const wrapped = wrap("get", key, err);
+      if (wrapped.status === 404) return null;
+      throw wrapped;
+    }
+  }
+
   /** A server-side copy of an object, its metadata (content type, hashes) and private ACL kept. */
   async copy(from: string, to: string): Promise<void> {
     try {

@@ -48,6 +48,10 @@ export const pageMetadataKey = (uuid: string, pageId: string) =>
 export const conversationKey = (uuid: string, pageId: string, senderId: string) =>
   `${userPrefix(uuid)}/facebook/${check("page id", pageId, isNumericId)}/conversations/${check("sender id", senderId, isNumericId)}.json`;
 
+/** One customer's files beside their conversation: attachments and profile picture. */
+export const conversationFolder = (uuid: string, pageId: string, senderId: string) =>
+  `${pagePrefix(uuid, pageId)}conversations/${check("sender id", senderId, isNumericId)}/`;
+
 export const shopPrefix = (uuid: string, shop: string) =>
   `${userPrefix(uuid)}/shopify/${check("shop domain", shop, isShopDomain)}/`;
 

@@ -170,4 +170,59 @@ describe("Graph fake", () => {
     expect(location.searchParams.get("state")).toBe("st4te");
     expect(location.searchParams.get("code")).toMatch(/^[0-9a-f]{32}$/);
   });
+
+  it("the User Profile API answers a customer's name and a picture URL; a person without a profile is error #100", async () => {
+    const { id, token } = await newPage();
+    const [ada, ben] = [uniqueId(), uniqueId()];
+    await control("graph", "customer", { page: id, id: ada, first_name: "Ada", last_name: "L", picture: { size: 10 } });
+    await control("graph", "customer", { page: id, id: ben, profile: false });
+    const fields = { fields: "first_name,last_name,profile_pic" };
+    const profile = await (await fetch(await graphUrl(ada, fields, token))).json<any>();
+    expect(profile).toMatchObject({ first_name: "Ada", last_name: "L" });
+    expect(profile.profile_pic).toMatch(/\/media\/[0-9a-f]+\?oe=[0-9a-f]+/);
+    const none = await fetch(await graphUrl(ben, fields, token));
+    expect(none.status).toBe(400);
+    expect((await none.json<any>()).error).toMatchObject({ code: 100, error_subcode: 33 });
+    // Another page's token may not read this page's customer.
+    const other = await newPage();
+    expect((await (await fetch(await graphUrl(ada, fields, other.token))).json<any>()).error.code).toBe(190);
+    const bad = await fetch(await graphUrl(ada, { fields: "first_name,email" }, token));
+    expect((await bad.json<any>()).error.message).toContain("nonexisting field (email)");
+  });
+
+  it("CDN URLs serve their bytes with their length and type until they expire, then 403", async () => {
+    const media = await control("graph", "media", { size: 1000, content_type: "image/png", seed: "x" });
+    const res = await fetch(media.url);
+    expect([res.status, res.headers.get("content-type"), res.headers.get("content-length")]).toEqual([
+      200,
+      "image/png",
+      "1000",
+    ]);
+    expect(toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", await res.arrayBuffer())))).toBe(media.sha256);
+    await control("graph", "expire-media", { url: media.url });
+    expect((await fetch(media.url)).status).toBe(403);
+    const gone = await control("graph", "media", { size: 10, ttl_ms: 0 });
+    expect((await fetch(gone.url)).status).toBe(403);
+  });
+
+  it("a thread passed to the Page Inbox delivers its messages on standby until it is taken back", async () => {
+    const { id } = await newPage();
+    const customer = uniqueId();
+    const send = async (events: unknown[]) => JSON.parse((await control("graph", "delivery", { events })).body);
+    const passed = await send([
+      { page: id, customer, kind: "pass_thread_control", appId: "263902037430900" },
+      { page: id, customer, kind: "message", text: "anyone?" },
+    ]);
+    expect(passed.entry[0].messaging[0].pass_thread_control).toMatchObject({
+      previous_owner_app_id: TEST_SECRETS.FACEBOOK_APP_ID,
+      new_owner_app_id: "263902037430900",
+    });
+    expect(passed.entry[0].standby[0].message.text).toBe("anyone?");
+    const back = await send([
+      { page: id, customer, kind: "take_thread_control" },
+      { page: id, customer, kind: "message", text: "thanks" },
+    ]);
+    expect(back.entry[0].messaging.map((e: any) => Object.keys(e).at(-1))).toEqual(["take_thread_control", "message"]);
+    expect(back.entry[0].standby).toBeUndefined();
+  });
 });

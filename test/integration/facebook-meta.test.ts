@@ -293,7 +293,13 @@ describe("one customer's conversation forgotten on the merchant's word", () => {
     ).toBe(400);
     const res = await call(path, { method: "DELETE", headers: ADMIN });
     expect(res.status).toBe(200);
-    expect(await res.json<any>()).toEqual({ page_id: page, sender_id: alice, messages_deleted: 1, file_deleted: true });
+    expect(await res.json<any>()).toEqual({
+      page_id: page,
+      sender_id: alice,
+      messages_deleted: 1,
+      file_deleted: true,
+      attachments_deleted: 0,
+    });
     expect(await readJson(aliceKey)).toBeNull();
     expect((await readJson(bobKey)).messages).toHaveLength(1);
     // The object forgot too: a new message starts a new conversation with only itself.

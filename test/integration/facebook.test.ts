@@ -61,6 +61,11 @@ describe("Facebook login", () => {
       "message_echoes",
       "messaging_postbacks",
       "message_edits",
+      "messaging_referrals",
+      "messaging_handovers",
+      "standby",
+      "message_reads",
+      "message_reactions",
     ]);
     const row = await env.TOKENS_DB.prepare("SELECT value FROM tokens WHERE key = ?1")
       .bind(`facebook:page:${a}`)

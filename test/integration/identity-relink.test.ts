@@ -50,6 +50,8 @@ describe("npm run relink (POST /admin/relink): the one way a link changes owner"
     await messengerWebhook(delivery(page, [messageEvent(page, customer, "m_before", "Before the move")]));
     const oldConversation = conversationKey(from, page, customer);
     await waitFor(async () => expect((await readJson(oldConversation))?.messages).toHaveLength(1));
+    // The customer's profile (none, here) is asked once and written too: the file is settled after it.
+    await waitFor(async () => expect((await readJson(oldConversation))?.customer).not.toBeNull());
     const oldBytes = await spaces().getText(oldConversation);
 
     const to = crypto.randomUUID();

@@ -160,9 +160,9 @@ describe("Messenger events", () => {
       timestamp: 5,
       message: { mid: "m_e", text: "Hi!", is_echo: true, app_id: 123 },
     });
-    expect(u).toMatchObject({ kind: "message", customerId: customer, message: { from: "page", app_id: "123" } });
+    expect(u).toMatchObject({ customerId: customer, message: { from: "page", app_id: "123" } });
   });
-  it("a postback is the customer's; an edit names the mid; reads, deliveries and reactions change nothing", () => {
+  it("a postback is the customer's; an edit names the mid; a delivery changes nothing", () => {
     expect(
       messagingUpdate(page, {
         sender: { id: customer },
@@ -170,7 +170,7 @@ describe("Messenger events", () => {
         timestamp: 5,
         postback: { mid: "m_p", title: "Buy", payload: "BUY" },
       }),
-    ).toMatchObject({ kind: "message", message: { from: "customer", postback: { payload: "BUY" } } });
+    ).toMatchObject({ message: { from: "customer", postback: { payload: "BUY" } } });
     expect(
       messagingUpdate(page, {
         sender: { id: customer },
@@ -178,15 +178,65 @@ describe("Messenger events", () => {
         timestamp: 5,
         message_edit: { mid: "m_1", text: "new", num_edit: 2 },
       }),
-    ).toEqual({ kind: "edit", pageId: page, customerId: customer, edit: { mid: "m_1", text: "new", numEdit: 2 } });
-    for (const other of [
-      { read: { watermark: 1 } },
-      { delivery: { mids: ["m_1"], watermark: 1 } },
-      { reaction: { mid: "m_1", action: "react", emoji: "x" } },
-    ]) {
-      expect(
-        messagingUpdate(page, { sender: { id: customer }, recipient: { id: page }, timestamp: 5, ...other }),
-      ).toBeNull();
-    }
+    ).toEqual({ pageId: page, customerId: customer, edit: { mid: "m_1", text: "new", numEdit: 2 } });
+    expect(
+      messagingUpdate(page, {
+        sender: { id: customer },
+        recipient: { id: page },
+        timestamp: 5,
+        delivery: { mids: ["m_1"], watermark: 1 },
+      }),
+    ).toBeNull();
+  });
+  it("reads, reactions, referrals and handovers are what they say, for the customer's conversation", () => {
+    const base = { sender: { id: customer }, recipient: { id: page }, timestamp: 7 };
+    expect(messagingUpdate(page, { ...base, read: { watermark: 6 } })).toEqual({
+      pageId: page,
+      customerId: customer,
+      readWatermark: 6,
+    });
+    expect(messagingUpdate(page, { ...base, reaction: { mid: "m_1", action: "unreact" } })?.reaction).toEqual({
+      mid: "m_1",
+      timestamp: 7,
+      action: "unreact",
+      reaction: null,
+      emoji: null,
+    });
+    const ad = {
+      ref: "SHOE-42",
+      source: "ADS",
+      type: "OPEN_THREAD",
+      ad_id: 6045,
+      ads_context_data: { product_id: "9" },
+    };
+    expect(messagingUpdate(page, { ...base, referral: ad })?.referral).toMatchObject({
+      via: "referral",
+      ad_id: "6045",
+      ads_context_data: { product_id: "9" },
+    });
+    // Get Started of a new thread: a postback without a mid still carries the referral.
+    const started = messagingUpdate(page, { ...base, postback: { title: "Get Started", payload: "GO", referral: ad } });
+    expect(started?.message).toBeUndefined();
+    expect(started?.referral).toMatchObject({ via: "postback", ref: "SHOE-42" });
+    // Beside a message (a click-to-Messenger ad's first message), and inside one.
+    const beside = messagingUpdate(page, { ...base, message: { mid: "m_ad", text: "hi" }, referral: ad });
+    expect([beside?.message?.mid, beside?.referral?.via]).toEqual(["m_ad", "message"]);
+    const inside = messagingUpdate(page, { ...base, message: { mid: "m_ad2", text: "hi", referral: ad } });
+    expect(inside?.referral?.via).toBe("message");
+    expect(
+      messagingUpdate(page, {
+        ...base,
+        pass_thread_control: { previous_owner_app_id: 1, new_owner_app_id: "263902037430900", metadata: "human" },
+      })?.handover,
+    ).toEqual({
+      timestamp: 7,
+      event: "pass_thread_control",
+      previous_owner_app_id: "1",
+      new_owner_app_id: "263902037430900",
+      requested_owner_app_id: null,
+      metadata: "human",
+    });
+    // A message on `standby` says so.
+    expect(messagingUpdate(page, { ...base, message: { mid: "m_s", text: "x" } }, true)?.message?.standby).toBe(true);
   });
 });

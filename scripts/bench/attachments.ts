@@ -1,0 +1,63 @@
+import { createHash } from "node:crypto";
+import { conversationFolder } from "../../src/spaces/keys.ts";
+import { control, delivery, messengerWebhookRequest } from "../../dev/platform-client.ts";
+import { add, percentile, waitFor } from "./report.ts";
+import type { Bench } from "./stack.ts";
+
+/** Attachments a run sends, and the size of each (BENCH_ATTACHMENTS, BENCH_ATTACHMENT_BYTES). */
+const COUNT = Number(process.env.BENCH_ATTACHMENTS ?? 30);
+const BYTES = Number(process.env.BENCH_ATTACHMENT_BYTES ?? 2 * 1024 * 1024);
+
+/**
+ * Bench section "attachments": customers each send an image (on the Graph fake's CDN) in one burst
+ * of webhooks; reports the bytes copied into Spaces and the lag from each webhook's answer to its
+ * copy being readable there (the upload delay, the queue, the download and the upload together).
+ */
+export async function benchAttachments(bench: Bench) {
+  const { worker, secrets, spaces, uuid, benchPage, graph, started } = bench;
+  console.log(`\nAttachments (${COUNT} images of ${(BYTES / 1024 / 1024).toFixed(1)} MiB, sent at once)`);
+  const servedBefore = (await (await fetch(`${graph.origin}/_control/state?page=${benchPage}`)).json()) as {
+    media_bytes: number;
+  };
+  const sends = Array.from({ length: COUNT }, async (_, i) => {
+    const customer = String(930000000000000 + i);
+    const mid = `m_att_${i}_${started}`;
+    const media = (await control(graph.origin, "media", { size: BYTES, seed: mid, content_type: "image/jpeg" })) as {
+      url: string;
+    };
+    const event = {
+      sender: { id: customer },
+      recipient: { id: benchPage },
+      timestamp: Date.now(),
+      message: { mid, attachments: [{ type: "image", payload: { url: media.url } }] },
+    };
+    const res = await fetch(await messengerWebhookRequest(worker, secrets, delivery(benchPage, [event])));
+    const answered = Date.now();
+    if (res.status !== 200) throw new Error(`Messenger webhook answered ${res.status}`);
+    // The key the worker gives the copy: the message id's hash and the attachment's position.
+    const name = `${createHash("sha256").update(mid).digest("hex").slice(0, 32)}-0.jpg`;
+    const key = `${conversationFolder(uuid, benchPage, customer)}attachments/${name}`;
+    await waitFor("attachment copy", async () => (await spaces.storedHashes(key)) !== null, 120_000, 20);
+    return Date.now() - answered;
+  });
+  const lags = await Promise.all(sends);
+  const served = (await (await fetch(`${graph.origin}/_control/state?page=${benchPage}`)).json()) as {
+    media_bytes: number;
+  };
+  const copied = served.media_bytes - servedBefore.media_bytes;
+  add("attachments", "attachment bytes copied", (copied / 1024 / 1024).toFixed(1), "MiB", `${COUNT} attachments`);
+  add(
+    "attachments",
+    "Messenger webhook → attachment in Spaces p50 / p99",
+    `${percentile(lags, 50)} / ${percentile(lags, 99)}`,
+    "ms",
+    "the upload delay, the queue, the download and the upload",
+  );
+  add(
+    "attachments",
+    "copy throughput",
+    (copied / 1024 / 1024 / (Math.max(...lags) / 1000)).toFixed(1),
+    "MiB/s",
+    "bytes copied / time to the last copy",
+  );
+}

@@ -1,0 +1,131 @@
+import { log } from "../lib/log";
+import { PlatformError } from "../lib/platform-error";
+import { sha256Hex } from "../lib/signatures";
+import { conversationFolder } from "../spaces/keys";
+import { writablePageOwner } from "../db/facebook-pages";
+import { spaces } from "../services";
+import type { Job } from "../jobs/queue-jobs";
+import { conversationStub, type CopyOutcome } from "../conversations/durable-object";
+
+/** The largest attachment copied: Meta's own limit for a Messenger attachment (25 MB). */
+export const MAX_COPY_BYTES = 25 * 1024 * 1024;
+
+/** What Meta's CDN answers for a URL past its expiry (signed URLs): the bytes are gone for good. */
+const EXPIRED_STATUSES = new Set([403, 404, 410]);
+
+/** File name endings for the content types a customer sends most; anything else keeps none. */
+const EXTENSIONS: Record<string, string> = {
+  "image/jpeg": ".jpg",
+  "image/png": ".png",
+  "image/gif": ".gif",
+  "image/webp": ".webp",
+  "video/mp4": ".mp4",
+  "audio/mpeg": ".mp3",
+  "audio/mp4": ".m4a",
+  "audio/aac": ".aac",
+  "application/pdf": ".pdf",
+};
+export const extensionOf = (contentType: string) => EXTENSIONS[contentType] ?? "";
+
+/** Reads a body of unknown length, at most `limit` bytes; null past it. */
+async function readAtMost(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return bytes;
+}
+
+export type Downloaded =
+  { status: "stored"; contentType: string; size: number } | Exclude<CopyOutcome, { status: "stored" }>;
+
+/**
+ * Copies the bytes at a Meta CDN URL to `key` (private, with the answer's content type), streamed
+ * when the length is known. An expired URL and one over MAX_COPY_BYTES are outcomes, not
+ * failures; a network fault or a 5xx throws `transient`, so the queue tries again. The URL never
+ * goes into an error message (it is a customer's file).
+ */
+export async function copyUrlToSpaces(env: Env, url: string, key: string, pathFor: (type: string) => string) {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { accept: "*/*" } });
+  } catch (err) {
+    throw new PlatformError("facebook", "transient", `download failed (${err instanceof Error ? err.name : "error"})`);
+  }
+  const discard = () => res.body?.cancel().catch(() => undefined);
+  if (EXPIRED_STATUSES.has(res.status)) {
+    await discard();
+    return { status: "expired" } as const;
+  }
+  if (res.status === 429 || res.status >= 500) {
+    await discard();
+    throw new PlatformError("facebook", "transient", `download answered ${res.status}`, { status: res.status });
+  }
+  if (!res.ok || !res.body) {
+    await discard();
+    return { status: "unavailable" } as const;
+  }
+  const declared = res.headers.get("content-length");
+  const length = declared !== null && /^\d+$/.test(declared) ? Number(declared) : null;
+  if (length !== null && length > MAX_COPY_BYTES) {
+    await discard();
+    return { status: "too_large", size: length } as const;
+  }
+  const contentType =
+    res.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() || "application/octet-stream";
+  const path = pathFor(contentType);
+  if (length !== null) {
+    await spaces(env).put(key + path, res.body, { contentLength: length, contentType });
+    return { status: "stored", path, contentType, size: length } as const;
+  }
+  const bytes = await readAtMost(res.body, MAX_COPY_BYTES);
+  if (!bytes) return { status: "too_large" } as const;
+  await spaces(env).put(key + path, bytes, { contentType });
+  return { status: "stored", path, contentType, size: bytes.byteLength } as const;
+}
+
+/**
+ * The queued copy of one attachment: its URL asked from the conversation (nothing to do when it
+ * was copied or forgotten), its bytes written under `conversations/<sender_id>/attachments/`,
+ * and the outcome recorded in the conversation. A copy the conversation no longer expects (a
+ * forget or a deletion came in between) is deleted again.
+ */
+export async function copyAttachment(env: Env, job: Extract<Job, { type: "facebook.attachment_copy" }>) {
+  const { pageId, customerId, mid, index } = job;
+  const conversation = conversationStub(env, pageId, customerId);
+  const url = await conversation.copySource(mid, index);
+  if (!url) return;
+  const owner = await writablePageOwner(env.TOKENS_DB, pageId);
+  // A page that stopped being written: its files are not added to (a deletion may be under way).
+  if (!owner) return;
+  const folder = conversationFolder(owner.userUuid, pageId, customerId);
+  const name = `attachments/${(await sha256Hex(mid)).slice(0, 32)}-${index}`;
+  const outcome = await copyUrlToSpaces(env, url, folder, (type) => name + extensionOf(type));
+  const recorded = await conversation.copyFinished(mid, index, outcome);
+  if (!recorded && outcome.status === "stored") await spaces(env).delete(folder + outcome.path);
+  const about = { page_id: pageId, sender_id: customerId, status: outcome.status };
+  if (outcome.status === "stored") {
+    log.info(`Uploaded ${folder}${outcome.path} to Spaces`, {
+      ...about,
+      bytes: outcome.size,
+      key: folder + outcome.path,
+    });
+  } else {
+    log.info(`Attachment of sender ${customerId} on page ${pageId} not copied: ${outcome.status}`, about);
+  }
+}
