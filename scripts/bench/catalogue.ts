@@ -97,13 +97,16 @@ export async function benchCatalogue(add: Add, sizes: number[]): Promise<void> {
       let before = await shopCalls();
       const started = Date.now();
       const flow = await shopifyInstallFlow(patientSend(origin), shopify.origin, secrets.SHOPIFY_API_SECRET!, shop);
-      const install = { body: (await flow.res.json()) as { user_uuid: string; sync?: { ok: boolean } } };
+      const install = {
+        body: (await flow.res.json()) as { user_uuid: string; sync?: { ok: boolean; error?: string } },
+      };
       const fullMs = Date.now() - started;
       const fullPeak = await heap.stopSampling();
       const after = await shopCalls();
       const key = shopProductsKey(install.body.user_uuid, shop);
       const fileBytes = (await spaces.getText(key))?.length ?? 0;
-      add("catalogue", `${label}: full read (install) time`, fullMs, "ms", install.body.sync?.ok ? "" : "sync failed");
+      const syncNote = install.body.sync?.ok ? "" : `sync failed (${install.body.sync?.error ?? "no answer"}), queued`;
+      add("catalogue", `${label}: full read (install) time`, fullMs, "ms", syncNote);
       add(
         "catalogue",
         `${label}: full read calls`,

@@ -108,6 +108,22 @@ function fixedLength(body: ReadableStream<Uint8Array>, length: number): Readable
   return fixed.readable;
 }
 
+/** The header that carries a request's payload hash into its SigV4 signature. */
+const CONTENT_SHA256 = "x-amz-content-sha256";
+
+/**
+ * Puts the payload hash the caller already has on a request about to be signed. Without it the SDK
+ * hashes the body again to sign it, first copying it whole (twice, for a part), which a big upload
+ * cannot afford.
+ */
+function setPayloadHash(request: unknown, sha256: string): void {
+  if (typeof request === "object" && request !== null && "headers" in request) {
+    const headers = request.headers;
+    if (typeof headers === "object" && headers !== null) Object.assign(headers, { [CONTENT_SHA256]: sha256 });
+  }
+}
+const PAYLOAD_HASH = { step: "build", name: "knownPayloadHash" } as const;
+
 export class Spaces {
   readonly bucket: string;
   private readonly client: S3Client;
@@ -132,17 +148,24 @@ export class Spaces {
     // Text is encoded once here, for its length and for the request (the SDK would encode it again).
     const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: bytes instanceof ReadableStream ? fixedLength(bytes, opts.contentLength!) : bytes,
-          ACL: "private",
-          ContentType: opts.contentType ?? JSON_TYPE,
-          ContentLength: opts.contentLength ?? (bytes instanceof Uint8Array ? bytes.byteLength : undefined),
-          Metadata: opts.sha256 ? { [SHA_META]: opts.sha256 } : undefined,
-        }),
-      );
+      const command = new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: bytes instanceof ReadableStream ? fixedLength(bytes, opts.contentLength!) : bytes,
+        ACL: "private",
+        ContentType: opts.contentType ?? JSON_TYPE,
+        ContentLength: opts.contentLength ?? (bytes instanceof Uint8Array ? bytes.byteLength : undefined),
+        Metadata: opts.sha256 ? { [SHA_META]: opts.sha256 } : undefined,
+      });
+      const sha256 = opts.sha256;
+      // The sha256 given is of these bytes; a stream is signed as before.
+      if (sha256 && bytes instanceof Uint8Array) {
+        command.middlewareStack.add(
+          (next) => (args) => (setPayloadHash(args.request, sha256), next(args)),
+          PAYLOAD_HASH,
+        );
+      }
+      await this.client.send(command);
     } catch (err) {
       throw wrap("put", key, err);
     }
@@ -332,19 +355,25 @@ export class MultipartUpload {
     private readonly uploadId: string,
   ) {}
 
-  async uploadPart(bytes: Uint8Array): Promise<void> {
+  /** Uploads the next part; `sha256` (hex of `bytes`), when known, spares the SDK hashing it again. */
+  async uploadPart(bytes: Uint8Array, sha256?: string): Promise<void> {
     const PartNumber = this.parts.length + 1;
     try {
-      const out = await this.client.send(
-        new UploadPartCommand({
-          Bucket: this.bucket,
-          Key: this.key,
-          UploadId: this.uploadId,
-          PartNumber,
-          Body: bytes,
-          ContentLength: bytes.byteLength,
-        }),
-      );
+      const command = new UploadPartCommand({
+        Bucket: this.bucket,
+        Key: this.key,
+        UploadId: this.uploadId,
+        PartNumber,
+        Body: bytes,
+        ContentLength: bytes.byteLength,
+      });
+      if (sha256) {
+        command.middlewareStack.add(
+          (next) => (args) => (setPayloadHash(args.request, sha256), next(args)),
+          PAYLOAD_HASH,
+        );
+      }
+      const out = await this.client.send(command);
       this.parts.push({ ETag: out.ETag ?? "", PartNumber });
     } catch (err) {
       throw wrap("upload-part", this.key, err);

@@ -4,15 +4,10 @@ import { JSON_TYPE, type MultipartUpload, type PutResult, type Spaces } from "./
 
 const encoder = new TextEncoder();
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
+/** The part buffer starts this small (most objects are small) and doubles up to a part. */
+const INITIAL_BUFFER = 64 * 1024;
+/** Room past the part size, so a character cut at the part's end still fits (UTF-8 takes up to 4 bytes). */
+const CHARACTER_ROOM = 4;
 
 export interface ObjectWriterResult extends PutResult {
   bytes: number;
@@ -30,8 +25,10 @@ export class ContentChanged extends Error {
   }
 }
 
+const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 /** A part's hash as recorded in the object's metadata (64 bits are plenty to notice a change). */
-const partHash = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex").slice(0, 16);
+const partHash = (sha256: string) => sha256.slice(0, PART_HASH_CHARS);
+const PART_HASH_CHARS = 16;
 
 /**
  * Writes an object to Spaces in pieces, holding at most about one part in memory: small objects go
@@ -45,7 +42,8 @@ const partHash = (bytes: Uint8Array) => createHash("sha256").update(bytes).diges
  */
 export class ObjectWriter {
   private readonly hash = createHash("sha256");
-  private chunks: Uint8Array[] = [];
+  /** The part being filled: text is encoded straight into it, and it is reused for every part. */
+  private buffer = new Uint8Array(0);
   private buffered = 0;
   private size = 0;
   private peak = 0;
@@ -68,28 +66,61 @@ export class ObjectWriter {
     return this.stored;
   }
 
-  async write(text: string | Uint8Array): Promise<void> {
-    const bytes = typeof text === "string" ? encoder.encode(text) : text;
-    this.hash.update(bytes);
-    this.chunks.push(bytes);
-    this.buffered += bytes.byteLength;
-    this.size += bytes.byteLength;
+  /** Doubles the buffer, up to a part and CHARACTER_ROOM. */
+  private grow() {
+    const most = this.partSize + CHARACTER_ROOM;
+    if (this.buffer.byteLength >= most) return;
+    const bigger = new Uint8Array(Math.min(most, Math.max(INITIAL_BUFFER, this.buffer.byteLength * 2)));
+    bigger.set(this.buffer.subarray(0, this.buffered));
+    this.buffer = bigger;
+  }
+
+  /** Counts and hashes the bytes put in the buffer since `from`. */
+  private added(from: number) {
+    this.hash.update(this.buffer.subarray(from, this.buffered));
+    this.size += this.buffered - from;
     this.peak = Math.max(this.peak, this.buffered);
-    if (this.buffered >= this.partSize) await this.flushPart();
+  }
+
+  async write(text: string | Uint8Array): Promise<void> {
+    if (typeof text === "string") {
+      for (let rest = text; rest.length > 0;) {
+        const from = this.buffered;
+        const { read, written } = encoder.encodeInto(rest, this.buffer.subarray(from));
+        this.buffered += written;
+        this.added(from);
+        rest = read < rest.length ? rest.slice(read) : "";
+        if (this.buffered >= this.partSize) await this.flushPart();
+        else if (rest.length > 0) this.grow();
+      }
+      return;
+    }
+    for (let offset = 0; offset < text.byteLength;) {
+      if (this.buffered === this.buffer.byteLength) this.grow();
+      const piece = text.subarray(offset, offset + Math.min(this.buffer.byteLength, this.partSize) - this.buffered);
+      const from = this.buffered;
+      this.buffer.set(piece, from);
+      this.buffered += piece.byteLength;
+      offset += piece.byteLength;
+      this.added(from);
+      if (this.buffered >= this.partSize) await this.flushPart();
+    }
   }
 
   private async flushPart() {
-    const part = concat(this.chunks, this.buffered);
-    this.chunks = [];
-    this.buffered = 0;
-    const hash = partHash(part);
+    const part = this.buffer.subarray(0, this.buffered);
+    const sha256 = sha256Hex(part);
+    const hash = partHash(sha256);
     const index = this.partHashes.push(hash) - 1;
     if (this.mode === "verify") {
+      this.buffered = 0;
       if ((await this.storedHashes())?.parts[index] !== hash) throw new ContentChanged(this.key);
       return;
     }
     this.upload ??= await this.spaces.startMultipart(this.key, this.contentType);
-    await this.upload.uploadPart(part);
+    // The part has been sent when this resolves: the buffer is free to fill again.
+    await this.upload.uploadPart(part, sha256);
+    this.buffered = 0;
   }
 
   async finish(): Promise<ObjectWriterResult> {
@@ -97,7 +128,7 @@ export class ObjectWriter {
     const figures = { bytes: this.size, sha256, peakBufferedBytes: this.peak };
     if (this.mode === "verify") {
       const stored = await this.storedHashes();
-      const last = this.buffered > 0 ? [partHash(concat(this.chunks, this.buffered))] : [];
+      const last = this.buffered > 0 ? [partHash(sha256Hex(this.buffer.subarray(0, this.buffered)))] : [];
       const sameParts = stored !== null && [...this.partHashes, ...last].length === stored.parts.length;
       if (stored?.sha256 === sha256 && (this.partHashes.length === 0 || sameParts)) {
         return { key: this.key, written: false, ...figures, parts: 0 };
@@ -107,7 +138,7 @@ export class ObjectWriter {
     if (!this.upload) {
       const result = await this.spaces.putIfChanged(
         this.key,
-        concat(this.chunks, this.buffered),
+        this.buffer.subarray(0, this.buffered),
         sha256,
         this.contentType,
       );

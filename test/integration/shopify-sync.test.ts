@@ -342,4 +342,24 @@ describe("ObjectWriter (big files in parts)", () => {
     expect((await control("spaces", "reset-counts")).writes).toBe(0);
     expect(await spaces().getText(key)).toBe(text);
   });
+
+  it("cuts parts inside multi-byte text without breaking a character, holding one part at most", async () => {
+    const key = `users/00000000-0000-4000-8000-${(Date.now() + 1).toString().padStart(12, "0").slice(-12)}/shopify/big.myshopify.com/shop_products.json`;
+    // 3-byte and 4-byte characters, so part ends fall inside characters; lines of odd lengths.
+    const line = (i: number) => `"${"é€😀".repeat(1000 + (i % 7))}-${i}",`;
+    const writer = new ObjectWriter(spaces(), key, 5 * 1024 * 1024);
+    await writer.write("[");
+    let expected = "[";
+    for (let i = 0; expected.length < 6 * 1024 * 1024; i++) {
+      await writer.write(line(i));
+      expected += line(i);
+    }
+    await writer.write('"end"]');
+    expected += '"end"]';
+    const result = await writer.finish();
+    expect(result.parts).toBe(3);
+    expect(result.bytes).toBe(new TextEncoder().encode(expected).byteLength);
+    expect(result.peakBufferedBytes).toBeLessThanOrEqual(5 * 1024 * 1024 + 4);
+    expect(await spaces().getText(key)).toBe(expected);
+  });
 });
