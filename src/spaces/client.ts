@@ -157,14 +157,8 @@ export class Spaces {
         ContentLength: opts.contentLength ?? (bytes instanceof Uint8Array ? bytes.byteLength : undefined),
         Metadata: opts.sha256 ? { [SHA_META]: opts.sha256 } : undefined,
       });
-      const sha256 = opts.sha256;
-      // The sha256 given is of these bytes; a stream is signed as before.
-      if (sha256 && bytes instanceof Uint8Array) {
-        command.middlewareStack.add(
-          (next) => (args) => (setPayloadHash(args.request, sha256), next(args)),
-          PAYLOAD_HASH,
-        );
-      }
+      // `sha256` is the caller's mark of the content (kept as metadata), not necessarily the hash of
+      // these bytes: the SDK signs a single put's payload itself.
       await this.client.send(command);
     } catch (err) {
       throw wrap("put", key, err);
