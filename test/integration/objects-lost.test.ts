@@ -39,7 +39,13 @@ async function pageWithConversations(customers: number) {
     expect((await messengerWebhook(delivery(page, events))).status).toBe(200);
   }
   const keys = [pageMetadataKey(uuid, page), ...senders.map((s) => conversationKey(uuid, page, s))];
-  for (const key of keys.slice(1)) await waitFor(async () => expect((await readJson(key))?.messages).toHaveLength(2));
+  // Settled: both messages in, and the customer's profile asked once (the file changes with it).
+  for (const key of keys.slice(1))
+    await waitFor(async () => {
+      const file = await readJson(key);
+      expect(file?.messages).toHaveLength(2);
+      expect(file?.customer).not.toBeNull();
+    });
   await waitFor(async () => expect(await readJson(keys[0]!)).not.toBeNull());
   const bytes = new Map<string, string>();
   for (const key of keys) bytes.set(key, (await spaces().getText(key))!);
@@ -165,6 +171,7 @@ describe("objects lost from Spaces", () => {
       await waitFor(async () => {
         const text = await spaces().getText(key);
         expect(text).not.toBeNull();
+        expect(JSON.parse(text!).customer).not.toBeNull();
         bytes.set(key, text!);
       });
     // Lost: one in the first job's batch, one in the second's, the last of the third's.
