@@ -64,7 +64,14 @@ export default defineConfig({
     setupFiles: ["./test/apply-migrations.ts"],
     include: ["test/**/*.test.ts"],
     // Conformance needs radosgw; oracle, e2e and browser tests run in Node (their own configs).
-    exclude: ["test/conformance/**", "test/oracle/**", "test/e2e/**", "test/node/**", "test/browser/**"],
+    exclude: [
+      "test/conformance/**",
+      "test/oracle/**",
+      "test/e2e/**",
+      "test/node/**",
+      "test/browser/**",
+      "test/scripts/**",
+    ],
     // The platform fakes and the Spaces fault proxy are shared: files run one at a time.
     fileParallelism: false,
     testTimeout: 30_000,
