@@ -55,7 +55,15 @@ describe("a second daily poll with nothing new", () => {
     // The first poll brings the files up to date (the message the webhook missed, the metadata).
     expect((await consumeJobs(jobs)).explicitAcks).toEqual(["m0", "m1"]);
     const key = conversationKey(body.user_uuid, page, customer);
-    await vi.waitFor(async () => expect((await readJson(key))?.messages).toHaveLength(2), { timeout: 15_000 });
+    // Settled: both messages in, and the customer's profile asked once (the file changes with it).
+    await vi.waitFor(
+      async () => {
+        const file = await readJson(key);
+        expect(file?.messages).toHaveLength(2);
+        expect(file?.customer).not.toBeNull();
+      },
+      { timeout: 15_000 },
+    );
 
     const writes = spyOnSpacesWrites();
     expect((await consumeJobs(jobs)).explicitAcks).toEqual(["m0", "m1"]);
