@@ -22,19 +22,20 @@ afterAll(async () => {
 
 describe("a dead job in the console, in Chromium", () => {
   it("the operator finds it, retries it once the cause is gone, and the page says it succeeded", async () => {
-    // Every Admin API call answers 429 with Retry-After: 0 from now on: each delivery of the sync
+    // Every Admin API call answers 429 with Retry-After: 0 from now on: each delivery of the job
     // fails at once and the queue retries it a second later, until it gives up and keeps it dead.
     await control(stack.shopify, "faults", { faults: [{ kind: "429", times: 100_000, retryAfter: "0" }] });
-    const product = { id: 1, title: "Changed", updated_at: new Date().toISOString() };
+    // `shop/update` queues a job (a product change goes to the shop's catalogue object instead).
+    const shopResource = { id: 1, name: "Changed", myshopify_domain: shop, updated_at: new Date().toISOString() };
     const res = await fetch(
-      await shopifyWebhookRequest(stack.workerDirect, stack.secrets, shop, "products/update", product, `wh-${stamp}`),
+      await shopifyWebhookRequest(stack.workerDirect, stack.secrets, shop, "shop/update", shopResource, `wh-${stamp}`),
     );
-    expect(await res.json()).toMatchObject({ queued: "sync" });
+    expect(await res.json()).toMatchObject({ queued: "metadata" });
 
     const page = await browser.context.newPage();
     await signIn(page, stack.worker, stack.secrets.ADMIN_TOKEN);
     expect(new URL(page.url()).pathname).toBe("/admin");
-    const retry = page.getByRole("button", { name: `Retry shopify.sync for ${shop}` });
+    const retry = page.getByRole("button", { name: `Retry shopify.metadata for ${shop}` });
     await expect
       .poll(
         async () => {
@@ -46,7 +47,7 @@ describe("a dead job in the console, in Chromium", () => {
       .toBe(1);
     const deadJobs = page.getByRole("table", { name: /Dead jobs/ });
     const cells = deadJobs.getByRole("row").filter({ has: retry }).getByRole("cell");
-    expect(await cells.nth(0).textContent()).toBe("shopify.sync");
+    expect(await cells.nth(0).textContent()).toBe("shopify.metadata");
     expect(await cells.nth(1).textContent()).toBe(shop);
     expect(await cells.nth(2).textContent()).toMatch(/429/);
     expect(await cells.nth(3).textContent()).toBe("9"); // every delivery the queue made

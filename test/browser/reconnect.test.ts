@@ -55,12 +55,12 @@ describe("a shop reconnects in Chromium", () => {
     expect((await page.textContent("body"))!).toContain(userUuid);
 
     await control(stack.shopify, "revoke-tokens", { shop });
-    const product = { id: 1, title: "Changed", updated_at: new Date().toISOString() };
+    const shopResource = { id: 1, name: "Changed", myshopify_domain: shop, updated_at: new Date().toISOString() };
     const res = await fetch(
-      await shopifyWebhookRequest(stack.workerDirect, stack.secrets, shop, "products/update", product, `wh-${stamp}`),
+      await shopifyWebhookRequest(stack.workerDirect, stack.secrets, shop, "shop/update", shopResource, `wh-${stamp}`),
     );
-    expect(await res.json()).toMatchObject({ queued: "sync" });
-    // The sync is refused and the token marked: the app URL now starts OAuth.
+    expect(await res.json()).toMatchObject({ queued: "metadata" });
+    // The metadata read is refused and the token marked: the app URL now starts OAuth.
     await expect
       .poll(async () => (await fetch(await appUrl(stack.workerDirect), { redirect: "manual" })).status, {
         timeout: 30_000,
