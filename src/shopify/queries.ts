@@ -73,21 +73,8 @@ const VARIANT_FIELDS = /* GraphQL */ `
             }
 `;
 
-/**
- * A variant costs 3 points (itself, its selected options, its image) and a product without its
- * variants 16 (itself, its options and their values 2, its featured image, and a connection of
- * IMAGES_PER_PRODUCT images, 2 + 10). A page of PRODUCTS_PAGE_SIZE products with their first
- * VARIANTS_PER_LISTED_PRODUCT variants costs 2 + 15 × (16 + 2 + 3 × 10) = 722; a product with more
- * variants than that has the rest read with PRODUCT_VARIANTS_QUERY.
- */
-export const PRODUCTS_PAGE_QUERY = /* GraphQL */ `
-  query ShopProducts($first: Int!, $cursor: String, $variants: Int!) {
-    products(first: $first, after: $cursor, sortKey: ID) {
-      pageInfo {
-        hasNextPage
-        endCursor
-      }
-      nodes {
+/** What the catalogue keeps of a product, with its images and its first `$variants` variants. */
+const PRODUCT_WITH_VARIANTS = /* GraphQL */ `
 ${PRODUCT_SCALARS}
         images(first: ${IMAGES_PER_PRODUCT}) {
           nodes {
@@ -104,6 +91,24 @@ ${PRODUCT_SCALARS}
 ${VARIANT_FIELDS}
           }
         }
+`;
+
+/**
+ * A variant costs 3 points (itself, its selected options, its image) and a product without its
+ * variants 16 (itself, its options and their values 2, its featured image, and a connection of
+ * IMAGES_PER_PRODUCT images, 2 + 10). A page of PRODUCTS_PAGE_SIZE products with their first
+ * VARIANTS_PER_LISTED_PRODUCT variants costs 2 + 15 × (16 + 2 + 3 × 10) = 722; a product with more
+ * variants than that has the rest read with PRODUCT_VARIANTS_QUERY.
+ */
+export const PRODUCTS_PAGE_QUERY = /* GraphQL */ `
+  query ShopProducts($first: Int!, $cursor: String, $variants: Int!) {
+    products(first: $first, after: $cursor, sortKey: ID) {
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+      nodes {
+${PRODUCT_WITH_VARIANTS}
       }
     }
   }
@@ -118,22 +123,7 @@ export const VARIANTS_PER_LISTED_PRODUCT = 10;
 export const PRODUCT_QUERY = /* GraphQL */ `
   query Product($id: ID!, $variants: Int!) {
     product(id: $id) {
-${PRODUCT_SCALARS}
-      images(first: ${IMAGES_PER_PRODUCT}) {
-        nodes {
-          url
-          altText
-        }
-      }
-      variants(first: $variants) {
-        pageInfo {
-          hasNextPage
-          endCursor
-        }
-        nodes {
-${VARIANT_FIELDS}
-        }
-      }
+${PRODUCT_WITH_VARIANTS}
     }
   }
 `;
