@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { AppEnv } from "./env";
 import { HTTPException } from "hono/http-exception";
-import { limitBody } from "./lib/body-limit";
+import { dropUnreadBody, limitBody } from "./lib/body-limit";
 import { AppError } from "./lib/errors";
 import { describeError, log } from "./lib/log";
 import { adminRoutes } from "./http/admin";
@@ -16,7 +16,8 @@ import { shopifyRoutes } from "./http/shopify";
 const MAX_BODY_BYTES = 1024 * 1024;
 /**
  * Webhook deliveries are read by their routes (`readSignedJson`): refused from their headers when
- * unsigned, hashed as they stream, limited to their own maximum.
+ * unsigned (the body dropped behind the answer: `dropUnreadBody`), hashed as they stream, limited
+ * to their own maximum.
  */
 const WEBHOOK_PATHS = new Set(["/shopify/webhook", "/facebook/webhook"]);
 
@@ -24,7 +25,9 @@ export const app = new Hono<AppEnv>();
 
 const limitOtherBodies = limitBody(() => MAX_BODY_BYTES);
 app.use((c, next) =>
-  c.req.method === "POST" && WEBHOOK_PATHS.has(new URL(c.req.url).pathname) ? next() : limitOtherBodies(c, next),
+  c.req.method === "POST" && WEBHOOK_PATHS.has(new URL(c.req.url).pathname)
+    ? dropUnreadBody(c, next)
+    : limitOtherBodies(c, next),
 );
 
 // Each login creates a session and a state: a per-client limit before any row is written

@@ -42,7 +42,7 @@ export function statusText(origin: string, s: StatusJson): string {
         shop.shop,
         shop.token,
         `webhook ${when(shop.last_webhook_at)}`,
-        `sync ${run(shop.last_sync)}${shop.sync_queued_at ? `, queued ${when(shop.sync_queued_at)}` : ""}`,
+        `sync ${run(shop.last_sync)}`,
         `subscriptions ${subs(shop.subscriptions)}`,
       ]);
     for (const page of merchant.pages)

@@ -38,7 +38,7 @@ function Health(props: { name: string; probe: Probe }) {
   );
 }
 
-function Run(props: { run: RunResult | null; now: number; queuedAt?: number | null }) {
+function Run(props: { run: RunResult | null; now: number }) {
   const r = props.run;
   return (
     <>
@@ -56,11 +56,6 @@ function Run(props: { run: RunResult | null; now: number; queuedAt?: number | nu
       ) : (
         <span class="muted">not recorded</span>
       )}
-      {props.queuedAt ? (
-        <div class="muted">
-          queued <When at={props.queuedAt} now={props.now} />
-        </div>
-      ) : null}
     </>
   );
 }
@@ -102,7 +97,7 @@ function MerchantRows(props: { merchant: MerchantView; now: number }) {
           <When at={s.lastWebhookAt} now={props.now} />
         </td>
         <td>
-          <Run run={s.lastSync} now={props.now} queuedAt={s.syncQueuedAt} />
+          <Run run={s.lastSync} now={props.now} />
         </td>
         <td>
           <Subscriptions health={s.subscriptions} />

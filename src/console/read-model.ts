@@ -150,7 +150,6 @@ export interface ShopView {
   tokenExpiresAt: number | null;
   lastWebhookAt: number | null;
   lastSync: RunResult | null;
-  syncQueuedAt: number | null;
   subscriptions: SubscriptionHealth | null;
 }
 
@@ -214,7 +213,6 @@ export async function merchantsSection(
           tokenExpiresAt: token ? (token.has_refresh ? token.refresh_expires_at : token.expires_at) : null,
           lastWebhookAt: webhooks.get(s.shop) ?? null,
           lastSync: shopStatus.runs.get(s.shop) ?? null,
-          syncQueuedAt: s.sync_queued_at,
           subscriptions: shopStatus.subscriptions.get(s.shop) ?? null,
         };
       }),
@@ -523,7 +521,6 @@ export function statusJson(status: ConsoleStatus) {
           token_expires_at: iso(s.tokenExpiresAt),
           last_webhook_at: iso(s.lastWebhookAt),
           last_sync: run(s.lastSync),
-          sync_queued_at: iso(s.syncQueuedAt),
           subscriptions: subs(s.subscriptions),
         })),
         pages: m.pages.map((p) => ({

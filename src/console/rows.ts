@@ -19,7 +19,6 @@ const shopRow = z.object({
   user_uuid: z.string(),
   installed_at: z.number(),
   uninstalled_at: z.number().nullable(),
-  sync_queued_at: z.number().nullable(),
 });
 export type ShopRow = z.infer<typeof shopRow>;
 
@@ -76,7 +75,7 @@ export async function merchantLinks(
   const [shops, pages, tokens, webhooks] = await db.batch([
     db
       .prepare(
-        `SELECT shop, user_uuid, installed_at, uninstalled_at, sync_queued_at FROM shops
+        `SELECT shop, user_uuid, installed_at, uninstalled_at FROM shops
          WHERE user_uuid IN (SELECT value FROM json_each(?1)) ORDER BY shop`,
       )
       .bind(list),

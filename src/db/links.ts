@@ -1,4 +1,3 @@
-import type { Query } from "./group-commit";
 import type { JournaledWrite } from "./journaled";
 import { facebookUserTokenKey, pageTokenKey, shopTokenKey, type TokenInput, type TokenStore } from "./tokens";
 import { z } from "zod";
@@ -48,54 +47,6 @@ export async function installedShops(db: D1Database, after = "", limit = 1000): 
     .bind(after, limit)
     .all<{ shop: string; user_uuid: string }>();
   return results.map((r) => ({ shop: r.shop, userUuid: r.user_uuid, installed: true }));
-}
-
-/** A queued sync older than this is taken as lost, and another is queued. */
-const SYNC_CLAIM_MS = 10 * 60 * 1000;
-
-/**
- * What a product webhook does to ask for a re-sync of an installed shop, in the batch right after
- * recording its delivery id (`changes() = 1`: a redelivered id asks for nothing). A burst of
- * webhooks (a bulk edit sends hundreds) queues one sync: while a sync is queued or running, a
- * webhook only marks the shop dirty, and the sync queues one more run when it ends if it was marked
- * meanwhile. A failing sync is retried by the queue and keeps its claim, so an outage does not pile
- * up syncs. Returns a row whose `claimed` is 1 when the caller should queue the sync.
- */
-export function requestSyncQuery(shop: string): Query {
-  const now = Date.now();
-  return {
-    sql: `UPDATE shops SET
-         sync_dirty = CASE WHEN sync_queued_at IS NULL OR sync_queued_at < ?3 THEN 0 ELSE 1 END,
-         sync_queued_at = CASE WHEN sync_queued_at IS NULL OR sync_queued_at < ?3 THEN ?2 ELSE sync_queued_at END
-       WHERE shop = ?1 AND uninstalled_at IS NULL AND changes() = 1
-       RETURNING sync_queued_at = ?2 AND sync_dirty = 0 AS claimed`,
-    params: [shop, now, now - SYNC_CLAIM_MS],
-  };
-}
-
-/** Gives a claim back (its job could not be queued). */
-export async function releaseSync(db: D1Database, shop: string): Promise<void> {
-  await db.prepare("UPDATE shops SET sync_queued_at = NULL WHERE shop = ?1").bind(shop).run();
-}
-
-/** A sync starts: it will read every change made until now. */
-export async function syncStarting(db: D1Database, shop: string): Promise<void> {
-  await db.prepare("UPDATE shops SET sync_dirty = 0 WHERE shop = ?1").bind(shop).run();
-}
-
-/**
- * A sync ended well: the claim is released, or kept for one more run when a webhook marked the shop
- * dirty during this one. Returns true when the caller should queue that run.
- */
-export async function syncFinished(db: D1Database, shop: string): Promise<boolean> {
-  const row = await db
-    .prepare(
-      `UPDATE shops SET sync_queued_at = CASE WHEN sync_dirty = 1 THEN ?2 ELSE NULL END, sync_dirty = 0
-       WHERE shop = ?1 RETURNING sync_queued_at`,
-    )
-    .bind(shop, Date.now())
-    .first<{ sync_queued_at: number | null }>();
-  return row?.sync_queued_at != null;
 }
 
 export interface PageLink {

@@ -122,8 +122,6 @@ facebookRoutes.get("/webhook", (c) => {
 facebookRoutes.post("/webhook", async (c) => {
   const { FACEBOOK_APP_SECRET } = config(c.env, "facebook");
   const signature = metaWebhookSignature(c.req.header("x-hub-signature-256"), FACEBOOK_APP_SECRET);
-  const body = await readSignedJson(c.req.raw, signature, "Invalid X-Hub-Signature-256", (work) =>
-    c.executionCtx.waitUntil(work),
-  );
+  const body = await readSignedJson(c.req.raw, signature, "Invalid X-Hub-Signature-256");
   return c.json(await handleMessengerDelivery(c.env, body));
 });

@@ -178,9 +178,7 @@ shopifyRoutes.get("/callback", async (c) => {
 shopifyRoutes.post("/webhook", async (c) => {
   const cfg = config(c.env, "shopify");
   const signature = shopifyWebhookSignature(c.req.header("x-shopify-hmac-sha256"), cfg.SHOPIFY_API_SECRET);
-  const payload = await readSignedJson(c.req.raw, signature, "Invalid webhook signature", (work) =>
-    c.executionCtx.waitUntil(work),
-  );
+  const payload = await readSignedJson(c.req.raw, signature, "Invalid webhook signature");
   const shop = normalizeShop(c.req.header("x-shopify-shop-domain"));
   if (!shop || c.req.header("x-shopify-shop-domain") !== shop)
     throw badRequest("X-Shopify-Shop-Domain is missing or invalid");

@@ -31,19 +31,46 @@ export async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, alr
   }
 }
 
-/** How long the runtime may go on dropping a refused body after the answer. */
-const DISCARD_FOR_MS = 30_000;
+/** A refused body is dropped for at most this long; a client still sending then loses its connection. */
+const DROP_FOR_MS = 30_000;
+/** The one buffer a refused body is read into, piece after piece. */
+const DROP_BUFFER_BYTES = 64 * 1024;
+
+/** Reads and drops a body into one reused buffer (a BYOB reader fills the same memory each time). */
+async function dropInPlace(body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader({ mode: "byob" });
+  const deadline = Date.now() + DROP_FOR_MS;
+  let buffer: ArrayBuffer = new ArrayBuffer(DROP_BUFFER_BYTES);
+  let read = 0;
+  for (;;) {
+    const { done, value } = await reader.read(new Uint8Array(buffer));
+    if (done || !value) return;
+    read += value.byteLength;
+    if (read > DRAIN_LIMIT_BYTES || Date.now() > deadline) return void (await reader.cancel());
+    buffer = value.buffer;
+  }
+}
 
 /**
- * A body refused unread (an unsigned webhook delivery): after the answer, the runtime reads and drops
- * it by piping it to a native sink, so it never passes through the isolate's heap, and a client still
- * sending gets the answer and keeps its connection instead of seeing it reset.
+ * A body refused unread (an unsigned webhook delivery): the answer goes out at once and the body is
+ * dropped behind it. The runtime reads no request whose answer is complete, so the answer's body
+ * ends only once the request's is dropped: a client still sending gets its answer and keeps its
+ * connection, where a body left unread resets it (and a proxy in front may lose the answer).
  */
-export function discardUnread(body: ReadableStream | null, waitUntil: (work: Promise<unknown>) => void): void {
-  if (!body) return;
-  const sink = new crypto.DigestStream("SHA-256");
-  waitUntil(body.pipeTo(sink, { signal: AbortSignal.timeout(DISCARD_FOR_MS) }).catch(() => undefined));
-}
+export const dropUnreadBody: MiddlewareHandler = async (c, next) => {
+  await next();
+  const unread = c.req.raw.body;
+  if (!unread || unread.locked) return;
+  const answer = c.res;
+  const held = new TransformStream<Uint8Array, Uint8Array>();
+  const sent = (async () => {
+    if (answer.body) await answer.body.pipeTo(held.writable, { preventClose: true });
+    await dropInPlace(unread).catch(() => undefined);
+    await held.writable.close();
+  })();
+  c.executionCtx.waitUntil(sent.catch(() => undefined));
+  c.res = new Response(held.readable, answer);
+};
 
 /** Limits request bodies to `maxBytes(c)` bytes, whether their length is declared or not. */
 export function limitBody(maxBytes: (c: Context) => number): MiddlewareHandler {

@@ -1,6 +1,6 @@
 import { validator } from "hono/validator";
 import type { z } from "zod";
-import { discardUnread, drain, tooLarge } from "./body-limit";
+import { drain, tooLarge } from "./body-limit";
 import { badRequest, unauthorized } from "./errors";
 import { streamingVerifier, type WebhookSignature } from "./signatures";
 
@@ -19,21 +19,17 @@ function requireJsonContentType(contentType: string | null): void {
 
 /**
  * A webhook delivery's JSON body. Without a well-formed signature header (`signature` null) it is
- * refused (401) before its body is read (the runtime drops it after the answer: `discardUnread`). Otherwise the body is read once, as it streams: each chunk
- * is hashed and decoded as it arrives and then dropped, so no copy of the raw bytes is held; over
- * MAX_WEBHOOK_BODY_BYTES is a 413, a signature that does not verify a 401, then the Content-Type
- * and the JSON are checked (400).
+ * refused (401) before its body is read (then dropped behind the answer: `dropUnreadBody`).
+ * Otherwise the body is read once, as it streams: each chunk is hashed and decoded as it arrives and
+ * then dropped, so no copy of the raw bytes is held; over MAX_WEBHOOK_BODY_BYTES is a 413, a
+ * signature that does not verify a 401, then the Content-Type and the JSON are checked (400).
  */
 export async function readSignedJson(
   req: Request,
   signature: WebhookSignature | null,
   failure: string,
-  waitUntil: (work: Promise<unknown>) => void,
 ): Promise<unknown> {
-  if (!signature) {
-    discardUnread(req.body, waitUntil);
-    throw unauthorized(failure);
-  }
+  if (!signature) throw unauthorized(failure);
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > MAX_WEBHOOK_BODY_BYTES) {
     if (req.body) await drain(req.body.getReader(), 0);
