@@ -40,12 +40,14 @@ export class SessionStore {
   /** The session of a cookie value, or null when it is unknown or expired. */
   async find(cookie: string | undefined): Promise<Session | null> {
     if (!cookie || !/^[0-9a-f]{64}$/.test(cookie)) return null;
-    redact(cookie);
     const id = await sha256Hex(cookie);
     const row = await this.db
       .prepare("SELECT id, user_uuid, proven FROM sessions WHERE id = ?1 AND expires_at > ?2")
       .bind(id, Date.now())
       .first<{ id: string; user_uuid: string | null; proven: number }>();
+    // Only a real session is a secret to keep out of logs: what anyone sends is not registered (a
+    // flood of made-up cookies would otherwise push real secrets out of the bounded list).
+    if (row) redact(cookie);
     return row ? { id: row.id, userUuid: row.user_uuid, proven: row.user_uuid !== null && row.proven === 1 } : null;
   }
 

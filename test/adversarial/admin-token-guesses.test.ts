@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { SIGN_IN_FAILURE_LIMIT } from "../../src/db/admin-sessions";
+import { SESSION_COOKIE } from "../../src/db/sessions";
 import { TEST_SECRETS } from "../env";
 import { call, logsOfEachTest } from "../helpers";
 
@@ -78,6 +79,18 @@ describe("ADMIN_TOKEN guesses", () => {
     await call("/admin/sign-in", { headers: { accept: HTML, cookie: `__Host-admin-signin=${madeUp}` } });
     const again = await signIn({ pre: madeUp, csrf: "0".repeat(64) }, "x", "198.51.100.36");
     expect(again.status).toBe(403);
+    const { log } = await import("../../src/lib/log");
+    log.info(`a line that names ${madeUp}`);
+    expect(logs.has(`a line that names ${madeUp}`)).toBe(true);
+  });
+
+  it("a made-up browser session cookie is not registered for redaction either", async () => {
+    const madeUp = "b".repeat(64);
+    const res = await call("/facebook/login", { headers: { cookie: `${SESSION_COOKIE}=${madeUp}` } });
+    await res.body?.cancel();
+    // A new session was made for it: the made-up one was looked up and found to be nothing.
+    expect(res.headers.get("set-cookie")).toContain(`${SESSION_COOKIE}=`);
+    expect(res.headers.get("set-cookie")).not.toContain(madeUp);
     const { log } = await import("../../src/lib/log");
     log.info(`a line that names ${madeUp}`);
     expect(logs.has(`a line that names ${madeUp}`)).toBe(true);
