@@ -211,7 +211,11 @@ describe("shop status for the operator", () => {
     const failed = (await shopStatus(env.TOKENS_DB, shop))!.sync!;
     expect(failed).toMatchObject({ result: "failed", reason: "shopify_unavailable", products: 4 });
     const row = await env.TOKENS_DB.prepare("SELECT * FROM shop_status WHERE shop = ?1").bind(shop).first<any>();
-    expect(JSON.stringify(row)).not.toMatch(/500|Admin API|http/);
+    // The platform's words stay out of the row's text (times and the random shop name may hold "500").
+    const text = Object.entries(row)
+      .filter(([k, v]) => k !== "shop" && typeof v === "string")
+      .map(([, v]) => v);
+    expect(text.join(" ")).not.toMatch(/500|Admin API|http/);
     // The console's list holds the same row.
     const listed = await listShopStatus(env.TOKENS_DB, shop.slice(0, -1));
     expect(listed[0]).toEqual(await shopStatus(env.TOKENS_DB, shop));
