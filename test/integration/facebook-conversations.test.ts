@@ -332,7 +332,7 @@ describe("attachments that last", () => {
     const { uuid } = await login(page);
     // A slow CDN: copies made one after another would never overlap at it.
     const group = `side-by-side-${page}`;
-    const media: { url: string }[] = [];
+    const media = [];
     for (const customer of customers)
       media.push(
         await control("graph", "media", {
