@@ -97,8 +97,6 @@ interface FakeMedia {
   expiresAt: number;
   /** A slow CDN: the answer waits this long. */
   delayMs?: number;
-  /** Downloads are counted by group (`GET /_control/state?media_group=`). */
-  group: string;
 }
 
 interface FakeUser {
@@ -134,8 +132,6 @@ export class GraphState {
   readonly callsByPage = new Map<string, number>();
   /** Bytes served from CDN URLs, for the bench. */
   mediaBytes = 0;
-  /** CDN downloads of each media group being served now, and the most at once (copies run side by side). */
-  readonly mediaInFlight = new Map<string, { now: number; peak: number }>();
   /** Every token handed out, so a leak check can look for them. */
   readonly issued: string[] = [];
   midSeq = 0;
@@ -146,7 +142,6 @@ export class GraphState {
     for (const m of [this.pages, this.users, this.customers, this.media, this.codes, this.callsByPage]) m.clear();
     this.faults = [];
     this.mediaBytes = 0;
-    this.mediaInFlight.clear();
     Object.assign(this.calls, newCalls());
   }
 
@@ -186,10 +181,10 @@ export class GraphState {
   }
 
   /** A CDN URL serving these bytes for `ttlMs`. */
-  addMedia(origin: string, bytes: Buffer, contentType: string, ttlMs: number, delayMs?: number, group = "") {
+  addMedia(origin: string, bytes: Buffer, contentType: string, ttlMs: number, delayMs?: number) {
     const id = randomBytes(9).toString("hex");
     const expiresAt = Date.now() + ttlMs;
-    this.media.set(id, { bytes, contentType, expiresAt, delayMs, group });
+    this.media.set(id, { bytes, contentType, expiresAt, delayMs });
     // Meta's CDN URLs carry their expiry (`oe`, hex seconds) and a signature.
     const oe = Math.floor(expiresAt / 1000).toString(16);
     return `${origin}/media/${id}?oe=${oe}&oh=${randomBytes(8).toString("hex")}`;
@@ -519,25 +514,18 @@ async function graphCall(state: GraphState, req: IncomingMessage, url: URL): Pro
 }
 
 /** Meta's CDN: the bytes until the URL expires, then 403 (the signature is no longer valid). */
-async function cdn(state: GraphState, url: URL): Promise<FakeResponse> {
+function cdn(state: GraphState, url: URL): FakeResponse {
   const media = state.media.get(url.pathname.slice("/media/".length));
   if (!media) return { status: 404, text: "Not Found" };
   state.calls.media++;
   if (Date.now() >= media.expiresAt) return { status: 403, text: "URL signature expired" };
   state.mediaBytes += media.bytes.byteLength;
-  const group = state.mediaInFlight.get(media.group) ?? { now: 0, peak: 0 };
-  state.mediaInFlight.set(media.group, group);
-  group.peak = Math.max(group.peak, ++group.now);
-  try {
-    if (media.delayMs) await new Promise((r) => setTimeout(r, media.delayMs));
-  } finally {
-    group.now--;
-  }
   return {
     status: 200,
     text: media.bytes.toString("latin1"),
     binary: true,
     headers: { "content-type": media.contentType, "content-length": String(media.bytes.byteLength) },
+    delayMs: media.delayMs,
   };
 }
 
@@ -687,7 +675,6 @@ const controls: Record<string, (state: GraphState, body: any, url: URL) => FakeR
       body.content_type ?? "application/octet-stream",
       Number(body.ttl_ms ?? 3_600_000),
       body.delay_ms === undefined ? undefined : Number(body.delay_ms),
-      body.group === undefined ? undefined : String(body.group),
     );
     return json({ url: link, size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") });
   },
@@ -754,7 +741,6 @@ const controls: Record<string, (state: GraphState, body: any, url: URL) => FakeR
       page_calls: state.callsByPage.get(id) ?? 0,
       subscribed: page?.subscribed ?? null,
       media_bytes: state.mediaBytes,
-      media_peak_in_flight: state.mediaInFlight.get(url.searchParams.get("media_group") ?? "")?.peak ?? 0,
       ...(conv ? { thread_owner: conv.owner } : {}),
     });
   },

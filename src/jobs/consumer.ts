@@ -99,47 +99,40 @@ async function markDeadToken(env: Env, job: Job) {
   }
 }
 
-/**
- * The `jobs` queue: the messages of a batch run at once (a batch holds at most `max_batch_size` of
- * wrangler.toml; each names one shop, page or file, and jobs already run side by side across
- * batches), so a batch of attachment copies takes as long as its slowest, not their sum. Each
- * message is acked, or retried with a delay, on its own.
- */
+/** The `jobs` queue: each message acked, or retried with a delay, on its own. */
 export async function consumeJobs(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  await Promise.all(batch.messages.map((message) => consumeJob(message, env)));
-}
-
-async function consumeJob(message: Message<unknown>, env: Env): Promise<void> {
-  const parsed = parseJob(message.body);
-  if ("problem" in parsed) {
-    // Retrying cannot make it readable: kept as a dead job for the operator, never run.
-    if (await keepDead(env, message.body, parsed.problem, message.attempts)) message.ack();
-    else message.retry({ delaySeconds: DEAD_STORE_RETRY_S });
-    return;
-  }
-  const job = parsed.job;
-  try {
-    await run(env, job);
-    if (job.type === "shopify.sync" && job.reason === "poll")
-      log.info(`Polled shop ${job.shop}: Success`, { shop: job.shop });
-    message.ack();
-  } catch (err) {
-    const decision = decide(err, message.attempts);
-    const reason = describeError(err);
-    if (job.type === "shopify.sync" && job.reason === "poll") {
-      log.warn(`Polled shop ${job.shop}: Failed (${reason})`, { shop: job.shop, attempt: message.attempts });
-    } else {
-      log.warn(`Job ${job.type} for ${jobSubject(job)} failed (attempt ${message.attempts}): ${reason}`, {
-        type: job.type,
-        action: decision.action,
-      });
+  for (const message of batch.messages) {
+    const parsed = parseJob(message.body);
+    if ("problem" in parsed) {
+      // Retrying cannot make it readable: kept as a dead job for the operator, never run.
+      if (await keepDead(env, message.body, parsed.problem, message.attempts)) message.ack();
+      else message.retry({ delaySeconds: DEAD_STORE_RETRY_S });
+      continue;
     }
-    // Already marked (`token_already_marked`): the token was not even used, nothing new to say.
-    if (err instanceof PlatformError && err.reason === "token_needs_reauth") await markDeadToken(env, job);
-    if (decision.action === "ack") message.ack();
-    else if (message.attempts >= MAX_ATTEMPTS && (await keepDead(env, message.body, reason, message.attempts)))
+    const job = parsed.job;
+    try {
+      await run(env, job);
+      if (job.type === "shopify.sync" && job.reason === "poll")
+        log.info(`Polled shop ${job.shop}: Success`, { shop: job.shop });
       message.ack();
-    else message.retry({ delaySeconds: decision.delaySeconds });
+    } catch (err) {
+      const decision = decide(err, message.attempts);
+      const reason = describeError(err);
+      if (job.type === "shopify.sync" && job.reason === "poll") {
+        log.warn(`Polled shop ${job.shop}: Failed (${reason})`, { shop: job.shop, attempt: message.attempts });
+      } else {
+        log.warn(`Job ${job.type} for ${jobSubject(job)} failed (attempt ${message.attempts}): ${reason}`, {
+          type: job.type,
+          action: decision.action,
+        });
+      }
+      // Already marked (`token_already_marked`): the token was not even used, nothing new to say.
+      if (err instanceof PlatformError && err.reason === "token_needs_reauth") await markDeadToken(env, job);
+      if (decision.action === "ack") message.ack();
+      else if (message.attempts >= MAX_ATTEMPTS && (await keepDead(env, message.body, reason, message.attempts)))
+        message.ack();
+      else message.retry({ delaySeconds: decision.delaySeconds });
+    }
   }
 }
 

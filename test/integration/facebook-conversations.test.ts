@@ -326,42 +326,6 @@ describe("attachments that last", () => {
     expect((await spaces().listKeys(conversationFolder(uuid, page, customer))).length).toBe(3);
   });
 
-  it("copies of several customers' images run side by side, not one after another", async () => {
-    const page = uniqueId();
-    const customers = [uniqueId(), uniqueId(), uniqueId(), uniqueId()];
-    const { uuid } = await login(page);
-    // A slow CDN: copies made one after another would never overlap at it.
-    const group = `side-by-side-${page}`;
-    const media = [];
-    for (const customer of customers)
-      media.push(
-        await control("graph", "media", {
-          size: 2000,
-          seed: customer,
-          content_type: "image/png",
-          delay_ms: 1500,
-          group,
-        }),
-      );
-    await deliver(
-      customers.map((customer, i) => ({
-        page,
-        customer,
-        mid: `m_side_${i}`,
-        attachments: [{ type: "image", payload: { url: media[i]!.url } }],
-      })),
-    );
-    for (const customer of customers) {
-      const key = conversationKey(uuid, page, customer);
-      await waitFor(
-        async () => expect((await readJson(key))?.messages[0]?.attachments[0]?.copy?.status).toBe("stored"),
-        30_000,
-      );
-    }
-    const { media_peak_in_flight } = await fakeState("graph", `page=${page}&media_group=${group}`);
-    expect(media_peak_in_flight).toBeGreaterThan(1);
-  });
-
   it("a copy that fails while Spaces is down is retried until it lands", async () => {
     const [page, customer] = [uniqueId(), uniqueId()];
     const { uuid } = await login(page);
