@@ -180,6 +180,35 @@ export class TokenStore {
     await this.commit({ delete: [key], deadlineMs });
   }
 
+  /**
+   * The sealed (encrypted) values of those of `keys` that are stored now. A put seals with a fresh
+   * IV, so a value read here identifies this very token: see `deleteUnchanged`.
+   */
+  async sealedValues(keys: string[]): Promise<Map<string, string>> {
+    const rows = await Promise.all(
+      keys.map((key) => this.db.prepare("SELECT value FROM tokens WHERE key = ?1").bind(key).first<string>("value")),
+    );
+    return new Map(keys.flatMap((key, i) => (rows[i] ? [[key, rows[i]] as const] : [])));
+  }
+
+  /**
+   * Deletes each token only if it still holds the sealed value read before (`sealedValues`), in one
+   * transaction: a login that stored a new token in between keeps it. Returns how many went.
+   */
+  async deleteUnchanged(sealed: Map<string, string>, deadlineMs?: number): Promise<number> {
+    const deleted = (result: D1Result) => result.meta.changes === 1;
+    const results = await commitJournaled(
+      this.db,
+      this.journal,
+      [...sealed].map(([key, value]) => ({
+        statement: this.db.prepare("DELETE FROM tokens WHERE key = ?1 AND value = ?2").bind(key, value),
+        ref: (r: D1Result) => (deleted(r) ? [tokenRef(key)] : []),
+      })),
+      deadlineMs,
+    );
+    return results.filter(deleted).length;
+  }
+
   private async decode(row: Row): Promise<Token> {
     const accessToken = await this.cipher.decrypt(row.value, row.key);
     const refreshToken = row.refresh_token

@@ -42,8 +42,9 @@ async function coveredPages(db: D1Database, facebookUserId: string, before: numb
 
 /**
  * Removes the tokens of a user (unless a later login stored theirs) and of their pages, in one
- * transaction and one journal entry: from now on those pages are not written. Returns how many
- * there were.
+ * transaction and one journal entry: from now on those pages are not written. A token a login
+ * stores while this runs is a new grant and stays (the delete is conditional on the value read).
+ * Returns how many went.
  */
 async function removeTokens(
   env: Env,
@@ -57,12 +58,9 @@ async function removeTokens(
     ...(user.lastLoginAt < before ? [facebookUserTokenKey(user.facebookUserId)] : []),
     ...pageIds.map(pageTokenKey),
   ];
-  const held = (await Promise.all(keys.map(async (key) => ((await tokens.get(key)) ? key : null)))).filter(
-    (key) => key !== null,
-  );
-  if (held.length) await tokens.commit({ delete: held, deadlineMs });
+  const removed = await tokens.deleteUnchanged(await tokens.sealedValues(keys), deadlineMs);
   for (const pageId of pageIds) forgetWritablePage(pageId);
-  return held.length;
+  return removed;
 }
 
 /**

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { conversationStub } from "../../src/conversations/durable-object";
 import type { ConversationMessage } from "../../src/conversations/messages";
+import { DeletionStore } from "../../src/db/facebook-deletions";
 import { conversationKey, pageMetadataKey, shopMetadataKey } from "../../src/spaces/keys";
 import {
   call,
@@ -169,6 +170,49 @@ describe("a request issued before the person's next login does not undo that log
     const again = await deleteDataOf(person);
     expect(again.deleted).toMatchObject({ pages: 1, tokens: 2 });
     expect(await spaces().listKeys(folder(uuid, kept))).toEqual([]);
+  });
+});
+
+describe("a login that lands while a deletion runs keeps what it granted", () => {
+  it("the page a login links again between the deletion's choice of pages and its removal of tokens keeps its token and files", async () => {
+    const person = uniqueId();
+    const [page, customer] = [uniqueId(), uniqueId()];
+    const { body } = await loginFacebook([{ id: page }], null, person);
+    const uuid = body.user_uuid;
+    await messengerWebhook(delivery(page, [messageEvent(page, customer, "m_before", "hello")]));
+    await waitFor(async () => expect(await readJson(conversationKey(uuid, page, customer))).not.toBeNull());
+    const issuedAt = nowSeconds();
+    // The job has chosen the pages when it records their count; the person logs in again right then.
+    const update = DeletionStore.prototype.update;
+    let relogged = false;
+    const spy = vi.spyOn(DeletionStore.prototype, "update").mockImplementation(async function (
+      this: DeletionStore,
+      ...args: Parameters<DeletionStore["update"]>
+    ) {
+      if (!relogged && args[1] === "in_progress" && args[2]?.pages !== undefined) {
+        relogged = true;
+        await afterTheSecondOf(issuedAt);
+        expect((await loginFacebook([{ id: page }], null, person)).body.user_uuid).toBe(uuid);
+      }
+      return update.apply(this, args);
+    });
+    try {
+      const status = await deleteDataOf(person, issuedAt);
+      expect(relogged).toBe(true);
+      expect(status.deleted).toMatchObject({ pages: 1, tokens: 0 });
+    } finally {
+      spy.mockRestore();
+    }
+    // The new login's tokens stay, and the page is still written, under the same UUID.
+    expect(await tokenKeys([`facebook:page:${page}`, `facebook:user:${person}`])).toEqual(
+      [`facebook:page:${page}`, `facebook:user:${person}`].sort(),
+    );
+    await messengerWebhook(delivery(page, [messageEvent(page, customer, "m_after", "still here")]));
+    await waitFor(async () =>
+      expect((await readJson(conversationKey(uuid, page, customer)))?.messages.map((m: any) => m.mid)).toContain(
+        "m_after",
+      ),
+    );
   });
 });
 
