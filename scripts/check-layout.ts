@@ -4,8 +4,9 @@
  *   new concern gets a named home instead of a stray file;
  * - every route is declared in `src/http/`: `new Hono` appears nowhere else;
  * - every HTML page is answered by `src/http/pages/respond.ts` (its headers): `.html(` nowhere else;
- * - SQL lives in `src/db/` (D1), `src/conversations/store.ts` and `src/catalogue/store.ts` (Durable
- *   Objects' SQLite) and `src/console/rows.ts` (read-only); the backup's dump format, `src/backup/`, reads and writes SQL
+ * - SQL lives in `src/db/` (D1, and `object-meta.ts`: the named values of a Durable Object),
+ *   `src/conversations/store.ts` and `src/catalogue/store.ts` (Durable Objects' SQLite) and
+ *   `src/console/rows.ts` (read-only); the backup's dump format, `src/backup/`, reads and writes SQL
  *   text as data. Every other module reaches D1 through the stores, which journal what they change;
  * - no import cycles in `src/` (type imports count: a cycle of types still ties the files together);
  * - data flows one way: `src/db/`, `src/spaces/` and `src/lib/` never import routes, platforms or jobs.

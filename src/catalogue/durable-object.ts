@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { ObjectMeta } from "../db/object-meta";
 import { config } from "../config";
 import { describeError, log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
@@ -57,7 +58,7 @@ export interface CatalogueSummary {
  */
 export class Catalogue extends DurableObject<Env> {
   private readonly store: CatalogueStore;
-  private meta: Map<string, string> | null = null;
+  private readonly meta: ObjectMeta;
   private alarmPending: boolean | undefined;
   private lastUploadAt = 0;
   /** Uploads run one after another, each from the state when it starts. */
@@ -66,21 +67,11 @@ export class Catalogue extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new CatalogueStore(ctx.storage.sql);
+    this.meta = new ObjectMeta(ctx.storage.sql);
   }
 
-  private getMeta(name: string): string | null {
-    this.meta ??= new Map(this.store.metaRows());
-    return this.meta.get(name) ?? null;
-  }
-
-  private setMeta(name: string, value: string | number) {
-    if (this.getMeta(name) === String(value)) return;
-    this.store.setMeta(name, String(value));
-    this.meta!.set(name, String(value));
-  }
-
-  private version = () => Number(this.getMeta("version") ?? 0);
-  private bump = () => this.setMeta("version", this.version() + 1);
+  private version = () => Number(this.meta.get("version") ?? 0);
+  private bump = () => this.meta.set("version", this.version() + 1);
 
   private put(product: CatalogueProduct): boolean {
     const changed = this.store.put(product, Date.now());
@@ -112,9 +103,9 @@ export class Catalogue extends DurableObject<Env> {
    * `remove` are dropped now. Returns how many reads wait.
    */
   async changed(shop: string, change: { read?: number[]; remove?: number[] }): Promise<{ pending: number }> {
-    this.setMeta("shop", shop);
-    const seq = Number(this.getMeta("seq") ?? 0) + 1;
-    this.setMeta("seq", seq);
+    this.meta.set("shop", shop);
+    const seq = Number(this.meta.get("seq") ?? 0) + 1;
+    this.meta.set("seq", seq);
     this.store.addPending(change.read ?? [], seq);
     for (const id of change.remove ?? []) this.remove(id);
     await this.wake();
@@ -123,7 +114,7 @@ export class Catalogue extends DurableObject<Env> {
 
   /** A full read starts: products not seen by it and not written since are removed as it goes. */
   async beginLoad(shop: string): Promise<{ startedAt: number }> {
-    this.setMeta("shop", shop);
+    this.meta.set("shop", shop);
     return { startedAt: Date.now() };
   }
 
@@ -146,7 +137,7 @@ export class Catalogue extends DurableObject<Env> {
       if (!seen.has(held.id) && held.writtenAt < startedAt && this.remove(held.id)) removed++;
     }
     if (upTo === null) {
-      this.setMeta("loaded_at", Date.now());
+      this.meta.set("loaded_at", Date.now());
       this.store.forgetRemovedBefore(Date.now() - REMOVAL_MEMORY_MS);
     }
     return { changed, removed };
@@ -176,11 +167,11 @@ export class Catalogue extends DurableObject<Env> {
 
   async summary(): Promise<CatalogueSummary> {
     return {
-      loaded: this.getMeta("loaded_at") !== null,
+      loaded: this.meta.get("loaded_at") !== null,
       products: this.store.countProducts(),
       pending: this.store.countPending(),
       version: this.version(),
-      uploadedVersion: Number(this.getMeta("uploaded_version") ?? 0),
+      uploadedVersion: Number(this.meta.get("uploaded_version") ?? 0),
     };
   }
 
@@ -195,16 +186,16 @@ export class Catalogue extends DurableObject<Env> {
   }
 
   private async upload(opts: { checkStored?: boolean; partSize?: number }): Promise<UploadOutcome> {
-    const shop = this.getMeta("shop");
+    const shop = this.meta.get("shop");
     const products = this.store.countProducts();
-    if (!shop || this.getMeta("loaded_at") === null)
+    if (!shop || this.meta.get("loaded_at") === null)
       return { key: null, written: false, products, bytes: 0, skipped: "not loaded" };
     // The shop's merchant, looked up at upload time: the file follows the shop's current link.
     const owner = await shopOwner(this.env.TOKENS_DB, shop);
     if (!owner?.installed) return { key: null, written: false, products, bytes: 0, skipped: "not installed" };
     const key = shopProductsKey(owner.userUuid, shop);
     const version = this.version();
-    const current = version <= Number(this.getMeta("uploaded_version") ?? 0) && this.getMeta("uploaded_key") === key;
+    const current = version <= Number(this.meta.get("uploaded_version") ?? 0) && this.meta.get("uploaded_key") === key;
     if (current && !(opts.checkStored && (await spaces(this.env).storedHashes(key)) === null)) {
       return { key, written: false, products, bytes: 0, skipped: "unchanged" };
     }
@@ -226,8 +217,8 @@ export class Catalogue extends DurableObject<Env> {
       }
       await file.write(`\n],"count":${count}}\n`);
       const result = await file.finish();
-      this.setMeta("uploaded_version", version);
-      this.setMeta("uploaded_key", key);
+      this.meta.set("uploaded_version", version);
+      this.meta.set("uploaded_key", key);
       if (result.written)
         log.info(`Uploaded ${key} to Spaces`, { shop, key, products: count, bytes: result.bytes, version });
       return { key, written: result.written, products: count, bytes: result.bytes };
@@ -239,7 +230,7 @@ export class Catalogue extends DurableObject<Env> {
 
   async alarm(): Promise<void> {
     this.alarmPending = false;
-    const shop = this.getMeta("shop");
+    const shop = this.meta.get("shop");
     if (!shop) return;
     try {
       const batch = this.store.pendingBatch(READS_PER_RUN);
@@ -267,15 +258,15 @@ export class Catalogue extends DurableObject<Env> {
         });
       }
       const outcome = await this.publish();
-      this.setMeta("failures", 0);
+      this.meta.set("failures", 0);
       if (outcome.skipped === "not loaded") await this.requestFullRead(shop);
-      const behind = !outcome.skipped && this.version() > Number(this.getMeta("uploaded_version") ?? 0);
+      const behind = !outcome.skipped && this.version() > Number(this.meta.get("uploaded_version") ?? 0);
       if (this.store.countPending() > 0 || behind) {
         await this.scheduleAt(Math.max(Date.now() + CHANGE_DELAY_MS, this.lastUploadAt + MIN_UPLOAD_INTERVAL_MS));
       }
     } catch (err) {
-      const failures = Number(this.getMeta("failures") ?? 0) + 1;
-      this.setMeta("failures", failures);
+      const failures = Number(this.meta.get("failures") ?? 0) + 1;
+      this.meta.set("failures", failures);
       const throttled = err instanceof PlatformError && err.kind === "throttled" ? err.retryAfterMs : undefined;
       const delay = throttled ?? backoffMs(failures, 1000, 15 * 60_000);
       log.warn(
@@ -291,9 +282,9 @@ export class Catalogue extends DurableObject<Env> {
    * whose install sync failed): one full read is queued, at most once an hour.
    */
   private async requestFullRead(shop: string) {
-    if (Date.now() - Number(this.getMeta("full_read_requested_at") ?? 0) < FULL_READ_REQUEST_INTERVAL_MS) return;
+    if (Date.now() - Number(this.meta.get("full_read_requested_at") ?? 0) < FULL_READ_REQUEST_INTERVAL_MS) return;
     await this.env.JOBS.send({ type: "shopify.sync", shop, reason: "webhook" } satisfies Job, { contentType: "json" });
-    this.setMeta("full_read_requested_at", Date.now());
+    this.meta.set("full_read_requested_at", Date.now());
     log.info(`Full read of ${shop} queued: its catalogue is not held yet`, { shop });
   }
 
@@ -302,7 +293,7 @@ export class Catalogue extends DurableObject<Env> {
     const held = this.store.countProducts();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.meta = null;
+    this.meta.reset();
     this.alarmPending = false;
     this.store.createTables();
     return held;

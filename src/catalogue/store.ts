@@ -18,18 +18,6 @@ export class CatalogueStore {
     );
     this.sql.exec(`CREATE TABLE IF NOT EXISTS removed (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`);
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
-  }
-
-  metaRows(): [string, string][] {
-    return this.sql
-      .exec<{ name: string; value: string }>("SELECT name, value FROM meta")
-      .toArray()
-      .map((r) => [r.name, r.value]);
-  }
-
-  setMeta(name: string, value: string): void {
-    this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", name, value);
   }
 
   countProducts(): number {

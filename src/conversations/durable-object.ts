@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { ObjectMeta } from "../db/object-meta";
 import { describeError, log } from "../lib/log";
 import { backoffMs } from "../lib/retry";
 import { conversationFolder, conversationKey } from "../spaces/keys";
@@ -89,10 +90,11 @@ export class Conversation extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ConversationStore(ctx.storage.sql);
+    this.meta = new ObjectMeta(ctx.storage.sql);
   }
 
-  /** Meta rows, read once per object lifetime and written through. */
-  private meta: Map<string, string> | null = null;
+  /** The object's named values: the page, versions, what was last uploaded. */
+  private readonly meta: ObjectMeta;
   /** Whether an upload alarm is pending; undefined until known, to spare a storage call per merge. */
   private alarmPending: boolean | undefined;
   /** The number of messages, counted once per object lifetime and kept up to date by merges. */
@@ -105,35 +107,16 @@ export class Conversation extends DurableObject<Env> {
     return Math.max(Date.now() + UPLOAD_DELAY_MS, this.lastUploadAt + MIN_UPLOAD_INTERVAL_MS);
   }
 
-  private getMeta(name: string): string | null {
-    if (!this.meta) {
-      this.meta = new Map(this.store.metaRows());
-    }
-    return this.meta.get(name) ?? null;
-  }
-
-  private setMeta(name: string, value: string | number) {
-    if (this.getMeta(name) === String(value)) return;
-    this.store.setMeta(name, String(value));
-    this.meta!.set(name, String(value));
-  }
-
-  private deleteMeta(name: string) {
-    if (this.getMeta(name) === null) return;
-    this.store.deleteMeta(name);
-    this.meta!.delete(name);
-  }
-
   /**
    * The conversation's version: bumped by every change (a message, an edit, an event, a copy), so the upload
    * knows whether Spaces is behind. Objects from before edits existed start at their message count.
    */
   private version(): number {
-    return Number(this.getMeta("version") ?? this.count());
+    return Number(this.meta.get("version") ?? this.count());
   }
 
   private bump(by: number) {
-    if (by > 0) this.setMeta("version", this.version() + by);
+    if (by > 0) this.meta.set("version", this.version() + by);
   }
 
   /** Applies an edit if it is newer than what the message holds; false when the message is unknown. */
@@ -181,30 +164,30 @@ export class Conversation extends DurableObject<Env> {
     for (const r of input.reactions ?? []) {
       if (this.store.setReaction(r.mid, r.timestamp, JSON.stringify(r))) events++;
     }
-    if (input.readWatermark !== undefined && input.readWatermark > Number(this.getMeta("read_watermark") ?? 0)) {
-      this.setMeta("read_watermark", input.readWatermark);
+    if (input.readWatermark !== undefined && input.readWatermark > Number(this.meta.get("read_watermark") ?? 0)) {
+      this.meta.set("read_watermark", input.readWatermark);
       events++;
     }
     // The first message of a customer, and one a week later, asks for their name and picture.
     const profileDue =
       added > 0 &&
-      Date.now() - Number(this.getMeta("profile_checked_at") ?? 0) >= PROFILE_REFRESH_MS &&
-      Date.now() - Number(this.getMeta("profile_queued_at") ?? 0) >= REQUEUE_AFTER_MS;
-    if (profileDue) this.setMeta("profile_due", 1);
+      Date.now() - Number(this.meta.get("profile_checked_at") ?? 0) >= PROFILE_REFRESH_MS &&
+      Date.now() - Number(this.meta.get("profile_queued_at") ?? 0) >= REQUEUE_AFTER_MS;
+    if (profileDue) this.meta.set("profile_due", 1);
     this.bump(added + edited + events);
     this.total = before + added;
-    this.setMeta("page_id", input.pageId);
-    this.setMeta("customer_id", input.customerId);
+    this.meta.set("page_id", input.pageId);
+    this.meta.set("customer_id", input.customerId);
     if (added + edited + events > 0 || profileDue) await this.ensureAlarm();
     // Once per conversation (again after a forget): a failure throws, and the sender's retry of
     // the merge (each `mid` kept once) registers it then.
-    if (this.getMeta("indexed") === null) {
+    if (this.meta.get("indexed") === null) {
       if (!(await pageIndexStub(this.env, input.pageId).addSender(input.customerId, input.pageId))) {
         // A data deletion stopped the page (see stopPage): what merged since the forget is dropped.
         await this.forget();
         return { added: 0, edited: 0, events: 0, total: 0, started: false };
       }
-      this.setMeta("indexed", 1);
+      this.meta.set("indexed", 1);
     }
     return { added, edited, events, total: before + added, started: before === 0 && added > 0 };
   }
@@ -244,9 +227,9 @@ export class Conversation extends DurableObject<Env> {
    * conversation was forgotten meanwhile: the caller deletes the picture it wrote.
    */
   async profileFetched(profile: CustomerProfile): Promise<boolean> {
-    if (this.getMeta("page_id") === null) return false;
-    this.setMeta("customer", JSON.stringify(profile));
-    this.setMeta("profile_checked_at", profile.fetched_at);
+    if (this.meta.get("page_id") === null) return false;
+    this.meta.set("customer", JSON.stringify(profile));
+    this.meta.set("profile_checked_at", profile.fetched_at);
     this.bump(1);
     await this.ensureAlarm();
     return true;
@@ -254,7 +237,7 @@ export class Conversation extends DurableObject<Env> {
 
   /** Writes the file again (its keys follow the page's owner after a relink). */
   async reupload(): Promise<void> {
-    if (this.getMeta("page_id") === null) return;
+    if (this.meta.get("page_id") === null) return;
     this.bump(1);
     await this.ensureAlarm();
   }
@@ -265,14 +248,14 @@ export class Conversation extends DurableObject<Env> {
    */
   async forget(): Promise<number> {
     const held = this.count();
-    const stopped = this.getMeta("stopped");
+    const stopped = this.meta.get("stopped");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    this.meta = null;
+    this.meta.reset();
     this.total = null;
     this.alarmPending = false;
     this.store.createTables();
-    if (stopped === "1") this.setMeta("stopped", 1);
+    if (stopped === "1") this.meta.set("stopped", 1);
     return held;
   }
 
@@ -283,7 +266,7 @@ export class Conversation extends DurableObject<Env> {
    * its object drops it. Returns the customers noted so far; a forget of the index keeps the stop.
    */
   async stopPage(): Promise<string[]> {
-    this.setMeta("stopped", 1);
+    this.meta.set("stopped", 1);
     return this.store.senderIds();
   }
 
@@ -292,9 +275,9 @@ export class Conversation extends DurableObject<Env> {
    * when the page was stopped and is not written again: the conversation must drop what it holds.
    */
   async addSender(customerId: string, pageId: string): Promise<boolean> {
-    if (this.getMeta("stopped") === "1") {
+    if (this.meta.get("stopped") === "1") {
       if (!(await writablePageOwner(this.env.TOKENS_DB, pageId))) return false;
-      this.setMeta("stopped", 0);
+      this.meta.set("stopped", 0);
     }
     this.store.addSender(customerId);
     return true;
@@ -313,12 +296,12 @@ export class Conversation extends DurableObject<Env> {
    * copy can be put back while Meta refuses the page's token. Forgotten with the index.
    */
   async keepPageMetadata(text: string): Promise<void> {
-    this.setMeta("page_metadata", text);
+    this.meta.set("page_metadata", text);
   }
 
   /** On a page's index object: the page_metadata.json last kept, or null. */
   async pageMetadata(): Promise<string | null> {
-    return this.getMeta("page_metadata");
+    return this.meta.get("page_metadata");
   }
 
   /**
@@ -326,8 +309,8 @@ export class Conversation extends DurableObject<Env> {
    * holds, the same messages in the same bytes. False when the object holds no conversation.
    */
   async fileMissing(): Promise<boolean> {
-    if (this.count() === 0 || this.getMeta("page_id") === null) return false;
-    this.setMeta("uploaded_version", 0);
+    if (this.count() === 0 || this.meta.get("page_id") === null) return false;
+    this.meta.set("uploaded_version", 0);
     if (this.alarmPending !== true && (await this.ctx.storage.getAlarm()) === null) {
       await this.schedule(UPLOAD_DELAY_MS);
     }
@@ -345,7 +328,7 @@ export class Conversation extends DurableObject<Env> {
     // Read at upload time, not kept by each merge: the webhook's merge stays one write a message.
     const lastCustomerAt = this.store.lastCustomerMessageAt();
     const handovers = this.store.bodies("handovers");
-    const customer = this.getMeta("customer");
+    const customer = this.meta.get("customer");
     const head = {
       page_id: pageId,
       sender_id: customerId,
@@ -354,7 +337,7 @@ export class Conversation extends DurableObject<Env> {
       messaging_window: lastCustomerAt
         ? { last_customer_message_at: lastCustomerAt, standard_window_ends_at: lastCustomerAt + STANDARD_WINDOW_MS }
         : null,
-      read_watermark: Number(this.getMeta("read_watermark") ?? 0) || null,
+      read_watermark: Number(this.meta.get("read_watermark") ?? 0) || null,
     };
     const copies = this.store.copies();
     const messages = this.store
@@ -378,7 +361,7 @@ export class Conversation extends DurableObject<Env> {
   private async queueWork(pageId: string, customerId: string) {
     const now = Date.now();
     const copies = this.store.copiesToQueue(now - REQUEUE_AFTER_MS, JOBS_PER_ALARM);
-    const profile = this.getMeta("profile_due") !== null;
+    const profile = this.meta.get("profile_due") !== null;
     const jobs: Job[] = copies.map((c) => ({
       type: "facebook.attachment_copy",
       pageId,
@@ -391,8 +374,8 @@ export class Conversation extends DurableObject<Env> {
     await this.env.JOBS.sendBatch(jobs.map((body) => ({ body, contentType: "json" as const })));
     for (const c of copies) this.store.markCopyQueued(c.mid, c.idx, now);
     if (profile) {
-      this.deleteMeta("profile_due");
-      this.setMeta("profile_queued_at", now);
+      this.meta.delete("profile_due");
+      this.meta.set("profile_queued_at", now);
     }
     // More copies than one batch: the next alarm hands over the rest.
     if (copies.length === JOBS_PER_ALARM) await this.schedule(MIN_UPLOAD_INTERVAL_MS);
@@ -401,8 +384,8 @@ export class Conversation extends DurableObject<Env> {
   async alarm(): Promise<void> {
     // This alarm is running: a merge from now on schedules the next one.
     this.alarmPending = false;
-    const pageId = this.getMeta("page_id");
-    const customerId = this.getMeta("customer_id");
+    const pageId = this.meta.get("page_id");
+    const customerId = this.meta.get("customer_id");
     if (!pageId || !customerId) return;
     try {
       // The page's merchant, looked up at upload time: the file follows the page's current link.
@@ -415,19 +398,19 @@ export class Conversation extends DurableObject<Env> {
       }
       await this.queueWork(pageId, customerId);
       // Read after the lookups: the state uploaded is the latest, whatever merged meanwhile.
-      if (this.version() <= Number(this.getMeta("uploaded_version") ?? 0)) return;
+      if (this.version() <= Number(this.meta.get("uploaded_version") ?? 0)) return;
       const { body, version } = this.conversationFile(owner.userUuid, pageId, customerId);
       const key = conversationKey(owner.userUuid, pageId, customerId);
       this.lastUploadAt = Date.now();
       await spaces(this.env).put(key, body);
-      this.setMeta("uploaded_version", version);
-      this.setMeta("failures", 0);
+      this.meta.set("uploaded_version", version);
+      this.meta.set("failures", 0);
       log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: version });
       // Messages merged while the upload was in flight need one more write.
       if (this.version() > version) await this.schedule(this.nextUploadAt() - Date.now());
     } catch (err) {
-      const failures = Number(this.getMeta("failures") ?? 0) + 1;
-      this.setMeta("failures", failures);
+      const failures = Number(this.meta.get("failures") ?? 0) + 1;
+      this.meta.set("failures", failures);
       const delay = backoffMs(failures, 1000, 5 * 60_000);
       log.warn(
         `Upload of conversation ${customerId} on page ${pageId} failed (attempt ${failures}), retrying in ${delay} ms: ${describeError(err)}`,

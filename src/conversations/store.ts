@@ -15,7 +15,6 @@ export class ConversationStore {
     this.sql.exec(
       `CREATE TABLE IF NOT EXISTS messages (mid TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, body TEXT NOT NULL)`,
     );
-    this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`);
     this.sql.exec(
       `CREATE TABLE IF NOT EXISTS pending_edits (mid TEXT PRIMARY KEY, text TEXT NOT NULL, num_edit INTEGER NOT NULL)`,
     );
@@ -165,21 +164,6 @@ export class ConversationStore {
       )
       .toArray()
       .map((r) => r.sender_id);
-  }
-
-  metaRows(): [string, string][] {
-    return this.sql
-      .exec<{ name: string; value: string }>("SELECT name, value FROM meta")
-      .toArray()
-      .map((r) => [r.name, r.value]);
-  }
-
-  setMeta(name: string, value: string): void {
-    this.sql.exec("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", name, value);
-  }
-
-  deleteMeta(name: string): void {
-    this.sql.exec("DELETE FROM meta WHERE name = ?", name);
   }
 
   countMessages(): number {
