@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
-import { afterEach, beforeEach } from "vitest";
+import { afterEach, beforeEach, vi } from "vitest";
 import { config } from "../src/config";
 import worker from "../src/index";
 import type { Job } from "../src/jobs/queue-jobs";
@@ -16,6 +16,10 @@ import { TEST_SECRETS } from "./env";
 /** What the platforms, the browser and the operator do to the worker, for the integration tests. */
 
 export const ORIGIN = "https://worker.test";
+
+/** Retries `check` until it passes (the worker's queued and background work lands), 20 s at most. */
+export const waitFor = (check: () => Promise<void> | void, timeout = 20_000, interval = 100) =>
+  vi.waitFor(check, { timeout, interval });
 
 let recorded: string[] | null = null;
 

@@ -15,6 +15,7 @@ import {
   readJson,
   spaces,
   uniqueId,
+  waitFor,
 } from "../helpers";
 
 /** What a sales bot reads in a conversation file beyond the messages, and the files beside it. */
@@ -23,7 +24,6 @@ const logs = logsOfEachTest();
 const ADMIN = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}` };
 const APP_ID = TEST_SECRETS.FACEBOOK_APP_ID;
 const PAGE_INBOX = "263902037430900";
-const waitFor = (check: () => Promise<void> | void, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
 /** A conversation file, read again if it was caught while being written (the S3 stand-in is not atomic). */
 const readFile = (key: string) => vi.waitFor(() => readJson(key), { timeout: 5000, interval: 50 });
 

@@ -23,11 +23,11 @@ import {
   spacesSnapshot,
   uniqueId,
   consumeJobs,
+  waitFor,
 } from "../helpers";
 
 const logs = logsOfEachTest();
 const ADMIN = { authorization: `Bearer ${TEST_SECRETS.ADMIN_TOKEN}` };
-const waitFor = (check: () => Promise<void> | void, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
 
 /** A Facebook login by this app-scoped user, granting these pages, from this browser (or a fresh one). */
 async function login(pageIds: string[], opts: { user?: string; cookie?: string | null; accept?: string } = {}) {

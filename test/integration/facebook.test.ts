@@ -16,11 +16,10 @@ import {
   spacesSnapshot,
   uniqueId,
   uniqueShop,
+  waitFor,
 } from "../helpers";
 
 const logs = logsOfEachTest();
-
-const waitFor = (check: () => Promise<void>, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
 
 describe("Facebook login", () => {
   it("redirects to the dialog with the four page scopes and a Lax cookie", async () => {

@@ -19,6 +19,7 @@ import {
   spaces,
   uniqueId,
   uniqueShop,
+  waitFor,
 } from "../helpers";
 
 /**
@@ -30,7 +31,6 @@ import {
 
 logsOfEachTest();
 
-const waitFor = (check: () => Promise<void>, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 const folder = (uuid: string, page: string) => pageMetadataKey(uuid, page).replace("page_metadata.json", "");
 

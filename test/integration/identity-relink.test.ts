@@ -16,10 +16,10 @@ import {
   spaces,
   uniqueId,
   uniqueShop,
+  waitFor,
 } from "../helpers";
 
 const logs = logsOfEachTest();
-const waitFor = (check: () => Promise<void>, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
 
 const relink = (body: unknown, token: string = env.ADMIN_TOKEN) =>
   call("/admin/relink", {

@@ -15,6 +15,7 @@ import {
   spaces,
   uniqueId,
   uniqueShop,
+  waitFor,
 } from "../helpers";
 
 /**
@@ -25,8 +26,6 @@ import {
  */
 
 const logs = logsOfEachTest();
-
-const waitFor = (check: () => Promise<void>, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
 
 /** The UUID a browser's cookie is bound to, as the worker sees it: what a new shop gets linked to. */
 async function browserUuid(cookie: string): Promise<string> {

@@ -16,12 +16,12 @@ import {
   readJson,
   spaces,
   uniqueId,
+  waitFor,
 } from "../helpers";
 
 /** Objects lost from Spaces come back from what the worker holds: the platform, the conversation objects. */
 
 const logs = logsOfEachTest();
-const waitFor = (check: () => Promise<void> | void, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 100 });
 const admin = { authorization: "Bearer test-admin-token-0123456789" };
 
 /** A page with conversations in Spaces: its files' keys and their exact bytes. */

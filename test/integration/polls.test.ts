@@ -24,11 +24,10 @@ import {
   readJson,
   uniqueId,
   uniqueShop,
+  waitFor,
 } from "../helpers";
 
 const logs = logsOfEachTest();
-
-const waitFor = (check: () => Promise<void> | void, timeout = 15_000) => vi.waitFor(check, { timeout, interval: 100 });
 
 async function runCron(cron: string) {
   const ctx = createExecutionContext();

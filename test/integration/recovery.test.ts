@@ -23,6 +23,7 @@ import {
   spaces,
   uniqueId,
   uniqueShop,
+  waitFor,
 } from "../helpers";
 
 /**
@@ -36,7 +37,6 @@ logsOfEachTest();
 const ADMIN = { authorization: "Bearer test-admin-token-0123456789" };
 const migrations = () => ({ tokens: env.TEST_MIGRATIONS_TOKENS, sessions: env.TEST_MIGRATIONS_SESSIONS });
 const auth = () => backupAuth(env);
-const waitFor = (check: () => Promise<void> | void, timeout = 20_000) => vi.waitFor(check, { timeout, interval: 200 });
 
 async function monitorCalls(): Promise<MonitorCall[]> {
   return (await (await fetch(`${env.FAKE_MONITOR}/_control/calls`)).json<{ calls: MonitorCall[] }>()).calls;
