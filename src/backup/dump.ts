@@ -3,6 +3,8 @@
  * `INSERT INTO "table" VALUES(...)` per row), which `wrangler d1 execute --file` restores.
  */
 
+import { z } from "zod";
+import { allRows } from "../db/rows";
 import { quoteIdent, sqlLiteral } from "./sql-text";
 
 export { sqlLiteral };
@@ -81,20 +83,21 @@ export function databaseOfDump(facts: DumpFacts): DatabaseName | null {
  */
 export async function* dumpD1(db: D1Database, pageSize = 500): AsyncGenerator<string> {
   yield "PRAGMA defer_foreign_keys=TRUE;\n";
-  const { results: objects } = await db
-    .prepare(
+  const objects = await allRows(
+    db.prepare(
       `SELECT type, name, sql FROM sqlite_master
        WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'
        ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, CASE name WHEN 'd1_migrations' THEN 0 ELSE 1 END, rowid`,
-    )
-    .all<{ type: string; name: string; sql: string }>();
+    ),
+    z.object({ type: z.string(), name: z.string(), sql: z.string() }),
+  );
   for (const table of objects.filter((o) => o.type === "table")) {
     yield `${table.sql};\n`;
     for (let offset = 0; ; offset += pageSize) {
       const { results } = await db
         .prepare(`SELECT * FROM ${quoteIdent(table.name)} ORDER BY rowid LIMIT ?1 OFFSET ?2`)
         .bind(pageSize, offset)
-        .raw<unknown[]>()
+        .raw()
         .then((rows) => ({ results: rows }));
       let text = "";
       for (const row of results)
@@ -105,7 +108,7 @@ export async function* dumpD1(db: D1Database, pageSize = 500): AsyncGenerator<st
   }
   const sequences = await db
     .prepare("SELECT name, seq FROM sqlite_sequence")
-    .raw<unknown[]>()
+    .raw()
     .catch(() => [] as unknown[][]);
   if (sequences.length) {
     yield "DELETE FROM sqlite_sequence;\n";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { firstRowOf } from "../db/rows";
 import { describeError, log } from "../lib/log";
 import { randomHex } from "../lib/encoding";
 import type { Spaces } from "../spaces/client";
@@ -102,11 +103,14 @@ async function snapshotRows(db: D1Database, refs: RowRef[]): Promise<{ seq: numb
       return db.prepare(`SELECT * FROM ${table} WHERE ${where}`).bind(...keyValues(key));
     }),
   ]);
-  const seq = (results[0]!.results[0] as { seq: number } | undefined)?.seq;
+  const seq = firstRowOf(results[0], z.object({ seq: z.number() }))?.seq;
   if (seq === undefined) throw new Error("the journal sequence is missing (migration 0011 not applied?)");
   return {
     seq,
-    changes: refs.map((ref, i) => ({ ...ref, row: (results[i + 1]!.results[0] as RowChange["row"]) ?? null })),
+    changes: refs.map((ref, i) => ({
+      ...ref,
+      row: firstRowOf(results[i + 1], z.record(z.string(), journalValue)) ?? null,
+    })),
   };
 }
 

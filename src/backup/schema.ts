@@ -1,3 +1,5 @@
+import { z } from "zod";
+import { rowsOf } from "../db/rows";
 import {
   isWord,
   nameOf,
@@ -219,7 +221,7 @@ export function sameTokens(a: Token[], b: Token[]): boolean {
  * files themselves are not in the worker's bundle).
  */
 export async function liveMigrations(db: D1Database): Promise<Migration[]> {
-  const [applied, objects] = await db.batch<{ name: string; sql: string | null }>([
+  const [applied, objects] = await db.batch([
     db.prepare("SELECT name, NULL AS sql FROM d1_migrations ORDER BY id"),
     db.prepare(
       `SELECT name, sql FROM sqlite_master
@@ -227,7 +229,7 @@ export async function liveMigrations(db: D1Database): Promise<Migration[]> {
        ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, rowid`,
     ),
   ]);
-  const names = applied!.results.map((r) => r.name);
-  const schema = objects!.results.map((r) => `${r.sql};`);
+  const names = rowsOf(applied, z.object({ name: z.string() })).map((r) => r.name);
+  const schema = rowsOf(objects, z.object({ sql: z.string() })).map((r) => `${r.sql};`);
   return names.map((name, i) => ({ name, queries: i === names.length - 1 ? schema : [] }));
 }

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { randomHex } from "../lib/encoding";
 import { redact } from "../lib/log";
 import { sha256Hex } from "../lib/signatures";
-import { firstRowOf } from "./rows";
+import { firstRow, firstRowOf } from "./rows";
 
 /** The operator console's sign-ins and the count of wrong tokens per client (the `sessions` database). */
 
@@ -35,10 +35,12 @@ export class AdminSessionStore {
   /** True when this cookie value is a sign-in that has not expired or been signed out. */
   async isValid(cookie: string | undefined): Promise<boolean> {
     if (!cookie || !COOKIE_SHAPE.test(cookie)) return false;
-    const row = await this.db
-      .prepare("SELECT 1 AS ok FROM admin_sessions WHERE id = ?1 AND expires_at > ?2")
-      .bind(await sha256Hex(cookie), Date.now())
-      .first<{ ok: number }>();
+    const row = await firstRow(
+      this.db
+        .prepare("SELECT 1 AS ok FROM admin_sessions WHERE id = ?1 AND expires_at > ?2")
+        .bind(await sha256Hex(cookie), Date.now()),
+      z.object({ ok: z.number() }),
+    );
     // Only a real sign-in is a secret to keep out of logs: what anyone sends is not registered.
     if (row !== null) redact(cookie);
     return row !== null;

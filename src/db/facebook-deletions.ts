@@ -1,6 +1,8 @@
+import { z } from "zod";
 import type { RowJournal, RowRef } from "../backup/journal";
 import { randomHex } from "../lib/encoding";
 import { commitJournaled } from "./journaled";
+import { firstRow } from "./rows";
 
 /**
  * Data Deletion Requests from Meta and what each deleted (counts only, never the data). Journaled
@@ -8,7 +10,8 @@ import { commitJournaled } from "./journaled";
  * confirmation code still shows the person its status.
  */
 
-export type DeletionStatus = "received" | "in_progress" | "done";
+const deletionStatus = z.enum(["received", "in_progress", "done"]);
+export type DeletionStatus = z.infer<typeof deletionStatus>;
 
 export interface Deletion {
   code: string;
@@ -26,19 +29,20 @@ export interface Deletion {
   updatedAt: number;
 }
 
-interface Row {
-  code: string;
-  facebook_user_id: string;
-  issued_at: number;
-  user_uuid: string | null;
-  status: DeletionStatus;
-  pages: number;
-  tokens_deleted: number;
-  objects_deleted: number;
-  conversations_forgotten: number;
-  requested_at: number;
-  updated_at: number;
-}
+const rowSchema = z.object({
+  code: z.string(),
+  facebook_user_id: z.string(),
+  issued_at: z.number(),
+  user_uuid: z.string().nullable(),
+  status: deletionStatus,
+  pages: z.number(),
+  tokens_deleted: z.number(),
+  objects_deleted: z.number(),
+  conversations_forgotten: z.number(),
+  requested_at: z.number(),
+  updated_at: z.number(),
+});
+type Row = z.infer<typeof rowSchema>;
 
 const fromRow = (r: Row): Deletion => ({
   code: r.code,
@@ -58,7 +62,7 @@ const fromRow = (r: Row): Deletion => ({
 export const isDeletionCode = (code: string) => /^[0-9a-f]{32}$/.test(code);
 
 export async function deletionByCode(db: D1Database, code: string): Promise<Deletion | null> {
-  const row = await db.prepare("SELECT * FROM facebook_deletions WHERE code = ?1").bind(code).first<Row>();
+  const row = await firstRow(db.prepare("SELECT * FROM facebook_deletions WHERE code = ?1").bind(code), rowSchema);
   return row ? fromRow(row) : null;
 }
 
@@ -98,10 +102,12 @@ export class DeletionStore {
       ],
       deadlineMs,
     );
-    const row = await this.db
-      .prepare("SELECT * FROM facebook_deletions WHERE facebook_user_id = ?1 AND issued_at = ?2")
-      .bind(facebookUserId, issuedAt)
-      .first<Row>();
+    const row = await firstRow(
+      this.db
+        .prepare("SELECT * FROM facebook_deletions WHERE facebook_user_id = ?1 AND issued_at = ?2")
+        .bind(facebookUserId, issuedAt),
+      rowSchema,
+    );
     return { deletion: fromRow(row!), created: inserted!.meta.changes === 1 };
   }
 

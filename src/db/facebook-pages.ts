@@ -1,5 +1,6 @@
-import type { TokenStateRow } from "./tokens";
-import { pageTokenKey } from "./tokens";
+import { z } from "zod";
+import { allRows, firstRow } from "./rows";
+import { pageTokenKey, tokenStateRow, type TokenStateRow } from "./tokens";
 
 /**
  * Which pages are written. A page is written (webhooks merge, polls run, files upload) only while it
@@ -18,12 +19,14 @@ const TOKEN_PREFIX = pageTokenKey("");
 
 /** The owner of a page that may be written now, or null. */
 export async function writablePageOwner(db: D1Database, pageId: string): Promise<WritablePage | null> {
-  const row = await db
-    .prepare(
-      `SELECT p.page_id, p.user_uuid, p.name FROM pages p JOIN tokens t ON t.key = ?2 || p.page_id WHERE p.page_id = ?1`,
-    )
-    .bind(pageId, TOKEN_PREFIX)
-    .first<{ page_id: string; user_uuid: string; name: string | null }>();
+  const row = await firstRow(
+    db
+      .prepare(
+        `SELECT p.page_id, p.user_uuid, p.name FROM pages p JOIN tokens t ON t.key = ?2 || p.page_id WHERE p.page_id = ?1`,
+      )
+      .bind(pageId, TOKEN_PREFIX),
+    z.object({ page_id: z.string(), user_uuid: z.string(), name: z.string().nullable() }),
+  );
   return row ? { pageId: row.page_id, userUuid: row.user_uuid, name: row.name } : null;
 }
 
@@ -32,11 +35,13 @@ export async function pageOwners(db: D1Database, pageIds: string[]): Promise<Map
   const owners = new Map<string, string>();
   for (let i = 0; i < pageIds.length; i += 50) {
     const ids = pageIds.slice(i, i + 50);
-    const { results } = await db
-      .prepare(`SELECT page_id, user_uuid FROM pages WHERE page_id IN (${ids.map((_, k) => `?${k + 1}`).join(",")})`)
-      .bind(...ids)
-      .all<{ page_id: string; user_uuid: string }>();
-    for (const r of results) owners.set(r.page_id, r.user_uuid);
+    const rows = await allRows(
+      db
+        .prepare(`SELECT page_id, user_uuid FROM pages WHERE page_id IN (${ids.map((_, k) => `?${k + 1}`).join(",")})`)
+        .bind(...ids),
+      z.object({ page_id: z.string(), user_uuid: z.string() }),
+    );
+    for (const r of rows) owners.set(r.page_id, r.user_uuid);
   }
   return owners;
 }
@@ -48,25 +53,37 @@ export interface PageOfUser {
   token: Pick<TokenStateRow, "status" | "expires_at" | "refresh_expires_at" | "has_refresh"> | undefined;
 }
 
+/** A page and its token's bookkeeping: null columns (and `has_refresh` 0) when the page has no token. */
+const pageOfUserRow = z.object({
+  page_id: z.string(),
+  name: z.string().nullable(),
+  status: tokenStateRow.shape.status.nullable(),
+  expires_at: z.number().nullable(),
+  refresh_expires_at: z.number().nullable(),
+  has_refresh: z.number(),
+});
+
 /** The pages linked to an account, by name, with their tokens' state (the merchant's home page lists them). */
 export async function pagesOfUser(db: D1Database, userUuid: string): Promise<PageOfUser[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT p.page_id, p.name, t.status, t.expires_at, t.refresh_expires_at, t.refresh_token IS NOT NULL AS has_refresh
+  const rows = await allRows(
+    db
+      .prepare(
+        `SELECT p.page_id, p.name, t.status, t.expires_at, t.refresh_expires_at, t.refresh_token IS NOT NULL AS has_refresh
        FROM pages p LEFT JOIN tokens t ON t.key = ?2 || p.page_id
        WHERE p.user_uuid = ?1 ORDER BY p.name, p.page_id`,
-    )
-    .bind(userUuid, TOKEN_PREFIX)
-    .all<{ page_id: string; name: string | null } & Partial<TokenStateRow>>();
-  return results.map((r) => ({
+      )
+      .bind(userUuid, TOKEN_PREFIX),
+    pageOfUserRow,
+  );
+  return rows.map((r) => ({
     id: r.page_id,
     name: r.name,
     token: r.status
       ? {
           status: r.status,
-          expires_at: r.expires_at ?? null,
-          refresh_expires_at: r.refresh_expires_at ?? null,
-          has_refresh: r.has_refresh ?? 0,
+          expires_at: r.expires_at,
+          refresh_expires_at: r.refresh_expires_at,
+          has_refresh: r.has_refresh,
         }
       : undefined,
   }));

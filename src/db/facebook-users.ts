@@ -1,7 +1,7 @@
 import type { RowJournal, RowRef } from "../backup/journal";
 import { commitJournaled } from "./journaled";
 import { z } from "zod";
-import { rowsOf } from "./rows";
+import { allRows, firstRow, rowsOf } from "./rows";
 
 /**
  * The Facebook users of logins (app-scoped ids from `GET /me`), every user UUID each one logged in
@@ -39,12 +39,19 @@ export interface LoginGrant {
 }
 
 export async function facebookUser(db: D1Database, facebookUserId: string): Promise<FacebookUser | null> {
-  const row = await db
-    .prepare(
-      "SELECT facebook_user_id, user_uuid, linked_at, deauthorized_at FROM facebook_users WHERE facebook_user_id = ?1",
-    )
-    .bind(facebookUserId)
-    .first<{ facebook_user_id: string; user_uuid: string; linked_at: number; deauthorized_at: number | null }>();
+  const row = await firstRow(
+    db
+      .prepare(
+        "SELECT facebook_user_id, user_uuid, linked_at, deauthorized_at FROM facebook_users WHERE facebook_user_id = ?1",
+      )
+      .bind(facebookUserId),
+    z.object({
+      facebook_user_id: z.string(),
+      user_uuid: z.string(),
+      linked_at: z.number(),
+      deauthorized_at: z.number().nullable(),
+    }),
+  );
   return row
     ? {
         facebookUserId: row.facebook_user_id,
@@ -55,16 +62,20 @@ export async function facebookUser(db: D1Database, facebookUserId: string): Prom
     : null;
 }
 
+const userUuidRow = z.object({ user_uuid: z.string() });
+
 /** Every user UUID this Facebook user logged in under, the most recent first. */
 export async function accountsOf(db: D1Database, facebookUserId: string): Promise<string[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT user_uuid FROM facebook_user_accounts WHERE facebook_user_id = ?1
+  const rows = await allRows(
+    db
+      .prepare(
+        `SELECT user_uuid FROM facebook_user_accounts WHERE facebook_user_id = ?1
        ORDER BY last_login_at DESC, user_uuid`,
-    )
-    .bind(facebookUserId)
-    .all<{ user_uuid: string }>();
-  return results.map((r) => r.user_uuid);
+      )
+      .bind(facebookUserId),
+    userUuidRow,
+  );
+  return rows.map((r) => r.user_uuid);
 }
 
 /**
@@ -72,30 +83,34 @@ export async function accountsOf(db: D1Database, facebookUserId: string): Promis
  * the user linked, the one they logged in under most recently first.
  */
 export async function accountsProvenBy(db: D1Database, facebookUserId: string): Promise<string[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT p.user_uuid, MAX(COALESCE(a.last_login_at, 0)) AS at
+  const rows = await allRows(
+    db
+      .prepare(
+        `SELECT p.user_uuid, MAX(COALESCE(a.last_login_at, 0)) AS at
        FROM facebook_page_grants g JOIN pages p ON p.page_id = g.page_id
        LEFT JOIN facebook_user_accounts a ON a.facebook_user_id = g.facebook_user_id AND a.user_uuid = p.user_uuid
        WHERE g.facebook_user_id = ?1 AND g.linked = 1
        GROUP BY p.user_uuid ORDER BY at DESC, p.user_uuid`,
-    )
-    .bind(facebookUserId)
-    .all<{ user_uuid: string }>();
-  return results.map((r) => r.user_uuid);
+      )
+      .bind(facebookUserId),
+    userUuidRow,
+  );
+  return rows.map((r) => r.user_uuid);
 }
 
 /** The pages this Facebook user granted at their logins, with each page's current owner. */
 export async function pagesGrantedBy(db: D1Database, facebookUserId: string): Promise<GrantedPage[]> {
-  const { results } = await db
-    .prepare(
-      `SELECT g.page_id, g.linked, g.granted_at, p.user_uuid FROM facebook_page_grants g
+  const rows = await allRows(
+    db
+      .prepare(
+        `SELECT g.page_id, g.linked, g.granted_at, p.user_uuid FROM facebook_page_grants g
        LEFT JOIN pages p ON p.page_id = g.page_id
        WHERE g.facebook_user_id = ?1 ORDER BY g.page_id`,
-    )
-    .bind(facebookUserId)
-    .all<{ page_id: string; user_uuid: string | null; linked: number; granted_at: number }>();
-  return results.map((r) => ({
+      )
+      .bind(facebookUserId),
+    z.object({ page_id: z.string(), user_uuid: z.string().nullable(), linked: z.number(), granted_at: z.number() }),
+  );
+  return rows.map((r) => ({
     pageId: r.page_id,
     ownerUuid: r.user_uuid,
     linked: r.linked === 1,
@@ -204,8 +219,7 @@ export class FacebookUserStore {
             "DELETE FROM facebook_user_accounts WHERE facebook_user_id = ?1 AND last_login_at < ?2 RETURNING user_uuid",
           )
           .bind(facebookUserId, loginsBefore),
-        ref: (result) =>
-          (result.results as { user_uuid: string }[]).map((a) => accountRef(facebookUserId, a.user_uuid)),
+        ref: (result) => rowsOf(result, userUuidRow).map((a) => accountRef(facebookUserId, a.user_uuid)),
       },
       {
         statement: this.db

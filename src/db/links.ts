@@ -1,7 +1,7 @@
 import type { JournaledWrite } from "./journaled";
 import { facebookUserTokenKey, pageTokenKey, shopTokenKey, type TokenInput, type TokenStore } from "./tokens";
 import { z } from "zod";
-import { firstRowOf } from "./rows";
+import { allRows, firstRow, firstRowOf } from "./rows";
 
 /**
  * Links of shops and pages to their merchant's user UUID (in the `tokens` database).
@@ -19,10 +19,10 @@ export interface ShopLink {
 }
 
 export async function shopOwner(db: D1Database, shop: string): Promise<ShopLink | null> {
-  const row = await db
-    .prepare("SELECT shop, user_uuid, uninstalled_at FROM shops WHERE shop = ?1")
-    .bind(shop)
-    .first<{ shop: string; user_uuid: string; uninstalled_at: number | null }>();
+  const row = await firstRow(
+    db.prepare("SELECT shop, user_uuid, uninstalled_at FROM shops WHERE shop = ?1").bind(shop),
+    z.object({ shop: z.string(), user_uuid: z.string(), uninstalled_at: z.number().nullable() }),
+  );
   return row ? { shop: row.shop, userUuid: row.user_uuid, installed: row.uninstalled_at === null } : null;
 }
 
@@ -42,11 +42,13 @@ function linkShopWrite(db: D1Database, shop: string, candidateUuid: string): Jou
 
 /** Installed shops, in pages of `limit`, ordered by domain (for the poll's fan-out). */
 export async function installedShops(db: D1Database, after = "", limit = 1000): Promise<ShopLink[]> {
-  const { results } = await db
-    .prepare("SELECT shop, user_uuid FROM shops WHERE uninstalled_at IS NULL AND shop > ?1 ORDER BY shop LIMIT ?2")
-    .bind(after, limit)
-    .all<{ shop: string; user_uuid: string }>();
-  return results.map((r) => ({ shop: r.shop, userUuid: r.user_uuid, installed: true }));
+  const rows = await allRows(
+    db
+      .prepare("SELECT shop, user_uuid FROM shops WHERE uninstalled_at IS NULL AND shop > ?1 ORDER BY shop LIMIT ?2")
+      .bind(after, limit),
+    z.object({ shop: z.string(), user_uuid: z.string() }),
+  );
+  return rows.map((r) => ({ shop: r.shop, userUuid: r.user_uuid, installed: true }));
 }
 
 export interface PageLink {
@@ -55,11 +57,13 @@ export interface PageLink {
   name: string | null;
 }
 
+const pageLinkRow = z.object({ page_id: z.string(), user_uuid: z.string(), name: z.string().nullable() });
+
 export async function pageOwner(db: D1Database, pageId: string): Promise<PageLink | null> {
-  const row = await db
-    .prepare("SELECT page_id, user_uuid, name FROM pages WHERE page_id = ?1")
-    .bind(pageId)
-    .first<{ page_id: string; user_uuid: string; name: string | null }>();
+  const row = await firstRow(
+    db.prepare("SELECT page_id, user_uuid, name FROM pages WHERE page_id = ?1").bind(pageId),
+    pageLinkRow,
+  );
   return row ? { pageId: row.page_id, userUuid: row.user_uuid, name: row.name } : null;
 }
 
@@ -79,11 +83,13 @@ function linkPageWrite(db: D1Database, pageId: string, candidateUuid: string, na
 
 /** Linked pages, in pages of `limit`, ordered by id (for the poll's fan-out). */
 export async function linkedPages(db: D1Database, after = "", limit = 1000): Promise<PageLink[]> {
-  const { results } = await db
-    .prepare("SELECT page_id, user_uuid, name FROM pages WHERE page_id > ?1 ORDER BY page_id LIMIT ?2")
-    .bind(after, limit)
-    .all<{ page_id: string; user_uuid: string; name: string | null }>();
-  return results.map((r) => ({ pageId: r.page_id, userUuid: r.user_uuid, name: r.name }));
+  const rows = await allRows(
+    db
+      .prepare("SELECT page_id, user_uuid, name FROM pages WHERE page_id > ?1 ORDER BY page_id LIMIT ?2")
+      .bind(after, limit),
+    pageLinkRow,
+  );
+  return rows.map((r) => ({ pageId: r.page_id, userUuid: r.user_uuid, name: r.name }));
 }
 
 const ownerOf = (result: D1Result | undefined) => firstRowOf(result, z.object({ user_uuid: z.string() }))?.user_uuid;

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { statusRows } from "./status-rows";
 
 /**
@@ -24,23 +25,24 @@ export interface PageStatus {
   tokenError: string | null;
 }
 
-interface Row {
-  page_id: string;
-  poll_cursor: string | null;
-  poll_started_at: number | null;
-  poll_jobs: number;
-  poll_calls: number;
-  last_poll_at: number | null;
-  last_poll_result: string | null;
-  last_poll_duration_ms: number | null;
-  last_poll_calls: number | null;
-  last_poll_jobs: number | null;
-  last_webhook_at: number | null;
-  subscription_health: string | null;
-  subscription_checked_at: number | null;
-  token_state: "active" | "dead";
-  token_error: string | null;
-}
+const rowSchema = z.object({
+  page_id: z.string(),
+  poll_cursor: z.string().nullable(),
+  poll_started_at: z.number().nullable(),
+  poll_jobs: z.number(),
+  poll_calls: z.number(),
+  last_poll_at: z.number().nullable(),
+  last_poll_result: z.string().nullable(),
+  last_poll_duration_ms: z.number().nullable(),
+  last_poll_calls: z.number().nullable(),
+  last_poll_jobs: z.number().nullable(),
+  last_webhook_at: z.number().nullable(),
+  subscription_health: z.string().nullable(),
+  subscription_checked_at: z.number().nullable(),
+  token_state: z.enum(["active", "dead"]),
+  token_error: z.string().nullable(),
+});
+type Row = z.infer<typeof rowSchema>;
 
 const fromRow = (r: Row): PageStatus => ({
   pageId: r.page_id,
@@ -63,7 +65,7 @@ const fromRow = (r: Row): PageStatus => ({
 const ensureRow = (db: D1Database, pageId: string) =>
   db.prepare("INSERT INTO facebook_page_status (page_id) VALUES (?1) ON CONFLICT (page_id) DO NOTHING").bind(pageId);
 
-const rows = statusRows("facebook_page_status", "page_id", fromRow);
+const rows = statusRows("facebook_page_status", "page_id", rowSchema, fromRow);
 
 export const pageStatus = (db: D1Database, pageId: string) => rows.one(db, pageId);
 

@@ -1,6 +1,8 @@
+import { z } from "zod";
 import { randomHex } from "../lib/encoding";
 import { sha256Hex } from "../lib/signatures";
 import { log, redact } from "../lib/log";
+import { firstRow, firstRowOf } from "./rows";
 
 /** Browser sessions and OAuth states in the `sessions` database. */
 
@@ -17,7 +19,8 @@ export const STATE_TTL_MS = 10 * 60 * 1000;
 /** Rows deleted per statement by `purgeExpired`, so one purge is never a long query. */
 const PURGE_CHUNK = 5000;
 
-export type Provider = "shopify" | "facebook";
+const providers = z.enum(["shopify", "facebook"]);
+export type Provider = z.infer<typeof providers>;
 
 export interface Session {
   /** SHA-256 of the cookie value; the cookie value itself is never stored. */
@@ -41,10 +44,12 @@ export class SessionStore {
   async find(cookie: string | undefined): Promise<Session | null> {
     if (!cookie || !/^[0-9a-f]{64}$/.test(cookie)) return null;
     const id = await sha256Hex(cookie);
-    const row = await this.db
-      .prepare("SELECT id, user_uuid, proven FROM sessions WHERE id = ?1 AND expires_at > ?2")
-      .bind(id, Date.now())
-      .first<{ id: string; user_uuid: string | null; proven: number }>();
+    const row = await firstRow(
+      this.db
+        .prepare("SELECT id, user_uuid, proven FROM sessions WHERE id = ?1 AND expires_at > ?2")
+        .bind(id, Date.now()),
+      z.object({ id: z.string(), user_uuid: z.string().nullable(), proven: z.number() }),
+    );
     // Only a real session is a secret to keep out of logs: what anyone sends is not registered (a
     // flood of made-up cookies would otherwise push real secrets out of the bounded list).
     if (row) redact(cookie);
@@ -106,11 +111,12 @@ export class SessionStore {
 
   /** Row counts, for the operator's status. */
   async counts(): Promise<{ sessions: number; states: number }> {
-    const [sessions, states] = await this.db.batch<{ n: number }>([
+    const [sessions, states] = await this.db.batch([
       this.db.prepare("SELECT COUNT(*) AS n FROM sessions"),
       this.db.prepare("SELECT COUNT(*) AS n FROM oauth_states"),
     ]);
-    return { sessions: sessions!.results[0]?.n ?? 0, states: states!.results[0]?.n ?? 0 };
+    const count = z.object({ n: z.number() });
+    return { sessions: firstRowOf(sessions, count)?.n ?? 0, states: firstRowOf(states, count)?.n ?? 0 };
   }
 
   /** A random state bound to this session and provider, valid for STATE_TTL_MS. */
@@ -136,19 +142,21 @@ export class SessionStore {
     shop: string | null = null,
   ): Promise<StateCheck> {
     if (!/^[0-9a-f]{64}$/.test(state)) return { ok: false, reason: "unknown" };
-    const used = await this.db
-      .prepare(
-        `DELETE FROM oauth_states
+    const used = await firstRow(
+      this.db
+        .prepare(
+          `DELETE FROM oauth_states
          WHERE state = ?1 AND session_id = ?2 AND provider = ?3 AND shop IS ?4 AND expires_at > ?5
          RETURNING shop`,
-      )
-      .bind(state, sessionId ?? "", provider, shop, Date.now())
-      .first<{ shop: string | null }>();
+        )
+        .bind(state, sessionId ?? "", provider, shop, Date.now()),
+      z.object({ shop: z.string().nullable() }),
+    );
     if (used) return { ok: true, shop: used.shop };
-    const row = await this.db
-      .prepare("SELECT session_id, provider, shop, expires_at FROM oauth_states WHERE state = ?1")
-      .bind(state)
-      .first<{ session_id: string; provider: Provider; shop: string | null; expires_at: number }>();
+    const row = await firstRow(
+      this.db.prepare("SELECT session_id, provider, shop, expires_at FROM oauth_states WHERE state = ?1").bind(state),
+      z.object({ session_id: z.string(), provider: providers, shop: z.string().nullable(), expires_at: z.number() }),
+    );
     if (!row) return { ok: false, reason: "unknown" };
     if (row.session_id !== sessionId) return { ok: false, reason: "other_session" };
     if (row.provider !== provider) return { ok: false, reason: "wrong_provider" };

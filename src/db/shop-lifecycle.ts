@@ -1,5 +1,7 @@
+import { z } from "zod";
 import type { RowJournal } from "../backup/journal";
 import { commitJournaled } from "./journaled";
+import { firstRow } from "./rows";
 import { shopTokenKey } from "./tokens";
 
 /**
@@ -26,33 +28,35 @@ export interface InstallRecord {
   } | null;
 }
 
-interface InstallRow {
-  shop: string;
-  user_uuid: string;
-  installed_at: number;
-  uninstalled_at: number | null;
-  last_synced_at: number | null;
-  product_count: number | null;
-  token_status: "active" | "needs_reauth" | null;
-  scope: string | null;
-  expires_at: number | null;
-  refresh_expires_at: number | null;
-  has_refresh: number | null;
-}
+const installRow = z.object({
+  shop: z.string(),
+  user_uuid: z.string(),
+  installed_at: z.number(),
+  uninstalled_at: z.number().nullable(),
+  last_synced_at: z.number().nullable(),
+  product_count: z.number().nullable(),
+  token_status: z.enum(["active", "needs_reauth"]).nullable(),
+  scope: z.string().nullable(),
+  expires_at: z.number().nullable(),
+  refresh_expires_at: z.number().nullable(),
+  has_refresh: z.number().nullable(),
+});
 
 /** The shop's link and token state, or null when the shop was never installed. */
 export async function readInstall(db: D1Database, shop: string): Promise<InstallRecord | null> {
-  const row = await db
-    .prepare(
-      `SELECT s.shop, s.user_uuid, s.installed_at, s.uninstalled_at, y.last_synced_at,
+  const row = await firstRow(
+    db
+      .prepare(
+        `SELECT s.shop, s.user_uuid, s.installed_at, s.uninstalled_at, y.last_synced_at,
          CASE WHEN y.last_synced_at IS NULL THEN NULL ELSE y.sync_products END AS product_count,
          t.status AS token_status, t.scope, t.expires_at, t.refresh_expires_at,
          t.refresh_token IS NOT NULL AS has_refresh
        FROM shops s LEFT JOIN tokens t ON t.key = ?2 LEFT JOIN shop_status y ON y.shop = s.shop
        WHERE s.shop = ?1`,
-    )
-    .bind(shop, shopTokenKey(shop))
-    .first<InstallRow>();
+      )
+      .bind(shop, shopTokenKey(shop)),
+    installRow,
+  );
   if (!row) return null;
   return {
     shop: row.shop,

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { statusRows } from "./status-rows";
 
 /**
@@ -40,20 +41,21 @@ export interface ShopStatus {
   webhooks: { checkedAt: number; ok: boolean; missing: string[] } | null;
 }
 
-interface Row {
-  shop: string;
-  sync_at: number | null;
-  sync_result: "ok" | "failed" | null;
-  sync_reason: SyncFailureReason | null;
-  sync_ms: number | null;
-  sync_products: number | null;
-  sync_mode: "paged" | "bulk" | null;
-  sync_api_calls: number | null;
-  webhooks_checked_at: number | null;
-  webhooks_ok: number | null;
-  webhooks_missing: string | null;
-  last_synced_at: number | null;
-}
+const rowSchema = z.object({
+  shop: z.string(),
+  sync_at: z.number().nullable(),
+  sync_result: z.enum(["ok", "failed"]).nullable(),
+  sync_reason: z.enum(SYNC_FAILURE_REASONS).nullable(),
+  sync_ms: z.number().nullable(),
+  sync_products: z.number().nullable(),
+  sync_mode: z.enum(["paged", "bulk"]).nullable(),
+  sync_api_calls: z.number().nullable(),
+  webhooks_checked_at: z.number().nullable(),
+  webhooks_ok: z.number().nullable(),
+  webhooks_missing: z.string().nullable(),
+  last_synced_at: z.number().nullable(),
+});
+type Row = z.infer<typeof rowSchema>;
 
 const fromRow = (r: Row): ShopStatus => ({
   shop: r.shop,
@@ -121,7 +123,7 @@ export async function recordWebhookHealth(db: D1Database, shop: string, at: numb
     .run();
 }
 
-const rows = statusRows("shop_status", "shop", fromRow);
+const rows = statusRows("shop_status", "shop", rowSchema, fromRow);
 
 export const shopStatus = (db: D1Database, shop: string) => rows.one(db, shop);
 

@@ -1,4 +1,6 @@
+import { z } from "zod";
 import type { TokenCipher } from "../lib/token-cipher";
+import { allRows, firstRow } from "./rows";
 
 /**
  * Key rotation of stored tokens: every value and refresh token not encrypted with the current
@@ -25,11 +27,11 @@ export interface RotationChunk {
 /** Called with the keys of the rows a chunk rewrote (the journal listens here). */
 export type TokenChangeListener = (keys: string[]) => Promise<void>;
 
-interface Row {
-  key: string;
-  value: string;
-  refresh_token: string | null;
-}
+const rowSchema = z.object({
+  key: z.string(),
+  value: z.string(),
+  refresh_token: z.string().nullable(),
+});
 
 const keyIdOf = (stored: string) => stored.split(".")[1] ?? "";
 
@@ -47,10 +49,12 @@ export class TokenRotation {
   /** Re-encrypts the rows after `cursor` (at most `limit`), journals them, and says what is left and what is unreadable. */
   async chunk(cursor: string, limit: number): Promise<RotationChunk> {
     const current = this.cipher.keyId;
-    const { results } = await this.db
-      .prepare("SELECT key, value, refresh_token FROM tokens WHERE key > ?1 ORDER BY key LIMIT ?2")
-      .bind(cursor, limit)
-      .all<Row>();
+    const results = await allRows(
+      this.db
+        .prepare("SELECT key, value, refresh_token FROM tokens WHERE key > ?1 ORDER BY key LIMIT ?2")
+        .bind(cursor, limit),
+      rowSchema,
+    );
     const updates: D1PreparedStatement[] = [];
     const unreadable: string[] = [];
     const keys: string[] = [];
@@ -94,13 +98,15 @@ export class TokenRotation {
       if (changed.length) await this.onChange(changed);
     }
     const prefix = `v1.${current}.%`;
-    const left = await this.db
-      .prepare(
-        `SELECT COUNT(*) AS n FROM tokens
+    const left = await firstRow(
+      this.db
+        .prepare(
+          `SELECT COUNT(*) AS n FROM tokens
          WHERE value NOT LIKE ?1 OR (refresh_token IS NOT NULL AND refresh_token NOT LIKE ?1)`,
-      )
-      .bind(prefix)
-      .first<{ n: number }>();
+        )
+        .bind(prefix),
+      z.object({ n: z.number() }),
+    );
     return {
       scanned: results.length,
       rewritten,

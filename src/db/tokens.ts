@@ -3,6 +3,7 @@ import type { RowJournal } from "../backup/journal";
 import type { TokenCipher } from "../lib/token-cipher";
 import { redact } from "../lib/log";
 import { commitJournaled, type JournaledWrite } from "./journaled";
+import { firstRow, firstValue } from "./rows";
 
 /** Row keys of the `tokens` table. */
 export const shopTokenKey = (shop: string) => `shopify:${shop}`;
@@ -10,7 +11,8 @@ export const pageTokenKey = (pageId: string) => `facebook:page:${pageId}`;
 /** A Facebook user's token, one per app-scoped user id (one person's login never replaces another's). */
 export const facebookUserTokenKey = (facebookUserId: string) => `facebook:user:${facebookUserId}`;
 
-export type TokenStatus = "active" | "needs_reauth";
+const tokenStatus = z.enum(["active", "needs_reauth"]);
+export type TokenStatus = z.infer<typeof tokenStatus>;
 
 export interface Token {
   key: string;
@@ -25,15 +27,16 @@ export interface Token {
 
 export type TokenInput = Omit<Token, "status">;
 
-interface Row {
-  key: string;
-  value: string;
-  refresh_token: string | null;
-  expires_at: number | null;
-  refresh_expires_at: number | null;
-  scope: string | null;
-  status: TokenStatus;
-}
+const rowSchema = z.object({
+  key: z.string(),
+  value: z.string(),
+  refresh_token: z.string().nullable(),
+  expires_at: z.number().nullable(),
+  refresh_expires_at: z.number().nullable(),
+  scope: z.string().nullable(),
+  status: tokenStatus,
+});
+type Row = z.infer<typeof rowSchema>;
 
 /** One transaction of token and link writes: see `TokenStore.commit`. */
 export interface TokenCommit {
@@ -107,7 +110,7 @@ export class TokenStore {
   }
 
   async get(key: string): Promise<Token | null> {
-    const row = await this.db.prepare("SELECT * FROM tokens WHERE key = ?1").bind(key).first<Row>();
+    const row = await firstRow(this.db.prepare("SELECT * FROM tokens WHERE key = ?1").bind(key), rowSchema);
     return row ? this.decode(row) : null;
   }
 
@@ -116,10 +119,10 @@ export class TokenStore {
    * concurrent refreshes cannot both win. Returns false when another writer got there first.
    */
   async replaceAfterRefresh(previous: Token, next: TokenInput): Promise<boolean> {
-    const current = await this.db
-      .prepare("SELECT refresh_token FROM tokens WHERE key = ?1")
-      .bind(previous.key)
-      .first<{ refresh_token: string | null }>();
+    const current = await firstRow(
+      this.db.prepare("SELECT refresh_token FROM tokens WHERE key = ?1").bind(previous.key),
+      z.object({ refresh_token: z.string().nullable() }),
+    );
     if (!current?.refresh_token) return false;
     const stillSame =
       (await this.cipher.decrypt(current.refresh_token, `${previous.key}#refresh`)) === previous.refreshToken;
@@ -186,7 +189,9 @@ export class TokenStore {
    */
   async sealedValues(keys: string[]): Promise<Map<string, string>> {
     const rows = await Promise.all(
-      keys.map((key) => this.db.prepare("SELECT value FROM tokens WHERE key = ?1").bind(key).first<string>("value")),
+      keys.map((key) =>
+        firstValue(this.db.prepare("SELECT value FROM tokens WHERE key = ?1").bind(key), "value", z.string()),
+      ),
     );
     return new Map(keys.flatMap((key, i) => (rows[i] ? [[key, rows[i]] as const] : [])));
   }
@@ -231,7 +236,7 @@ export class TokenStore {
 /** A token's bookkeeping columns: enough to tell its state, nothing that decrypts. */
 export const tokenStateRow = z.object({
   key: z.string(),
-  status: z.enum(["active", "needs_reauth"]),
+  status: tokenStatus,
   expires_at: z.number().nullable(),
   refresh_expires_at: z.number().nullable(),
   /** `refresh_token IS NOT NULL`: 1 or 0. */
