@@ -45,7 +45,8 @@ const rowSchema = z.object({
   shop: z.string(),
   sync_at: z.number().nullable(),
   sync_result: z.enum(["ok", "failed"]).nullable(),
-  sync_reason: z.enum(SYNC_FAILURE_REASONS).nullable(),
+  // A reason another version of the worker wrote, unknown to this one, reads as none.
+  sync_reason: z.enum(SYNC_FAILURE_REASONS).nullable().catch(null),
   sync_ms: z.number().nullable(),
   sync_products: z.number().nullable(),
   sync_mode: z.enum(["paged", "bulk"]).nullable(),
