@@ -134,30 +134,35 @@ function walkOf(
   return { schema, fragments, variables: { ...withDefaults, ...variables } };
 }
 
-/** `requestedQueryCost` of a (valid) document, before it runs. */
-export function requestedQueryCost(
+/**
+ * A (valid) document's cost: `requestedQueryCost` before it runs (no `data`), `actualQueryCost`
+ * over what it returned (`data`).
+ */
+function queryCost(
   schema: GraphQLSchema,
   document: DocumentNode,
-  variables: Variables = {},
-  operationName?: string | null,
+  variables: Variables,
+  operationName: string | null | undefined,
+  data?: unknown,
 ): number {
   const op = operation(document, operationName);
   if (!op) return 0;
   if (op.operation === "mutation") return MUTATION_COST;
   const root = op.operation === "query" ? schema.getQueryType()! : schema.getSubscriptionType()!;
-  return selectionCost(op.selectionSet, root, walkOf(schema, document, op, variables));
+  return selectionCost(op.selectionSet, root, walkOf(schema, document, op, variables), data);
 }
 
-/** `actualQueryCost`: the same rule over what the query returned. */
-export function actualQueryCost(
+export const requestedQueryCost = (
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Variables = {},
+  operationName?: string | null,
+) => queryCost(schema, document, variables, operationName);
+
+export const actualQueryCost = (
   schema: GraphQLSchema,
   document: DocumentNode,
   data: unknown,
   variables: Variables = {},
   operationName?: string | null,
-): number {
-  const op = operation(document, operationName);
-  if (!op) return 0;
-  if (op.operation === "mutation") return MUTATION_COST;
-  return selectionCost(op.selectionSet, schema.getQueryType()!, walkOf(schema, document, op, variables), data ?? {});
-}
+) => queryCost(schema, document, variables, operationName, data ?? {});

@@ -1,3 +1,4 @@
+import { readAtMost } from "../lib/body-limit";
 import { log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { sha256Hex } from "../lib/signatures";
@@ -28,27 +29,12 @@ const EXTENSIONS: Record<string, string> = {
 export const extensionOf = (contentType: string) => EXTENSIONS[contentType] ?? "";
 
 /** Reads a body of unknown length, at most `limit` bytes; null past it. */
-async function readAtMost(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+async function readBounded(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array | null> {
   const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bytes;
+  const read = await readAtMost(reader, limit);
+  if ("bytes" in read) return read.bytes;
+  await reader.cancel();
+  return null;
 }
 
 export type Downloaded =
@@ -93,7 +79,7 @@ export async function copyUrlToSpaces(env: Env, url: string, key: string, pathFo
     await spaces(env).put(key + path, res.body, { contentLength: length, contentType });
     return { status: "stored", path, contentType, size: length } as const;
   }
-  const bytes = await readAtMost(res.body, MAX_COPY_BYTES);
+  const bytes = await readBounded(res.body, MAX_COPY_BYTES);
   if (!bytes) return { status: "too_large" } as const;
   await spaces(env).put(key + path, bytes, { contentType });
   return { status: "stored", path, contentType, size: bytes.byteLength } as const;

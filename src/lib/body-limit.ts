@@ -31,6 +31,32 @@ export async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, alr
   }
 }
 
+/**
+ * Reads a stream to its end into one array, unless it passes `limit` bytes: then how many were
+ * read, the rest left in `reader` for the caller to drain or cancel.
+ */
+export async function readAtMost(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  limit: number,
+): Promise<{ bytes: Uint8Array } | { over: number }> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) return { over: size };
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return { bytes };
+}
+
 /** A refused body is dropped for at most this long; a client still sending then loses its connection. */
 const DROP_FOR_MS = 30_000;
 /** The one buffer a refused body is read into, piece after piece. */
@@ -87,24 +113,12 @@ export function limitBody(maxBytes: (c: Context) => number): MiddlewareHandler {
     }
     // Length unknown (chunked): counted while read, and handed on as bytes.
     const reader = body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        await drain(reader, size);
-        throw tooLarge(max);
-      }
-      chunks.push(value);
+    const read = await readAtMost(reader, max);
+    if ("over" in read) {
+      await drain(reader, read.over);
+      throw tooLarge(max);
     }
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, at);
-      at += chunk.byteLength;
-    }
+    const bytes = read.bytes;
     c.req.raw = new Request(c.req.raw, { body: bytes });
     return next();
   };

@@ -1,6 +1,6 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { conversationStub, type Conversation } from "../../src/conversations/durable-object";
 import type { ConversationMessage } from "../../src/conversations/messages";
 import type { Job } from "../../src/jobs/queue-jobs";

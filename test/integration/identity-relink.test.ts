@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { backupAuth } from "../../src/backup/auth";
 import { JOURNAL_PREFIX, parseJournal } from "../../src/backup/journal";
 import { conversationKey, pageMetadataKey, shopMetadataKey, shopProductsKey } from "../../src/spaces/keys";

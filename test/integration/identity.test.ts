@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { conversationKey, pageMetadataKey, shopMetadataKey } from "../../src/spaces/keys";
 import { pageOwner, shopOwner } from "../../src/db/links";
 import {

@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { pageTokenKey } from "../../src/db/tokens";
 import { tokenStore } from "../../src/services";
 import { conversationKey, pageMetadataKey } from "../../src/spaces/keys";
