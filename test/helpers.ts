@@ -17,6 +17,31 @@ import { TEST_SECRETS } from "./env";
 
 export const ORIGIN = "https://worker.test";
 
+/** The contract's webhook topics (`GET /shopify/callback`), as the Admin API names them. */
+export const CONTRACT_SHOPIFY_TOPICS = [
+  "APP_SCOPES_UPDATE",
+  "APP_UNINSTALLED",
+  "PRODUCTS_CREATE",
+  "PRODUCTS_DELETE",
+  "PRODUCTS_UPDATE",
+  "SHOP_UPDATE",
+];
+
+/** The contract's page subscription fields (`GET /facebook/callback`), in the order subscribed. */
+export const CONTRACT_PAGE_FIELDS = [
+  "name",
+  "category",
+  "messages",
+  "message_echoes",
+  "messaging_postbacks",
+  "message_edits",
+  "messaging_referrals",
+  "messaging_handovers",
+  "standby",
+  "message_reads",
+  "message_reactions",
+];
+
 /** Retries `check` until it passes (the worker's queued and background work lands), 20 s at most. */
 export const waitFor = (check: () => Promise<void> | void, timeout = 20_000, interval = 100) =>
   vi.waitFor(check, { timeout, interval });

@@ -17,6 +17,7 @@ import {
   uniqueId,
   uniqueShop,
   waitFor,
+  CONTRACT_PAGE_FIELDS,
 } from "../helpers";
 
 const logs = logsOfEachTest();
@@ -53,19 +54,7 @@ describe("Facebook login", () => {
       [b, "Acme Hats"],
     ]);
     expect(body.pages[0].category).toBe("Shopping & retail");
-    expect((await fakeState("graph", `page=${a}`)).subscribed).toEqual([
-      "name",
-      "category",
-      "messages",
-      "message_echoes",
-      "messaging_postbacks",
-      "message_edits",
-      "messaging_referrals",
-      "messaging_handovers",
-      "standby",
-      "message_reads",
-      "message_reactions",
-    ]);
+    expect((await fakeState("graph", `page=${a}`)).subscribed).toEqual(CONTRACT_PAGE_FIELDS);
     const row = await env.TOKENS_DB.prepare("SELECT value FROM tokens WHERE key = ?1")
       .bind(`facebook:page:${a}`)
       .first<any>();

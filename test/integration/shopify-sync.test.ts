@@ -4,7 +4,17 @@ import { PlatformError } from "../../src/lib/platform-error";
 import { BULK_THRESHOLD, syncShop } from "../../src/shopify/sync";
 import { listShopStatus, shopStatus } from "../../src/db/shop-status";
 import { ContentChanged, ObjectWriter } from "../../src/spaces/object-writer";
-import { consumeJobs, control, logsOfEachTest, fakeState, installShop, readJson, spaces, uniqueShop } from "../helpers";
+import {
+  consumeJobs,
+  control,
+  logsOfEachTest,
+  fakeState,
+  installShop,
+  readJson,
+  spaces,
+  uniqueShop,
+  CONTRACT_SHOPIFY_TOPICS,
+} from "../helpers";
 
 const logs = logsOfEachTest();
 
@@ -248,14 +258,7 @@ describe("webhook subscriptions", () => {
     expect(logs.has(`Webhook subscription repaired for ${shop}: products/update`)).toBe(true);
     expect(logs.lines.filter((l) => l.includes("Webhook subscription repaired"))).toHaveLength(1);
     const hooks = (await fakeState("shopify", `shop=${shop}`)).webhooks as any[];
-    expect(hooks.map((w) => w.topic).sort()).toEqual([
-      "APP_SCOPES_UPDATE",
-      "APP_UNINSTALLED",
-      "PRODUCTS_CREATE",
-      "PRODUCTS_DELETE",
-      "PRODUCTS_UPDATE",
-      "SHOP_UPDATE",
-    ]);
+    expect(hooks.map((w) => w.topic).sort()).toEqual(CONTRACT_SHOPIFY_TOPICS);
     const repaired = hooks.find((w) => w.topic === "PRODUCTS_UPDATE");
     expect(repaired).toMatchObject({
       callbackUrl: "https://worker.test/shopify/webhook",

@@ -16,6 +16,7 @@ import {
   spaces,
   spacesSnapshot,
   uniqueShop,
+  CONTRACT_SHOPIFY_TOPICS,
 } from "../helpers";
 
 const logs = logsOfEachTest();
@@ -55,14 +56,7 @@ describe("Shopify install (OAuth)", () => {
     expect(row.expires_at).toBeGreaterThan(Date.now() + 3000_000);
 
     const state = await fakeState("shopify", `shop=${shop}`);
-    expect(state.webhooks.map((w: any) => w.topic).sort()).toEqual([
-      "APP_SCOPES_UPDATE",
-      "APP_UNINSTALLED",
-      "PRODUCTS_CREATE",
-      "PRODUCTS_DELETE",
-      "PRODUCTS_UPDATE",
-      "SHOP_UPDATE",
-    ]);
+    expect(state.webhooks.map((w: any) => w.topic).sort()).toEqual(CONTRACT_SHOPIFY_TOPICS);
     expect(new Set(state.webhooks.map((w: any) => w.callbackUrl))).toEqual(
       new Set(["https://worker.test/shopify/webhook"]),
     );
