@@ -152,8 +152,9 @@ export async function healPageSubscription(env: Env, pageId: string, pageToken: 
 }
 
 /**
- * Writes page_metadata.json (unless unchanged) and logs the contract's upload line. The page's index
- * object keeps the same text, to put a lost copy back while the platform cannot be asked.
+ * Writes page_metadata.json (unless unchanged) and logs `Uploaded <key> to Spaces`, the line
+ * operators follow. The page's index object keeps the same text, to put a lost copy back while the
+ * platform cannot be asked.
  */
 export async function uploadPageMetadata(env: Env, userUuid: string, metadata: PageMetadata) {
   const key = pageMetadataKey(userUuid, metadata.id);
