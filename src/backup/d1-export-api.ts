@@ -1,5 +1,20 @@
+import { z } from "zod";
 import { sleep } from "../lib/retry";
 import { redact } from "../lib/log";
+
+/** The Cloudflare API's answer to an export poll (an answer of another shape is a failed poll). */
+const exportAnswerSchema = z.object({
+  success: z.boolean().optional(),
+  errors: z.array(z.object({ message: z.string() })).nullish(),
+  result: z
+    .object({
+      status: z.string().nullish(),
+      at_bookmark: z.string().nullish(),
+      error: z.string().nullish(),
+      result: z.object({ signed_url: z.string().nullish() }).nullish(),
+    })
+    .nullish(),
+});
 
 /**
  * The D1 export REST API (what `wrangler d1 export --remote` calls): POST
@@ -24,11 +39,8 @@ export async function* exportViaApi(opts: {
       headers: { authorization: `Bearer ${opts.apiToken}`, "content-type": "application/json" },
       body: JSON.stringify({ output_format: "polling", ...(bookmark ? { current_bookmark: bookmark } : {}) }),
     });
-    const body = (await res.json().catch(() => null)) as {
-      success?: boolean;
-      errors?: { message: string }[];
-      result?: { status?: string; at_bookmark?: string; error?: string; result?: { signed_url?: string } };
-    } | null;
+    const parsed = exportAnswerSchema.safeParse(await res.json().catch(() => null));
+    const body = parsed.success ? parsed.data : null;
     if (!res.ok || !body?.success || !body.result) {
       const detail = body?.errors?.map((e) => e.message).join("; ") ?? `HTTP ${res.status}`;
       throw new Error(`D1 export API answered ${res.status}: ${detail}`);

@@ -162,6 +162,11 @@ const journalTable = z
     error: (issue) => `table ${JSON.stringify(issue.input)} is not a journaled table`,
   });
 
+/** The journaled tables whose key is one column (a change names its row by one string). */
+type OneColumnTable = { [T in JournalTable]: JournalKey<T> extends string ? T : never }[JournalTable];
+
+const hasOneColumnKey = (table: JournalTable): table is OneColumnTable => JOURNALED_TABLES[table].length === 1;
+
 /** One change as stored: its table, its key (one string, or one per key column) and the row or null. */
 const changeSchema = z
   .strictObject({
@@ -202,6 +207,20 @@ const changeSchema = z
         code: "custom",
         message: `the row's ${columns.join(", ")} is not the change's key ${keyText(key)}`,
       });
+  })
+  .transform((change, ctx): RowChange => {
+    // The key typed as its table's, which the check above made sure it is.
+    const { table, key, row } = change;
+    if (isJournalTable(table)) {
+      if (hasOneColumnKey(table)) {
+        if (typeof key === "string") return { table, key, row };
+      } else if (Array.isArray(key)) {
+        const [first, second, ...rest] = key;
+        if (first !== undefined && second !== undefined && !rest.length) return { table, key: [first, second], row };
+      }
+    }
+    ctx.addIssue({ code: "custom", message: `a change of ${table} without its key` });
+    return z.NEVER;
   });
 
 /** A journal object as stored: the signed entry and its `auth`. */
@@ -247,12 +266,11 @@ export async function parseJournal(objectKey: string, text: string, auth: Backup
   if (!parsed.success) return refuse(firstProblem(parsed.error));
   const { auth: given, ...stored } = parsed.data;
   if (journalKeyTime(objectKey) !== stored.at) return refuse("its time is not the time in its name");
-  // RowChange's key type follows the table; the schema checked that pairing above.
   const entry: JournalEntry = {
     format: 2,
     at: stored.at,
     ...(stored.seq === undefined ? {} : { seq: stored.seq }),
-    changes: stored.changes as RowChange[],
+    changes: stored.changes,
   };
   const problem = await auth.problem(objectKey, entry, Object.hasOwn(value, "auth") ? given : undefined);
   if (problem) refuse(problem);

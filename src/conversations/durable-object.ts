@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { z } from "zod";
 import { ObjectMeta } from "../db/object-meta";
 import { describeError, log } from "../lib/log";
 import { backoffMs } from "../lib/retry";
@@ -44,6 +45,57 @@ export interface CustomerProfile {
   /** The stored picture, under the conversation's folder (`profile.jpg`...); null without one. */
   picture: { path: string; content_type: string } | null;
   fetched_at: number;
+}
+
+/** A customer's profile as `profileFetched` stores it. */
+const customerProfileSchema = z.object({
+  available: z.boolean(),
+  first_name: z.string().nullable(),
+  last_name: z.string().nullable(),
+  picture: z.object({ path: z.string(), content_type: z.string() }).nullable(),
+  fetched_at: z.number(),
+}) satisfies z.ZodType<CustomerProfile>;
+
+/**
+ * A message as stored. Keys in the order messages are written, and unknown keys kept, so that a
+ * message parsed and written again keeps its bytes.
+ */
+const storedMessageSchema = z
+  .object({
+    mid: z.string(),
+    timestamp: z.number(),
+    from: z.enum(["customer", "page"]),
+    text: z.string().nullable(),
+    attachments: z.array(z.unknown()).nullable(),
+    quick_reply: z.unknown(),
+    reply_to: z.unknown(),
+    postback: z.unknown(),
+    app_id: z.string().nullable().optional(),
+    standby: z.literal(true).optional(),
+    num_edit: z.number().optional(),
+  })
+  .loose() satisfies z.ZodType<ConversationMessage>;
+
+/** A handover as stored (the Handover of ./messages). */
+const storedHandoverSchema = z.object({
+  timestamp: z.number(),
+  event: z.enum(["pass_thread_control", "take_thread_control", "request_thread_control"]),
+  previous_owner_app_id: z.string().nullable(),
+  new_owner_app_id: z.string().nullable(),
+  requested_owner_app_id: z.string().nullable(),
+  metadata: z.string().nullable(),
+}) satisfies z.ZodType<Handover>;
+
+/** Stored JSON read with its schema; null when it is not JSON or does not fit the schema. */
+function parseStored<T extends z.ZodType>(schema: T, text: string): z.output<T> | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = schema.safeParse(value);
+  return parsed.success ? parsed.data : null;
 }
 
 /** What became of one attachment's copy (`stored`: its bytes are in Spaces at `path`). */
@@ -123,7 +175,12 @@ export class Conversation extends DurableObject<Env> {
   private applyEdit(edit: MessageEdit): "applied" | "stale" | "unknown" {
     const body = this.store.messageBody(edit.mid);
     if (body === null) return "unknown";
-    const message = JSON.parse(body) as ConversationMessage;
+    const message = parseStored(storedMessageSchema, body);
+    if (message === null) {
+      // An edit cannot be applied to a message that cannot be read: it is dropped.
+      log.warn(`Edit of message ${edit.mid} not applied: its stored JSON is not a message`);
+      return "stale";
+    }
     if ((message.num_edit ?? 0) >= edit.numEdit) return "stale";
     const edited: ConversationMessage = { ...message, text: edit.text, num_edit: edit.numEdit };
     this.store.replaceMessageBody(edit.mid, JSON.stringify(edited));
@@ -328,12 +385,14 @@ export class Conversation extends DurableObject<Env> {
     // Read at upload time, not kept by each merge: the webhook's merge stays one write a message.
     const lastCustomerAt = this.store.lastCustomerMessageAt();
     const handovers = this.store.bodies("handovers");
-    const customer = this.meta.get("customer");
+    const stored = this.meta.get("customer");
+    const customer = stored === null ? null : parseStored(customerProfileSchema, stored);
     const head = {
       page_id: pageId,
       sender_id: customerId,
-      customer: customer ? customerOf(JSON.parse(customer) as CustomerProfile, folder) : null,
-      thread: threadOf(handovers.map((h) => JSON.parse(h) as Handover)),
+      // A stored profile or handover that cannot be read counts as none.
+      customer: customer ? customerOf(customer, folder) : null,
+      thread: threadOf(handovers.flatMap((h) => parseStored(storedHandoverSchema, h) ?? [])),
       messaging_window: lastCustomerAt
         ? { last_customer_message_at: lastCustomerAt, standard_window_ends_at: lastCustomerAt + STANDARD_WINDOW_MS }
         : null,
@@ -446,9 +505,13 @@ function threadOf(handovers: Handover[]) {
   return last ? { owner_app_id: last.new_owner_app_id, changed_at: last.timestamp, event: last.event } : null;
 }
 
-/** A message's JSON with each copied attachment naming its copy (`copy.key`) or why there is none. */
+/**
+ * A message's JSON with each copied attachment naming its copy (`copy.key`) or why there is none;
+ * a body that cannot be read as a message is written as stored.
+ */
 function withCopies(body: string, copies: CopyRow[], folder: string): string {
-  const message = JSON.parse(body) as ConversationMessage;
+  const message = parseStored(storedMessageSchema, body);
+  if (message === null) return body;
   const attachments = [...(message.attachments ?? [])];
   for (const c of copies) {
     const original = attachments[c.idx];

@@ -25,15 +25,16 @@ const graphErrorSchema = z.object({
 
 /**
  * One Graph API call with `appsecret_proof`, mapped to PlatformError: 190 is a dead token,
- * 4/17/32/613/80001 are throttling, 5xx and `is_transient` are retried here a few times.
+ * 4/17/32/613/80001 are throttling, 5xx and `is_transient` are retried here a few times. The
+ * answer is the parsed JSON, for the caller to check with its schema.
  */
-export async function graph<T>(
+export async function graph(
   cfg: FacebookConfig,
   method: "GET" | "POST",
   path: string,
   params: Record<string, string>,
   accessToken?: string,
-): Promise<T> {
+): Promise<unknown> {
   const url = new URL(`${cfg.FACEBOOK_GRAPH_ORIGIN}/${cfg.FACEBOOK_GRAPH_VERSION}/${path.replace(/^\/+/, "")}`);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
   if (accessToken) {
@@ -41,7 +42,7 @@ export async function graph<T>(
     url.searchParams.set("access_token", accessToken);
     url.searchParams.set("appsecret_proof", await appSecretProof(accessToken, cfg.FACEBOOK_APP_SECRET));
   }
-  const read = async (response: Response): Promise<Verdict<T>> => {
+  const read = async (response: Response): Promise<Verdict<unknown>> => {
     const text = await response.text();
     let body: unknown;
     try {
@@ -50,7 +51,7 @@ export async function graph<T>(
       body = undefined;
     }
     const parsedError = graphErrorSchema.safeParse(body);
-    if (response.ok && body !== undefined && !parsedError.success) return { done: body as T };
+    if (response.ok && body !== undefined && !parsedError.success) return { done: body };
     const error = parsedError.success ? parsedError.data.error : undefined;
     const code = error?.code;
     const message = `Graph API ${method} /${path} answered ${response.status}${code ? ` (code ${code})` : ""}: ${error?.message ?? "no error body"}`;
@@ -100,7 +101,7 @@ export async function graphPage<T extends z.ZodType>(
   item: T,
   after?: string,
 ): Promise<GraphPage<z.output<T>>> {
-  const answer = await graph<unknown>(cfg, "GET", path, after ? { ...params, after } : params, accessToken);
+  const answer = await graph(cfg, "GET", path, after ? { ...params, after } : params, accessToken);
   const parsed = connection(item).safeParse(answer);
   if (!parsed.success) throw new PlatformError("facebook", "rejected", `unexpected answer from ${path}`);
   return { data: parsed.data.data, after: nextCursor(parsed.data.paging) };

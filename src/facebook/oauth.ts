@@ -17,28 +17,30 @@ export function dialogUrl(cfg: FacebookConfig, redirectUri: string, state: strin
   return url.toString();
 }
 
-interface TokenAnswer {
-  access_token: string;
-  token_type?: string;
-  expires_in?: number;
+/** A user token from `oauth/access_token`; it is kept out of logs as soon as it is read. */
+const tokenAnswerSchema = z.object({ access_token: z.string(), expires_in: z.number().optional() });
+
+async function exchangeToken(cfg: FacebookConfig, params: Record<string, string>) {
+  const answer = tokenAnswerSchema.safeParse(await graph(cfg, "GET", "oauth/access_token", params));
+  if (!answer.success) throw new PlatformError("facebook", "rejected", "unexpected answer from oauth/access_token");
+  redact(answer.data.access_token);
+  return answer.data;
 }
 
 /** code → short-lived user token → long-lived user token (~60 days). */
 export async function userTokenFromCode(cfg: FacebookConfig, code: string, redirectUri: string) {
-  const short = await graph<TokenAnswer>(cfg, "GET", "oauth/access_token", {
+  const short = await exchangeToken(cfg, {
     client_id: cfg.FACEBOOK_APP_ID,
     client_secret: cfg.FACEBOOK_APP_SECRET,
     redirect_uri: redirectUri,
     code,
   });
-  redact(short.access_token);
-  const long = await graph<TokenAnswer>(cfg, "GET", "oauth/access_token", {
+  const long = await exchangeToken(cfg, {
     grant_type: "fb_exchange_token",
     client_id: cfg.FACEBOOK_APP_ID,
     client_secret: cfg.FACEBOOK_APP_SECRET,
     fb_exchange_token: short.access_token,
   });
-  redact(long.access_token);
   return {
     accessToken: long.access_token,
     expiresAt: long.expires_in ? Date.now() + long.expires_in * 1000 : undefined,
@@ -80,7 +82,7 @@ export async function facebookUserId(cfg: FacebookConfig, userToken: string): Pr
         .transform(String)
         .pipe(z.string().regex(/^\d{1,32}$/)),
     })
-    .safeParse(await graph<unknown>(cfg, "GET", "me", { fields: "id" }, userToken));
+    .safeParse(await graph(cfg, "GET", "me", { fields: "id" }, userToken));
   if (!me.success) throw new PlatformError("facebook", "rejected", "GET /me did not answer an app-scoped user id");
   return me.data.id;
 }

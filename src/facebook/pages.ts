@@ -71,7 +71,7 @@ function pageMetadataRecord(p: z.output<typeof pageSchema>) {
 }
 
 export async function fetchPageMetadata(cfg: FacebookConfig, pageId: string, pageToken: string) {
-  const answer = pageSchema.safeParse(await graph<unknown>(cfg, "GET", pageId, { fields: PAGE_FIELDS }, pageToken));
+  const answer = pageSchema.safeParse(await graph(cfg, "GET", pageId, { fields: PAGE_FIELDS }, pageToken));
   if (!answer.success) throw new PlatformError("facebook", "rejected", `page ${pageId}: unexpected Page fields`);
   return pageMetadataRecord(answer.data);
 }
@@ -87,9 +87,7 @@ const subscribedAppsSchema = z.object({
 
 /** The fields the app is subscribed to on this page (empty when it is not subscribed at all). */
 async function subscribedFields(cfg: FacebookConfig, pageId: string, pageToken: string): Promise<string[]> {
-  const answer = subscribedAppsSchema.safeParse(
-    await graph<unknown>(cfg, "GET", `${pageId}/subscribed_apps`, {}, pageToken),
-  );
+  const answer = subscribedAppsSchema.safeParse(await graph(cfg, "GET", `${pageId}/subscribed_apps`, {}, pageToken));
   if (!answer.success) throw new PlatformError("facebook", "rejected", `page ${pageId}: unexpected subscribed_apps`);
   return answer.data.data.find((app) => app.id === cfg.FACEBOOK_APP_ID)?.subscribed_fields ?? [];
 }
@@ -117,9 +115,7 @@ export async function ensurePageSubscription(
   const fields = [...current, ...missing].join(",");
   const result = z
     .object({ success: z.boolean() })
-    .safeParse(
-      await graph<unknown>(cfg, "POST", `${pageId}/subscribed_apps`, { subscribed_fields: fields }, pageToken),
-    );
+    .safeParse(await graph(cfg, "POST", `${pageId}/subscribed_apps`, { subscribed_fields: fields }, pageToken));
   if (!result.success || !result.data.success) {
     throw new PlatformError("facebook", "rejected", `subscribing page ${pageId} did not succeed`);
   }

@@ -34,7 +34,7 @@ export async function fetchCustomerProfile(env: Env, job: Extract<Job, { type: "
   let answer: z.output<typeof profileSchema> | null = null;
   try {
     const parsed = profileSchema.safeParse(
-      await graph<unknown>(cfg, "GET", customerId, { fields: "first_name,last_name,profile_pic" }, token),
+      await graph(cfg, "GET", customerId, { fields: "first_name,last_name,profile_pic" }, token),
     );
     answer = parsed.success ? parsed.data : null;
   } catch (err) {

@@ -1,20 +1,39 @@
+import { z } from "zod";
 import type { Config } from "../config";
 import { PlatformError } from "../lib/platform-error";
 import { backoffMs, fetchWithRetry, retryAfterMs, sleep, type Verdict } from "../lib/retry";
 import type { ShopAccess } from "./access";
 import { adminOrigin } from "./oauth";
 
-interface ThrottleStatus {
-  maximumAvailable: number;
-  currentlyAvailable: number;
-  restoreRate: number;
-}
+const throttleStatusSchema = z.object({
+  maximumAvailable: z.number(),
+  currentlyAvailable: z.number(),
+  restoreRate: z.number(),
+});
 
-interface GraphQLResponse<T> {
-  data?: T;
-  errors?: { message: string; extensions?: { code?: string; cost?: number; maxCost?: number } }[];
-  extensions?: { cost?: { requestedQueryCost?: number; throttleStatus?: ThrottleStatus } };
-}
+type ThrottleStatus = z.output<typeof throttleStatusSchema>;
+
+/** A GraphQL answer's envelope; `data` is checked by each query's caller. */
+const graphqlResponseSchema = z.object({
+  data: z.unknown().optional(),
+  errors: z
+    .array(
+      z.object({
+        message: z.string(),
+        extensions: z
+          .object({ code: z.string().optional(), cost: z.number().optional(), maxCost: z.number().optional() })
+          .optional(),
+      }),
+    )
+    .optional(),
+  extensions: z
+    .object({
+      cost: z
+        .object({ requestedQueryCost: z.number().optional(), throttleStatus: throttleStatusSchema.optional() })
+        .optional(),
+    })
+    .optional(),
+});
 
 /**
  * Shopify refused a query for its cost (`MAX_COST_EXCEEDED`) before running it: the same query
@@ -68,7 +87,8 @@ export class AdminApi {
     return `${adminOrigin(this.cfg, this.access.shop)}/admin/api/${this.cfg.SHOPIFY_API_VERSION}/graphql.json`;
   }
 
-  async query<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  /** The answer's `data`, for the caller to parse with its schema. */
+  async query(query: string, variables: Record<string, unknown> = {}): Promise<unknown> {
     let token = await this.access.accessToken();
     let refreshed = false;
     const costKey = `${String(variables.first ?? "")}\u0000${query}`;
@@ -81,7 +101,7 @@ export class AdminApi {
         body: JSON.stringify({ query, variables }),
       });
     };
-    const read = async (response: Response, attempt: number): Promise<Verdict<T>> => {
+    const read = async (response: Response, attempt: number): Promise<Verdict<unknown>> => {
       if (!response.ok) await response.body?.cancel();
       const failed = (kind: "transient" | "rejected") =>
         new PlatformError("shopify", kind, `Admin API answered ${response.status}`, { status: response.status });
@@ -106,7 +126,9 @@ export class AdminApi {
       }
       if (response.status >= 500) return { retry: failed("transient") };
       if (!response.ok) throw failed("rejected");
-      const body = (await response.json()) as GraphQLResponse<T>;
+      const parsed = graphqlResponseSchema.safeParse(await response.json().catch(() => undefined));
+      if (!parsed.success) throw new PlatformError("shopify", "rejected", "Admin API answered an unexpected body");
+      const body = parsed.data;
       this.noteThrottle(body.extensions?.cost?.throttleStatus);
       const requested = body.extensions?.cost?.requestedQueryCost;
       if (typeof requested === "number") this.costs.set(costKey, requested);

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import type { Config } from "../config";
 import { PlatformError } from "../lib/platform-error";
 import { redact } from "../lib/log";
@@ -23,6 +24,15 @@ export interface ShopifyTokenGrant {
   refreshToken?: string;
   refreshExpiresAt?: number;
 }
+
+/** The token endpoint's answer: the token is required; another field of the wrong type reads as absent. */
+const tokenAnswerSchema = z.object({
+  access_token: z.string().min(1),
+  scope: z.string().optional().catch(undefined),
+  expires_in: z.number().positive().optional().catch(undefined),
+  refresh_token: z.string().optional().catch(undefined),
+  refresh_token_expires_in: z.number().positive().optional().catch(undefined),
+});
 
 /**
  * POST /admin/oauth/access_token, for a code (`expiring: "1"`: an expiring offline token with a
@@ -59,26 +69,28 @@ export async function requestToken(
       status: response.status,
     });
   }
-  let json: Record<string, unknown>;
+  let json: unknown;
   try {
-    json = JSON.parse(text) as Record<string, unknown>;
+    json = JSON.parse(text);
   } catch {
     throw new PlatformError("shopify", "transient", `token endpoint answered non-JSON for ${shop}`);
   }
-  const accessToken = json.access_token;
-  if (typeof accessToken !== "string" || !accessToken) {
+  const parsed = tokenAnswerSchema.safeParse(json);
+  if (!parsed.success) {
     throw new PlatformError("shopify", "rejected", `token endpoint answered without access_token for ${shop}`);
   }
+  const answer = parsed.data;
+  const accessToken = answer.access_token;
   redact(accessToken);
   const now = Date.now();
-  const seconds = (v: unknown) => (typeof v === "number" && v > 0 ? now + v * 1000 : undefined);
-  const refreshToken = typeof json.refresh_token === "string" ? json.refresh_token : undefined;
+  const seconds = (v: number | undefined) => (v === undefined ? undefined : now + v * 1000);
+  const refreshToken = answer.refresh_token;
   redact(refreshToken);
   return {
     accessToken,
-    scope: typeof json.scope === "string" ? json.scope : undefined,
-    expiresAt: seconds(json.expires_in),
+    scope: answer.scope,
+    expiresAt: seconds(answer.expires_in),
     refreshToken,
-    refreshExpiresAt: seconds(json.refresh_token_expires_in),
+    refreshExpiresAt: seconds(answer.refresh_token_expires_in),
   };
 }

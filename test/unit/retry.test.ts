@@ -148,7 +148,7 @@ describe("the Admin API over fetchWithRetry", () => {
       shopAnswer(),
     ]);
     const api = adminApi();
-    expect(await api.query<{ shop: { name: string } }>("{ shop { name } }")).toEqual({ shop: { name: "Acme" } });
+    expect(await api.query("{ shop { name } }")).toEqual({ shop: { name: "Acme" } });
     expect(api.calls).toBe(3);
     expect(requests.map((r) => r.headers.get("x-shopify-access-token"))).toEqual(Array(3).fill("shpat_test"));
   });
