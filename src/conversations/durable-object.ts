@@ -10,6 +10,7 @@ import { spaces } from "../services";
 import type { Job } from "../jobs/queue-jobs";
 import {
   attachmentSources,
+  HANDOVER_EVENTS,
   type ConversationMessage,
   type Handover,
   type MessageEdit,
@@ -79,7 +80,7 @@ const storedMessageSchema = z
 /** A handover as stored (the Handover of ./messages). */
 const storedHandoverSchema = z.object({
   timestamp: z.number(),
-  event: z.enum(["pass_thread_control", "take_thread_control", "request_thread_control"]),
+  event: z.enum(HANDOVER_EVENTS),
   previous_owner_app_id: z.string().nullable(),
   new_owner_app_id: z.string().nullable(),
   requested_owner_app_id: z.string().nullable(),

@@ -35,7 +35,7 @@ export interface Referral {
 /** A change of who holds the thread (Conversation Routing's `messaging_handovers`). */
 export interface Handover {
   timestamp: number;
-  event: "pass_thread_control" | "take_thread_control" | "request_thread_control";
+  event: (typeof HANDOVER_EVENTS)[number];
   previous_owner_app_id: string | null;
   new_owner_app_id: string | null;
   requested_owner_app_id: string | null;
@@ -147,7 +147,7 @@ function referralOf(raw: z.output<typeof referralSchema>, via: Referral["via"], 
   };
 }
 
-const HANDOVER_EVENTS = ["pass_thread_control", "take_thread_control", "request_thread_control"] as const;
+export const HANDOVER_EVENTS = ["pass_thread_control", "take_thread_control", "request_thread_control"] as const;
 
 /**
  * A Messenger event as a conversation update; null for events that change no conversation
