@@ -1,4 +1,14 @@
+import { z } from "zod";
+import { sqlNumber, sqlOne, sqlRows, sqlText } from "../db/rows";
 import type { CatalogueProduct } from "../shopify/products";
+
+/** Rows as the tables below hold them (see `createTables`). */
+const count = z.object({ n: z.number() });
+const storedVersion = z.object({ updated_at: z.string(), body: z.string() });
+const heldVersion = z
+  .object({ id: z.number(), updated_at: z.string(), written_at: z.number() })
+  .transform((r) => ({ id: r.id, updatedAt: r.updated_at, writtenAt: r.written_at }));
+const pendingRow = z.object({ id: z.number(), seq: z.number() });
 
 /**
  * The SQLite storage of one shop's catalogue (its Durable Object): each product's line of the
@@ -21,7 +31,7 @@ export class CatalogueStore {
   }
 
   countProducts(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM products").one().n;
+    return sqlOne(this.sql.exec("SELECT COUNT(*) AS n FROM products"), count, "products").n;
   }
 
   /**
@@ -30,9 +40,11 @@ export class CatalogueStore {
    */
   put(product: CatalogueProduct, now: number): boolean {
     if (this.sql.exec("SELECT 1 FROM removed WHERE id = ?", product.id).toArray().length) return false;
-    const stored = this.sql
-      .exec<{ updated_at: string; body: string }>("SELECT updated_at, body FROM products WHERE id = ?", product.id)
-      .toArray()[0];
+    const stored = sqlRows(
+      this.sql.exec("SELECT updated_at, body FROM products WHERE id = ?", product.id),
+      storedVersion,
+      "products",
+    )[0];
     if (stored && (stored.updated_at > product.updatedAt || stored.body === product.body)) return false;
     this.sql.exec(
       "INSERT OR REPLACE INTO products (id, updated_at, written_at, body) VALUES (?, ?, ?, ?)",
@@ -60,18 +72,15 @@ export class CatalogueStore {
    * `updatedAt`: what a page of Shopify's list in id order is compared with.
    */
   versionsBetween(after: number, upTo: number | null): { id: number; updatedAt: string; writtenAt: number }[] {
-    const rows = this.sql
-      .exec<{
-        id: number;
-        updated_at: string;
-        written_at: number;
-      }>(
+    return sqlRows(
+      this.sql.exec(
         "SELECT id, updated_at, written_at FROM products WHERE id > ? AND id <= ? ORDER BY id",
         after,
         upTo ?? Number.MAX_SAFE_INTEGER,
-      )
-      .toArray();
-    return rows.map((r) => ({ id: r.id, updatedAt: r.updated_at, writtenAt: r.written_at }));
+      ),
+      heldVersion,
+      "products",
+    );
   }
 
   /** Notes products to read again; a product noted again while its read is under way is read once more. */
@@ -80,9 +89,7 @@ export class CatalogueStore {
   }
 
   pendingBatch(limit: number): { id: number; seq: number }[] {
-    return this.sql
-      .exec<{ id: number; seq: number }>("SELECT id, seq FROM pending ORDER BY seq LIMIT ?", limit)
-      .toArray();
+    return sqlRows(this.sql.exec("SELECT id, seq FROM pending ORDER BY seq LIMIT ?", limit), pendingRow, "pending");
   }
 
   /** Done with a read: removed unless the product was noted again meanwhile. */
@@ -91,17 +98,16 @@ export class CatalogueStore {
   }
 
   countPending(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM pending").one().n;
+    return sqlOne(this.sql.exec("SELECT COUNT(*) AS n FROM pending"), count, "pending").n;
   }
 
   /** The file's lines in id order, `limit` after `after` (the upload reads them in slices). */
   bodiesAfter(after: number, limit: number): { id: number; body: string }[] {
-    return this.sql
-      .exec<{ id: number; body: string }>(
-        "SELECT id, body FROM products WHERE id > ? ORDER BY id LIMIT ?",
-        after,
-        limit,
-      )
-      .toArray();
+    const rows: { id: number; body: string }[] = [];
+    for (const [id, body] of this.sql
+      .exec("SELECT id, body FROM products WHERE id > ? ORDER BY id LIMIT ?", after, limit)
+      .raw())
+      rows.push({ id: sqlNumber(id, "products", "id"), body: sqlText(body, "products", "body") });
+    return rows;
   }
 }

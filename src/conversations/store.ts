@@ -1,3 +1,23 @@
+import { z } from "zod";
+import { sqlOne, sqlRows, sqlText } from "../db/rows";
+
+/** Rows as the tables below hold them (see `createTables`). */
+const copyKey = z.object({ mid: z.string(), idx: z.number() });
+const copyUrl = z.object({ url: z.string().nullable() });
+const copyRow = z.object({
+  mid: z.string(),
+  idx: z.number(),
+  status: z.string(),
+  path: z.string().nullable(),
+  content_type: z.string().nullable(),
+  size: z.number().nullable(),
+});
+const senderRow = z.object({ sender_id: z.string() });
+const count = z.object({ n: z.number() });
+const latest = z.object({ at: z.number().nullable() });
+const messageRow = z.object({ body: z.string() });
+const pendingEditRow = z.object({ text: z.string(), num_edit: z.number() });
+
 /**
  * The SQLite storage of one conversation's Durable Object: its messages (each `mid` once, the
  * message's JSON as stored), a few named values (meta), customers' edits whose message has not
@@ -77,7 +97,7 @@ export class ConversationStore {
   bodies(table: "referrals" | "handovers" | "reactions"): string[] {
     const bodies: string[] = [];
     for (const [body] of this.sql.exec(`SELECT body FROM ${table} ORDER BY timestamp`).raw())
-      bodies.push(body as string);
+      bodies.push(sqlText(body, table, "body"));
     return bodies;
   }
 
@@ -93,13 +113,15 @@ export class ConversationStore {
 
   /** Copies not yet handed to the queue, or handed over before `staleBefore` without an outcome. */
   copiesToQueue(staleBefore: number, limit: number): { mid: string; idx: number }[] {
-    return this.sql
-      .exec<{ mid: string; idx: number }>(
+    return sqlRows(
+      this.sql.exec(
         `SELECT mid, idx FROM copies WHERE status = 'pending' AND (queued_at IS NULL OR queued_at < ?) LIMIT ?`,
         staleBefore,
         limit,
-      )
-      .toArray();
+      ),
+      copyKey,
+      "copies",
+    );
   }
 
   markCopyQueued(mid: string, idx: number, at: number): void {
@@ -109,13 +131,11 @@ export class ConversationStore {
   /** The URL of a copy still to make; null when it was made, given up, or never noted. */
   copySource(mid: string, idx: number): string | null {
     return (
-      this.sql
-        .exec<{ url: string | null }>(
-          "SELECT url FROM copies WHERE mid = ? AND idx = ? AND status = 'pending'",
-          mid,
-          idx,
-        )
-        .toArray()[0]?.url ?? null
+      sqlRows(
+        this.sql.exec("SELECT url FROM copies WHERE mid = ? AND idx = ? AND status = 'pending'", mid, idx),
+        copyUrl,
+        "copies",
+      )[0]?.url ?? null
     );
   }
 
@@ -140,11 +160,13 @@ export class ConversationStore {
   /** Every copy's state, by message. */
   copies(): Map<string, CopyRow[]> {
     const out = new Map<string, CopyRow[]>();
-    for (const row of this.sql
-      .exec<CopyRow>("SELECT mid, idx, status, path, content_type, size FROM copies ORDER BY mid, idx")
-      .toArray()) {
+    for (const row of sqlRows(
+      this.sql.exec("SELECT mid, idx, status, path, content_type, size FROM copies ORDER BY mid, idx"),
+      copyRow,
+      "copies",
+    )) {
       const list = out.get(row.mid) ?? [];
-      list.push({ ...row });
+      list.push(row);
       out.set(row.mid, list);
     }
     return out;
@@ -156,18 +178,15 @@ export class ConversationStore {
 
   /** Sender ids in key order, those after `after` (all by default), at most `limit` (-1: no limit). */
   senderIds(after = "", limit = -1): string[] {
-    return this.sql
-      .exec<{ sender_id: string }>(
-        "SELECT sender_id FROM senders WHERE sender_id > ? ORDER BY sender_id LIMIT ?",
-        after,
-        limit,
-      )
-      .toArray()
-      .map((r) => r.sender_id);
+    return sqlRows(
+      this.sql.exec("SELECT sender_id FROM senders WHERE sender_id > ? ORDER BY sender_id LIMIT ?", after, limit),
+      senderRow,
+      "senders",
+    ).map((r) => r.sender_id);
   }
 
   countMessages(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM messages").one().n;
+    return sqlOne(this.sql.exec("SELECT COUNT(*) AS n FROM messages"), count, "messages").n;
   }
 
   /** Stores a message unless its `mid` is there; true when it was new (no count of a long conversation). */
@@ -186,15 +205,17 @@ export class ConversationStore {
 
   /** When the customer last wrote (a message or a postback); null before they did. */
   lastCustomerMessageAt(): number | null {
-    return this.sql
-      .exec<{ at: number | null }>(
-        "SELECT MAX(timestamp) AS at FROM messages WHERE json_extract(body, '$.from') = 'customer'",
-      )
-      .one().at;
+    return sqlOne(
+      this.sql.exec("SELECT MAX(timestamp) AS at FROM messages WHERE json_extract(body, '$.from') = 'customer'"),
+      latest,
+      "messages",
+    ).at;
   }
 
   messageBody(mid: string): string | null {
-    return this.sql.exec<{ body: string }>("SELECT body FROM messages WHERE mid = ?", mid).toArray()[0]?.body ?? null;
+    return (
+      sqlRows(this.sql.exec("SELECT body FROM messages WHERE mid = ?", mid), messageRow, "messages")[0]?.body ?? null
+    );
   }
 
   replaceMessageBody(mid: string, body: string): void {
@@ -203,9 +224,11 @@ export class ConversationStore {
 
   /** The edit kept for a message that had not arrived, removed as it is handed over. */
   takePendingEdit(mid: string): { text: string; numEdit: number } | null {
-    const row = this.sql
-      .exec<{ text: string; num_edit: number }>("DELETE FROM pending_edits WHERE mid = ? RETURNING text, num_edit", mid)
-      .toArray()[0];
+    const row = sqlRows(
+      this.sql.exec("DELETE FROM pending_edits WHERE mid = ? RETURNING text, num_edit", mid),
+      pendingEditRow,
+      "pending_edits",
+    )[0];
     return row ? { text: row.text, numEdit: row.num_edit } : null;
   }
 
@@ -225,18 +248,11 @@ export class ConversationStore {
   messageBodies(): [mid: string, body: string][] {
     const rows: [string, string][] = [];
     for (const [mid, body] of this.sql.exec("SELECT mid, body FROM messages ORDER BY timestamp, mid").raw()) {
-      rows.push([mid as string, body as string]);
+      rows.push([sqlText(mid, "messages", "mid"), sqlText(body, "messages", "body")]);
     }
     return rows;
   }
 }
 
 /** One attachment copy as stored (see `copies`). */
-export type CopyRow = {
-  mid: string;
-  idx: number;
-  status: string;
-  path: string | null;
-  content_type: string | null;
-  size: number | null;
-};
+export type CopyRow = z.infer<typeof copyRow>;

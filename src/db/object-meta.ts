@@ -1,3 +1,8 @@
+import { z } from "zod";
+import { sqlRows } from "./rows";
+
+const metaRow = z.object({ name: z.string(), value: z.string() });
+
 /**
  * The few named values a Durable Object keeps beside its rows (the shop, versions, what was last
  * uploaded): a `meta` table of its SQLite storage, read once and then served from memory, as only
@@ -16,10 +21,7 @@ export class ObjectMeta {
 
   private values(): Map<string, string> {
     this.cached ??= new Map(
-      this.sql
-        .exec<{ name: string; value: string }>("SELECT name, value FROM meta")
-        .toArray()
-        .map((r) => [r.name, r.value]),
+      sqlRows(this.sql.exec("SELECT name, value FROM meta"), metaRow, "meta").map((r) => [r.name, r.value]),
     );
     return this.cached;
   }

@@ -43,3 +43,48 @@ export async function firstValue<S extends z.ZodType>(
   // Parsed by `value` here; zod does not carry its type through a computed key.
   return z.object({ [column]: value }).parse(first)[column] as z.infer<S>;
 }
+
+/** The rows a Durable Object's SQLite answers, as `exec` gives them without a type argument. */
+type SqlCursor = SqlStorageCursor<Record<string, SqlStorageValue>>;
+
+/** One row of a Durable Object's SQLite parsed by `row`; a row that does not match throws, naming the table. */
+function parseSqlRow<S extends z.ZodType>(value: unknown, row: S, table: string): z.infer<S> {
+  const parsed = row.safeParse(value);
+  if (!parsed.success)
+    throw new Error(`A row of ${table} does not match: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  return parsed.data;
+}
+
+/**
+ * A Durable Object's SQLite rows, kept by tables an earlier version of the code may have written:
+ * each row parsed by `row` as the cursor is read; one that does not match throws, naming `table`.
+ */
+export function sqlRows<S extends z.ZodType>(cursor: SqlCursor, row: S, table: string): z.infer<S>[] {
+  const rows: z.infer<S>[] = [];
+  for (const r of cursor) rows.push(parseSqlRow(r, row, table));
+  return rows;
+}
+
+/** The one row of a cursor (`one()`: none or more throws), parsed as in `sqlRows`. */
+export function sqlOne<S extends z.ZodType>(cursor: SqlCursor, row: S, table: string): z.infer<S> {
+  return parseSqlRow(cursor.one(), row, table);
+}
+
+/** What a stored value is, for an error. */
+const kindOf = (value: SqlStorageValue | undefined): string =>
+  value === undefined ? "no value" : value === null ? "null" : value instanceof ArrayBuffer ? "a blob" : typeof value;
+
+/**
+ * One text value of a raw row (`cursor.raw()`), checked without a schema: for loops over many rows,
+ * where a parse per row would cost more than the row. Anything else throws, naming the column.
+ */
+export function sqlText(value: SqlStorageValue | undefined, table: string, column: string): string {
+  if (typeof value === "string") return value;
+  throw new Error(`${table}.${column} holds ${kindOf(value)}, not text`);
+}
+
+/** One number of a raw row, checked as in `sqlText`. */
+export function sqlNumber(value: SqlStorageValue | undefined, table: string, column: string): number {
+  if (typeof value === "number") return value;
+  throw new Error(`${table}.${column} holds ${kindOf(value)}, not a number`);
+}
