@@ -41,24 +41,35 @@ async function coveredPages(db: D1Database, facebookUserId: string, before: numb
 }
 
 /**
+ * The tokens a request may remove, as stored before its pages are chosen: the user's and those of
+ * every page they granted. A login from then on stores new values, which `removeTokens` leaves.
+ */
+async function tokensBeforeChoice(env: Env, user: FacebookUser): Promise<Map<string, string>> {
+  const pages = await pagesGrantedBy(env.TOKENS_DB, user.facebookUserId);
+  const keys = [facebookUserTokenKey(user.facebookUserId), ...pages.map((p) => pageTokenKey(p.pageId))];
+  return (await tokenStore(env)).sealedValues(keys);
+}
+
+/**
  * Removes the tokens of a user (unless a later login stored theirs) and of their pages, in one
- * transaction and one journal entry: from now on those pages are not written. A token a login
- * stores while this runs is a new grant and stays (the delete is conditional on the value read).
- * Returns how many went.
+ * transaction and one journal entry: from now on those pages are not written. Only a token still
+ * holding the value read before the pages were chosen (`tokensBeforeChoice`) goes: one a login
+ * stored meanwhile is a new grant and stays. Returns how many went.
  */
 async function removeTokens(
   env: Env,
   user: FacebookUser,
   before: number,
   pageIds: string[],
+  held: Map<string, string>,
   deadlineMs?: number,
 ): Promise<number> {
-  const tokens = await tokenStore(env);
   const keys = [
     ...(user.lastLoginAt < before ? [facebookUserTokenKey(user.facebookUserId)] : []),
     ...pageIds.map(pageTokenKey),
   ];
-  const removed = await tokens.deleteUnchanged(await tokens.sealedValues(keys), deadlineMs);
+  const chosen = new Map(keys.flatMap((key) => (held.has(key) ? [[key, held.get(key)!] as const] : [])));
+  const removed = await (await tokenStore(env)).deleteUnchanged(chosen, deadlineMs);
   for (const pageId of pageIds) forgetWritablePage(pageId);
   return removed;
 }
@@ -74,10 +85,11 @@ export async function deauthorize(env: Env, request: SignedRequest) {
     return { pages: 0, tokens_removed: 0 };
   }
   const before = loginsBefore(request.issuedAt);
+  const held = await tokensBeforeChoice(env, user);
   const pages = (await coveredPages(env.TOKENS_DB, user.facebookUserId, before)).map((p) => p.pageId);
   // Both journal writes wait on Spaces at the same time: Meta's answer waits at most one deadline.
   const [removed] = await Promise.all([
-    removeTokens(env, user, before, pages, CALLBACK_JOURNAL_DEADLINE_MS),
+    removeTokens(env, user, before, pages, held, CALLBACK_JOURNAL_DEADLINE_MS),
     facebookUserStore(env).markDeauthorized(user.facebookUserId, before, CALLBACK_JOURNAL_DEADLINE_MS),
   ]);
   log.info(`Facebook user deauthorized the app: ${removed} tokens removed, ${pages.length} pages stopped`, {
@@ -157,6 +169,7 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
   if (deletion.status === "done") return;
   const before = loginsBefore(deletion.issuedAt);
   const user = await facebookUser(db, deletion.facebookUserId);
+  const held = user ? await tokensBeforeChoice(env, user) : new Map<string, string>();
   const pages = user ? await coveredPages(db, user.facebookUserId, before) : [];
   await deletions.update(code, "in_progress", { pages: pages.length });
   const tokens = user
@@ -165,6 +178,7 @@ export async function runDataDeletion(env: Env, job: Extract<Job, { type: "faceb
         user,
         before,
         pages.map((p) => p.pageId),
+        held,
       )
     : 0;
   await deletions.update(code, "in_progress", { tokens });

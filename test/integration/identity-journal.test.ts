@@ -31,7 +31,7 @@ const META_STORES: Record<string, string> = {
   "../../src/db/facebook-deletions.ts": "export class DeletionStore",
 };
 
-const READERS = new Set(["constructor", "get", "shopOwner", "pageOwner"]);
+const READERS = new Set(["constructor", "get", "sealedValues", "shopOwner", "pageOwner"]);
 
 /** Journal changes written since `since` (keys sort by time). */
 async function journalSince(since: string): Promise<RowChange[]> {
@@ -96,6 +96,11 @@ describe("the stores journal every write they make", () => {
       },
       "TokenStore.delete": async () => {
         await tokens.delete(facebookUserTokenKey(uuid));
+        return [{ table: "tokens", key: facebookUserTokenKey(uuid), row: null }];
+      },
+      "TokenStore.deleteUnchanged": async () => {
+        await tokens.put({ key: facebookUserTokenKey(uuid), accessToken: "EAAjournaldelete1" });
+        expect(await tokens.deleteUnchanged(await tokens.sealedValues([facebookUserTokenKey(uuid)]))).toBe(1);
         return [{ table: "tokens", key: facebookUserTokenKey(uuid), row: null }];
       },
       "LinkStore.installShop": async () => {
