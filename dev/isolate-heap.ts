@@ -28,8 +28,6 @@ interface HeapUsage {
 export interface HeapSampler {
   /** One reading now, in bytes. */
   read(): Promise<number>;
-  /** One reading after a full garbage collection: what the isolate still holds, in bytes. */
-  readLive(): Promise<number>;
   /** Starts sampling in the background; the peak since then comes back from `peak()`. */
   start(): void;
   /** The highest reading since `start()`, in bytes (sampling goes on). */
@@ -82,10 +80,6 @@ export async function connectIsolateHeap(inspectorPort: number): Promise<HeapSam
   };
   return {
     read,
-    async readLive() {
-      await call("HeapProfiler.collectGarbage");
-      return read();
-    },
     start() {
       peak = 0;
       sample();

@@ -146,14 +146,11 @@ export async function benchCatalogue(add: Add, sizes: number[]): Promise<void> {
         points += now.points - before.points;
       }
       const changePeak = await heap.stopSampling();
-      // The peak counts garbage not yet collected (a change passes the whole file through 5 MiB parts).
-      const live = await heap.readLive().catch(() => NaN);
       add("catalogue", `${label}: Admin API calls per change`, (calls / CHANGES).toFixed(1), "calls");
       add("catalogue", `${label}: query points per change`, Math.round(points / CHANGES), "points", "actualQueryCost");
       add("catalogue", `${label}: Spaces bytes per change`, (fileBytes / MiB).toFixed(1), "MiB", "the whole file");
       add("catalogue", `${label}: webhook → file p50 / p99`, `${percentile(lag, 50)} / ${percentile(lag, 99)}`, "ms");
       add("catalogue", `${label}: peak isolate heap, changes`, (changePeak / MiB).toFixed(1), "MiB", limit);
-      add("catalogue", `${label}: isolate heap after the changes`, (live / MiB).toFixed(1), "MiB", "live, after a GC");
 
       // The daily poll with 1 % changed at Shopify (webhooks missed).
       const changed = Math.max(1, Math.round(size / 100));
