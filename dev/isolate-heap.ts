@@ -1,3 +1,4 @@
+import { z } from "zod";
 /**
  * The worker isolate's own heap, read inside workerd: `wrangler dev --inspector-port P` serves the
  * DevTools protocol, and `Runtime.getHeapUsage` answers for the isolate that runs the worker. A Node
@@ -19,11 +20,11 @@ export const ISOLATE_LIMIT_BYTES = 128 * 1024 * 1024;
  */
 const SAMPLE_EVERY_MS = 250;
 
-interface HeapUsage {
-  usedSize: number;
-  totalSize: number;
-  backingStorageSize?: number;
-}
+const heapUsage = z.object({
+  usedSize: z.number(),
+  totalSize: z.number(),
+  backingStorageSize: z.number().optional(),
+});
 
 export interface HeapSampler {
   /** One reading now, in bytes. */
@@ -44,7 +45,7 @@ export async function connectIsolateHeap(inspectorPort: number): Promise<HeapSam
   let nextId = 1;
   const waiting = new Map<number, (result: unknown) => void>();
   socket.on("message", (data) => {
-    const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    const message = z.object({ id: z.number().optional(), result: z.unknown() }).parse(JSON.parse(String(data)));
     if (message.id !== undefined) waiting.get(message.id)?.(message.result);
     if (message.id !== undefined) waiting.delete(message.id);
   });
@@ -66,7 +67,7 @@ export async function connectIsolateHeap(inspectorPort: number): Promise<HeapSam
   await call("Network.disable");
 
   const read = async () => {
-    const usage = (await call("Runtime.getHeapUsage")) as HeapUsage;
+    const usage = heapUsage.parse(await call("Runtime.getHeapUsage"));
     return usage.usedSize + (usage.backingStorageSize ?? 0);
   };
   let peak = 0;
@@ -102,9 +103,9 @@ async function openInspector(port: number): Promise<WebSocket> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as {
-        webSocketDebuggerUrl?: string;
-      }[];
+      const targets = z
+        .array(z.object({ webSocketDebuggerUrl: z.string().optional() }))
+        .parse(await (await fetch(`http://127.0.0.1:${port}/json`)).json());
       const url = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl ?? `ws://127.0.0.1:${port}/ws`;
       const socket = new WebSocket(url);
       await new Promise<void>((resolve, reject) => {

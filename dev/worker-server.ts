@@ -18,17 +18,20 @@
  * CLI).
  */
 import { unstable_startWorker } from "wrangler";
+import { z } from "zod";
 
-export interface WorkerServerSpec {
-  port: number;
-  vars: Record<string, string>;
-  persistTo?: string;
-  envFile?: string;
+/** The server to start, handed over as JSON by dev/local-stack.ts. */
+const workerServerSpec = z.object({
+  port: z.number(),
+  vars: z.record(z.string(), z.string()),
+  persistTo: z.string().optional(),
+  envFile: z.string().optional(),
   /** Keep wrangler's debug log file (a copy of every log line under ~/.config/.wrangler/logs). */
-  logFile?: boolean;
-}
+  logFile: z.boolean().optional(),
+});
+export type WorkerServerSpec = z.infer<typeof workerServerSpec>;
 
-const spec = JSON.parse(process.argv[2] ?? "{}") as WorkerServerSpec;
+const spec = workerServerSpec.parse(JSON.parse(process.argv[2] ?? "{}"));
 if (!spec.logFile) (globalThis as { vitest?: unknown }).vitest ??= {};
 const worker = await unstable_startWorker({
   config: "wrangler.toml",

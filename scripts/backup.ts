@@ -1,3 +1,4 @@
+import { z } from "zod";
 /**
  * `npm run backup [-- --local | --remote [<url>]] [--persist-to DIR] [--verify-pending]`: `wrangler d1 export`
  * of both databases, each dump uploaded to Spaces under backups/d1/<database>/<UTC timestamp>.sql
@@ -74,8 +75,8 @@ async function askWorkerToRestoreTest(target: Target): Promise<string[] | null> 
       console.log(`  the worker at ${origin} answered ${res.status}`);
       return null;
     }
-    const body = (await res.json()) as { queued?: unknown };
-    return Array.isArray(body.queued) ? body.queued.map(String) : [];
+    const body = z.object({ queued: z.array(z.unknown()).optional() }).safeParse(await res.json());
+    return body.success ? (body.data.queued ?? []).map(String) : [];
   } catch {
     return null;
   }

@@ -1,3 +1,4 @@
+import { z } from "zod";
 /**
  * The recovery drill against a deployed worker and its real databases, for an operator:
  * `npm run drill -- --remote <url> --yes`. It backs up, restores over the live databases (the restore drops and
@@ -42,7 +43,7 @@ type Links = { tokens: string[]; shops: string[]; pages: string[] };
 
 function readLinks(target: Target): Links {
   const rows = (sql: string) =>
-    d1Query<Record<string, string>>("TOKENS_DB", sql, target).map((r) => Object.values(r).join(" "));
+    d1Query("TOKENS_DB", sql, target, z.record(z.string(), z.unknown())).map((r) => Object.values(r).join(" "));
   return {
     tokens: rows("SELECT key FROM tokens ORDER BY key"),
     shops: rows("SELECT shop, user_uuid FROM shops WHERE uninstalled_at IS NULL ORDER BY shop"),

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { createHash } from "node:crypto";
 import { conversationFolder } from "../../src/spaces/keys.ts";
 import { control, delivery, messengerWebhookRequest } from "../../dev/platform-client.ts";
@@ -16,16 +17,18 @@ const BYTES = Number(process.env.BENCH_ATTACHMENT_BYTES ?? 2 * 1024 * 1024);
 export async function benchAttachments(bench: Bench) {
   const { worker, secrets, spaces, uuid, benchPage, graph, started } = bench;
   console.log(`\nAttachments (${COUNT} images of ${(BYTES / 1024 / 1024).toFixed(1)} MiB, sent at once)`);
-  const servedBefore = (await (await fetch(`${graph.origin}/_control/state?page=${benchPage}`)).json()) as {
-    media_bytes: number;
-  };
+  const mediaServed = async () =>
+    z
+      .object({ media_bytes: z.number() })
+      .parse(await (await fetch(`${graph.origin}/_control/state?page=${benchPage}`)).json()).media_bytes;
+  const servedBefore = await mediaServed();
   const sends = Array.from({ length: COUNT }, async (_, i) => {
     // Customers of their own (the writes section counts the messages of 93000000000000x).
     const customer = String(940000000000000 + i);
     const mid = `m_att_${i}_${started}`;
-    const media = (await control(graph.origin, "media", { size: BYTES, seed: mid, content_type: "image/jpeg" })) as {
-      url: string;
-    };
+    const media = z
+      .object({ url: z.string() })
+      .parse(await control(graph.origin, "media", { size: BYTES, seed: mid, content_type: "image/jpeg" }));
     const event = {
       sender: { id: customer },
       recipient: { id: benchPage },
@@ -42,10 +45,7 @@ export async function benchAttachments(bench: Bench) {
     return Date.now() - answered;
   });
   const lags = await Promise.all(sends);
-  const served = (await (await fetch(`${graph.origin}/_control/state?page=${benchPage}`)).json()) as {
-    media_bytes: number;
-  };
-  const copied = served.media_bytes - servedBefore.media_bytes;
+  const copied = (await mediaServed()) - servedBefore;
   add("attachments", "attachment bytes copied", (copied / 1024 / 1024).toFixed(1), "MiB", `${COUNT} attachments`);
   add(
     "attachments",

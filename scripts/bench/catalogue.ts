@@ -1,3 +1,4 @@
+import { z } from "zod";
 /**
  * The catalogue inside workerd: for each size (products of 1 to 3 variants), a worker of its own
  * (wrangler dev with its DevTools inspector, a fresh D1, the S3 stand-in, the Shopify fake on a
@@ -85,10 +86,8 @@ export async function benchCatalogue(add: Add, sizes: number[]): Promise<void> {
       const shop = `bench-catalogue-${size}.myshopify.com`;
       const label = `${size} products`;
       const shopCalls = async () => {
-        const state = (await (await fetch(`${shopify.origin}/_control/state?shop=${shop}`)).json()) as {
-          shopCalls: { graphql: number; points: number };
-        };
-        return state.shopCalls;
+        const state = await (await fetch(`${shopify.origin}/_control/state?shop=${shop}`)).json();
+        return z.object({ shopCalls: z.object({ graphql: z.number(), points: z.number() }) }).parse(state).shopCalls;
       };
       await control(shopify.origin, "shop", { shop, products: size, variantsUpTo: 3, plan: "plus" });
 
@@ -98,7 +97,12 @@ export async function benchCatalogue(add: Add, sizes: number[]): Promise<void> {
       const started = Date.now();
       const flow = await shopifyInstallFlow(patientSend(origin), shopify.origin, secrets.SHOPIFY_API_SECRET!, shop);
       const install = {
-        body: (await flow.res.json()) as { user_uuid: string; sync?: { ok: boolean; error?: string } },
+        body: z
+          .object({
+            user_uuid: z.string(),
+            sync: z.object({ ok: z.boolean(), error: z.string().optional() }).optional(),
+          })
+          .parse(await flow.res.json()),
       };
       const fullMs = Date.now() - started;
       const fullPeak = await heap.stopSampling();

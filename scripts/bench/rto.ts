@@ -1,3 +1,4 @@
+import { z } from "zod";
 /**
  * RTO of a local restore at 10,000 and 100,000 tokens: each size seeded into fresh local databases
  * (tokens encrypted with the worker's cipher, a shop or page link for each), backed up with
@@ -98,7 +99,9 @@ export async function rtoSection(add: Add, sizes = [10_000, 100_000]): Promise<v
       const tr = Date.now();
       const reports = await restore(target);
       const seconds = (Date.now() - tr) / 1000;
-      const restored = Number(d1Query<{ n: number }>("TOKENS_DB", "SELECT COUNT(*) AS n FROM tokens", target)[0]?.n);
+      const restored = Number(
+        d1Query("TOKENS_DB", "SELECT COUNT(*) AS n FROM tokens", target, z.object({ n: z.number() }))[0]?.n,
+      );
       if (restored !== size) throw new Error(`restored ${restored} tokens, expected ${size}`);
       add(
         "rto",

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startFaultProxy } from "../../dev/fakes/fault-proxy.ts";
@@ -59,7 +60,7 @@ export const messages = () =>
   logLines.flatMap((l) => {
     if (!l.startsWith("{")) return [];
     try {
-      return [JSON.parse(l) as { message?: unknown; [field: string]: unknown }];
+      return [z.record(z.string(), z.unknown()).parse(JSON.parse(l))];
     } catch {
       return [];
     }

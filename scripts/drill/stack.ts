@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { startS3Standin } from "../../dev/fakes/s3.ts";
@@ -135,9 +136,12 @@ export async function startDrill() {
      * it lets fetch see the keep-alive connections the worker closed meanwhile, before reusing one.
      */
     tokenKeys: async (): Promise<string[]> => {
-      const keys = d1Query<{ key: string }>("TOKENS_DB", "SELECT key FROM tokens ORDER BY key", target).map(
-        (r) => r.key,
-      );
+      const keys = d1Query(
+        "TOKENS_DB",
+        "SELECT key FROM tokens ORDER BY key",
+        target,
+        z.object({ key: z.string() }),
+      ).map((r) => r.key);
       await new Promise((r) => setTimeout(r, 200));
       return keys;
     },

@@ -1,3 +1,4 @@
+import { z } from "zod";
 /**
  * The benchmark's load generator, run as its own process (`tsx scripts/lib/load.ts '<json>'`) so
  * that the fakes and the S3 stand-in, busy in the benchmark's process, do not slow the load down.
@@ -13,33 +14,38 @@ import { messageDelivery, messengerWebhookInit, shopifyWebhookInit } from "../..
 
 /** `forged`: Shopify webhooks signed with a wrong secret, answered 401 before any D1 or log work. */
 /** `health`: the public `GET /health` (one `SELECT 1` per database, a cached Spaces probe). */
-export type LoadKind = "bare" | "forged" | "shopify" | "messenger" | "health";
+const loadKind = z.enum(["bare", "forged", "shopify", "messenger", "health"]);
+export type LoadKind = z.infer<typeof loadKind>;
 
-export interface LoadSpec {
-  worker: string;
-  kind: LoadKind;
-  requests: number;
-  connections: number;
+/** A load run, handed to the generator's process as JSON. */
+const loadSpec = z.object({
+  worker: z.string(),
+  kind: loadKind,
+  requests: z.number(),
+  connections: z.number(),
   /** Makes webhook and message ids unique across runs. */
-  tag: string;
+  tag: z.string(),
   /**
    * Messenger: the first of the run's 100 customer ids. A new set per run keeps every run's work the
    * same: with one set, each conversation grows by 30 messages a run and every upload of a later
    * round carries the whole, ever longer conversation.
    */
-  firstCustomer?: number;
-  shop: string;
-  page: string;
-  secrets: { SHOPIFY_API_SECRET: string; FACEBOOK_APP_SECRET: string };
-}
+  firstCustomer: z.number().optional(),
+  shop: z.string(),
+  page: z.string(),
+  secrets: z.object({ SHOPIFY_API_SECRET: z.string(), FACEBOOK_APP_SECRET: z.string() }),
+});
+export type LoadSpec = z.infer<typeof loadSpec>;
 
-export interface LoadResult {
-  rps: number;
-  p50: number;
-  p99: number;
-  failed: number;
-  seconds: number;
-}
+/** What the generator's process prints as its last line. */
+const loadResult = z.object({
+  rps: z.number(),
+  p50: z.number(),
+  p99: z.number(),
+  failed: z.number(),
+  seconds: z.number(),
+});
+export type LoadResult = z.infer<typeof loadResult>;
 
 type Built = { method: string; path: string; headers: Record<string, string>; body?: string };
 
@@ -108,13 +114,13 @@ export function loadInProcess(spec: LoadSpec): Promise<LoadResult> {
     child.stdout.on("data", (d: Buffer) => (out += d));
     child.on("exit", (code) =>
       code === 0
-        ? resolve(JSON.parse(out.trim().split("\n").pop()!) as LoadResult)
+        ? resolve(loadResult.parse(JSON.parse(out.trim().split("\n").pop()!)))
         : reject(new Error(`${tsx} exited with ${code}`)),
     );
   });
 }
 
 if (process.argv[1]?.endsWith("load.ts") && process.argv[2]) {
-  const result = await runLoad(JSON.parse(process.argv[2]) as LoadSpec);
+  const result = await runLoad(loadSpec.parse(JSON.parse(process.argv[2] ?? "{}")));
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -8,6 +9,10 @@ import { config } from "../../src/config.ts";
 import { Spaces } from "../../src/spaces/client.ts";
 import { startS3Standin } from "../../dev/fakes/s3.ts";
 import { LOCAL_BUCKET, LOCAL_DIR, ROOT, quietWrangler, readDevVars } from "../../dev/local-stack.ts";
+
+/** What `wrangler d1 execute --json` prints: one result set a statement. */
+const anyRow = z.record(z.string(), z.unknown());
+const d1Json = z.array(z.object({ results: z.array(anyRow) }));
 
 // The SDK warns on every run that its support for Node 20 ends: noise for a script run by hand.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
@@ -95,7 +100,7 @@ export async function d1QueryAll(
     sqls.join("; "),
     "--json",
   ]);
-  return (JSON.parse(out) as { results: Record<string, unknown>[] }[]).map((r) => r.results);
+  return d1Json.parse(JSON.parse(out)).map((r) => r.results);
 }
 
 /** The migrations of each database, as the worker's bindings list them (for the dump shape check). */
@@ -122,10 +127,13 @@ async function scriptAuth(target: Target): Promise<BackupAuth> {
   return BackupAuth.create(current, previous);
 }
 
-export function d1Query<T = Record<string, unknown>>(binding: string, sql: string, target: Target): T[] {
+/** The rows of one query through `wrangler d1 execute`, each parsed with `row`. */
+export function d1Query<S extends z.ZodType>(binding: string, sql: string, target: Target, row: S): z.infer<S>[] {
   const out = runWrangler(["d1", "execute", binding, ...whereArgs(target), "--command", sql, "--json"]);
-  const parsed = JSON.parse(out) as { results: T[] }[];
-  return parsed.flatMap((r) => r.results);
+  return d1Json
+    .parse(JSON.parse(out))
+    .flatMap((r) => r.results)
+    .map((r) => row.parse(r));
 }
 
 /**
