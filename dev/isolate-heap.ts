@@ -45,7 +45,9 @@ export async function connectIsolateHeap(inspectorPort: number): Promise<HeapSam
   let nextId = 1;
   const waiting = new Map<number, (result: unknown) => void>();
   socket.on("message", (data) => {
-    const message = z.object({ id: z.number().optional(), result: z.unknown() }).parse(JSON.parse(String(data)));
+    const message = z
+      .object({ id: z.number().optional(), result: z.unknown().optional() })
+      .parse(JSON.parse(String(data)));
     if (message.id !== undefined) waiting.get(message.id)?.(message.result);
     if (message.id !== undefined) waiting.delete(message.id);
   });
