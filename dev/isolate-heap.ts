@@ -33,6 +33,8 @@ export interface HeapSampler {
   start(): void;
   /** The highest reading since `start()`, in bytes (sampling goes on). */
   peak(): number;
+  /** What the peak was made of: JavaScript objects and ArrayBuffers, in bytes. */
+  peakParts(): { objects: number; buffers: number };
   /** Stops sampling and returns the peak since `start()`. */
   stopSampling(): Promise<number>;
   /** Closes the inspector connection. */
@@ -70,9 +72,12 @@ export async function connectIsolateHeap(inspectorPort: number): Promise<HeapSam
 
   const read = async () => {
     const usage = heapUsage.parse(await call("Runtime.getHeapUsage"));
-    return usage.usedSize + (usage.backingStorageSize ?? 0);
+    const total = usage.usedSize + (usage.backingStorageSize ?? 0);
+    if (total > peak) peakParts = { objects: usage.usedSize, buffers: usage.backingStorageSize ?? 0 };
+    return total;
   };
   let peak = 0;
+  let peakParts = { objects: 0, buffers: 0 };
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> = Promise.resolve();
   const sample = () => {
@@ -85,10 +90,12 @@ export async function connectIsolateHeap(inspectorPort: number): Promise<HeapSam
     read,
     start() {
       peak = 0;
+      peakParts = { objects: 0, buffers: 0 };
       sample();
       timer = setInterval(sample, SAMPLE_EVERY_MS);
     },
     peak: () => peak,
+    peakParts: () => peakParts,
     async stopSampling() {
       clearInterval(timer);
       await inFlight;

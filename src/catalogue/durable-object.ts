@@ -200,7 +200,8 @@ export class Catalogue extends DurableObject<Env> {
       return { key, written: false, products, bytes: 0, skipped: "unchanged" };
     }
     this.lastUploadAt = Date.now();
-    const file = new ObjectWriter(spaces(this.env), key, opts.partSize ?? PART_SIZE, JSON_TYPE);
+    const lastBytes = Number(this.meta.get("uploaded_bytes") ?? 0);
+    const file = new ObjectWriter(spaces(this.env), key, opts.partSize ?? PART_SIZE, JSON_TYPE, "write", lastBytes);
     let count = 0;
     try {
       await file.write(`{"shop":${JSON.stringify(shop)},"products":[`);
@@ -219,6 +220,7 @@ export class Catalogue extends DurableObject<Env> {
       const result = await file.finish();
       this.meta.set("uploaded_version", version);
       this.meta.set("uploaded_key", key);
+      this.meta.set("uploaded_bytes", result.bytes);
       if (result.written)
         log.info(`Uploaded ${key} to Spaces`, { shop, key, products: count, bytes: result.bytes, version });
       return { key, written: result.written, products: count, bytes: result.bytes };

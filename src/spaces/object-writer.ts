@@ -9,6 +9,15 @@ const INITIAL_BUFFER = 64 * 1024;
 /** Room past the part size, so a character cut at the part's end still fits (UTF-8 takes up to 4 bytes). */
 const CHARACTER_ROOM = 4;
 
+/**
+ * Full-size part buffers left by finished writers, for the next writer in this isolate. A part
+ * buffer is freed only by a full garbage collection, so a busy catalogue that took a new one per
+ * upload piled up tens of MB of them in the isolate's memory before the collector ran.
+ */
+const spareParts: Uint8Array<ArrayBuffer>[] = [];
+/** Spares kept: writers running at once in one isolate are few, and each spare is a whole part. */
+const MAX_SPARE_PARTS = 2;
+
 export interface ObjectWriterResult extends PutResult {
   bytes: number;
   sha256: string;
@@ -58,6 +67,8 @@ export class ObjectWriter {
     private readonly partSize = 8 * 1024 * 1024,
     private readonly contentType = JSON_TYPE,
     private readonly mode: "write" | "verify" = "write",
+    /** About how big the object will be (its last size): the buffer starts there instead of doubling up to it. */
+    private readonly expectedBytes = 0,
   ) {}
 
   /** What Spaces holds now (read once). */
@@ -70,9 +81,22 @@ export class ObjectWriter {
   private grow() {
     const most = this.partSize + CHARACTER_ROOM;
     if (this.buffer.byteLength >= most) return;
-    const bigger = new Uint8Array(Math.min(most, Math.max(INITIAL_BUFFER, this.buffer.byteLength * 2)));
+    const size = Math.min(
+      most,
+      Math.max(INITIAL_BUFFER, this.expectedBytes + CHARACTER_ROOM, this.buffer.byteLength * 2),
+    );
+    const spare = size === most ? spareParts.findIndex((b) => b.byteLength === most) : -1;
+    const bigger = spare >= 0 ? spareParts.splice(spare, 1)[0]! : new Uint8Array(size);
     bigger.set(this.buffer.subarray(0, this.buffered));
     this.buffer = bigger;
+  }
+
+  /** Hands a full-size buffer on to the next writer; this writer is done with it. */
+  private release() {
+    const most = this.partSize + CHARACTER_ROOM;
+    if (this.buffer.byteLength === most && spareParts.length < MAX_SPARE_PARTS) spareParts.push(this.buffer);
+    this.buffer = new Uint8Array(0);
+    this.buffered = 0;
   }
 
   /** Counts and hashes the bytes put in the buffer since `from`. */
@@ -124,6 +148,14 @@ export class ObjectWriter {
   }
 
   async finish(): Promise<ObjectWriterResult> {
+    try {
+      return await this.complete();
+    } finally {
+      this.release();
+    }
+  }
+
+  private async complete(): Promise<ObjectWriterResult> {
     const sha256 = this.hash.digest("hex");
     const figures = { bytes: this.size, sha256, peakBufferedBytes: this.peak };
     if (this.mode === "verify") {
@@ -160,6 +192,7 @@ export class ObjectWriter {
    * touched either way, and a bucket lifecycle rule clears what an abort could not.
    */
   async abort(): Promise<void> {
+    this.release();
     await this.upload
       ?.abort()
       .catch((err) => log.warn(`Abort of multipart upload ${this.key} failed: ${describeError(err)}`));

@@ -350,6 +350,33 @@ describe("ObjectWriter (big files in parts)", () => {
     expect(await spaces().getText(key)).toBe(text);
   });
 
+  it("keeps each object's own bytes when writers one after another and side by side reuse part buffers", async () => {
+    const base = Date.now() + 2;
+    const key = (i: number) =>
+      `users/00000000-0000-4000-8000-${(base + i).toString().padStart(12, "0").slice(-12)}/shopify/big.myshopify.com/shop_products.json`;
+    // 11 MiB of one letter per object: three parts, the last one short.
+    const body = (letter: string) => `["${letter.repeat(11 * 1024 * 1024)}"]`;
+    const write = async (i: number, letter: string, expectedBytes = 0) => {
+      const writer = new ObjectWriter(spaces(), key(i), 5 * 1024 * 1024, "application/json", "write", expectedBytes);
+      const text = body(letter);
+      for (let at = 0; at < text.length; at += 300_000) await writer.write(text.slice(at, at + 300_000));
+      return writer.finish();
+    };
+    const first = await write(0, "a");
+    // The next writer knows the size: its buffer starts at a whole part (a spare one), not doubling up.
+    const second = await write(1, "b", first.bytes);
+    const [third, fourth] = await Promise.all([write(2, "c", first.bytes), write(3, "d", first.bytes)]);
+    for (const [i, letter, result] of [
+      [0, "a", first],
+      [1, "b", second],
+      [2, "c", third],
+      [3, "d", fourth],
+    ] as const) {
+      expect(result.parts).toBe(3);
+      expect(await spaces().getText(key(i))).toBe(body(letter));
+    }
+  }, 120_000);
+
   it("cuts parts inside multi-byte text without breaking a character, holding one part at most", async () => {
     const key = `users/00000000-0000-4000-8000-${(Date.now() + 1).toString().padStart(12, "0").slice(-12)}/shopify/big.myshopify.com/shop_products.json`;
     // 3-byte and 4-byte characters, so part ends fall inside characters; lines of odd lengths.
