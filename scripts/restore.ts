@@ -81,23 +81,23 @@ async function showDryRun(plan: RestorePlan, target: Target) {
 /**
  * Exports the live databases a restore is about to replace and keeps them under `backups/undo/`
  * (signed as backups are). A database that is gone (the loss being recovered from) has nothing to
- * keep: said, not an error.
+ * keep: said, not an error. Returns what to say (the caller prints it once the step is over).
  */
-async function keepReplaced(access: BackupAccess, target: Target, databases: DatabaseName[]) {
-  const kept: string[] = [];
+async function keepReplaced(access: BackupAccess, target: Target, databases: DatabaseName[]): Promise<string[]> {
+  const said: string[] = [];
   for (const database of databases) {
     const exportedAt = Date.now();
     const file = join(localBackupsDir(), `replaced-${database}-${process.pid}-${exportedAt}.sql`);
     try {
-      d1Export(DATABASES[database].binding, file, target);
+      await d1Export(DATABASES[database].binding, file, target);
     } catch {
-      console.log(`  ${database}: nothing to keep (no live database to export)`);
+      said.push(`  ${database}: nothing to keep (no live database to export)`);
       continue;
     }
     const text = readFileSync(file);
     rmSync(file, { force: true });
     if (databaseOfDump(readDump(text.toString("utf8"))) !== database) {
-      console.log(`  ${database}: nothing to keep (the live database holds none of its tables)`);
+      said.push(`  ${database}: nothing to keep (the live database holds none of its tables)`);
       continue;
     }
     async function* chunks() {
@@ -112,10 +112,9 @@ async function keepReplaced(access: BackupAccess, target: Target, databases: Dat
       exportedAt,
       "undo",
     );
-    console.log(`  ${database}: kept ${manifest.dump_key} (${human(manifest.bytes)})`);
-    kept.push(manifest.dump_key);
+    said.push(`  ${database}: kept ${manifest.dump_key} (${human(manifest.bytes)})`);
   }
-  return kept;
+  return said;
 }
 
 export async function restore(
@@ -152,30 +151,43 @@ export async function restore(
       for (const p of plans) await showDryRun(p, target);
       return plans.map((p) => report(p));
     }
-    const rehearsal = await step("rehearse in scratch local databases: rows, hashes and token keys as planned", () =>
-      Promise.all(plans.map((p) => rehearse(p.database, p.state, p.facts))),
+    // The copy of what the restore replaces is made beside the rehearsal: both only read the live
+    // databases. A rehearsal that fails leaves that copy unused (it holds the state as it still is).
+    const [rehearsal, kept] = await step(
+      "rehearse in scratch local databases (rows, hashes and token keys as planned), and meanwhile keep what the restore replaces (backups/undo/, for npm run restore -- --undo)",
+      () =>
+        Promise.all([
+          Promise.all(plans.map((p) => rehearse(p.database, p.state, p.facts))),
+          keepReplaced(
+            access,
+            target,
+            plans.map((p) => p.database),
+          ),
+        ]),
     );
+    for (const line of kept) console.log(line);
     const failed = rehearsal.flatMap((problems, i) => problems.map((x) => `${plans[i]!.database} ${x}`));
     if (failed.length) throw new RestoreRefused(`the rehearsal did not give the planned state: ${failed.join("; ")}`);
-    await step("keep what the restore replaces (backups/undo/, for npm run restore -- --undo)", () =>
-      keepReplaced(
-        access,
-        target,
-        plans.map((p) => p.database),
-      ),
-    );
     const dir = localBackupsDir();
     // Every table of our schema is dropped first (no listing needed); other tables are not ours.
     const schemaTables = (p: RestorePlan) => [
       ...new Set([...schemaFromMigrations(migrations[p.database]).tables.keys(), ...p.state.tables.keys()]),
     ];
-    // Local databases share one state folder, which one wrangler process at a time may open.
+    // Local databases share one state folder, which one process at a time may open.
     const each = <T>(run: (p: RestorePlan, i: number) => Promise<T>) =>
       target.remote ? Promise.all(plans.map(run)) : sequentially(plans, run);
-    await step(`write ${plans.map((p) => p.database).join(" and ")} (one wrangler d1 execute --file each)`, () =>
-      each((p) =>
-        writeState(p.database, p.state, target, schemaTables(p), join(dir, `restore-${p.database}-${process.pid}.sql`)),
-      ),
+    await step(
+      `write ${plans.map((p) => p.database).join(" and ")} (one batch each: wrangler d1 execute --file remotely, Miniflare locally)`,
+      () =>
+        each((p) =>
+          writeState(
+            p.database,
+            p.state,
+            target,
+            schemaTables(p),
+            join(dir, `restore-${p.database}-${process.pid}.sql`),
+          ),
+        ),
     );
     const after = await step("read back the live databases: rows, hashes and token keys", () =>
       each((p) => readBack(p.database, p.state, target)),

@@ -44,9 +44,9 @@ export function runWrangler(args: string[]): string {
  * `wrangler d1 export`. It has no --persist-to, so for another state folder it is run with a copy
  * of wrangler.toml placed where that folder is its default (`<dir>/.wrangler/state`).
  */
-export function d1Export(binding: string, output: string, target: Target) {
+export async function d1Export(binding: string, output: string, target: Target) {
   if (target.remote || !target.persistTo) {
-    runWrangler(["d1", "export", binding, target.remote ? "--remote" : "--local", "--output", output]);
+    await runWranglerAsync(["d1", "export", binding, target.remote ? "--remote" : "--local", "--output", output]);
     return;
   }
   const stateDir = resolve(target.persistTo);
@@ -58,7 +58,7 @@ export function d1Export(binding: string, output: string, target: Target) {
     .replace(/^migrations_dir = "(.*)"$/gm, (_, p: string) => `migrations_dir = "${join(ROOT, p)}"`)
     .replace(/= "\.\/node_modules\//g, `= "${ROOT}/node_modules/`);
   writeFileSync(configCopy, text);
-  runWrangler(["d1", "export", binding, "--local", "-c", configCopy, "--output", output]);
+  await runWranglerAsync(["d1", "export", binding, "--local", "-c", configCopy, "--output", output]);
 }
 
 export function d1ExecuteFile(binding: string, file: string, target: Target) {
