@@ -1,3 +1,4 @@
+import type { Query } from "./group-commit";
 import type { JournaledWrite } from "./journaled";
 import { facebookUserTokenKey, pageTokenKey, shopTokenKey, type TokenInput, type TokenStore } from "./tokens";
 import { z } from "zod";
@@ -18,12 +19,20 @@ export interface ShopLink {
   installed: boolean;
 }
 
+const shopRow = z.object({ shop: z.string(), user_uuid: z.string(), uninstalled_at: z.number().nullable() });
+const shopLink = (row: z.infer<typeof shopRow> | null | undefined): ShopLink | null =>
+  row ? { shop: row.shop, userUuid: row.user_uuid, installed: row.uninstalled_at === null } : null;
+
+/** The shop's link as a query, to travel in a batch with others (`shopOwnerOf` reads its result). */
+export function shopOwnerQuery(shop: string): Query {
+  return { sql: "SELECT shop, user_uuid, uninstalled_at FROM shops WHERE shop = ?1", params: [shop] };
+}
+
+export const shopOwnerOf = (result: D1Result | undefined): ShopLink | null => shopLink(firstRowOf(result, shopRow));
+
 export async function shopOwner(db: D1Database, shop: string): Promise<ShopLink | null> {
-  const row = await firstRow(
-    db.prepare("SELECT shop, user_uuid, uninstalled_at FROM shops WHERE shop = ?1").bind(shop),
-    z.object({ shop: z.string(), user_uuid: z.string(), uninstalled_at: z.number().nullable() }),
-  );
-  return row ? { shop: row.shop, userUuid: row.user_uuid, installed: row.uninstalled_at === null } : null;
+  const q = shopOwnerQuery(shop);
+  return shopLink(await firstRow(db.prepare(q.sql).bind(...q.params), shopRow));
 }
 
 /** Links a shop unless it is linked already (then only its install time changes); returns the owner. */

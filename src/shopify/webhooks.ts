@@ -2,7 +2,7 @@ import { CALLBACK_JOURNAL_DEADLINE_MS } from "../backup/journal";
 import { z } from "zod";
 import { AppError, badRequest } from "../lib/errors";
 import { describeError, log } from "../lib/log";
-import { shopOwner } from "../db/links";
+import { shopOwnerOf, shopOwnerQuery } from "../db/links";
 import { commitTogether } from "../db/group-commit";
 import { readInstall } from "../db/shop-lifecycle";
 import {
@@ -14,7 +14,7 @@ import {
 } from "../db/webhook-deliveries";
 import type { Job } from "../jobs/queue-jobs";
 import { shopLifecycle, tokenStore } from "../services";
-import { catalogueStub } from "../catalogue/durable-object";
+import { productsChanged } from "../catalogue/changes";
 import { isoTime, productNumber } from "./products";
 import { shopTokenKey } from "../db/tokens";
 
@@ -110,22 +110,28 @@ export async function handleShopifyWebhook(
   if (COMPLIANCE_TOPICS.has(topic)) log.info(`Received compliance webhook ${topic} from ${shop}`, fields);
   if (DESTRUCTIVE_TOPICS.has(topic)) return destructiveTopic(env, delivery);
   const db = env.TOKENS_DB;
-  // One transaction, shared with concurrent deliveries: record the delivery id.
-  const [recorded] = await commitTogether(db, [recordDeliveryQuery(delivery)], waitUntil);
+  const platformTopic = PRODUCT_TOPICS.has(topic) || SHOP_TOPICS.has(topic);
+  // One transaction, shared with concurrent deliveries: record the delivery id and, for the topics
+  // that need it, read whether the shop is installed (no round trip of its own).
+  const [recorded, owner] = await commitTogether(
+    db,
+    [recordDeliveryQuery(delivery), ...(platformTopic ? [shopOwnerQuery(shop)] : [])],
+    waitUntil,
+  );
   if (recorded!.meta.changes === 0) {
     log.info(`Duplicate webhook ${webhookId} (${topic}) from ${shop} ignored`, fields);
     return { ok: true, duplicate: true };
   }
   try {
-    if (PRODUCT_TOPICS.has(topic) || SHOP_TOPICS.has(topic)) {
+    if (platformTopic) {
       if (PRODUCT_TOPICS.has(topic))
         log.info(`Received ${topic} event from ${shop}: ${productSummary(delivery.payload)}`, fields);
       else log.info(`Received ${topic} event from ${shop}`, fields);
-      if (!(await shopOwner(db, shop))?.installed) {
+      if (!shopOwnerOf(owner)?.installed) {
         log.info(`Ignored ${topic} for ${shop}: not installed`, fields);
         return { ok: true, ignored: "not installed" };
       }
-      if (PRODUCT_TOPICS.has(topic)) return await productChanged(env, delivery);
+      if (PRODUCT_TOPICS.has(topic)) return await productChanged(env, delivery, waitUntil);
       if (topic === "shop/update") return await queueJob(env, { type: "shopify.metadata", shop }, "metadata");
       return await scopesUpdated(env, delivery);
     }
@@ -146,14 +152,18 @@ function payloadProduct(payload: Record<string, unknown>): number | null {
  * A product created, updated or deleted: the shop's catalogue object reads that one product again
  * (or drops it) and rewrites the file from what it holds, shortly after, with whatever else came.
  */
-async function productChanged(env: Env, { shop, topic, webhookId, payload }: ShopifyDelivery) {
+async function productChanged(
+  env: Env,
+  { shop, topic, webhookId, payload }: ShopifyDelivery,
+  waitUntil?: (p: Promise<unknown>) => void,
+) {
   const id = payloadProduct(payload);
   if (id === null) {
     log.warn(`Ignored ${topic} for ${shop}: the payload names no product`, { shop, topic, webhook_id: webhookId });
     return { ok: true, ignored: "payload names no product" };
   }
   const change = topic === "products/delete" ? { remove: [id] } : { read: [id] };
-  await catalogueStub(env, shop).changed(shop, change);
+  await productsChanged(env, shop, change, waitUntil);
   return { ok: true, queued: topic === "products/delete" ? "product removed" : "product read" };
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { registerIsolateCache } from "../lib/isolate-cache";
 import { describeError, log } from "../lib/log";
 import { JSON_TYPE, type MultipartUpload, type PutResult, type Spaces } from "./client";
 
@@ -9,14 +10,17 @@ const INITIAL_BUFFER = 64 * 1024;
 /** Room past the part size, so a character cut at the part's end still fits (UTF-8 takes up to 4 bytes). */
 const CHARACTER_ROOM = 4;
 
-/**
- * Full-size part buffers left by finished writers, for the next writer in this isolate. A part
- * buffer is freed only by a full garbage collection, so a busy catalogue that took a new one per
- * upload piled up tens of MB of them in the isolate's memory before the collector ran.
- */
-const spareParts: Uint8Array<ArrayBuffer>[] = [];
 /** Spares kept: writers running at once in one isolate are few, and each spare is a whole part. */
 const MAX_SPARE_PARTS = 2;
+/** Full-size part buffers left by finished writers, for the next writer in this isolate. */
+const spareParts: Uint8Array<ArrayBuffer>[] = [];
+registerIsolateCache({
+  name: "spaces.spare-part-buffers",
+  why: "a part buffer is freed only by a full garbage collection: a new 5 MiB one per catalogue write piled up tens of MB before the collector ran",
+  maxEntries: MAX_SPARE_PARTS,
+  ttlMs: null,
+  clear: () => void spareParts.splice(0),
+});
 
 export interface ObjectWriterResult extends PutResult {
   bytes: number;

@@ -1,3 +1,4 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { catalogueStub } from "../../src/catalogue/durable-object";
@@ -165,6 +166,26 @@ describe("a product's change, at the cost of that product", () => {
     await fileWhere(key, (f) => f.products.slice(0, 10).every((p: any, i: number) => p.title === `Changed ${i}`));
     expect((await adminCalls(shop)) - before).toBe(10);
     expect(logs.lines.slice(mark).filter((l) => l.includes(`Uploaded ${key} to Spaces`))).toHaveLength(1);
+  });
+
+  it("a burst of deliveries for one shop reaches its catalogue object in a few calls, every product read", async () => {
+    const { shop, key } = await installed(40);
+    for (let i = 0; i < 30; i++) await control("shopify", "product", { shop, index: i, title: `Burst ${i}` });
+    const calls = async () =>
+      runInDurableObject(catalogueStub(env, shop), async (_o, state: DurableObjectState) =>
+        Number(state.storage.sql.exec("SELECT value FROM meta WHERE name = 'seq'").toArray()[0]?.value ?? 0),
+      );
+    const before = await calls();
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => shopifyWebhook(shop, "products/update", { id: productId(i) })),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(30).fill(200));
+    // Deliveries that came while a call was under way rode in the next one.
+    expect((await calls()) - before).toBeLessThan(30);
+    const file = await fileWhere(key, (f) =>
+      f.products.slice(0, 30).every((p: any, i: number) => p.title === `Burst ${i}`),
+    );
+    expect(file.products.slice(30).every((p: any) => !p.title.startsWith("Burst"))).toBe(true);
   });
 
   it("a late or repeated delivery never rolls a product back", async () => {

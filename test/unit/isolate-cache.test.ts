@@ -57,6 +57,7 @@ describe("the registry", () => {
     const caches = listIsolateCaches();
     expect(caches.map((c) => c.name).sort()).toEqual(
       [
+        "catalogue.change-trips",
         "config.parsed-parts",
         "console.spaces-views",
         "crypto.backup-auth",
@@ -69,6 +70,7 @@ describe("the registry", () => {
         "log.redactions",
         "log.secrets",
         "spaces.clients",
+        "spaces.spare-part-buffers",
         "storage.commit-groups",
       ].sort(),
     );
