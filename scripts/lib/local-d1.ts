@@ -40,7 +40,8 @@ async function openLocal(persistTo: string, databases: DatabaseName[]) {
     d1Databases: Object.fromEntries(databases.map((d) => [d, localDatabaseId(d)])),
     // workerd's own warnings about its internal tables are noise in a restore's output.
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
-      stdout.pipe(process.stdout);
+      // Not piped: a pipe per instance would leave its listeners on process.stdout.
+      stdout.on("data", (chunk: Buffer) => process.stdout.write(chunk));
       stderr.on("data", (chunk: Buffer) => {
         const text = chunk
           .toString("utf8")
