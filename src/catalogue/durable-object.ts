@@ -19,6 +19,12 @@ import { CatalogueStore } from "./store";
 const CHANGE_DELAY_MS = 200;
 /** A busy shop's file is written at most this often (each write is the whole file). */
 const MIN_UPLOAD_INTERVAL_MS = 1000;
+/**
+ * A product is read again at most this often: a product whose stock changes with every order (a
+ * sale) costs one Admin API call per READ_SPACING_MS rather than one per alarm, and its latest
+ * change still lands within it (plus the write).
+ */
+const READ_SPACING_MS = 3000;
 /** Products read again in one run of the alarm; more wait for the next run (the file is written in between). */
 const READS_PER_RUN = 100;
 /** Removals are remembered this long: Shopify retries a delivery for 4 hours, a full read takes minutes. */
@@ -235,7 +241,7 @@ export class Catalogue extends DurableObject<Env> {
     const shop = this.meta.get("shop");
     if (!shop) return;
     try {
-      const batch = this.store.pendingBatch(READS_PER_RUN);
+      const batch = this.store.pendingBatch(READS_PER_RUN, Date.now() - READ_SPACING_MS);
       if (batch.length) {
         const owner = await shopOwner(this.env.TOKENS_DB, shop);
         if (!owner?.installed) {
@@ -248,9 +254,11 @@ export class Catalogue extends DurableObject<Env> {
         let changed = 0;
         for (const { id, seq } of batch) {
           // The product as Shopify holds it now is the truth; null: it no longer exists.
+          const readAt = Date.now();
           const product = await readProduct(api, id);
           if (product ? this.put(product) : this.remove(id)) changed++;
           this.store.donePending(id, seq);
+          this.store.readDone(id, readAt, Date.now() - READ_SPACING_MS);
         }
         log.info(`Read ${batch.length} changed products of ${shop}: ${changed} changed`, {
           shop,
@@ -263,9 +271,12 @@ export class Catalogue extends DurableObject<Env> {
       this.meta.set("failures", 0);
       if (outcome.skipped === "not loaded") await this.requestFullRead(shop);
       const behind = !outcome.skipped && this.version() > Number(this.meta.get("uploaded_version") ?? 0);
-      if (this.store.countPending() > 0 || behind) {
-        await this.scheduleAt(Math.max(Date.now() + CHANGE_DELAY_MS, this.lastUploadAt + MIN_UPLOAD_INTERVAL_MS));
-      }
+      const soonest = Math.max(Date.now() + CHANGE_DELAY_MS, this.lastUploadAt + MIN_UPLOAD_INTERVAL_MS);
+      const readable = this.store.pendingBatch(1, Date.now() - READ_SPACING_MS).length > 0;
+      const spaced = this.store.earliestRecentRead(Date.now() - READ_SPACING_MS);
+      if (readable || behind) await this.scheduleAt(soonest);
+      // Only products read lately wait: the alarm comes back when the first of them may be read.
+      else if (spaced !== null) await this.scheduleAt(Math.max(soonest, spaced + READ_SPACING_MS));
     } catch (err) {
       const failures = Number(this.meta.get("failures") ?? 0) + 1;
       this.meta.set("failures", failures);

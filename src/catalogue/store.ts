@@ -13,8 +13,9 @@ const pendingRow = z.object({ id: z.number(), seq: z.number() });
 /**
  * The SQLite storage of one shop's catalogue (its Durable Object): each product's line of the
  * products file with its `updatedAt`, the products removed lately (so an older read cannot bring
- * one back), the products waiting to be read again, and a few named values (meta). Synchronous,
- * like the object's storage: a change made of these calls cannot interleave with another.
+ * one back), the products waiting to be read again and when each was last read, and a few named
+ * values (meta). Synchronous, like the object's storage: a change made of these calls cannot
+ * interleave with another.
  */
 export class CatalogueStore {
   constructor(private readonly sql: SqlStorage) {
@@ -28,6 +29,7 @@ export class CatalogueStore {
     );
     this.sql.exec(`CREATE TABLE IF NOT EXISTS removed (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`);
     this.sql.exec(`CREATE TABLE IF NOT EXISTS pending (id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`);
+    this.sql.exec(`CREATE TABLE IF NOT EXISTS reads (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)`);
   }
 
   countProducts(): number {
@@ -88,8 +90,34 @@ export class CatalogueStore {
     for (const id of ids) this.sql.exec("INSERT OR REPLACE INTO pending (id, seq) VALUES (?, ?)", id, seq);
   }
 
-  pendingBatch(limit: number): { id: number; seq: number }[] {
-    return sqlRows(this.sql.exec("SELECT id, seq FROM pending ORDER BY seq LIMIT ?", limit), pendingRow, "pending");
+  /** Up to `limit` products waiting to be read, oldest first, leaving out those read after `readBefore`. */
+  pendingBatch(limit: number, readBefore: number): { id: number; seq: number }[] {
+    return sqlRows(
+      this.sql.exec(
+        `SELECT p.id, p.seq FROM pending p LEFT JOIN reads r ON r.id = p.id
+         WHERE r.at IS NULL OR r.at <= ? ORDER BY p.seq LIMIT ?`,
+        readBefore,
+        limit,
+      ),
+      pendingRow,
+      "pending",
+    );
+  }
+
+  /** Notes when a product was read; forgets reads made before `forgetBefore`. */
+  readDone(id: number, at: number, forgetBefore: number): void {
+    this.sql.exec("INSERT OR REPLACE INTO reads (id, at) VALUES (?, ?)", id, at);
+    this.sql.exec("DELETE FROM reads WHERE at < ?", forgetBefore);
+  }
+
+  /** The earliest read among products waiting that were read after `readAfter` (null: none waits so). */
+  earliestRecentRead(readAfter: number): number | null {
+    const row = sqlOne(
+      this.sql.exec("SELECT MIN(r.at) AS n FROM pending p JOIN reads r ON r.id = p.id WHERE r.at > ?", readAfter),
+      z.object({ n: z.number().nullable() }),
+      "reads",
+    );
+    return row.n;
   }
 
   /** Done with a read: removed unless the product was noted again meanwhile. */

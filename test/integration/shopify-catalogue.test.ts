@@ -188,6 +188,22 @@ describe("a product's change, at the cost of that product", () => {
     expect(file.products.slice(30).every((p: any) => !p.title.startsWith("Burst"))).toBe(true);
   });
 
+  it("a product whose stock changes with every order is read again at most every 3 s, its latest change kept", async () => {
+    const { shop, key } = await installed(5);
+    await control("shopify", "product", { shop, index: 0, title: "Sale 0" });
+    await shopifyWebhook(shop, "products/update", { id: productId(0) });
+    await fileWhere(key, (f) => f.products[0].title === "Sale 0");
+    const before = await adminCalls(shop);
+    // Four more changes, half a second apart: an alarm a second would read it twice or more.
+    for (let i = 1; i <= 4; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      await control("shopify", "product", { shop, index: 0, title: `Sale ${i}` });
+      expect((await shopifyWebhook(shop, "products/update", { id: productId(0) })).status).toBe(200);
+    }
+    await fileWhere(key, (f) => f.products[0].title === "Sale 4");
+    expect((await adminCalls(shop)) - before).toBe(1);
+  });
+
   it("a late or repeated delivery never rolls a product back", async () => {
     const { shop, key } = await installed(3);
     await control("shopify", "product", { shop, index: 1, title: "Newest" });
