@@ -80,7 +80,7 @@ export async function readLocal(
     const results: SqlValue[][][] = [];
     for (const sql of queries) {
       const rows = await d1.prepare(sql).raw();
-      results.push(rows.map((row) => (row as unknown[]).map(localValue)));
+      results.push(rows.map((row) => row.map(sqlValueOf)));
     }
     return results;
   } finally {
@@ -88,8 +88,11 @@ export async function readLocal(
   }
 }
 
-/** A value as D1 gives it, as the dump's reader has it (blobs as bytes). */
-function localValue(v: unknown): SqlValue {
+/**
+ * A value read from D1 as the dump's reader has it: blobs as bytes (an ArrayBuffer from Miniflare,
+ * an array of byte numbers in wrangler's JSON).
+ */
+export function sqlValueOf(v: unknown): SqlValue {
   if (v === null || v === undefined) return null;
   if (typeof v === "number" || typeof v === "string") return v;
   if (v instanceof ArrayBuffer) return new Uint8Array(v);

@@ -9,9 +9,9 @@ import {
   stateStatements,
   type StateFacts,
 } from "../../src/backup/restore-plan.ts";
-import { quoteIdent, type SqlValue } from "../../src/backup/sql-text.ts";
+import { quoteIdent } from "../../src/backup/sql-text.ts";
 import { LOCAL_DIR } from "../../dev/local-stack.ts";
-import { executeLocal, readLocal } from "./local-d1.ts";
+import { executeLocal, readLocal, sqlValueOf } from "./local-d1.ts";
 import { d1ExecuteFileAsync, d1QueryAll, ensureDir, type Target } from "./ops.ts";
 
 /**
@@ -54,20 +54,10 @@ export async function readBack(database: DatabaseName, state: DumpState, target:
   return readBackFacts(
     tables.map((table, i) => ({
       name: table.schema.name,
-      rows: (results[i] ?? []).map((r) => table.schema.columns.map((c) => sqlValue(r[c]))),
+      rows: (results[i] ?? []).map((r) => table.schema.columns.map((c) => sqlValueOf(r[c]))),
     })),
   );
 }
-
-/** A value of wrangler's JSON output as the dump's reader has it (blobs come as arrays of bytes). */
-const sqlValue = (v: unknown): SqlValue =>
-  v === undefined || v === null
-    ? null
-    : typeof v === "number" || typeof v === "string"
-      ? v
-      : Array.isArray(v)
-        ? new Uint8Array(v.map(Number))
-        : String(v);
 
 export { compareFacts };
 

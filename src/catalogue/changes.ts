@@ -1,5 +1,6 @@
 import { Carpool } from "../lib/carpool";
 import { IsolateCache, isolateWeakCache } from "../lib/isolate-cache";
+import { catalogueStub } from "./durable-object";
 
 /** Products changed at Shopify: `read` to read again (created, updated), `remove` gone. */
 export interface ProductChange {
@@ -31,9 +32,8 @@ export function productsChanged(
   change: ProductChange,
   waitUntil?: (p: Promise<unknown>) => void,
 ): Promise<{ pending: number }> {
-  const catalogues = env.CATALOGUES;
   const shops = trips.getOrCreate(
-    catalogues,
+    env.CATALOGUES,
     () => new IsolateCache({ why: "trips per shop", maxEntries: SHOPS_KEPT }),
   );
   const carpool = shops.getOrCreate(
@@ -46,7 +46,7 @@ export function productsChanged(
             read: changes.flatMap((c) => c.read ?? []),
             remove: changes.flatMap((c) => c.remove ?? []),
           };
-          const result = await catalogues.get(catalogues.idFromName(shop)).changed(shop, merged);
+          const result = await catalogueStub(env, shop).changed(shop, merged);
           return changes.map(() => ({ result }));
         },
       }),
