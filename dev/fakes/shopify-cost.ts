@@ -1,7 +1,9 @@
 import {
   Kind,
   getNamedType,
+  getNullableType,
   isCompositeType,
+  isListType,
   valueFromASTUntyped,
   type DocumentNode,
   type FieldNode,
@@ -16,7 +18,8 @@ import {
 /**
  * Shopify's documented query cost (shopify.dev, "GraphQL Admin API rate limits"), computed from a
  * document alone: a scalar or enum field costs 0, an object 1, a connection 2 plus `first` (or
- * `last`) times the cost of one node, nested connections multiply, and a mutation costs 10.
+ * `last`) times the cost of one node, nested connections multiply, a list asked for by id
+ * (`nodes(ids:)`) costs one object per id, and a mutation costs 10.
  * `actualCost` is the same rule with the number of nodes that came back instead of `first`.
  */
 
@@ -39,14 +42,22 @@ function argument(field: FieldNode, name: string, variables: Variables): unknown
   return valueFromASTUntyped(arg.value, variables);
 }
 
-/** The fields selected on `type`, fragments spread in (a union's branches are all counted). */
-function* fieldsOf(set: SelectionSetNode, walk: Walk): Generator<FieldNode> {
+/**
+ * The fields selected, fragments spread in, each with the type it is selected on: a fragment with a
+ * type condition (`... on Product`) is priced on that type, one without on the enclosing one.
+ */
+function* fieldsOf(
+  set: SelectionSetNode,
+  walk: Walk,
+  type: GraphQLCompositeType,
+): Generator<{ field: FieldNode; on: GraphQLCompositeType }> {
   for (const selection of set.selections) {
-    if (selection.kind === Kind.FIELD) yield selection;
-    else if (selection.kind === Kind.INLINE_FRAGMENT) yield* fieldsOf(selection.selectionSet, walk);
+    if (selection.kind === Kind.FIELD) yield { field: selection, on: type };
     else {
-      const fragment = walk.fragments.get(selection.name.value);
-      if (fragment) yield* fieldsOf(fragment.selectionSet, walk);
+      const fragment = selection.kind === Kind.INLINE_FRAGMENT ? selection : walk.fragments.get(selection.name.value);
+      if (!fragment) continue;
+      const condition = fragment.typeCondition && walk.schema.getType(fragment.typeCondition.name.value);
+      yield* fieldsOf(fragment.selectionSet, walk, condition && isCompositeType(condition) ? condition : type);
     }
   }
 }
@@ -70,9 +81,9 @@ const responseKey = (field: FieldNode) => field.alias?.value ?? field.name.value
  */
 function selectionCost(set: SelectionSetNode, type: GraphQLCompositeType, walk: Walk, data?: unknown): number {
   let cost = 0;
-  for (const field of fieldsOf(set, walk)) {
+  for (const { field, on } of fieldsOf(set, walk, type)) {
     if (field.name.value.startsWith("__")) continue;
-    const def = fieldDef(type, field.name.value, walk);
+    const def = fieldDef(on, field.name.value, walk);
     if (!def) continue;
     const named = getNamedType(def.type);
     if (!isCompositeType(named) || !field.selectionSet) continue;
@@ -80,7 +91,11 @@ function selectionCost(set: SelectionSetNode, type: GraphQLCompositeType, walk: 
     if (data !== undefined && (value === null || value === undefined)) continue;
     if (isConnection(named.name)) cost += connectionCost(field, named, walk, value);
     else if (Array.isArray(value)) {
-      for (const item of value) cost += 1 + selectionCost(field.selectionSet, named, walk, item);
+      for (const item of value) if (item !== null) cost += 1 + selectionCost(field.selectionSet, named, walk, item);
+    } else if (data === undefined && isListType(getNullableType(def.type))) {
+      // A list asked for by id (`nodes(ids:)`) costs one object per id asked for.
+      const ids = argument(field, "ids", walk.variables);
+      cost += (Array.isArray(ids) ? ids.length : 1) * (1 + selectionCost(field.selectionSet, named, walk));
     } else cost += 1 + selectionCost(field.selectionSet, named, walk, value);
   }
   return cost;
@@ -91,14 +106,14 @@ function connectionCost(field: FieldNode, type: GraphQLCompositeType, walk: Walk
   const conn = data as { nodes?: unknown[]; edges?: { node?: unknown }[] } | undefined;
   let perNode = (_node?: unknown) => 0;
   const parts: ((node?: unknown) => number)[] = [];
-  for (const sub of fieldsOf(field.selectionSet!, walk)) {
-    const def = fieldDef(type, sub.name.value, walk);
+  for (const { field: sub, on } of fieldsOf(field.selectionSet!, walk, type)) {
+    const def = fieldDef(on, sub.name.value, walk);
     if (!def || !sub.selectionSet) continue;
     const named = getNamedType(def.type);
     if (!isCompositeType(named)) continue;
     if (sub.name.value === "nodes") parts.push((node) => 1 + selectionCost(sub.selectionSet!, named, walk, node));
     if (sub.name.value === "edges") {
-      for (const edgeField of fieldsOf(sub.selectionSet, walk)) {
+      for (const { field: edgeField } of fieldsOf(sub.selectionSet, walk, named)) {
         if (edgeField.name.value !== "node" || !edgeField.selectionSet) continue;
         const nodeType = getNamedType(fieldDef(named, "node", walk)!.type) as GraphQLCompositeType;
         parts.push((node) => 1 + selectionCost(edgeField.selectionSet!, nodeType, walk, node));

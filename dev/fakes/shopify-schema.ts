@@ -281,6 +281,7 @@ export const ADMIN_SCHEMA_SDL = /* GraphQL */ `
       format: WebhookSubscriptionFormat
     ): WebhookSubscriptionConnection!
     node(id: ID!): Node
+    nodes(ids: [ID!]!): [Node]!
     currentBulkOperation(type: BulkOperationType = QUERY): BulkOperation
   }
 

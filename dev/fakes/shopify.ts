@@ -57,6 +57,8 @@ export type Plan = keyof typeof PLANS;
 const BUCKET_SECONDS = 20;
 /** Bulk query operations that may run at once per shop (API 2026-01 and later). */
 const MAX_CONCURRENT_BULK = 5;
+/** Ids one `nodes` query may ask for. */
+const NODES_MAX = 250;
 
 interface Webhook {
   id: string;
@@ -305,6 +307,17 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
   /** The resolvers of one shop: QueryRoot and Mutation fields. */
   function root(s: ShopState) {
     const shopDomain = s.domain;
+    const node = (id: string) => {
+      const op = s.bulkOps.find((o) => o.id === id);
+      if (op) {
+        advance(s, op);
+        return bulkNode(op);
+      }
+      const hook = s.webhooks.find((w) => w.id === id);
+      if (hook) return webhookNode(hook);
+      const product = s.products.find((p) => p.id === id);
+      return product ? productNode(product) : null;
+    };
     return {
       shop: {
         __typename: "Shop",
@@ -343,16 +356,11 @@ export async function startShopifyFake(opts: ShopifyFakeOptions) {
           args,
           ctx,
         ),
-      node: ({ id }: { id: string }) => {
-        const op = s.bulkOps.find((o) => o.id === id);
-        if (op) {
-          advance(s, op);
-          return bulkNode(op);
-        }
-        const hook = s.webhooks.find((w) => w.id === id);
-        if (hook) return webhookNode(hook);
-        const product = s.products.find((p) => p.id === id);
-        return product ? productNode(product) : null;
+      node: ({ id }: { id: string }) => node(id),
+      // As Shopify: in the order asked, null where nothing has the id; at most NODES_MAX ids.
+      nodes: ({ ids }: { ids: string[] }) => {
+        if (ids.length > NODES_MAX) throw new Error(`The input must not contain more than ${NODES_MAX} values.`);
+        return ids.map(node);
       },
       currentBulkOperation: () => {
         const op = s.bulkOps.at(-1);

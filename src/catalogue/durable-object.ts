@@ -11,7 +11,8 @@ import { ObjectWriter } from "../spaces/object-writer";
 import { spaces, tokenStore } from "../services";
 import { ShopAccess } from "../shopify/access";
 import { AdminApi } from "../shopify/admin-api";
-import { readProduct, type CatalogueProduct } from "../shopify/products";
+import { readProducts, type CatalogueProduct } from "../shopify/products";
+import { PRODUCTS_PER_READ } from "../shopify/queries";
 import type { Job } from "../jobs/queue-jobs";
 import { CatalogueStore } from "./store";
 
@@ -252,13 +253,20 @@ export class Catalogue extends DurableObject<Env> {
         const cfg = config(this.env, "shopify");
         const api = new AdminApi(cfg, new ShopAccess(cfg, await tokenStore(this.env), shop));
         let changed = 0;
-        for (const { id, seq } of batch) {
-          // The product as Shopify holds it now is the truth; null: it no longer exists.
+        for (let i = 0; i < batch.length; i += PRODUCTS_PER_READ) {
+          const group = batch.slice(i, i + PRODUCTS_PER_READ);
+          // The products as Shopify holds them now are the truth; null: it no longer exists.
           const readAt = Date.now();
-          const product = await readProduct(api, id);
-          if (product ? this.put(product) : this.remove(id)) changed++;
-          this.store.donePending(id, seq);
-          this.store.readDone(id, readAt, Date.now() - READ_SPACING_MS);
+          const products = await readProducts(
+            api,
+            group.map((p) => p.id),
+          );
+          for (const [k, { id, seq }] of group.entries()) {
+            const product = products[k]!;
+            if (product ? this.put(product) : this.remove(id)) changed++;
+            this.store.donePending(id, seq);
+            this.store.readDone(id, readAt, Date.now() - READ_SPACING_MS);
+          }
         }
         log.info(`Read ${batch.length} changed products of ${shop}: ${changed} changed`, {
           shop,

@@ -7,16 +7,16 @@ import {
   BULK_OPERATION_QUERY,
   BULK_OPERATION_RUN_QUERY,
   IMAGES_PER_PRODUCT,
-  PRODUCT_QUERY,
   PRODUCT_VARIANTS_QUERY,
   PRODUCT_VERSIONS_QUERY,
   PRODUCTS_BULK_QUERY,
+  PRODUCTS_BY_ID_QUERY,
   PRODUCTS_PAGE_QUERY,
   PRODUCTS_PAGE_SIZE,
   RECONCILE_PAGE_SIZE,
   VARIANTS_PAGE_SIZE,
   VARIANTS_PER_LISTED_PRODUCT,
-  VARIANTS_PER_PRODUCT_READ,
+  variantsPerRead,
 } from "./queries";
 
 /**
@@ -65,7 +65,7 @@ const ListedProduct = ProductFields.extend({ images: z.object({ nodes: z.array(I
 type ListedProduct = z.infer<typeof ListedProduct>;
 
 const ProductsPage = z.object({ products: z.object({ pageInfo: PageInfo, nodes: z.array(ListedProduct) }) });
-const ProductRead = z.object({ product: ListedProduct.nullable() });
+const ProductsRead = z.object({ nodes: z.array(ListedProduct.nullable()) });
 const VariantsRead = z.object({ product: z.object({ id: z.string(), variants: Variants }).nullable() });
 const VersionsPage = z.object({
   products: z.object({ pageInfo: PageInfo, nodes: z.array(z.object({ id: z.string(), updatedAt: z.string() })) }),
@@ -156,14 +156,24 @@ async function wholeProduct(api: AdminApi, p: ListedProduct): Promise<CatalogueP
 }
 
 /**
- * One product as Shopify holds it now; null when it no longer exists. One call for a product of up
- * to VARIANTS_PER_PRODUCT_READ variants, one more per VARIANTS_PAGE_SIZE beyond.
+ * Products as Shopify holds them now, in the order of `ids`; null for one that no longer exists.
+ * One call for up to PRODUCTS_PER_READ products, one more per VARIANTS_PAGE_SIZE variants a product
+ * has beyond what the call asked for.
  */
-export async function readProduct(api: AdminApi, id: number): Promise<CatalogueProduct | null> {
-  const { product } = ProductRead.parse(
-    await api.query(PRODUCT_QUERY, { id: productGid(id), variants: VARIANTS_PER_PRODUCT_READ }),
+export async function readProducts(api: AdminApi, ids: number[]): Promise<(CatalogueProduct | null)[]> {
+  const { nodes } = ProductsRead.parse(
+    await api.query(PRODUCTS_BY_ID_QUERY, { ids: ids.map(productGid), variants: variantsPerRead(ids.length) }),
   );
-  return product ? wholeProduct(api, product) : null;
+  if (nodes.length !== ids.length)
+    throw new PlatformError("shopify", "rejected", `asked for ${ids.length} products, got ${nodes.length}`);
+  const out: (CatalogueProduct | null)[] = [];
+  for (const [i, node] of nodes.entries()) {
+    // Relay's `nodes` answers in the order asked; anything else is not the product asked for.
+    if (node && productNumber(node.id) !== ids[i])
+      throw new PlatformError("shopify", "rejected", `asked for product ${ids[i]}, got ${node.id.slice(0, 80)}`);
+    out.push(node ? await wholeProduct(api, node) : null);
+  }
+  return out;
 }
 
 /** Batches of whole products, in the catalogue's order (ID). */

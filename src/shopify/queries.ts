@@ -117,17 +117,25 @@ export const PRODUCTS_PAGE_SIZE = 15;
 export const VARIANTS_PER_LISTED_PRODUCT = 10;
 
 /**
- * One product with its first VARIANTS_PER_PRODUCT_READ variants: 16 + 2 + 3 × 100 = 318 points, one
- * call for a product of up to that many variants (what a webhook's change costs).
+ * Products by id, each with its first `$variants` variants: 16 + 2 + 3 × variants points a product,
+ * so one product with 100 variants costs 318 and PRODUCTS_PER_READ products with
+ * `variantsPerRead(15)` = 11 variants 15 × 51 = 765. One call for the products a burst of webhooks
+ * changed; a product with more variants has the rest read with PRODUCT_VARIANTS_QUERY.
  */
-export const PRODUCT_QUERY = /* GraphQL */ `
-  query Product($id: ID!, $variants: Int!) {
-    product(id: $id) {
+export const PRODUCTS_BY_ID_QUERY = /* GraphQL */ `
+  query ProductsById($ids: [ID!]!, $variants: Int!) {
+    nodes(ids: $ids) {
+      ... on Product {
 ${PRODUCT_WITH_VARIANTS}
+      }
     }
   }
 `;
-export const VARIANTS_PER_PRODUCT_READ = 100;
+export const PRODUCTS_PER_READ = 15;
+const PRODUCT_READ_BUDGET = 800;
+/** Variants asked for with each of `count` products read together: as many as keep the call under 800 points, at most 100. */
+export const variantsPerRead = (count: number) =>
+  Math.max(1, Math.min(100, Math.floor((PRODUCT_READ_BUDGET / count - 18) / 3)));
 
 /** The rest of a product's variants (up to 2,048), VARIANTS_PAGE_SIZE a call: 1 + 2 + 3 × 200 = 603 points. */
 export const PRODUCT_VARIANTS_QUERY = /* GraphQL */ `

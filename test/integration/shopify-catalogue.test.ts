@@ -155,7 +155,7 @@ describe("a product's change, at the cost of that product", () => {
     expect((await adminCalls(shop)) - before).toBe(1);
   });
 
-  it("changes arriving together are written together: ten updates, ten reads, one write", async () => {
+  it("changes arriving together are read and written together: ten updates, one read, one write", async () => {
     const { shop, key } = await installed(20);
     for (let i = 0; i < 10; i++) await control("shopify", "product", { shop, index: i, title: `Changed ${i}` });
     const before = await adminCalls(shop);
@@ -164,8 +164,27 @@ describe("a product's change, at the cost of that product", () => {
       Array.from({ length: 10 }, (_, i) => shopifyWebhook(shop, "products/update", { id: productId(i) })),
     );
     await fileWhere(key, (f) => f.products.slice(0, 10).every((p: any, i: number) => p.title === `Changed ${i}`));
-    expect((await adminCalls(shop)) - before).toBe(10);
+    expect((await adminCalls(shop)) - before).toBe(1);
     expect(logs.lines.slice(mark).filter((l) => l.includes(`Uploaded ${key} to Spaces`))).toHaveLength(1);
+  });
+
+  it("a bulk edit costs one read per 15 products, and a product with many variants still comes whole", async () => {
+    const { shop, key } = await installed(40);
+    for (let i = 0; i < 40; i++) await control("shopify", "product", { shop, index: i, title: `Bulk ${i}` });
+    const big = await control("shopify", "product", { shop, create: true, variants: 30 });
+    const bigId = Number(big.id.split("/").pop());
+    const before = await adminCalls(shop);
+    // What a reconciliation hands over when it finds 41 products changed.
+    await catalogueStub(env, shop).changed(shop, {
+      read: [...Array.from({ length: 40 }, (_, i) => productId(i)), bigId],
+    });
+    const file = await fileWhere(key, (f) => f.count === 41 && f.products[39].title === "Bulk 39");
+    expect(file.products.slice(0, 40).map((p: any) => p.title)).toEqual(
+      Array.from({ length: 40 }, (_, i) => `Bulk ${i}`),
+    );
+    expect(file.products[40].variants).toHaveLength(30);
+    // ⌈41 / 15⌉ = 3 reads, and one more for the variants the third read did not ask for.
+    expect((await adminCalls(shop)) - before).toBe(4);
   });
 
   it("a burst of deliveries for one shop reaches its catalogue object in a few calls, every product read", async () => {

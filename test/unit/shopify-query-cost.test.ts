@@ -41,7 +41,10 @@ describe("every document the worker sends", () => {
       cursor: null,
       variants: queries.VARIANTS_PER_LISTED_PRODUCT,
     },
-    PRODUCT_QUERY: { id: "gid://shopify/Product/1", variants: queries.VARIANTS_PER_PRODUCT_READ },
+    PRODUCTS_BY_ID_QUERY: {
+      ids: Array.from({ length: queries.PRODUCTS_PER_READ }, (_, i) => `gid://shopify/Product/${i + 1}`),
+      variants: queries.variantsPerRead(queries.PRODUCTS_PER_READ),
+    },
     PRODUCT_VARIANTS_QUERY: { id: "gid://shopify/Product/1", first: queries.VARIANTS_PAGE_SIZE, cursor: null },
     PRODUCT_VERSIONS_QUERY: { first: queries.RECONCILE_PAGE_SIZE, cursor: null },
     BULK_OPERATION_RUN_QUERY: { query: queries.PRODUCTS_BULK_QUERY },
@@ -63,7 +66,16 @@ describe("every document the worker sends", () => {
       cost(queries.PRODUCTS_PAGE_QUERY, { first, variants });
     expect(page(queries.PRODUCTS_PAGE_SIZE)).toBe(2 + 15 * (16 + 2 + 3 * 10));
     expect(page(30)).toBeGreaterThan(SINGLE_QUERY_MAX_COST);
-    expect(cost(queries.PRODUCT_QUERY, { id: "gid://shopify/Product/1", variants: 100 })).toBe(16 + 2 + 3 * 100);
+    const byId = (count: number) =>
+      cost(queries.PRODUCTS_BY_ID_QUERY, {
+        ids: Array.from({ length: count }, (_, i) => `gid://shopify/Product/${i + 1}`),
+        variants: queries.variantsPerRead(count),
+      });
+    // Priced per id asked for, on the Product fields its fragment selects.
+    expect(byId(1)).toBe(16 + 2 + 3 * 100);
+    expect(byId(2)).toBe(2 * (16 + 2 + 3 * 100));
+    expect(byId(queries.PRODUCTS_PER_READ)).toBe(15 * (16 + 2 + 3 * 11));
+    for (let n = 1; n <= queries.PRODUCTS_PER_READ; n++) expect(byId(n)).toBeLessThanOrEqual(BUDGET);
     expect(cost(queries.PRODUCT_VARIANTS_QUERY, { id: "x", first: queries.VARIANTS_PAGE_SIZE })).toBe(1 + 2 + 3 * 200);
     expect(cost(queries.PRODUCT_VERSIONS_QUERY, { first: queries.RECONCILE_PAGE_SIZE })).toBe(2 + 250);
   });
