@@ -55,9 +55,9 @@ const LOG_FILE = INSPECTOR || process.env.BENCH_LOG_FILE === "1";
 /** Every line the worker printed, for the poll section and for a failure's report. */
 export const logLines: string[] = [];
 
-/** The worker's structured log lines. */
-export const messages = () =>
-  logLines.flatMap((l) => {
+/** The worker's structured log lines (from line `from` on). */
+export const messages = (from = 0) =>
+  logLines.slice(from).flatMap((l) => {
     if (!l.startsWith("{")) return [];
     try {
       return [z.record(z.string(), z.unknown()).parse(JSON.parse(l))];
