@@ -14,14 +14,14 @@ export async function benchPolls({ worker, secrets, proxy }: Bench) {
   const seen = { shops: 0, pages: 0, failed: 0 };
   let scanned = 0;
   const count = () => {
-    const upTo = logLines.length;
     for (const m of messages(scanned)) {
       const text = String(m.message);
       if (shopLines.test(text)) seen.shops++;
       if (pageLines.test(text)) seen.pages++;
       if (/: Failed \(/.test(text)) seen.failed++;
     }
-    scanned = upTo;
+    // Nothing is appended while this synchronous loop runs.
+    scanned = logLines.length;
     return seen;
   };
   for (const round of [1, 2]) {
