@@ -1,6 +1,6 @@
 import { journalRows, type RowJournal } from "./backup/journal";
 import { config, perEncryptionKeys } from "./config";
-import { isolateCache } from "./lib/isolate-cache";
+import { isolateCache, isolateWeakCache } from "./lib/isolate-cache";
 import { TokenCipher } from "./lib/token-cipher";
 import { DeletionStore } from "./db/facebook-deletions";
 import { FacebookUserStore } from "./db/facebook-users";
@@ -42,7 +42,16 @@ export const rowJournal =
 
 export const sessionStore = (env: Env) => new SessionStore(env.SESSIONS_DB);
 
-export const spaces = (env: Env) => new Spaces(config(env, "spaces"));
+/** One Spaces client per parsed configuration: building one hashes the credentials for its cache key. */
+const spacesClients = isolateWeakCache<object, Spaces>(
+  "spaces.per-config",
+  "the Spaces client of each parsed configuration (it lives as long as its environment object)",
+);
+
+export const spaces = (env: Env) => {
+  const cfg = config(env, "spaces");
+  return spacesClients.getOrCreate(cfg, () => new Spaces(cfg));
+};
 
 /** Installs and uninstalls of shops, journalled (see src/db/shop-lifecycle.ts). */
 export const shopLifecycle = (env: Env) => new ShopLifecycle(env.TOKENS_DB, rowJournal(env));
