@@ -17,6 +17,10 @@ const count = z.object({ n: z.number() });
 const latest = z.object({ at: z.number().nullable() });
 const messageRow = z.object({ body: z.string() });
 const pendingEditRow = z.object({ text: z.string(), num_edit: z.number() });
+const exists = z.object({ found: z.number() });
+
+/** The tables most conversations leave empty (see `hasRows`). */
+type RarelyFilled = "referrals" | "handovers" | "reactions" | "copies" | "pending_edits";
 
 /**
  * The SQLite storage of one conversation's Durable Object: its messages (each `mid` once, the
@@ -26,12 +30,29 @@ const pendingEditRow = z.object({ text: z.string(), num_edit: z.number() });
  * Synchronous, like the object's storage: a merge made of these calls cannot interleave.
  */
 export class ConversationStore {
+  /**
+   * Whether each of the rarely filled tables holds rows, asked once per object lifetime and set by
+   * every insert: most conversations have no referral, reaction, attachment or early edit, and
+   * their uploads and merges then read none of those tables. Only this store writes them.
+   */
+  private readonly filled = new Map<RarelyFilled, boolean>();
+
   constructor(private readonly sql: SqlStorage) {
     this.createTables();
   }
 
+  private hasRows(table: RarelyFilled): boolean {
+    let filled = this.filled.get(table);
+    if (filled === undefined) {
+      filled = sqlOne(this.sql.exec(`SELECT EXISTS (SELECT 1 FROM ${table}) AS found`), exists, table).found === 1;
+      this.filled.set(table, filled);
+    }
+    return filled;
+  }
+
   /** Creates the tables (again, after `deleteAll` emptied the object). */
   createTables(): void {
+    this.filled.clear();
     this.sql.exec(
       `CREATE TABLE IF NOT EXISTS messages (mid TEXT PRIMARY KEY, timestamp INTEGER NOT NULL, body TEXT NOT NULL)`,
     );
@@ -69,6 +90,7 @@ export class ConversationStore {
   }
 
   addReferral(timestamp: number, via: string, body: string): boolean {
+    this.filled.set("referrals", true);
     return this.insertOnce(
       "INSERT OR IGNORE INTO referrals (timestamp, via, body) VALUES (?, ?, ?)",
       timestamp,
@@ -78,6 +100,7 @@ export class ConversationStore {
   }
 
   addHandover(timestamp: number, event: string, body: string): boolean {
+    this.filled.set("handovers", true);
     return this.insertOnce(
       "INSERT OR IGNORE INTO handovers (timestamp, event, body) VALUES (?, ?, ?)",
       timestamp,
@@ -88,6 +111,7 @@ export class ConversationStore {
 
   /** Keeps a reaction unless a later one to the same message is there; true when it changed. */
   setReaction(mid: string, timestamp: number, body: string): boolean {
+    this.filled.set("reactions", true);
     return this.insertOnce(
       `INSERT INTO reactions (mid, timestamp, body) VALUES (?, ?, ?)
        ON CONFLICT (mid) DO UPDATE SET timestamp = excluded.timestamp, body = excluded.body
@@ -101,6 +125,7 @@ export class ConversationStore {
   /** The stored JSON of a table's rows in time order (referrals, handovers, reactions). */
   bodies(table: "referrals" | "handovers" | "reactions"): string[] {
     const bodies: string[] = [];
+    if (!this.hasRows(table)) return bodies;
     for (const [body] of this.sql.exec(`SELECT body FROM ${table} ORDER BY timestamp`).raw())
       bodies.push(sqlText(body, table, "body"));
     return bodies;
@@ -108,6 +133,7 @@ export class ConversationStore {
 
   /** Notes an attachment to copy (once per message and position). */
   addCopy(mid: string, idx: number, url: string): boolean {
+    this.filled.set("copies", true);
     return this.insertOnce(
       "INSERT OR IGNORE INTO copies (mid, idx, url, status) VALUES (?, ?, ?, 'pending')",
       mid,
@@ -118,6 +144,7 @@ export class ConversationStore {
 
   /** Copies not yet handed to the queue, or handed over before `staleBefore` without an outcome. */
   copiesToQueue(staleBefore: number, limit: number): { mid: string; idx: number }[] {
+    if (!this.hasRows("copies")) return [];
     return sqlRows(
       this.sql.exec(
         `SELECT mid, idx FROM copies WHERE status = 'pending' AND (queued_at IS NULL OR queued_at < ?) LIMIT ?`,
@@ -165,6 +192,7 @@ export class ConversationStore {
   /** Every copy's state, by message. */
   copies(): Map<string, CopyRow[]> {
     const out = new Map<string, CopyRow[]>();
+    if (!this.hasRows("copies")) return out;
     for (const row of sqlRows(
       this.sql.exec("SELECT mid, idx, status, path, content_type, size FROM copies ORDER BY mid, idx"),
       copyRow,
@@ -231,6 +259,7 @@ export class ConversationStore {
 
   /** The edit kept for a message that had not arrived, removed as it is handed over. */
   takePendingEdit(mid: string): { text: string; numEdit: number } | null {
+    if (!this.hasRows("pending_edits")) return null;
     const row = sqlRows(
       this.sql.exec("DELETE FROM pending_edits WHERE mid = ? RETURNING text, num_edit", mid),
       pendingEditRow,
@@ -241,6 +270,7 @@ export class ConversationStore {
 
   /** Keeps an edit for a message not yet stored (the latest edit wins). */
   keepPendingEdit(mid: string, text: string, numEdit: number): void {
+    this.filled.set("pending_edits", true);
     this.sql.exec(
       `INSERT INTO pending_edits (mid, text, num_edit) VALUES (?, ?, ?)
        ON CONFLICT (mid) DO UPDATE SET text = excluded.text, num_edit = excluded.num_edit
