@@ -2,12 +2,15 @@ import { DurableObject } from "cloudflare:workers";
 import { z } from "zod";
 import { ObjectMeta } from "../db/object-meta";
 import { describeError, log } from "../lib/log";
+import { PlatformError } from "../lib/platform-error";
 import { backoffMs } from "../lib/retry";
 import { conversationFolder, conversationKey } from "../spaces/keys";
 import { ConversationStore, type CopyRow } from "./store";
 import { writablePageOwner } from "../db/facebook-pages";
 import { spaces } from "../services";
 import type { Job } from "../jobs/queue-jobs";
+import type { CopyOutcome } from "../facebook/cdn";
+import { readCustomerProfile, type CustomerProfile } from "../facebook/profiles";
 import {
   attachmentSources,
   HANDOVER_EVENTS,
@@ -30,25 +33,17 @@ const HOUR_MS = 3_600_000;
 export const STANDARD_WINDOW_MS = 24 * HOUR_MS;
 /** The customer's name and picture are fetched again at most this often. */
 export const PROFILE_REFRESH_MS = 7 * 24 * HOUR_MS;
+/** Failed profile fetches in a row before the object stops asking until a message a day later. */
+const PROFILE_ATTEMPTS = 8;
 /**
- * A job handed to the queue that brought no outcome in this long (it died and was dropped) is
- * handed over again at the next change of the conversation.
+ * A copy job handed to the queue that brought no outcome in this long (it died and was dropped),
+ * or a profile given up on this long ago, is tried again at the next change of the conversation.
  */
-const REQUEUE_AFTER_MS = 24 * HOUR_MS;
+const ASK_AGAIN_AFTER_MS = 24 * HOUR_MS;
 /** Jobs an upload hands to the queue at most (the Queues limit of one sendBatch). */
 const JOBS_PER_ALARM = 100;
 
-/** The customer as the User Profile API gave them; `available: false` when Meta has no profile for the app. */
-export interface CustomerProfile {
-  available: boolean;
-  first_name: string | null;
-  last_name: string | null;
-  /** The stored picture, under the conversation's folder (`profile.jpg`...); null without one. */
-  picture: { path: string; content_type: string } | null;
-  fetched_at: number;
-}
-
-/** A customer's profile as `profileFetched` stores it. */
+/** A customer's profile as the object stores it. */
 const customerProfileSchema = z.object({
   available: z.boolean(),
   first_name: z.string().nullable(),
@@ -98,11 +93,6 @@ function parseStored<T extends z.ZodType>(schema: T, text: string): z.output<T> 
   const parsed = schema.safeParse(value);
   return parsed.success ? parsed.data : null;
 }
-
-/** What became of one attachment's copy (`stored`: its bytes are in Spaces at `path`). */
-export type CopyOutcome =
-  | { status: "stored"; path: string; contentType: string; size: number }
-  | { status: "expired" | "too_large" | "unavailable"; size?: number };
 
 export interface MergeInput {
   pageId: string;
@@ -154,6 +144,16 @@ export class Conversation extends DurableObject<Env> {
   private total: number | null = null;
   /** When the last upload started (0 after a restart, which at worst uploads a little early). */
   private lastUploadAt = 0;
+  /**
+   * When the customer last wrote (null: never), read once per object lifetime and then kept by
+   * merges, so that neither a merge nor an upload reads the messages for it.
+   */
+  private lastCustomerAt: number | null | undefined;
+
+  private lastCustomerMessageAt(): number | null {
+    if (this.lastCustomerAt === undefined) this.lastCustomerAt = this.store.lastCustomerMessageAt();
+    return this.lastCustomerAt;
+  }
 
   /** The next upload time: UPLOAD_DELAY_MS from now, spaced MIN_UPLOAD_INTERVAL_MS from the last. */
   private nextUploadAt(): number {
@@ -203,6 +203,9 @@ export class Conversation extends DurableObject<Env> {
     for (const m of input.messages) {
       if (!this.store.insertMessage(m.mid, m.timestamp, JSON.stringify(m))) continue;
       added++;
+      if (m.from === "customer" && this.lastCustomerAt !== undefined) {
+        this.lastCustomerAt = Math.max(this.lastCustomerAt ?? 0, m.timestamp);
+      }
       for (const source of attachmentSources(m)) this.store.addCopy(m.mid, source.idx, source.url);
       // An edit that came before its message (deliveries arrive in any order) applies now.
       const pending = this.store.takePendingEdit(m.mid);
@@ -227,11 +230,13 @@ export class Conversation extends DurableObject<Env> {
       events++;
     }
     // The first message of a customer, and one a week later, asks for their name and picture.
+    const now = Date.now();
     const profileDue =
       added > 0 &&
-      Date.now() - Number(this.meta.get("profile_checked_at") ?? 0) >= PROFILE_REFRESH_MS &&
-      Date.now() - Number(this.meta.get("profile_queued_at") ?? 0) >= REQUEUE_AFTER_MS;
-    if (profileDue) this.meta.set("profile_due", 1);
+      this.meta.get("profile_due") === null &&
+      now - Number(this.meta.get("profile_checked_at") ?? 0) >= PROFILE_REFRESH_MS &&
+      now - Number(this.meta.get("profile_given_up_at") ?? 0) >= ASK_AGAIN_AFTER_MS;
+    if (profileDue) this.meta.set("profile_due", now);
     this.bump(added + edited + events);
     this.total = before + added;
     this.meta.set("page_id", input.pageId);
@@ -280,19 +285,6 @@ export class Conversation extends DurableObject<Env> {
     return true;
   }
 
-  /**
-   * Records the customer's profile (or that Meta has none for this app). False when the
-   * conversation was forgotten meanwhile: the caller deletes the picture it wrote.
-   */
-  async profileFetched(profile: CustomerProfile): Promise<boolean> {
-    if (this.meta.get("page_id") === null) return false;
-    this.meta.set("customer", JSON.stringify(profile));
-    this.meta.set("profile_checked_at", profile.fetched_at);
-    this.bump(1);
-    await this.ensureAlarm();
-    return true;
-  }
-
   /** Writes the file again (its keys follow the page's owner after a relink). */
   async reupload(): Promise<void> {
     if (this.meta.get("page_id") === null) return;
@@ -311,6 +303,7 @@ export class Conversation extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
     this.meta.reset();
     this.total = null;
+    this.lastCustomerAt = undefined;
     this.alarmPending = false;
     this.store.createTables();
     if (stopped === "1") this.meta.set("stopped", 1);
@@ -383,8 +376,7 @@ export class Conversation extends DurableObject<Env> {
    */
   private conversationFile(owner: string, pageId: string, customerId: string): { body: string; version: number } {
     const folder = conversationFolder(owner, pageId, customerId);
-    // Read at upload time, not kept by each merge: the webhook's merge stays one write a message.
-    const lastCustomerAt = this.store.lastCustomerMessageAt();
+    const lastCustomerAt = this.lastCustomerMessageAt();
     const handovers = this.store.bodies("handovers");
     const stored = this.meta.get("customer");
     const customer = stored === null ? null : parseStored(customerProfileSchema, stored);
@@ -415,13 +407,13 @@ export class Conversation extends DurableObject<Env> {
   }
 
   /**
-   * Hands the queue what this conversation waits for: attachment copies and the customer's
-   * profile. Rows are marked one by one after the send, so merges meanwhile lose nothing.
+   * Hands the queue the attachment copies this conversation waits for. Rows are marked one by one
+   * after the send, so merges meanwhile lose nothing.
    */
-  private async queueWork(pageId: string, customerId: string) {
+  private async queueCopies(pageId: string, customerId: string) {
     const now = Date.now();
-    const copies = this.store.copiesToQueue(now - REQUEUE_AFTER_MS, JOBS_PER_ALARM);
-    const profile = this.meta.get("profile_due") !== null;
+    const copies = this.store.copiesToQueue(now - ASK_AGAIN_AFTER_MS, JOBS_PER_ALARM);
+    if (!copies.length) return;
     const jobs: Job[] = copies.map((c) => ({
       type: "facebook.attachment_copy",
       pageId,
@@ -429,16 +421,78 @@ export class Conversation extends DurableObject<Env> {
       mid: c.mid,
       index: c.idx,
     }));
-    if (profile) jobs.push({ type: "facebook.customer_profile", pageId, customerId });
-    if (!jobs.length) return;
     await this.env.JOBS.sendBatch(jobs.map((body) => ({ body, contentType: "json" as const })));
     for (const c of copies) this.store.markCopyQueued(c.mid, c.idx, now);
-    if (profile) {
-      this.meta.delete("profile_due");
-      this.meta.set("profile_queued_at", now);
-    }
     // More copies than one batch: the next alarm hands over the rest.
     if (copies.length === JOBS_PER_ALARM) await this.schedule(MIN_UPLOAD_INTERVAL_MS);
+  }
+
+  /**
+   * Fetches the customer's name and picture when due, after the upload: the message lands first,
+   * the name follows with the next upload. Done here rather than in a queue job, as the alarm
+   * already knows the page's owner and the object records the answer itself. A fault is retried by
+   * the alarm with backoff (after Meta's wait when throttled); after PROFILE_ATTEMPTS failures, or
+   * for a page that needs a new login, the profile is asked again only with a message a day later.
+   */
+  private async fetchProfileIfDue(owner: string, pageId: string, customerId: string) {
+    const due = this.meta.get("profile_due");
+    if (due === null) return;
+    if (Number(due) > Date.now()) return this.scheduleNoLaterThan(Number(due));
+    const folder = conversationFolder(owner, pageId, customerId);
+    const about = { page_id: pageId, sender_id: customerId };
+    let profile: CustomerProfile;
+    try {
+      profile = await readCustomerProfile(this.env, pageId, customerId, folder);
+    } catch (err) {
+      const attempts = Number(this.meta.get("profile_attempts") ?? 0) + 1;
+      if ((err instanceof PlatformError && err.kind === "auth") || attempts >= PROFILE_ATTEMPTS) {
+        this.meta.delete("profile_due");
+        this.meta.delete("profile_attempts");
+        this.meta.set("profile_given_up_at", Date.now());
+        log.warn(`Profile of sender ${customerId} on page ${pageId} not fetched: ${describeError(err)}`, about);
+        return;
+      }
+      const delay =
+        (err instanceof PlatformError && err.kind === "throttled" ? err.retryAfterMs : undefined) ??
+        backoffMs(attempts, 1000, 10 * 60_000);
+      this.meta.set("profile_attempts", attempts);
+      this.meta.set("profile_due", Date.now() + delay);
+      log.warn(
+        `Profile of sender ${customerId} on page ${pageId} failed (attempt ${attempts}), retrying in ${delay} ms: ${describeError(err)}`,
+        about,
+      );
+      return this.scheduleNoLaterThan(Date.now() + delay);
+    }
+    // Forgotten while Meta answered (a forget, a data deletion): the picture goes too.
+    if (this.meta.get("page_id") === null) {
+      if (profile.picture) await spaces(this.env).delete(folder + profile.picture.path);
+      return;
+    }
+    this.meta.set("customer", JSON.stringify(profile));
+    this.meta.set("profile_checked_at", profile.fetched_at);
+    this.meta.delete("profile_due");
+    this.meta.delete("profile_attempts");
+    this.bump(1);
+    await this.scheduleNoLaterThan(this.nextUploadAt());
+    log.info(`Profile of sender ${customerId} on page ${pageId}: ${profile.available ? "available" : "unavailable"}`, {
+      ...about,
+      picture: profile.picture !== null,
+    });
+  }
+
+  /** Writes the conversation file when Spaces is behind the object. */
+  private async upload(owner: string, pageId: string, customerId: string) {
+    // Read after the lookups: the state uploaded is the latest, whatever merged meanwhile.
+    if (this.version() <= Number(this.meta.get("uploaded_version") ?? 0)) return;
+    const { body, version } = this.conversationFile(owner, pageId, customerId);
+    const key = conversationKey(owner, pageId, customerId);
+    this.lastUploadAt = Date.now();
+    await spaces(this.env).put(key, body);
+    this.meta.set("uploaded_version", version);
+    this.meta.set("failures", 0);
+    log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: version });
+    // Messages merged while the upload was in flight need one more write.
+    if (this.version() > version) await this.schedule(this.nextUploadAt() - Date.now());
   }
 
   async alarm(): Promise<void> {
@@ -447,27 +501,19 @@ export class Conversation extends DurableObject<Env> {
     const pageId = this.meta.get("page_id");
     const customerId = this.meta.get("customer_id");
     if (!pageId || !customerId) return;
+    let owner: string;
     try {
       // The page's merchant, looked up at upload time: the file follows the page's current link.
-      const owner = await writablePageOwner(this.env.TOKENS_DB, pageId);
-      if (!owner) {
+      const page = await writablePageOwner(this.env.TOKENS_DB, pageId);
+      if (!page) {
         log.warn(`Conversation ${customerId} on page ${pageId} not uploaded: page is not linked or not authorized`, {
           page_id: pageId,
         });
         return;
       }
-      await this.queueWork(pageId, customerId);
-      // Read after the lookups: the state uploaded is the latest, whatever merged meanwhile.
-      if (this.version() <= Number(this.meta.get("uploaded_version") ?? 0)) return;
-      const { body, version } = this.conversationFile(owner.userUuid, pageId, customerId);
-      const key = conversationKey(owner.userUuid, pageId, customerId);
-      this.lastUploadAt = Date.now();
-      await spaces(this.env).put(key, body);
-      this.meta.set("uploaded_version", version);
-      this.meta.set("failures", 0);
-      log.info(`Uploaded ${key} to Spaces`, { page_id: pageId, sender_id: customerId, key, messages: version });
-      // Messages merged while the upload was in flight need one more write.
-      if (this.version() > version) await this.schedule(this.nextUploadAt() - Date.now());
+      owner = page.userUuid;
+      await this.queueCopies(pageId, customerId);
+      await this.upload(owner, pageId, customerId);
     } catch (err) {
       const failures = Number(this.meta.get("failures") ?? 0) + 1;
       this.meta.set("failures", failures);
@@ -480,11 +526,20 @@ export class Conversation extends DurableObject<Env> {
         },
       );
       await this.schedule(delay);
+      return;
     }
+    await this.fetchProfileIfDue(owner, pageId, customerId);
   }
 
   private async schedule(delayMs: number) {
     await this.ctx.storage.setAlarm(Date.now() + delayMs);
+    this.alarmPending = true;
+  }
+
+  /** Sets the alarm to `at` unless one is set earlier. */
+  private async scheduleNoLaterThan(at: number) {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
     this.alarmPending = true;
   }
 }

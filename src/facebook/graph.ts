@@ -4,6 +4,8 @@ import { redact } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
 import { fetchWithRetry, type Verdict } from "../lib/retry";
 import { appSecretProof } from "../lib/signatures";
+import { pageTokenKey } from "../db/tokens";
+import { tokenStore } from "../services";
 
 type FacebookConfig = Config<"facebook">;
 
@@ -125,4 +127,16 @@ export async function allGraphPages<T extends z.ZodType>(
     if (!after) break;
   }
   return items;
+}
+
+/** The stored page token; throws `auth` when the page needs a new login. */
+export async function pageToken(env: Env, pageId: string): Promise<string> {
+  const token = await (await tokenStore(env)).get(pageTokenKey(pageId));
+  if (!token) {
+    throw new PlatformError("facebook", "auth", `no token stored for page ${pageId}`, { reason: "token_needs_reauth" });
+  }
+  if (token.status !== "active") {
+    throw new PlatformError("facebook", "auth", `page ${pageId} needs a new login`, { reason: "token_already_marked" });
+  }
+  return token.accessToken;
 }

@@ -6,7 +6,7 @@ import type { Job } from "../jobs/queue-jobs";
 import { spaces } from "../services";
 import { conversationKey, pageMetadataKey, pagePrefix } from "../spaces/keys";
 import { conversationStub, pageIndexStub } from "../conversations/durable-object";
-import { pageToken } from "./pages";
+import { pageToken } from "./graph";
 
 /**
  * A page's objects lost from Spaces, put back. page_metadata.json is the poll's: it reads the Page

@@ -7,10 +7,9 @@ import { pageMetadataKey } from "../spaces/keys";
 import { writablePageOwner } from "../db/facebook-pages";
 import { recordSubscriptionHealth } from "../db/page-status";
 import { pageSubscriptionGone, pageSubscriptionWorks } from "../alerts/alerts";
-import { pageTokenKey } from "../db/tokens";
-import { linkStore, spaces, tokenStore } from "../services";
+import { linkStore, spaces } from "../services";
 import { pageIndexStub } from "../conversations/durable-object";
-import { graph } from "./graph";
+import { graph, pageToken } from "./graph";
 
 type FacebookConfig = Config<"facebook">;
 
@@ -160,18 +159,6 @@ export async function uploadPageMetadata(env: Env, userUuid: string, metadata: P
   if (result.written) log.info(`Uploaded ${key} to Spaces`, { page_id: metadata.id, user_uuid: userUuid, key });
   await pageIndexStub(env, metadata.id).keepPageMetadata(text);
   return result;
-}
-
-/** The stored page token; throws `auth` when the page needs a new login. */
-export async function pageToken(env: Env, pageId: string): Promise<string> {
-  const token = await (await tokenStore(env)).get(pageTokenKey(pageId));
-  if (!token) {
-    throw new PlatformError("facebook", "auth", `no token stored for page ${pageId}`, { reason: "token_needs_reauth" });
-  }
-  if (token.status !== "active") {
-    throw new PlatformError("facebook", "auth", `page ${pageId} needs a new login`, { reason: "token_already_marked" });
-  }
-  return token.accessToken;
 }
 
 /** Refetches a written page's metadata and uploads it (webhook `changes`, poll). */

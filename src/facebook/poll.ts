@@ -10,11 +10,10 @@ import { conversationStub } from "../conversations/durable-object";
 import { copyAttachment } from "./attachments";
 import { conversationFilesJob } from "./objects";
 import { runDataDeletion } from "./deletion";
-import { connection, graphPage, nextCursor } from "./graph";
+import { connection, graphPage, nextCursor, pageToken } from "./graph";
 import { GRAPH_MESSAGE_FIELDS, polledMessage, type ConversationMessage } from "../conversations/messages";
-import { healPageSubscription, pageToken, refreshPageMetadata } from "./pages";
+import { healPageSubscription, refreshPageMetadata } from "./pages";
 import { POLL_CALLS_PER_JOB } from "./poll-budget";
-import { fetchCustomerProfile } from "./profiles";
 
 /** A saved cursor older than this belongs to an abandoned poll: the next daily poll starts over. */
 const CURSOR_MAX_AGE_MS = 20 * 60 * 60 * 1000;
@@ -25,7 +24,7 @@ type FacebookJob = Extract<Job, { type: `facebook.${string}` }>;
 
 /**
  * The Facebook jobs of the queue: a page's metadata refresh, its daily poll, a data deletion, an
- * attachment's copy, a customer's profile, the check of its files in Spaces.
+ * attachment's copy, the check of its files in Spaces.
  */
 export async function facebookJob(env: Env, job: FacebookJob) {
   if (job.type === "facebook.attachment_copy") {
@@ -34,10 +33,6 @@ export async function facebookJob(env: Env, job: FacebookJob) {
   }
   if (job.type === "facebook.conversation_files") {
     await conversationFilesJob(env, job);
-    return;
-  }
-  if (job.type === "facebook.customer_profile") {
-    await fetchCustomerProfile(env, job);
     return;
   }
   if (job.type === "facebook.page_metadata") {

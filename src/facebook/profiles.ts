@@ -1,15 +1,18 @@
 import { z } from "zod";
 import { config } from "../config";
-import { log } from "../lib/log";
 import { PlatformError } from "../lib/platform-error";
-import { conversationFolder } from "../spaces/keys";
-import { writablePageOwner } from "../db/facebook-pages";
-import { spaces } from "../services";
-import type { Job } from "../jobs/queue-jobs";
-import { conversationStub, type CustomerProfile } from "../conversations/durable-object";
-import { copyUrlToSpaces, extensionOf } from "./attachments";
-import { graph } from "./graph";
-import { pageToken } from "./pages";
+import { copyUrlToSpaces, extensionOf } from "./cdn";
+import { graph, pageToken } from "./graph";
+
+/** The customer as the User Profile API gave them; `available: false` when Meta has no profile for the app. */
+export interface CustomerProfile {
+  available: boolean;
+  first_name: string | null;
+  last_name: string | null;
+  /** The stored picture, under the conversation's folder (`profile.jpg`...); null without one. */
+  picture: { path: string; content_type: string } | null;
+  fetched_at: number;
+}
 
 /** The User Profile API's answer for a PSID (fields asked: first_name, last_name, profile_pic). */
 const profileSchema = z.object({
@@ -19,15 +22,16 @@ const profileSchema = z.object({
 });
 
 /**
- * The queued fetch of a customer's name and picture (User Profile API, with the page token), the
- * picture copied to `conversations/<sender_id>/profile.<ext>`. Meta has no profile for some people
- * (an error answer): that is recorded as "unavailable" and asked again only a week later. Throttling
- * and faults throw, so the queue retries; a dead page token is marked by the consumer.
+ * A customer's name and picture (User Profile API, with the page token), the picture copied to
+ * `<folder>profile.<ext>`. Meta has no profile for some people (an error answer): that is an
+ * answer, `available: false`. Throttling, faults and a dead page token throw PlatformError.
  */
-export async function fetchCustomerProfile(env: Env, job: Extract<Job, { type: "facebook.customer_profile" }>) {
-  const { pageId, customerId } = job;
-  const owner = await writablePageOwner(env.TOKENS_DB, pageId);
-  if (!owner) return;
+export async function readCustomerProfile(
+  env: Env,
+  pageId: string,
+  customerId: string,
+  folder: string,
+): Promise<CustomerProfile> {
   const cfg = config(env, "facebook");
   const token = await pageToken(env, pageId);
   const fetchedAt = Date.now();
@@ -48,16 +52,9 @@ export async function fetchCustomerProfile(env: Env, job: Extract<Job, { type: "
     picture: null,
     fetched_at: fetchedAt,
   };
-  const folder = conversationFolder(owner.userUuid, pageId, customerId);
   if (answer?.profile_pic) {
     const copy = await copyUrlToSpaces(env, answer.profile_pic, folder, (type) => `profile${extensionOf(type)}`);
     if (copy.status === "stored") profile.picture = { path: copy.path, content_type: copy.contentType };
   }
-  const recorded = await conversationStub(env, pageId, customerId).profileFetched(profile);
-  if (!recorded && profile.picture) await spaces(env).delete(folder + profile.picture.path);
-  log.info(`Profile of sender ${customerId} on page ${pageId}: ${profile.available ? "available" : "unavailable"}`, {
-    page_id: pageId,
-    sender_id: customerId,
-    picture: profile.picture !== null,
-  });
+  return profile;
 }

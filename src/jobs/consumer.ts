@@ -89,11 +89,7 @@ async function markDeadToken(env: Env, job: Job) {
     await tokens.markNeedsReauth(shopTokenKey(job.shop));
     log.warn(`Token for ${job.shop} needs a new install`, { shop: job.shop });
     await shopTokenRefused(env, job.shop);
-  } else if (
-    job.type === "facebook.poll" ||
-    job.type === "facebook.page_metadata" ||
-    job.type === "facebook.customer_profile"
-  ) {
+  } else if (job.type === "facebook.poll" || job.type === "facebook.page_metadata") {
     await tokens.markNeedsReauth(pageTokenKey(job.pageId));
     log.warn(`Token for page ${job.pageId} needs a new login`, { page_id: job.pageId });
   }

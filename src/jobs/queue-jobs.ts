@@ -62,8 +62,6 @@ export const jobSchema = z.discriminatedUnion("type", [
     mid: z.string(),
     index: z.number().int().nonnegative(),
   }),
-  /** A customer's name and picture from the User Profile API. */
-  z.object({ type: z.literal("facebook.customer_profile"), pageId: z.string(), customerId: z.string() }),
   /**
    * Puts back the page's conversation files Spaces lost. `after`: the senders up to it are checked;
    * `perJob`: senders a job checks (SENDERS_PER_JOB of src/facebook/objects.ts unless set).

@@ -181,6 +181,22 @@ describe("where the customer came from, who holds the thread, reads and reaction
     expect(logs.lines.join("\n")).not.toContain("scontent.example");
   });
 
+  it("the messaging window follows the customer's latest message, not the page's", async () => {
+    const [page, ada] = [uniqueId(), uniqueId()];
+    const { uuid } = await login(page);
+    const key = conversationKey(uuid, page, ada);
+    const t0 = Date.now() - 60_000;
+    const windowOf = async () => (await readJson(key))?.messaging_window?.last_customer_message_at;
+    await deliver([{ page, customer: ada, kind: "message", mid: `m_${ada}_1`, text: "hi", timestamp: t0 }]);
+    await waitFor(async () => expect(await windowOf()).toBe(t0));
+    await deliver([{ page, customer: ada, kind: "echo", mid: `m_${ada}_2`, text: "hello", timestamp: t0 + 1000 }]);
+    await waitFor(async () => expect((await readJson(key))?.messages).toHaveLength(2));
+    expect(await windowOf()).toBe(t0);
+    await deliver([{ page, customer: ada, kind: "message", mid: `m_${ada}_3`, text: "M?", timestamp: t0 + 2000 }]);
+    await waitFor(async () => expect(await windowOf()).toBe(t0 + 2000));
+    expect((await readFile(key)).messaging_window.standard_window_ends_at).toBe(t0 + 2000 + STANDARD_WINDOW_MS);
+  });
+
   it("the login subscribes every field; a page subscribed before gets the new ones from the daily poll", async () => {
     const page = uniqueId();
     const old = ["name", "category", "messages", "message_echoes", "messaging_postbacks", "message_edits"];
@@ -238,9 +254,21 @@ describe("the customer's name and picture", () => {
     await waitFor(async () => expect((await readJson(benKey))?.messages).toHaveLength(2));
     await new Promise((r) => setTimeout(r, 1000));
     expect((await fakeState("graph", `page=${page}`)).calls.profiles - before).toBe(2);
-    expect(logs.lines.some((l) => l.includes("Job gave up") || l.includes("facebook.customer_profile failed"))).toBe(
-      false,
-    );
+    expect(logs.lines.some((l) => l.includes(`Profile of sender ${ben} on page ${page} failed`))).toBe(false);
+  });
+
+  it("a profile call that fails is tried again until the name lands, the message first", async () => {
+    const [page, ada] = [uniqueId(), uniqueId()];
+    const { uuid } = await login(page);
+    await control("graph", "customer", { page, id: ada, first_name: "Ada", last_name: "Lovelace" });
+    // Meta failing three times in a row: more than one call's own retries.
+    await control("graph", "faults", { faults: [{ kind: "500", times: 3 }] });
+    await deliver([{ page, customer: ada, mid: `m_${ada}_1`, text: "hi" }]);
+    const key = conversationKey(uuid, page, ada);
+    await waitFor(async () => expect((await readJson(key))?.messages).toHaveLength(1));
+    await waitFor(async () => expect((await readJson(key))?.customer?.first_name).toBe("Ada"));
+    expect(logs.has(`Profile of sender ${ada} on page ${page} failed (attempt 1), retrying in`)).toBe(true);
+    expect(logs.has(`Profile of sender ${ada} on page ${page}: available`)).toBe(true);
   });
 });
 
