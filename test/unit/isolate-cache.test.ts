@@ -70,6 +70,7 @@ describe("the registry", () => {
         "log.redactions",
         "log.secrets",
         "spaces.clients",
+        "spaces.per-config",
         "spaces.spare-part-buffers",
         "storage.commit-groups",
       ].sort(),
