@@ -33,11 +33,12 @@ const HOUR_MS = 3_600_000;
 export const STANDARD_WINDOW_MS = 24 * HOUR_MS;
 /** The customer's name and picture are fetched again at most this often. */
 export const PROFILE_REFRESH_MS = 7 * 24 * HOUR_MS;
-/** Failed profile fetches in a row before the object stops asking until a message a day later. */
-const PROFILE_ATTEMPTS = 8;
+/** The longest wait between two tries of a failing profile fetch (it is tried until it lands). */
+const PROFILE_RETRY_MAX_MS = 60 * 60_000;
 /**
  * A copy job handed to the queue that brought no outcome in this long (it died and was dropped),
- * or a profile given up on this long ago, is tried again at the next change of the conversation.
+ * or a profile given up on this long ago (the page needed a new login), is tried again at the
+ * next change of the conversation.
  */
 const ASK_AGAIN_AFTER_MS = 24 * HOUR_MS;
 /** Jobs an upload hands to the queue at most (the Queues limit of one sendBatch). */
@@ -431,8 +432,8 @@ export class Conversation extends DurableObject<Env> {
    * Fetches the customer's name and picture when due, after the upload: the message lands first,
    * the name follows with the next upload. Done here rather than in a queue job, as the alarm
    * already knows the page's owner and the object records the answer itself. A fault is retried by
-   * the alarm with backoff (after Meta's wait when throttled); after PROFILE_ATTEMPTS failures, or
-   * for a page that needs a new login, the profile is asked again only with a message a day later.
+   * the alarm with backoff (after Meta's wait when throttled) until it lands, as uploads are; for a
+   * page that needs a new login, the profile is asked again only with a message a day later.
    */
   private async fetchProfileIfDue(owner: string, pageId: string, customerId: string) {
     const due = this.meta.get("profile_due");
@@ -445,7 +446,7 @@ export class Conversation extends DurableObject<Env> {
       profile = await readCustomerProfile(this.env, pageId, customerId, folder);
     } catch (err) {
       const attempts = Number(this.meta.get("profile_attempts") ?? 0) + 1;
-      if ((err instanceof PlatformError && err.kind === "auth") || attempts >= PROFILE_ATTEMPTS) {
+      if (err instanceof PlatformError && err.kind === "auth") {
         this.meta.delete("profile_due");
         this.meta.delete("profile_attempts");
         this.meta.set("profile_given_up_at", Date.now());
@@ -454,7 +455,7 @@ export class Conversation extends DurableObject<Env> {
       }
       const delay =
         (err instanceof PlatformError && err.kind === "throttled" ? err.retryAfterMs : undefined) ??
-        backoffMs(attempts, 1000, 10 * 60_000);
+        backoffMs(attempts, 1000, PROFILE_RETRY_MAX_MS);
       this.meta.set("profile_attempts", attempts);
       this.meta.set("profile_due", Date.now() + delay);
       log.warn(
