@@ -25,11 +25,8 @@ process.env.TEST_GRAPH_PORT = String(ports.graph);
 process.env.TEST_MONITOR_PORT = String(ports.monitor);
 
 const root = fileURLToPath(new URL(".", import.meta.url));
-const xmlBuilder = fileURLToPath(new URL("./node_modules/@aws-sdk/xml-builder/dist-cjs/index.js", import.meta.url));
 
 export default defineConfig({
-  // Trap 2 of toolchain.md: the browser build of the XML parser needs DOMParser.
-  resolve: { alias: { "@aws-sdk/xml-builder": xmlBuilder } },
   plugins: [
     cloudflareTest(async () => ({
       wrangler: { configPath: "./wrangler.toml" },

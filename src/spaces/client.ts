@@ -1,24 +1,17 @@
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  S3ServiceException,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import { createHash } from "node:crypto";
+import { AwsClient } from "aws4fetch";
 import type { Config } from "../config";
 import { isolateCache, secretKey } from "../lib/isolate-cache";
+import { backoffMs, sleep } from "../lib/retry";
 
 /**
  * The Spaces writer: private JSON objects over the S3 API. Works against DigitalOcean Spaces and any
  * S3-compatible endpoint (path-style when the host is not a Spaces host).
+ *
+ * Requests are plain `fetch` calls signed with SigV4 by aws4fetch. The AWS SDK did the same through a
+ * stack of some thirty middlewares per request, which made up a fifth of the worker's CPU under a
+ * Messenger load (every conversation upload is one PUT); the answers needed here are a status, a
+ * few headers and, for a listing, a flat XML document.
  */
 
 export type SpacesConfig = Config<"spaces">;
@@ -26,9 +19,13 @@ export type SpacesConfig = Config<"spaces">;
 export const JSON_TYPE = "application/json";
 
 /** `x-amz-meta-sha256`: lets a writer skip an upload whose bytes have not changed. */
-const SHA_META = "sha256";
+const SHA_META = "x-amz-meta-sha256";
 /** `x-amz-meta-parts`: SHA-256 prefixes of each part of an object written in parts. */
-const PARTS_META = "parts";
+const PARTS_META = "x-amz-meta-parts";
+/** The header that carries a request's payload hash into its SigV4 signature. */
+const CONTENT_SHA256 = "x-amz-content-sha256";
+/** Requests sent at most for one operation when the server answers 5xx or 429, or not at all. */
+const MAX_ATTEMPTS = 3;
 
 export function spacesEndpoint(cfg: Pick<SpacesConfig, "SPACES_ENDPOINT" | "SPACES_REGION">): {
   endpoint: string;
@@ -39,27 +36,23 @@ export function spacesEndpoint(cfg: Pick<SpacesConfig, "SPACES_ENDPOINT" | "SPAC
   return { endpoint, forcePathStyle: !host.endsWith(".digitaloceanspaces.com") };
 }
 
-const clients = isolateCache<string, S3Client>("spaces.clients", {
-  why: "one S3 client per endpoint and credentials (keyed by their SHA-256), reusing its connections",
+const clients = isolateCache<string, AwsClient>("spaces.clients", {
+  why: "one request signer per endpoint and credentials (keyed by their SHA-256), keeping its signing keys",
   maxEntries: 16,
 });
 
-function clientFor(cfg: SpacesConfig): S3Client {
-  const { endpoint, forcePathStyle } = spacesEndpoint(cfg);
-  const cacheKey = secretKey(endpoint, cfg.SPACES_REGION, cfg.SPACES_KEY, cfg.SPACES_SECRET);
+function signerFor(cfg: SpacesConfig): AwsClient {
+  const cacheKey = secretKey(spacesEndpoint(cfg).endpoint, cfg.SPACES_REGION, cfg.SPACES_KEY, cfg.SPACES_SECRET);
   return clients.getOrCreate(
     cacheKey,
+    // Retries are ours (`send`): aws4fetch's would resend a stream it already consumed.
     () =>
-      new S3Client({
-        endpoint,
-        forcePathStyle,
+      new AwsClient({
+        accessKeyId: cfg.SPACES_KEY,
+        secretAccessKey: cfg.SPACES_SECRET,
+        service: "s3",
         region: cfg.SPACES_REGION,
-        credentials: { accessKeyId: cfg.SPACES_KEY, secretAccessKey: cfg.SPACES_SECRET },
-        // The SDK's default flexible checksums make streamed PUTs store nothing on Spaces-like
-        // servers (the conformance suite against radosgw shows it): only where an operation needs them.
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
-        maxAttempts: 3,
+        retries: 0,
       }),
   );
 }
@@ -82,9 +75,6 @@ export class SpacesError extends Error {
 
 function wrap(operation: string, key: string, err: unknown): SpacesError {
   if (err instanceof SpacesError) return err;
-  if (err instanceof S3ServiceException) {
-    return new SpacesError(operation, key, err.$metadata?.httpStatusCode, err.name, err.message);
-  }
   return new SpacesError(operation, key, undefined, undefined, err instanceof Error ? err.message : String(err));
 }
 
@@ -108,34 +98,117 @@ function fixedLength(body: ReadableStream<Uint8Array>, length: number): Readable
   return fixed.readable;
 }
 
-/** The header that carries a request's payload hash into its SigV4 signature. */
-const CONTENT_SHA256 = "x-amz-content-sha256";
+const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-/**
- * Puts the payload hash the caller already has on a request about to be signed. Without it the SDK
- * hashes the body again to sign it, first copying it whole (twice, for a part), which a big upload
- * cannot afford.
- */
-function setPayloadHash(request: unknown, sha256: string): void {
-  if (typeof request === "object" && request !== null && "headers" in request) {
-    const headers = request.headers;
-    if (typeof headers === "object" && headers !== null) Object.assign(headers, { [CONTENT_SHA256]: sha256 });
+/** A key in a URL path: each segment percent-encoded (RFC 3986), the slashes kept. */
+const encodeKey = (key: string) =>
+  key
+    .split("/")
+    .map((segment) =>
+      encodeURIComponent(segment).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`),
+    )
+    .join("/");
+
+const XML_ENTITIES: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
+
+/** The text of every `<tag>` element of an S3 answer, entities decoded (S3's answers are flat). */
+export function xmlTexts(xml: string, tag: string): string[] {
+  const texts: string[] = [];
+  for (const m of xml.matchAll(new RegExp(`<${tag}>([^<]*)</${tag}>`, "g"))) {
+    texts.push(
+      m[1]!.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (entity, name: string) =>
+        name[0] === "#"
+          ? String.fromCodePoint(Number(name[1] === "x" || name[1] === "X" ? `0${name.slice(1)}` : name.slice(1)))
+          : (XML_ENTITIES[name.toLowerCase()] ?? entity),
+      ),
+    );
   }
+  return texts;
 }
-const PAYLOAD_HASH = { step: "build", name: "knownPayloadHash" } as const;
+
+const xmlEscape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/** What one S3 request sends. A body that is a stream cannot be sent twice, so it is not retried. */
+interface S3Request {
+  method: "GET" | "HEAD" | "PUT" | "POST" | "DELETE";
+  key?: string;
+  query?: Record<string, string | number | undefined>;
+  headers?: Record<string, string | undefined>;
+  body?: Uint8Array | ReadableStream<Uint8Array>;
+}
 
 export class Spaces {
   readonly bucket: string;
-  private readonly client: S3Client;
+  private readonly signer: AwsClient;
+  /** The bucket's URL: `<endpoint>/<bucket>` (path-style) or `https://<bucket>.<region host>`. */
+  private readonly bucketUrl: string;
 
   constructor(cfg: SpacesConfig) {
     this.bucket = cfg.SPACES_BUCKET;
-    this.client = clientFor(cfg);
+    this.signer = signerFor(cfg);
+    const { endpoint, forcePathStyle } = spacesEndpoint(cfg);
+    const url = new URL(endpoint);
+    this.bucketUrl = forcePathStyle
+      ? `${endpoint}/${encodeKey(this.bucket)}`
+      : `${url.protocol}//${this.bucket}.${url.host}${url.pathname.replace(/\/+$/, "")}`;
   }
 
   /**
-   * Writes a private object (JSON unless `contentType` says otherwise). A stream needs `contentLength`. `sha256` (hex of the bytes) is
-   * stored as metadata so `putIfChanged` can skip identical uploads.
+   * Sends one signed request; answers 5xx and 429, and requests that got no answer, are sent again
+   * (MAX_ATTEMPTS in all, with backoff) unless the body is a stream. Any other status than 2xx is a
+   * SpacesError with the server's code and message from its XML. Returns the 2xx response.
+   */
+  private async send(operation: string, name: string, req: S3Request): Promise<Response> {
+    const url = new URL(req.key === undefined ? this.bucketUrl : `${this.bucketUrl}/${encodeKey(req.key)}`);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers ?? {})) if (v !== undefined) headers[k] = v;
+    // The payload's hash is signed (the server checks the bytes against it); a stream is sent unsigned.
+    headers[CONTENT_SHA256] ??= req.body instanceof Uint8Array ? sha256Hex(req.body) : "UNSIGNED-PAYLOAD";
+    const replayable = !(req.body instanceof ReadableStream);
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await fetch(await this.signer.sign(url.toString(), { method: req.method, headers, body: req.body }));
+      } catch (err) {
+        if (!replayable || attempt >= MAX_ATTEMPTS) throw wrap(operation, name, err);
+        await sleep(backoffMs(attempt - 1, 100, 2000));
+        continue;
+      }
+      if (res.ok) return res;
+      const text = req.method === "HEAD" ? "" : await res.text().catch(() => "");
+      if ((res.status >= 500 || res.status === 429) && replayable && attempt < MAX_ATTEMPTS) {
+        await sleep(backoffMs(attempt - 1, 100, 2000));
+        continue;
+      }
+      const code = xmlTexts(text, "Code")[0];
+      const message = xmlTexts(text, "Message")[0] ?? (res.statusText || `HTTP ${res.status}`);
+      throw new SpacesError(
+        operation,
+        name,
+        res.status,
+        code ?? (res.status === 404 ? "NotFound" : undefined),
+        message,
+      );
+    }
+  }
+
+  /**
+   * A request whose 200 answer may still carry an `<Error>` (S3 answers a copy or a multipart
+   * completion that fails late this way): its XML, or that error thrown.
+   */
+  private async sendChecked(operation: string, name: string, req: S3Request): Promise<string> {
+    const text = await (await this.send(operation, name, req)).text();
+    if (/<Error>/.test(text)) {
+      throw new SpacesError(operation, name, 200, xmlTexts(text, "Code")[0], xmlTexts(text, "Message")[0] ?? "error");
+    }
+    return text;
+  }
+
+  /**
+   * Writes a private object (JSON unless `contentType` says otherwise). A stream needs `contentLength`.
+   * `sha256` (hex of the bytes) is stored as metadata so `putIfChanged` can skip identical uploads,
+   * and signed as the payload's hash (bytes the server receives otherwise are refused).
    */
   async put(
     key: string,
@@ -145,27 +218,24 @@ export class Spaces {
     if (body instanceof ReadableStream && opts.contentLength === undefined) {
       throw new SpacesError("put", key, undefined, undefined, "a streamed body needs its content length");
     }
-    // Text is encoded once here, for its length and for the request (the SDK would encode it again).
     const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-    try {
-      const command = new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        Body: bytes instanceof ReadableStream ? fixedLength(bytes, opts.contentLength!) : bytes,
-        ACL: "private",
-        ContentType: opts.contentType ?? JSON_TYPE,
-        ContentLength: opts.contentLength ?? (bytes instanceof Uint8Array ? bytes.byteLength : undefined),
-        Metadata: opts.sha256 ? { [SHA_META]: opts.sha256 } : undefined,
-      });
-      // `sha256` is the caller's mark of the content (kept as metadata), not necessarily the hash of
-      // these bytes: the SDK signs a single put's payload itself.
-      await this.client.send(command);
-    } catch (err) {
-      throw wrap("put", key, err);
-    }
+    const response = await this.send("put", key, {
+      method: "PUT",
+      key,
+      headers: {
+        "content-type": opts.contentType ?? JSON_TYPE,
+        // A stream's length, which fetch cannot know (bytes get theirs from fetch).
+        "content-length": bytes instanceof ReadableStream ? String(opts.contentLength) : undefined,
+        "x-amz-acl": "private",
+        [SHA_META]: opts.sha256,
+        [CONTENT_SHA256]: bytes instanceof Uint8Array ? opts.sha256 : undefined,
+      },
+      body: bytes instanceof ReadableStream ? fixedLength(bytes, opts.contentLength!) : bytes,
+    });
+    await response.body?.cancel();
   }
 
-  /** The sha256 metadata of an object, null when the object does not exist. */
+  /** The sha256 metadata of an object, null when it does not exist. */
   async storedSha256(key: string): Promise<string | null> {
     return (await this.storedHashes(key))?.sha256 ?? null;
   }
@@ -173,13 +243,12 @@ export class Spaces {
   /** The whole-object and per-part hashes recorded on an object; null when it does not exist. */
   async storedHashes(key: string): Promise<{ sha256: string; parts: string[] } | null> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      const parts = head.Metadata?.[PARTS_META];
-      return { sha256: head.Metadata?.[SHA_META] ?? "", parts: parts ? parts.split(",") : [] };
+      const head = await this.send("head", key, { method: "HEAD", key });
+      const parts = head.headers.get(PARTS_META);
+      return { sha256: head.headers.get(SHA_META) ?? "", parts: parts ? parts.split(",") : [] };
     } catch (err) {
-      const wrapped = wrap("head", key, err);
-      if (wrapped.status === 404) return null;
-      throw wrapped;
+      if (err instanceof SpacesError && err.status === 404) return null;
+      throw err;
     }
   }
 
@@ -190,97 +259,96 @@ export class Spaces {
     return { key, written: true };
   }
 
+  /** `x-amz-copy-source`: the bucket and key of the object copied. */
+  private copySource(key: string): string {
+    return `/${encodeKey(this.bucket)}/${encodeKey(key)}`;
+  }
+
   /**
    * Records the hashes of an object written in parts (a copy onto itself with new metadata): the
    * whole object's, and each part's, so the next writer can tell unchanged parts as it goes.
    */
   async setHashes(key: string, sha256: string, parts: string[], contentType = JSON_TYPE): Promise<void> {
-    try {
-      await this.client.send(
-        new CopyObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          CopySource: `${this.bucket}/${key.split("/").map(encodeURIComponent).join("/")}`,
-          MetadataDirective: "REPLACE",
-          Metadata: { [SHA_META]: sha256, [PARTS_META]: parts.join(",") },
-          ACL: "private",
-          ContentType: contentType,
-        }),
-      );
-    } catch (err) {
-      throw wrap("copy", key, err);
-    }
+    await this.sendChecked("copy", key, {
+      method: "PUT",
+      key,
+      headers: {
+        "x-amz-copy-source": this.copySource(key),
+        "x-amz-metadata-directive": "REPLACE",
+        "x-amz-acl": "private",
+        "content-type": contentType,
+        [SHA_META]: sha256,
+        [PARTS_META]: parts.join(","),
+      },
+    });
   }
 
   /** The object's bytes as text, or null when it does not exist. */
   async getText(key: string): Promise<string | null> {
-    try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return (await out.Body?.transformToString("utf-8")) ?? "";
-    } catch (err) {
-      const wrapped = wrap("get", key, err);
-      if (wrapped.status === 404) return null;
-      throw wrapped;
-    }
+    const bytes = await this.getBytes(key);
+    return bytes === null ? null : new TextDecoder().decode(bytes);
   }
 
   /** The object's bytes (an attachment), or null when it does not exist. */
   async getBytes(key: string): Promise<Uint8Array | null> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+      return new Uint8Array(await (await this.send("get", key, { method: "GET", key })).arrayBuffer());
     } catch (err) {
-      const wrapped = wrap("get", key, err);
-      if (wrapped.status === 404) return null;
-      throw wrapped;
+      if (err instanceof SpacesError && err.status === 404) return null;
+      throw wrap("get", key, err);
     }
   }
 
   /** A server-side copy of an object, its metadata (content type, hashes) and private ACL kept. */
   async copy(from: string, to: string): Promise<void> {
-    try {
-      await this.client.send(
-        new CopyObjectCommand({
-          Bucket: this.bucket,
-          Key: to,
-          CopySource: `${this.bucket}/${from.split("/").map(encodeURIComponent).join("/")}`,
-          MetadataDirective: "COPY",
-          ACL: "private",
-        }),
-      );
-    } catch (err) {
-      throw wrap("copy", from, err);
-    }
+    await this.sendChecked("copy", from, {
+      method: "PUT",
+      key: to,
+      headers: {
+        "x-amz-copy-source": this.copySource(from),
+        "x-amz-metadata-directive": "COPY",
+        "x-amz-acl": "private",
+      },
+    });
   }
 
   async delete(key: string): Promise<void> {
-    try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
-    } catch (err) {
-      throw wrap("delete", key, err);
-    }
+    const response = await this.send("delete", key, { method: "DELETE", key });
+    await response.body?.cancel();
+  }
+
+  /** One ListObjectsV2 request: the keys of the page and the token of the next, if any. */
+  private async listPage(
+    prefix: string,
+    query: { delimiter?: string; startAfter?: string; continuation?: string; pageSize?: number },
+  ): Promise<{ keys: string[]; next: string | undefined }> {
+    const xml = await (
+      await this.send("list", prefix, {
+        method: "GET",
+        query: {
+          "list-type": 2,
+          prefix,
+          delimiter: query.delimiter,
+          "start-after": query.startAfter,
+          "continuation-token": query.continuation,
+          "max-keys": query.pageSize,
+        },
+      })
+    ).text();
+    // Keys are the `<Key>` of each `<Contents>`: a folded sub-folder is a `<Prefix>`, never a `<Key>`.
+    const truncated = xmlTexts(xml, "IsTruncated")[0] === "true";
+    return { keys: xmlTexts(xml, "Key"), next: truncated ? xmlTexts(xml, "NextContinuationToken")[0] : undefined };
   }
 
   /** Every key under `prefix`, following continuation tokens (`pageSize` keys a request). */
   async listKeys(prefix: string, pageSize?: number): Promise<string[]> {
     const keys: string[] = [];
-    let token: string | undefined;
-    try {
-      do {
-        const page = await this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix,
-            ContinuationToken: token,
-            MaxKeys: pageSize,
-          }),
-        );
-        for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-    } catch (err) {
-      throw wrap("list", prefix, err);
-    }
+    let continuation: string | undefined;
+    do {
+      const page = await this.listPage(prefix, { continuation, pageSize });
+      keys.push(...page.keys);
+      continuation = page.next;
+    } while (continuation);
     return keys;
   }
 
@@ -292,110 +360,81 @@ export class Spaces {
     prefix: string,
     opts: { startAfter?: string; continuation?: string; pageSize?: number } = {},
   ): Promise<{ keys: string[]; next: string | undefined }> {
-    try {
-      const page = await this.client.send(
-        new ListObjectsV2Command({
-          Bucket: this.bucket,
-          Prefix: prefix,
-          Delimiter: "/",
-          StartAfter: opts.startAfter,
-          ContinuationToken: opts.continuation,
-          MaxKeys: opts.pageSize,
-        }),
-      );
-      const keys = (page.Contents ?? []).flatMap((item) => (item.Key ? [item.Key] : []));
-      return { keys, next: page.IsTruncated ? page.NextContinuationToken : undefined };
-    } catch (err) {
-      throw wrap("list", prefix, err);
-    }
+    return this.listPage(prefix, { ...opts, delimiter: "/" });
   }
 
   /** Bucket reachable with these credentials (for /health). */
   async check(): Promise<void> {
-    try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
-    } catch (err) {
-      throw wrap("head-bucket", this.bucket, err);
-    }
+    await this.send("head-bucket", this.bucket, { method: "HEAD" });
   }
 
   /** Starts a multipart upload of a private object (for files too big to hold in memory). */
   async startMultipart(key: string, contentType = JSON_TYPE): Promise<MultipartUpload> {
-    try {
-      const out = await this.client.send(
-        new CreateMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: key,
-          ACL: "private",
-          ContentType: contentType,
-        }),
-      );
-      if (!out.UploadId) throw new Error("no UploadId in the answer");
-      return new MultipartUpload(this.client, this.bucket, key, out.UploadId);
-    } catch (err) {
-      throw wrap("create-multipart", key, err);
-    }
+    const xml = await this.sendChecked("create-multipart", key, {
+      method: "POST",
+      key,
+      query: { uploads: "" },
+      headers: { "x-amz-acl": "private", "content-type": contentType },
+    });
+    const uploadId = xmlTexts(xml, "UploadId")[0];
+    if (!uploadId) throw new SpacesError("create-multipart", key, undefined, undefined, "no UploadId in the answer");
+    return new MultipartUpload(
+      {
+        send: (operation, req) => this.send(operation, key, { ...req, key }),
+        sendChecked: (operation, req) => this.sendChecked(operation, key, { ...req, key }),
+      },
+      key,
+      uploadId,
+    );
   }
+}
+
+/** Requests about one object: `Spaces.send` and `Spaces.sendChecked` with its key. */
+interface ObjectRequests {
+  send(operation: string, req: Omit<S3Request, "key">): Promise<Response>;
+  sendChecked(operation: string, req: Omit<S3Request, "key">): Promise<string>;
 }
 
 /** One multipart upload: parts of at least 5 MiB (but the last), then complete or abort. */
 export class MultipartUpload {
-  private readonly parts: { ETag: string; PartNumber: number }[] = [];
+  private readonly parts: { etag: string; partNumber: number }[] = [];
 
   constructor(
-    private readonly client: S3Client,
-    private readonly bucket: string,
+    private readonly requests: ObjectRequests,
     readonly key: string,
     private readonly uploadId: string,
   ) {}
 
-  /** Uploads the next part; `sha256` (hex of `bytes`), when known, spares the SDK hashing it again. */
+  /** Uploads the next part; `sha256` (hex of `bytes`), when known, is signed as it is, not computed again. */
   async uploadPart(bytes: Uint8Array, sha256?: string): Promise<void> {
-    const PartNumber = this.parts.length + 1;
-    try {
-      const command = new UploadPartCommand({
-        Bucket: this.bucket,
-        Key: this.key,
-        UploadId: this.uploadId,
-        PartNumber,
-        Body: bytes,
-        ContentLength: bytes.byteLength,
-      });
-      if (sha256) {
-        command.middlewareStack.add(
-          (next) => (args) => (setPayloadHash(args.request, sha256), next(args)),
-          PAYLOAD_HASH,
-        );
-      }
-      const out = await this.client.send(command);
-      this.parts.push({ ETag: out.ETag ?? "", PartNumber });
-    } catch (err) {
-      throw wrap("upload-part", this.key, err);
-    }
+    const partNumber = this.parts.length + 1;
+    const response = await this.requests.send("upload-part", {
+      method: "PUT",
+      query: { partNumber, uploadId: this.uploadId },
+      headers: { [CONTENT_SHA256]: sha256 },
+      body: bytes,
+    });
+    await response.body?.cancel();
+    this.parts.push({ etag: response.headers.get("etag") ?? "", partNumber });
   }
 
   async complete(): Promise<void> {
-    try {
-      await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.bucket,
-          Key: this.key,
-          UploadId: this.uploadId,
-          MultipartUpload: { Parts: this.parts },
-        }),
-      );
-    } catch (err) {
-      throw wrap("complete-multipart", this.key, err);
-    }
+    const parts = this.parts
+      .map((p) => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${xmlEscape(p.etag)}</ETag></Part>`)
+      .join("");
+    await this.requests.sendChecked("complete-multipart", {
+      method: "POST",
+      query: { uploadId: this.uploadId },
+      headers: { "content-type": "application/xml" },
+      body: new TextEncoder().encode(`<CompleteMultipartUpload>${parts}</CompleteMultipartUpload>`),
+    });
   }
 
   async abort(): Promise<void> {
-    try {
-      await this.client.send(
-        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key, UploadId: this.uploadId }),
-      );
-    } catch (err) {
-      throw wrap("abort-multipart", this.key, err);
-    }
+    const response = await this.requests.send("abort-multipart", {
+      method: "DELETE",
+      query: { uploadId: this.uploadId },
+    });
+    await response.body?.cancel();
   }
 }

@@ -2,6 +2,7 @@ import { GetObjectAclCommand, HeadObjectCommand, S3Client } from "@aws-sdk/clien
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { config } from "../../src/config";
+import { sha256Hex } from "../../src/lib/signatures";
 import { ContentChanged, ObjectWriter } from "../../src/spaces/object-writer";
 import { Spaces, SpacesError, spacesEndpoint } from "../../src/spaces/client";
 
@@ -85,6 +86,17 @@ describe("Spaces writer on radosgw", () => {
     expect(await res.text()).toContain("AccessDenied");
   });
 
+  it("bytes that are not those the writer hashed are refused, and nothing is stored", async () => {
+    const key = `${prefix}wrong-hash.json`;
+    const bytes = new TextEncoder().encode('{"a":1}');
+    const failure = await store()
+      .put(key, bytes, { sha256: await sha256Hex(new TextEncoder().encode('{"a":2}')) })
+      .catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(SpacesError);
+    expect((failure as SpacesError).status).toBe(400);
+    expect(await store().getText(key)).toBeNull();
+  });
+
   it("a wrong secret is an error the caller sees, with the server's code parsed from XML", async () => {
     const wrong = new Spaces({ ...cfg(), SPACES_SECRET: `${cfg().SPACES_SECRET}x` });
     const key = `${prefix}wrong-secret.json`;
@@ -127,7 +139,7 @@ describe("Spaces writer on radosgw", () => {
   it("skips an upload whose bytes are unchanged", async () => {
     const key = `${prefix}skip.json`;
     const bytes = new TextEncoder().encode('{"a":1}');
-    const sha = "a".repeat(64);
+    const sha = await sha256Hex(bytes);
     expect((await store().putIfChanged(key, bytes, sha)).written).toBe(true);
     expect((await store().putIfChanged(key, bytes, sha)).written).toBe(false);
     expect(await store().storedSha256(key)).toBe(sha);
