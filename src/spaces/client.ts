@@ -9,9 +9,9 @@ import { backoffMs, sleep } from "../lib/retry";
  * S3-compatible endpoint (path-style when the host is not a Spaces host).
  *
  * Requests are plain `fetch` calls signed with SigV4 by aws4fetch. The AWS SDK did the same through a
- * stack of some thirty middlewares per request, which made up a fifth of the worker's CPU under a
- * Messenger load (every conversation upload is one PUT); the answers needed here are a status, a
- * few headers and, for a listing, a flat XML document.
+ * stack of some thirty middlewares per request: a fifth of the worker's JavaScript time in a CPU
+ * profile under a Messenger load (every conversation upload is one PUT). The answers needed here
+ * are a status, a few headers and, for a listing, a flat XML document.
  */
 
 export type SpacesConfig = Config<"spaces">;
