@@ -98,7 +98,8 @@ function fixedLength(body: ReadableStream<Uint8Array>, length: number): Readable
   return fixed.readable;
 }
 
-const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+/** The hex SHA-256 of bytes, at once (the writers hash what they send as they build it). */
+export const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 /** A key in a URL path: each segment percent-encoded (RFC 3986), the slashes kept. */
 const encodeKey = (key: string) =>
@@ -124,6 +125,12 @@ export function xmlTexts(xml: string, tag: string): string[] {
     );
   }
   return texts;
+}
+
+/** A failed answer as a SpacesError: the server's code and message from its XML error, if any. */
+function s3Error(operation: string, name: string, status: number, xml: string, fallback: string): SpacesError {
+  const code = xmlTexts(xml, "Code")[0] ?? (status === 404 ? "NotFound" : undefined);
+  return new SpacesError(operation, name, status, code, xmlTexts(xml, "Message")[0] ?? fallback);
 }
 
 const xmlEscape = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -181,15 +188,7 @@ export class Spaces {
         await sleep(backoffMs(attempt - 1, 100, 2000));
         continue;
       }
-      const code = xmlTexts(text, "Code")[0];
-      const message = xmlTexts(text, "Message")[0] ?? (res.statusText || `HTTP ${res.status}`);
-      throw new SpacesError(
-        operation,
-        name,
-        res.status,
-        code ?? (res.status === 404 ? "NotFound" : undefined),
-        message,
-      );
+      throw s3Error(operation, name, res.status, text, res.statusText || `HTTP ${res.status}`);
     }
   }
 
@@ -200,7 +199,7 @@ export class Spaces {
   private async sendChecked(operation: string, name: string, req: S3Request): Promise<string> {
     const text = await (await this.send(operation, name, req)).text();
     if (/<Error>/.test(text)) {
-      throw new SpacesError(operation, name, 200, xmlTexts(text, "Code")[0], xmlTexts(text, "Message")[0] ?? "error");
+      throw s3Error(operation, name, 200, text, "error");
     }
     return text;
   }

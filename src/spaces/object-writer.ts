@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { registerIsolateCache } from "../lib/isolate-cache";
 import { describeError, log } from "../lib/log";
-import { JSON_TYPE, type MultipartUpload, type PutResult, type Spaces } from "./client";
+import { JSON_TYPE, sha256Hex, type MultipartUpload, type PutResult, type Spaces } from "./client";
 
 const encoder = new TextEncoder();
 
@@ -38,7 +38,6 @@ export class ContentChanged extends Error {
   }
 }
 
-const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 /** A part's hash as recorded in the object's metadata (64 bits are plenty to notice a change). */
 const partHash = (sha256: string) => sha256.slice(0, PART_HASH_CHARS);
 const PART_HASH_CHARS = 16;
